@@ -1,0 +1,103 @@
+//! Terminal rendering with ariadne.
+
+use crate::{Diagnostic, FileId, Severity, SourceMap};
+use ariadne::{Color, Config, IndexType, Label, Report, ReportKind};
+use std::collections::BTreeSet;
+
+/// How to render on a terminal.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RenderConfig {
+    /// Use ANSI colours (only when writing to a terminal).
+    pub color: bool,
+}
+
+/// Renders diagnostics as human-readable reports, one after another, in the order given.
+pub fn render(diags: &[Diagnostic], sources: &dyn SourceMap, config: RenderConfig) -> String {
+    let mut out = Vec::new();
+    for d in diags {
+        render_one(d, sources, config, &mut out);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn kind(sev: Severity) -> ReportKind<'static> {
+    match sev {
+        Severity::Error => ReportKind::Error,
+        Severity::Warning => ReportKind::Warning,
+        Severity::Note => ReportKind::Advice,
+    }
+}
+
+/// Clamps a span to the file's text so that a bad span never breaks rendering.
+fn clamp(text: &str, span: crate::Span) -> std::ops::Range<usize> {
+    let mut start = (span.start as usize).min(text.len());
+    let mut end = (span.end as usize).min(text.len()).max(start);
+    while start > 0 && !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    while end < text.len() && !text.is_char_boundary(end) {
+        end += 1;
+    }
+    start..end
+}
+
+fn render_one(d: &Diagnostic, sources: &dyn SourceMap, config: RenderConfig, out: &mut Vec<u8>) {
+    let name = |f: FileId| sources.name(f).to_string();
+    let primary = clamp(sources.text(d.file), d.span);
+    let mut report = Report::build(kind(d.severity), (name(d.file), primary.clone()))
+        .with_code(d.code)
+        .with_message(&d.message)
+        .with_config(
+            Config::default()
+                .with_color(config.color)
+                .with_index_type(IndexType::Byte),
+        );
+    let color = match d.severity {
+        Severity::Error => Color::Red,
+        Severity::Warning => Color::Yellow,
+        Severity::Note => Color::Blue,
+    };
+    let mut primary_label = Label::new((name(d.file), primary)).with_color(color);
+    if !d.primary_label.is_empty() {
+        primary_label = primary_label.with_message(&d.primary_label);
+    }
+    report = report.with_label(primary_label);
+    for l in &d.labels {
+        let range = clamp(sources.text(l.file), l.span);
+        report = report.with_label(
+            Label::new((name(l.file), range))
+                .with_message(&l.message)
+                .with_color(Color::Cyan),
+        );
+    }
+    if let Some(help) = &d.help {
+        report = report.with_help(help);
+    }
+    let mut files: BTreeSet<FileId> = BTreeSet::new();
+    files.insert(d.file);
+    files.extend(d.labels.iter().map(|l| l.file));
+    let cache = ariadne::sources(
+        files
+            .into_iter()
+            .map(|f| (name(f), sources.text(f).to_string())),
+    );
+    // Writing into a Vec cannot fail; a failure would only lose this one report.
+    let _ = report.finish().write(cache, &mut *out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Sources, Span, codes};
+
+    #[test]
+    fn renders_code_message_label_and_help() {
+        let mut s = Sources::new();
+        let f = s.add("main.mcpo", "locals {\n  a = = 1\n}\n");
+        let d = Diagnostic::error(codes::E0001, f, Span::new(15, 16), "unexpected `=`")
+            .with_primary_label("expected an expression")
+            .with_help("remove the second `=`");
+        let text = render(&[d], &s, RenderConfig { color: false });
+        insta::assert_snapshot!(text);
+    }
+}

@@ -1,0 +1,1 @@
+//! The canonical formatter for mcpo and HCL source.
