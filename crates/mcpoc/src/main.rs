@@ -1,9 +1,33 @@
 //! `mcpoc`: the mcpo compiler and interpreter.
+//!
+//! This crate only parses arguments, reads files, wires the library crates together and
+//! prints. Every rule lives in a library crate.
+
+mod commands;
+mod files;
+mod output;
+mod source;
 
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit code: success, nothing to report.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: diagnostics with errors (or `fmt --check` found unformatted files).
+pub const EXIT_ERRORS: u8 = 1;
+/// Exit code: usage or I/O error.
+pub const EXIT_USAGE: u8 = 2;
 
 #[derive(Debug, Parser)]
-#[command(name = "mcpoc", version, about = "Deploy across MCP servers from declarative .mcpo files")]
+#[command(
+    name = "mcpoc",
+    version,
+    about = "Deploy across MCP servers from declarative .mcpo files",
+    long_about = "mcpoc checks, formats, plans and applies .mcpo programs that describe \
+                  infrastructure behind MCP servers (firewalls, clouds, container engines, \
+                  clusters).\n\nExit codes: 0 success, 1 diagnostics with errors, 2 usage or I/O error."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -11,19 +35,69 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Parse and check files or directories of .mcpo/.tf/.hcl sources.
+    Check {
+        /// Files or directories (searched recursively). Default: the current directory.
+        #[arg(value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Only check syntax (no names, types or schemas).
+        #[arg(long)]
+        syntax_only: bool,
+        /// Output format of the diagnostics.
+        #[arg(long, value_enum, default_value_t)]
+        format: output::Format,
+    },
+    /// Rewrite files in the canonical layout (2-space indent, aligned `=`).
+    Fmt {
+        /// Files or directories (searched recursively), or `-` for stdin to stdout.
+        /// Default: the current directory.
+        #[arg(value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Change nothing; list files that are not formatted and exit 1 if there are any.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Explain a diagnostic code, e.g. `mcpoc explain E0002`.
+    Explain {
+        /// The code (E0001, W0001, ...). Without one, list every code.
+        code: Option<String>,
+    },
     /// Run a twin MCP server (a simulated OPNsense, AWS, Docker or Kubernetes).
     Twin(mcpo_twins::TwinArgs),
 }
 
-fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with exit 0; usage errors exit 2.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+        }
+    };
+    let code = match cli.command {
+        Command::Check {
+            paths,
+            syntax_only,
+            format,
+        } => commands::check(&default_paths(paths), syntax_only, format),
+        Command::Fmt { paths, check } => commands::fmt(&default_paths(paths), check),
+        Command::Explain { code } => commands::explain(code.as_deref()),
         Command::Twin(args) => match mcpo_twins::run(args) {
-            Ok(()) => std::process::ExitCode::SUCCESS,
+            Ok(()) => EXIT_OK,
             Err(e) => {
                 eprintln!("error: {e:#}");
-                std::process::ExitCode::from(2)
+                EXIT_USAGE
             }
         },
+    };
+    ExitCode::from(code)
+}
+
+fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
+    if paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        paths
     }
 }

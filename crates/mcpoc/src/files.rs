@@ -1,0 +1,92 @@
+//! Finding and reading the source files named on the command line.
+
+use std::path::{Path, PathBuf};
+
+/// File name endings `mcpoc` reads as source.
+pub const SOURCE_EXTENSIONS: &[&str] = &["mcpo", "tf", "hcl"];
+
+/// Directories never searched (version control, build output, mcpo's own cache).
+const SKIPPED_DIRS: &[&str] = &["target", "node_modules", ".git", ".mcpo", ".terraform"];
+
+/// A problem with a path argument: a usage or I/O error (exit code 2).
+#[derive(Debug)]
+pub struct PathError(pub String);
+
+impl std::fmt::Display for PathError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn is_source(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| SOURCE_EXTENSIONS.contains(&e))
+}
+
+/// Expands files and directories into a sorted, de-duplicated list of source files.
+/// Directories are searched recursively for `.mcpo`, `.tf` and `.hcl` files; a file named
+/// explicitly must have one of those extensions.
+pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, PathError> {
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p)
+            .map_err(|e| PathError(format!("cannot read `{}`: {}", p.display(), io_reason(&e))))?;
+        if meta.is_dir() {
+            walk(p, &mut out)?;
+        } else if is_source(p) {
+            out.push(p.clone());
+        } else {
+            return Err(PathError(format!(
+                "`{}` is not an mcpo source file (expected a .mcpo, .tf or .hcl file, or a directory)",
+                p.display()
+            )));
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), PathError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        PathError(format!("cannot read directory `{}`: {}", dir.display(), io_reason(&e)))
+    })?;
+    let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let Ok(ty) = entry.file_type() else { continue };
+        if ty.is_dir() {
+            if !SKIPPED_DIRS.contains(&name.as_ref()) {
+                walk(&path, out)?;
+            }
+        } else if is_source(&path) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// A short reason for an I/O error, without Rust's `(os error N)` suffix.
+pub fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => {
+            let s = e.to_string();
+            match s.find(" (os error") {
+                Some(i) => s[..i].to_string(),
+                None => s,
+            }
+        }
+    }
+}
+
+/// The display name of a path: as given, with `./` removed.
+pub fn display_name(path: &Path) -> String {
+    let s = path.display().to_string();
+    s.strip_prefix("./").map(str::to_string).unwrap_or(s)
+}

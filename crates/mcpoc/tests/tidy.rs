@@ -1,0 +1,82 @@
+//! Tidy checks that keep the project's habits, run as ordinary tests: every Rust source
+//! file opens with a `//!` line, no test hides a failure behind `#[should_panic]`, and
+//! every diagnostic code has an explanation and at least one fixture whose snapshot shows
+//! it.
+
+use std::path::{Path, PathBuf};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn files_with_ext(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        if path.is_dir() {
+            if name != "target" && name != "node_modules" && !name.to_string_lossy().starts_with('.') {
+                files_with_ext(&path, ext, out);
+            }
+        } else if path.extension().is_some_and(|e| e == ext) {
+            out.push(path);
+        }
+    }
+}
+
+fn rust_sources() -> Vec<PathBuf> {
+    let root = repo_root();
+    let mut out = Vec::new();
+    for dir in ["crates", "bench", "fuzz/fuzz_targets"] {
+        files_with_ext(&root.join(dir), "rs", &mut out);
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn every_rust_file_opens_with_a_module_doc() {
+    let files = rust_sources();
+    assert!(files.len() > 10, "found the sources");
+    let missing: Vec<_> = files
+        .iter()
+        .filter(|p| {
+            let text = std::fs::read_to_string(p).unwrap_or_default();
+            !text.trim_start().starts_with("//!")
+        })
+        .collect();
+    assert!(missing.is_empty(), "files without a `//!` first line: {missing:#?}");
+}
+
+#[test]
+fn no_should_panic() {
+    let needle = ["#[should", "_panic"].concat();
+    let offenders: Vec<_> = rust_sources()
+        .into_iter()
+        .filter(|p| std::fs::read_to_string(p).unwrap_or_default().contains(&needle))
+        .collect();
+    assert!(offenders.is_empty(), "{offenders:#?}");
+}
+
+#[test]
+fn every_code_has_an_explanation_and_a_fixture() {
+    let mut snaps = Vec::new();
+    files_with_ext(&repo_root().join("crates"), "snap", &mut snaps);
+    let snapshot_text: String = snaps
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+        .collect();
+    let mut problems = Vec::new();
+    for info in mcpo_diagnostics::codes::ALL {
+        let code = info.code.as_str();
+        if info.summary.is_empty() || info.explanation.len() < 40 {
+            problems.push(format!("{code}: no real explanation"));
+        }
+        if !snapshot_text.contains(&format!("[{code}]")) {
+            problems.push(format!("{code}: no fixture snapshot shows it"));
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+}
