@@ -107,4 +107,7 @@ codes! {
     /// The file is not valid UTF-8.
     E0012 = "invalid UTF-8",
         "mcpo source files must be UTF-8. Re-save the file as UTF-8.";
+    /// A one-line block (`a { b = 1 }`) whose closing `}` is not on the same line.
+    E0013 = "one-line block not closed on its line",
+        "A block whose first attribute follows `{` on the same line is a one-line block, and its `}` must follow on that line too (as in HCL).\n\n```hcl\nlifecycle { prevent_destroy = true\n}\n```\n\nEither close it on the same line (`lifecycle { prevent_destroy = true }`) or start the body on a new line after `{`.";
 }

@@ -3,10 +3,22 @@
 //! [`parse`] never fails: it returns a [`Parse`] holding a tree (with `Error` nodes where it
 //! recovered) and the diagnostics found. This crate knows nothing of files on disk, of
 //! schemas, of salsa or of editors.
+//!
+//! Pipeline: [`lexer`] (hand-written, context-sensitive for templates and heredocs; it
+//! balances delimiters and bounds nesting depth) then a chumsky grammar over the token
+//! slice (`parser`), then template post-processing (`template`).
+
+#![warn(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 pub mod ast;
+pub mod lexer;
+mod parser;
+mod template;
 
-use mcpo_diagnostics::{Diagnostic, FileId};
+use chumsky::Parser as _;
+use chumsky::input::Input as _;
+use chumsky::span::SimpleSpan;
+use mcpo_diagnostics::{Diagnostic, FileId, Span, codes};
 
 /// The result of parsing one file.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,16 +31,101 @@ pub struct Parse {
 
 /// Parses one file's text. `file` is stamped on every diagnostic.
 pub fn parse(text: &str, file: FileId) -> Parse {
-    let _ = (text, file);
+    let lexed = lexer::lex(text, file);
+    let mut diagnostics = lexed.diagnostics;
+    let tokens = lexed.tokens;
+    let eoi = SimpleSpan::from(text.len()..text.len());
+    let input = tokens.as_slice().split_token_span(eoi);
+    let (items, errors) = parser::file(text).parse(input).into_output_errors();
+
+    let mut seen: Vec<(u32, u32)> = Vec::new();
+    for err in errors {
+        // Errors at text the lexer already reported (an error token, or a synthetic
+        // zero-width closer standing for an unclosed delimiter) would be duplicates.
+        if err.custom.is_none() {
+            if matches!(err.found, Some(lexer::Tok::Error)) {
+                continue;
+            }
+            if err.found.is_some() && err.span.start == err.span.end {
+                continue;
+            }
+        }
+        let key = (err.span.start as u32, err.span.end as u32);
+        if err.custom.is_none() && seen.contains(&key) {
+            continue;
+        }
+        seen.push(key);
+        diagnostics.push(to_diagnostic(text, file, &err));
+    }
+    diagnostics.sort_by_key(|d| (d.span.start, d.span.end));
+
+    let whole = Span::new(0, text.len());
+    let items = match items {
+        Some(items) => items,
+        None => {
+            // The grammar always produces a tree; keep a fallback rather than a panic.
+            if !diagnostics.iter().any(|d| d.is_error()) {
+                diagnostics.push(Diagnostic::error(
+                    codes::E0001,
+                    file,
+                    whole,
+                    "could not parse this file",
+                ));
+            }
+            vec![ast::BodyItem::Error(whole)]
+        }
+    };
     Parse {
         file: ast::SourceFile {
-            body: ast::Body {
-                items: Vec::new(),
-                span: mcpo_diagnostics::Span::new(0, text.len()),
-            },
-            comments: Vec::new(),
-            span: mcpo_diagnostics::Span::new(0, text.len()),
+            body: ast::Body { items, span: whole },
+            comments: lexed.comments,
+            span: whole,
         },
-        diagnostics: Vec::new(),
+        diagnostics,
     }
+}
+
+/// How a found token reads in a message: its text when short, else its kind.
+fn describe_found(text: &str, err: &parser::PErr) -> String {
+    match err.found {
+        None => "end of file".to_string(),
+        Some(lexer::Tok::Newline) => "newline".to_string(),
+        Some(tok @ (lexer::Tok::Ident | lexer::Tok::Number)) => {
+            let t = text.get(err.span.start..err.span.end).unwrap_or("");
+            if t.is_empty() || t.chars().count() > 24 {
+                tok.describe().to_string()
+            } else {
+                format!("`{t}`")
+            }
+        }
+        Some(tok) => tok.describe().to_string(),
+    }
+}
+
+fn to_diagnostic(text: &str, file: FileId, err: &parser::PErr) -> Diagnostic {
+    let span = Span::new(err.span.start, err.span.end);
+    if let Some(c) = &err.custom {
+        return Diagnostic::error(c.code, file, span, c.message.clone())
+            .with_primary_label(c.label.clone());
+    }
+    let code = parser::code_for(err);
+    let found = describe_found(text, err);
+    if code == codes::E0009 {
+        return Diagnostic::error(code, file, span, format!("expected a newline, found {found}"))
+            .with_primary_label("each attribute and block must end with a line break");
+    }
+    let expected = err.expected_list();
+    let list = match expected.as_slice() {
+        [] => "something else".to_string(),
+        [one] => (*one).to_string(),
+        many => {
+            let shown: Vec<&str> = many.iter().take(8).copied().collect();
+            match shown.split_last() {
+                Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+                _ => shown.join(", "),
+            }
+        }
+    };
+    Diagnostic::error(code, file, span, format!("expected {list}, found {found}"))
+        .with_primary_label(format!("unexpected {found}"))
 }

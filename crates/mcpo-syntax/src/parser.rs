@@ -1,0 +1,1028 @@
+//! The grammar, written with chumsky over the lexer's token slice.
+//!
+//! The parser is built once per [`crate::parse`] call (it captures the source text, so
+//! it cannot outlive it) and reused for every construct of the file. Recovery works at
+//! three levels: a broken bracketed group becomes one `Error` expression, a broken
+//! attribute or block becomes one [`BodyItem::Error`] (the rest of its line is skipped),
+//! and junk after a complete item is skipped up to the end of the line. The lexer
+//! guarantees balanced delimiters, which is what makes skipping a group safe.
+
+use crate::ast::*;
+use crate::lexer::Tok;
+use crate::template::{self, Flat, Problem};
+use chumsky::error::LabelError;
+use chumsky::input::{MapExtra, ValueInput};
+use chumsky::pratt::{infix, left, prefix};
+use chumsky::prelude::*;
+use chumsky::util::MaybeRef;
+use mcpo_diagnostics::{Code, Span, codes};
+
+/// What the parser expected, besides plain tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Expect {
+    /// Any expression.
+    Expression = 64,
+    /// The end of an attribute or block: a newline, `}` or the end of the file.
+    ItemEnd,
+    /// An attribute or a block.
+    Item,
+    /// An identifier.
+    Ident,
+    /// The end of the file.
+    End,
+    /// The keyword `for`.
+    KwFor,
+    /// The keyword `in`.
+    KwIn,
+    /// The keyword `if`.
+    KwIf,
+    /// A template directive keyword.
+    Directive,
+    /// A block label.
+    Label,
+}
+
+impl Expect {
+    fn describe(self) -> &'static str {
+        match self {
+            Expect::Expression => "expression",
+            Expect::ItemEnd => "newline",
+            Expect::Item => "attribute or block",
+            Expect::Ident => "identifier",
+            Expect::End => "end of file",
+            Expect::KwFor => "`for`",
+            Expect::KwIn => "`in`",
+            Expect::KwIf => "`if`",
+            Expect::Directive => "`if`, `else`, `endif`, `for` or `endfor`",
+            Expect::Label => "block label",
+        }
+    }
+
+    const ALL: [Expect; 10] = [
+        Expect::Expression,
+        Expect::ItemEnd,
+        Expect::Item,
+        Expect::Ident,
+        Expect::End,
+        Expect::KwFor,
+        Expect::KwIn,
+        Expect::KwIf,
+        Expect::Directive,
+        Expect::Label,
+    ];
+}
+
+/// A custom error: a code, message and label, for errors that are not "expected X".
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Custom {
+    pub code: Code,
+    pub message: String,
+    pub label: String,
+}
+
+/// The parser's error type: cheap to build (no allocation) for the common
+/// expected/found case, which chumsky builds for every failed alternative.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PErr {
+    pub span: SimpleSpan,
+    pub found: Option<Tok>,
+    /// Bit `t` for token kind `t` (< 64), bit `64 + k` for [`Expect`] labels.
+    pub expected: u128,
+    pub custom: Option<Box<Custom>>,
+}
+
+impl PErr {
+    pub(crate) fn custom(code: Code, span: SimpleSpan, message: impl Into<String>, label: impl Into<String>) -> Self {
+        PErr {
+            span,
+            found: None,
+            expected: 0,
+            custom: Some(Box::new(Custom {
+                code,
+                message: message.into(),
+                label: label.into(),
+            })),
+        }
+    }
+
+    /// Whether the error expected `e`.
+    pub(crate) fn expects(&self, e: Expect) -> bool {
+        self.expected & (1u128 << (e as u8)) != 0
+    }
+
+    /// The expected things in a readable list.
+    pub(crate) fn expected_list(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        for e in Expect::ALL {
+            if self.expects(e) {
+                out.push(e.describe());
+            }
+        }
+        // With "expression" in the list, the tokens that start one add nothing.
+        let expr_starts: u64 = [
+            Tok::Ident,
+            Tok::Number,
+            Tok::LBrace,
+            Tok::LBrack,
+            Tok::LParen,
+            Tok::Minus,
+            Tok::Bang,
+            Tok::OQuote,
+            Tok::HeredocBegin,
+            Tok::Error,
+        ]
+        .iter()
+        .fold(0, |acc, t| acc | (1u64 << (*t as u8)));
+        let mut toks = self.expected as u64;
+        if self.expects(Expect::Expression) {
+            toks &= !expr_starts;
+        }
+        if self.expects(Expect::ItemEnd) {
+            toks &= !(1u64 << (Tok::Newline as u8));
+        }
+        for t in ALL_TOKS {
+            if toks & (1u64 << (t as u8)) != 0 {
+                out.push(t.describe());
+            }
+        }
+        out
+    }
+}
+
+const ALL_TOKS: [Tok; 41] = [
+    Tok::Ident,
+    Tok::Number,
+    Tok::LBrace,
+    Tok::RBrace,
+    Tok::LBrack,
+    Tok::RBrack,
+    Tok::LParen,
+    Tok::RParen,
+    Tok::Eq,
+    Tok::EqEq,
+    Tok::NotEq,
+    Tok::Lt,
+    Tok::Le,
+    Tok::Gt,
+    Tok::Ge,
+    Tok::Plus,
+    Tok::Minus,
+    Tok::Star,
+    Tok::Slash,
+    Tok::Percent,
+    Tok::AndAnd,
+    Tok::OrOr,
+    Tok::Bang,
+    Tok::Question,
+    Tok::Colon,
+    Tok::ColonColon,
+    Tok::Comma,
+    Tok::Dot,
+    Tok::Ellipsis,
+    Tok::FatArrow,
+    Tok::Newline,
+    Tok::OQuote,
+    Tok::CQuote,
+    Tok::TemplateLit,
+    Tok::TemplateInterp,
+    Tok::TemplateControl,
+    Tok::TemplateSeqEnd,
+    Tok::HeredocBegin,
+    Tok::HeredocEnd,
+    Tok::Error,
+    Tok::Ident,
+];
+
+fn found_tok(found: Option<MaybeRef<'_, Tok>>) -> Option<Tok> {
+    found.map(|t| *t)
+}
+
+impl<'a, I: chumsky::input::Input<'a, Token = Tok, Span = SimpleSpan>>
+    chumsky::error::Error<'a, I> for PErr
+{
+    fn merge(mut self, other: Self) -> Self {
+        if self.custom.is_none() {
+            self.expected |= other.expected;
+            self.found = self.found.or(other.found);
+        }
+        self
+    }
+}
+
+impl<'a, I: chumsky::input::Input<'a, Token = Tok, Span = SimpleSpan>>
+    LabelError<'a, I, chumsky::DefaultExpected<'a, Tok>> for PErr
+{
+    fn expected_found<E: IntoIterator<Item = chumsky::DefaultExpected<'a, Tok>>>(
+        expected: E,
+        found: Option<MaybeRef<'a, Tok>>,
+        span: SimpleSpan,
+    ) -> Self {
+        let mut bits = 0u128;
+        for e in expected {
+            bits |= default_bit(&e);
+        }
+        PErr {
+            span,
+            found: found_tok(found),
+            expected: bits,
+            custom: None,
+        }
+    }
+
+    fn merge_expected_found<E: IntoIterator<Item = chumsky::DefaultExpected<'a, Tok>>>(
+        mut self,
+        expected: E,
+        found: Option<MaybeRef<'a, Tok>>,
+        _span: SimpleSpan,
+    ) -> Self {
+        if self.custom.is_none() {
+            for e in expected {
+                self.expected |= default_bit(&e);
+            }
+            self.found = self.found.or(found_tok(found));
+        }
+        self
+    }
+
+    fn replace_expected_found<E: IntoIterator<Item = chumsky::DefaultExpected<'a, Tok>>>(
+        mut self,
+        expected: E,
+        found: Option<MaybeRef<'a, Tok>>,
+        span: SimpleSpan,
+    ) -> Self {
+        self.span = span;
+        self.custom = None;
+        self.expected = 0;
+        for e in expected {
+            self.expected |= default_bit(&e);
+        }
+        self.found = found_tok(found);
+        self
+    }
+
+    fn label_with(&mut self, label: chumsky::DefaultExpected<'a, Tok>) {
+        if self.custom.is_none() {
+            self.expected = default_bit(&label);
+        }
+    }
+}
+
+fn default_bit(e: &chumsky::DefaultExpected<'_, Tok>) -> u128 {
+    match e {
+        chumsky::DefaultExpected::Token(t) => 1u128 << (**t as u8),
+        chumsky::DefaultExpected::EndOfInput => 1u128 << (Expect::End as u8),
+        _ => 0,
+    }
+}
+
+impl<'a, I: chumsky::input::Input<'a, Token = Tok, Span = SimpleSpan>> LabelError<'a, I, Expect>
+    for PErr
+{
+    fn expected_found<E: IntoIterator<Item = Expect>>(
+        expected: E,
+        found: Option<MaybeRef<'a, Tok>>,
+        span: SimpleSpan,
+    ) -> Self {
+        let mut bits = 0u128;
+        for e in expected {
+            bits |= 1u128 << (e as u8);
+        }
+        PErr {
+            span,
+            found: found_tok(found),
+            expected: bits,
+            custom: None,
+        }
+    }
+
+    fn label_with(&mut self, label: Expect) {
+        if self.custom.is_none() {
+            self.expected = 1u128 << (label as u8);
+        }
+    }
+}
+
+type Extra = extra::Err<PErr>;
+
+fn sp(s: SimpleSpan) -> Span {
+    Span::new(s.start, s.end)
+}
+
+/// Items of a body, collected without the `None`s that stand for blank lines.
+#[derive(Default)]
+struct Items(Vec<BodyItem>);
+
+impl FromIterator<Option<BodyItem>> for Items {
+    fn from_iter<T: IntoIterator<Item = Option<BodyItem>>>(iter: T) -> Self {
+        Items(iter.into_iter().flatten().collect())
+    }
+}
+
+fn is_opener(t: Tok) -> bool {
+    matches!(
+        t,
+        Tok::LBrace | Tok::LBrack | Tok::LParen | Tok::TemplateInterp | Tok::TemplateControl | Tok::OQuote | Tok::HeredocBegin
+    )
+}
+
+fn is_closer(t: Tok) -> bool {
+    matches!(
+        t,
+        Tok::RBrace | Tok::RBrack | Tok::RParen | Tok::TemplateSeqEnd | Tok::CQuote | Tok::HeredocEnd
+    )
+}
+
+/// Skips one token, or a whole balanced group if it is an opener.
+fn skip_one<'src, I>(inp: &mut chumsky::input::InputRef<'src, '_, I, Extra>)
+where
+    I: ValueInput<'src, Token = Tok, Span = SimpleSpan>,
+{
+    let Some(t) = inp.next() else { return };
+    if is_opener(t) {
+        let mut depth = 1usize;
+        while depth > 0 {
+            match inp.next() {
+                Some(t) if is_opener(t) => depth += 1,
+                Some(t) if is_closer(t) => depth -= 1,
+                Some(_) => {}
+                None => break,
+            }
+        }
+    }
+}
+
+/// Skips the rest of the line (balanced groups whole), stopping before a newline, a
+/// closer or the end. Fails if there is nothing to skip.
+fn skip_line<'src, I>() -> impl Parser<'src, I, SimpleSpan, Extra> + Clone
+where
+    I: ValueInput<'src, Token = Tok, Span = SimpleSpan>,
+{
+    custom(|inp| {
+        let before = inp.cursor();
+        let mut n = 0;
+        loop {
+            match inp.peek() {
+                None | Some(Tok::Newline) => break,
+                Some(t) if is_closer(t) => break,
+                Some(_) => {
+                    skip_one(inp);
+                    n += 1;
+                }
+            }
+        }
+        let span = inp.span_since(&before);
+        if n == 0 {
+            Err(PErr {
+                span,
+                found: None,
+                expected: 0,
+                custom: None,
+            })
+        } else {
+            Ok(span)
+        }
+    })
+}
+
+/// Skips exactly one balanced group starting with an opener (for recovery).
+fn skip_group<'src, I>() -> impl Parser<'src, I, SimpleSpan, Extra> + Clone
+where
+    I: ValueInput<'src, Token = Tok, Span = SimpleSpan>,
+{
+    custom(|inp| {
+        let before = inp.cursor();
+        match inp.peek() {
+            Some(t) if is_opener(t) => {
+                skip_one(inp);
+                Ok(inp.span_since(&before))
+            }
+            found => {
+                let span = inp.span_since(&before);
+                Err(PErr {
+                    span,
+                    found,
+                    expected: 0,
+                    custom: None,
+                })
+            }
+        }
+    })
+}
+
+fn err_expr(s: SimpleSpan) -> Expr {
+    Expr {
+        kind: ExprKind::Error,
+        span: sp(s),
+    }
+}
+
+fn bin(op: BinaryOp, op_span: Span, lhs: Expr, rhs: Expr) -> Expr {
+    Expr {
+        span: lhs.span.cover(rhs.span),
+        kind: ExprKind::Binary {
+            op,
+            op_span,
+            lhs: Box::new(lhs),
+            rhs: Box::new(rhs),
+        },
+    }
+}
+
+#[derive(Clone)]
+enum Trav {
+    Attr(Ident),
+    Legacy(SimpleSpan),
+    AttrSplat,
+    FullSplat,
+    Index(Expr),
+}
+
+enum ItemTail {
+    Attr(Expr),
+    Block(Vec<BlockLabel>, SimpleSpan, Vec<BodyItem>, SimpleSpan),
+}
+
+/// Builds the whole-file parser for `src`.
+pub(crate) fn file<'src, I>(src: &'src str) -> impl Parser<'src, I, Vec<BodyItem>, Extra>
+where
+    I: ValueInput<'src, Token = Tok, Span = SimpleSpan>,
+{
+    let text = move |s: SimpleSpan| src.get(s.start..s.end).unwrap_or("");
+    let tok = |t: Tok| just(t).to_span();
+    let ident = just(Tok::Ident)
+        .map_with(move |_, e| {
+            let s: SimpleSpan = e.span();
+            Ident {
+                name: text(s).to_string(),
+                span: sp(s),
+            }
+        })
+        .labelled(Expect::Ident);
+    let kw = move |w: &'static str, label: Expect| {
+        just(Tok::Ident)
+            .to_span()
+            .filter(move |s: &SimpleSpan| text(*s) == w)
+            .labelled(label)
+    };
+
+    let expr = recursive(|expr| {
+        // `for k, v in coll :`
+        let for_head = kw("for", Expect::KwFor)
+            .ignore_then(ident.clone())
+            .then(just(Tok::Comma).ignore_then(ident.clone()).or_not())
+            .then_ignore(kw("in", Expect::KwIn))
+            .then(expr.clone())
+            .map(|((first, second), coll)| match second {
+                Some(v) => (Some(first), v, coll),
+                None => (None, first, coll),
+            })
+            .boxed();
+        let for_cond = kw("if", Expect::KwIf).ignore_then(expr.clone()).or_not();
+        let for_tuple = for_head
+            .clone()
+            .then_ignore(just(Tok::Colon))
+            .then(expr.clone())
+            .then(for_cond.clone())
+            .map(|((head, value), cond)| {
+                let (key_var, value_var, collection) = head;
+                ExprKind::For(Box::new(ForExpr {
+                    key_var,
+                    value_var,
+                    collection,
+                    key_expr: None,
+                    value_expr: value,
+                    grouping: false,
+                    condition: cond,
+                    is_object: false,
+                }))
+            });
+        let for_object = for_head
+            .clone()
+            .then_ignore(just(Tok::Colon))
+            .then(expr.clone())
+            .then_ignore(just(Tok::FatArrow))
+            .then(expr.clone())
+            .then(just(Tok::Ellipsis).or_not())
+            .then(for_cond)
+            .map(|((((head, key), value), group), cond)| {
+                let (key_var, value_var, collection) = head;
+                ExprKind::For(Box::new(ForExpr {
+                    key_var,
+                    value_var,
+                    collection,
+                    key_expr: Some(key),
+                    value_expr: value,
+                    grouping: group.is_some(),
+                    condition: cond,
+                    is_object: true,
+                }))
+            });
+
+        // Templates: quoted strings and heredocs share their parts.
+        let strip_of = move |open: SimpleSpan, close: SimpleSpan| Strip {
+            left: text(open).ends_with('~'),
+            right: text(close).starts_with('~'),
+        };
+        let interp = just(Tok::TemplateInterp)
+            .to_span()
+            .then(expr.clone())
+            .then(just(Tok::TemplateSeqEnd).to_span())
+            .map(move |((o, expr), c)| Flat::Interp {
+                expr,
+                strip: strip_of(o, c),
+                span: sp(o).cover(sp(c)),
+            });
+        let simple_directive = move |w: &'static str| kw(w, Expect::Directive).to(w);
+        let directive = just(Tok::TemplateControl)
+            .to_span()
+            .then(choice((
+                kw("if", Expect::Directive)
+                    .ignore_then(expr.clone())
+                    .map(|e| (Some(e), None)),
+                for_head.clone().map(|h| (None, Some(h))),
+                simple_directive("else").map(|_| (None, None)),
+                simple_directive("endif").map(|_| (None, None)),
+                simple_directive("endfor").map(|_| (None, None)),
+            )))
+            .then(just(Tok::TemplateSeqEnd).to_span())
+            .map(move |((o, body), c)| {
+                let strip = strip_of(o, c);
+                let span = sp(o).cover(sp(c));
+                // Which keyword: the first identifier after `%{`.
+                let word = text(SimpleSpan::from(o.end..c.start));
+                let word = word.trim_start().split(|ch: char| !ch.is_alphanumeric()).next().unwrap_or("");
+                match body {
+                    (Some(cond), _) => Flat::If { cond, strip, span },
+                    (None, Some((key, value, coll))) => Flat::For {
+                        key,
+                        value,
+                        coll,
+                        strip,
+                        span,
+                    },
+                    _ => match word {
+                        "else" => Flat::Else { strip, span },
+                        "endif" => Flat::EndIf { strip, span },
+                        _ => Flat::EndFor { strip, span },
+                    },
+                }
+            });
+        let part = choice((
+            just(Tok::TemplateLit).to_span().map(|s| Flat::Lit(sp(s))),
+            interp,
+            directive,
+        ))
+        .boxed();
+        let parts = part.repeated().collect::<Vec<Flat>>().boxed();
+
+        let quoted = just(Tok::OQuote)
+            .to_span()
+            .then(parts.clone())
+            .then(just(Tok::CQuote).to_span())
+            .map_with(move |((o, parts), c), e| {
+                let values = template::literal_values(src, &parts, false, false);
+                let mut problems: Vec<Problem> = Vec::new();
+                let parts = template::build(parts, values, &mut problems);
+                emit_problems(e, problems);
+                ExprKind::Template(Template {
+                    parts,
+                    span: sp(o).cover(sp(c)),
+                })
+            })
+            .boxed();
+
+        let heredoc = just(Tok::HeredocBegin)
+            .to_span()
+            .then(parts)
+            .then(just(Tok::HeredocEnd).to_span())
+            .map_with(move |((o, parts), c), e| {
+                let head = text(o);
+                let indented = head.starts_with("<<-");
+                let marker = head.trim_start_matches('<').trim_start_matches('-').to_string();
+                let values = template::literal_values(src, &parts, true, indented);
+                let mut problems: Vec<Problem> = Vec::new();
+                let parts = template::build(parts, values, &mut problems);
+                emit_problems(e, problems);
+                ExprKind::Heredoc(Heredoc {
+                    marker,
+                    indented,
+                    template: Template {
+                        parts,
+                        span: sp(o).cover(sp(c)),
+                    },
+                })
+            });
+
+        let parens = expr
+            .clone()
+            .delimited_by(just(Tok::LParen), just(Tok::RParen))
+            .map(|e| ExprKind::Parens(Box::new(e)));
+
+        let tuple_items = expr
+            .clone()
+            .separated_by(just(Tok::Comma))
+            .allow_trailing()
+            .collect::<Vec<Expr>>()
+            .map(ExprKind::Tuple);
+        let tuple = choice((for_tuple, tuple_items))
+            .delimited_by(just(Tok::LBrack), just(Tok::RBrack))
+            .boxed();
+
+        let newlines = just(Tok::Newline).repeated();
+        let obj_sep = choice((
+            just(Tok::Comma).ignore_then(newlines),
+            just(Tok::Newline).ignore_then(newlines),
+        ));
+        let obj_item = expr
+            .clone()
+            .then(choice((just(Tok::Eq).to(true), just(Tok::Colon).to(false))))
+            .then(expr.clone())
+            .map(|((key, equals), value)| ObjectItem {
+                span: key.span.cover(value.span),
+                key,
+                equals,
+                value,
+            });
+        let obj_items = newlines
+            .ignore_then(
+                obj_item
+                    .separated_by(obj_sep)
+                    .allow_trailing()
+                    .collect::<Vec<ObjectItem>>(),
+            )
+            .then_ignore(newlines)
+            .map(ExprKind::Object);
+        let object = choice((for_object, obj_items))
+            .delimited_by(just(Tok::LBrace), just(Tok::RBrace))
+            .boxed();
+
+        // `f(args)`, `ns::f(args)`, or a plain variable / keyword literal.
+        let args = expr
+            .clone()
+            .separated_by(just(Tok::Comma))
+            .allow_trailing()
+            .collect::<Vec<Expr>>()
+            .then(just(Tok::Ellipsis).or_not())
+            .then_ignore(just(Tok::Comma).or_not());
+        let call_args = tok(Tok::LParen)
+            .then(args)
+            .then(tok(Tok::RParen))
+            .map(|((o, (args, ell)), c)| (o, args, ell.is_some(), c))
+            .recover_with(via_parser(
+                just(Tok::LParen).rewind().ignore_then(skip_group()).map(|s: SimpleSpan| (SimpleSpan::from(s.start..s.start + 1), vec![err_expr(s)], false, SimpleSpan::from(s.end..s.end))),
+            ));
+        let call_tail = just(Tok::ColonColon)
+            .ignore_then(ident.clone())
+            .repeated()
+            .collect::<Vec<Ident>>()
+            .then(call_args);
+        let name_or_call = just(Tok::Ident)
+            .to_span()
+            .then(call_tail.or_not())
+            .map(move |(s, tail)| {
+                let first = Ident {
+                    name: text(s).to_string(),
+                    span: sp(s),
+                };
+                match tail {
+                    None => match first.name.as_str() {
+                        "true" => ExprKind::Bool(true),
+                        "false" => ExprKind::Bool(false),
+                        "null" => ExprKind::Null,
+                        _ => ExprKind::Variable(first),
+                    },
+                    Some((mut path, (open, args, expand_final, close))) => {
+                        let name = path.pop().unwrap_or_else(|| first.clone());
+                        let mut namespace = Vec::with_capacity(path.len() + 1);
+                        if name.span != first.span {
+                            namespace.push(first);
+                        }
+                        namespace.extend(path);
+                        ExprKind::FunctionCall(FunctionCall {
+                            namespace,
+                            name,
+                            args,
+                            expand_final,
+                            open_paren: sp(open),
+                            close_paren: (close.start != close.end).then(|| sp(close)),
+                        })
+                    }
+                }
+            })
+            .boxed();
+
+        let atom = choice((
+            just(Tok::Number).map_with(move |_, e| ExprKind::Number(text(e.span()).to_string())),
+            name_or_call,
+            quoted,
+            heredoc,
+            parens,
+            tuple,
+            object,
+            just(Tok::Error).to(ExprKind::Error),
+        ))
+        .map_with(|kind, e| Expr {
+            kind,
+            span: sp(e.span()),
+        })
+        .recover_with(via_parser(skip_group().map(err_expr)))
+        .labelled(Expect::Expression)
+        .boxed();
+
+        let trav = choice((
+            just(Tok::Dot).ignore_then(choice((
+                ident.clone().map(Trav::Attr),
+                just(Tok::Number).to_span().map(Trav::Legacy),
+                just(Tok::Star).to(Trav::AttrSplat),
+            ))),
+            just(Tok::LBrack)
+                .then(just(Tok::Star))
+                .then(just(Tok::RBrack))
+                .to(Trav::FullSplat),
+            expr.clone()
+                .delimited_by(just(Tok::LBrack), just(Tok::RBrack))
+                .map(Trav::Index),
+        ))
+        .boxed();
+
+        let postfix = atom.foldl_with(trav.repeated(), move |lhs, t, e| {
+            let span = sp(e.span());
+            let kind = match t {
+                Trav::Attr(name) => ExprKind::GetAttr {
+                    object: Box::new(lhs),
+                    name,
+                },
+                Trav::Legacy(s) => ExprKind::LegacyIndex {
+                    collection: Box::new(lhs),
+                    index: text(s).to_string(),
+                    index_span: sp(s),
+                },
+                Trav::AttrSplat => ExprKind::Splat {
+                    collection: Box::new(lhs),
+                    full: false,
+                },
+                Trav::FullSplat => ExprKind::Splat {
+                    collection: Box::new(lhs),
+                    full: true,
+                },
+                Trav::Index(key) => ExprKind::Index {
+                    collection: Box::new(lhs),
+                    key: Box::new(key),
+                },
+            };
+            Expr { kind, span }
+        });
+
+        let op = |t: Tok, op: BinaryOp| just(t).map_with(move |_, e| (op, sp(e.span())));
+        let unary = choice((
+            just(Tok::Minus).to(UnaryOp::Neg),
+            just(Tok::Bang).to(UnaryOp::Not),
+        ))
+        .map_with(|op, e| (op, sp(e.span())));
+        let operators = postfix
+            .pratt((
+                prefix(7, unary, |(op, op_span): (UnaryOp, Span), rhs: Expr, _e: &mut MapExtra<'src, '_, I, Extra>| Expr {
+                    span: op_span.cover(rhs.span),
+                    kind: ExprKind::Unary {
+                        op,
+                        op_span,
+                        operand: Box::new(rhs),
+                    },
+                }),
+                infix(
+                    left(6),
+                    choice((
+                        op(Tok::Star, BinaryOp::Mul),
+                        op(Tok::Slash, BinaryOp::Div),
+                        op(Tok::Percent, BinaryOp::Mod),
+                    )),
+                    |l, (o, s), r, _e: &mut MapExtra<'src, '_, I, Extra>| bin(o, s, l, r),
+                ),
+                infix(
+                    left(5),
+                    choice((op(Tok::Plus, BinaryOp::Add), op(Tok::Minus, BinaryOp::Sub))),
+                    |l, (o, s), r, _e: &mut MapExtra<'src, '_, I, Extra>| bin(o, s, l, r),
+                ),
+                infix(
+                    left(4),
+                    choice((
+                        op(Tok::Gt, BinaryOp::Gt),
+                        op(Tok::Ge, BinaryOp::Ge),
+                        op(Tok::Lt, BinaryOp::Lt),
+                        op(Tok::Le, BinaryOp::Le),
+                    )),
+                    |l, (o, s), r, _e: &mut MapExtra<'src, '_, I, Extra>| bin(o, s, l, r),
+                ),
+                infix(
+                    left(3),
+                    choice((op(Tok::EqEq, BinaryOp::Eq), op(Tok::NotEq, BinaryOp::Ne))),
+                    |l, (o, s), r, _e: &mut MapExtra<'src, '_, I, Extra>| bin(o, s, l, r),
+                ),
+                infix(
+                    left(2),
+                    op(Tok::AndAnd, BinaryOp::And),
+                    |l, (o, s), r, _e: &mut MapExtra<'src, '_, I, Extra>| bin(o, s, l, r),
+                ),
+                infix(
+                    left(1),
+                    op(Tok::OrOr, BinaryOp::Or),
+                    |l, (o, s), r, _e: &mut MapExtra<'src, '_, I, Extra>| bin(o, s, l, r),
+                ),
+            ))
+            .boxed();
+
+        operators
+            .then(
+                just(Tok::Question)
+                    .ignore_then(expr.clone())
+                    .then_ignore(just(Tok::Colon))
+                    .then(expr.clone())
+                    .or_not(),
+            )
+            .map(|(cond, branches)| match branches {
+                None => cond,
+                Some((then, otherwise)) => Expr {
+                    span: cond.span.cover(otherwise.span),
+                    kind: ExprKind::Conditional {
+                        condition: Box::new(cond),
+                        then: Box::new(then),
+                        otherwise: Box::new(otherwise),
+                    },
+                },
+            })
+            .boxed()
+    });
+
+    // Block labels: a quoted string without interpolation, or an identifier.
+    let label = choice((
+        just(Tok::OQuote)
+            .then(just(Tok::TemplateLit).to_span().or_not())
+            .then(just(Tok::CQuote))
+            .map_with(move |((_, lit), _), e| BlockLabel::String {
+                value: lit.map(|s| template::decode_quoted(text(s))).unwrap_or_default(),
+                span: sp(e.span()),
+            }),
+        ident.clone().map(BlockLabel::Ident),
+    ))
+    .labelled(Expect::Label);
+
+    let mut item = Recursive::declare();
+    let mut body = Recursive::declare();
+
+    let item_end = choice((
+        just(Tok::Newline).ignored(),
+        just(Tok::RBrace).rewind().ignored(),
+        end(),
+    ))
+    .labelled(Expect::ItemEnd)
+    .recover_with(via_parser(skip_line().ignored()));
+
+    let block_tail = label
+        .clone()
+        .repeated()
+        .collect::<Vec<BlockLabel>>()
+        .then(tok(Tok::LBrace))
+        .then(block_body(body.clone(), item.clone()))
+        .then(tok(Tok::RBrace))
+        .map(|(((labels, open), items), close)| ItemTail::Block(labels, open, items, close));
+    item.define(
+        ident
+            .clone()
+            .then(choice((
+                just(Tok::Eq).ignore_then(expr.clone()).map(ItemTail::Attr),
+                block_tail,
+            )))
+            .map_with(|(name, tail), e| build_item(name, tail, e.span()))
+            .labelled(Expect::Item)
+            .recover_with(via_parser(skip_line().map(|s| BodyItem::Error(sp(s)))))
+            .boxed(),
+    );
+    body.define(
+        choice((
+            just(Tok::Newline).to(None),
+            item.clone().then_ignore(item_end).map(Some),
+        ))
+        .repeated()
+        .collect::<Items>()
+        .map(|items| items.0)
+        .boxed(),
+    );
+
+    // Anything left over (should not happen) becomes one error item rather than a failure.
+    body.then(
+        any()
+            .repeated()
+            .at_least(1)
+            .to_span()
+            .map(|s: SimpleSpan| BodyItem::Error(sp(s)))
+            .or_not(),
+    )
+    .then_ignore(end())
+    .map(|(mut items, rest)| {
+        items.extend(rest);
+        items
+    })
+}
+
+/// The part of a block between its braces, with HCL's one-line block rules.
+fn block_body<'src, I, P, Q>(body: P, item: Q) -> impl Parser<'src, I, Vec<BodyItem>, Extra> + Clone
+where
+    I: ValueInput<'src, Token = Tok, Span = SimpleSpan>,
+    P: Parser<'src, I, Vec<BodyItem>, Extra> + Clone,
+    Q: Parser<'src, I, BodyItem, Extra> + Clone,
+{
+    let multi = just(Tok::Newline).ignore_then(body.clone());
+    let empty_block = just(Tok::RBrace).rewind().to(Vec::new());
+    // One-line form `{ attr }`: one attribute, then `}` on the same line.
+    let first = item.validate(|it: BodyItem, _e, emitter| {
+        if let BodyItem::Block(b) = &it {
+            let s = b.ty.span.cover(b.open_brace);
+            emitter.emit(PErr::custom(
+                codes::E0009,
+                SimpleSpan::from(s.start as usize..s.end as usize),
+                "a one-line block cannot contain a block",
+                "put this block on its own line",
+            ));
+        }
+        it
+    });
+    let tail = choice((
+        just(Tok::RBrace).rewind().to(Vec::new()),
+        just(Tok::Comma)
+            .validate(|_, e, emitter| {
+                emitter.emit(PErr::custom(
+                    codes::E0009,
+                    e.span(),
+                    "a one-line block holds at most one attribute",
+                    "put each further attribute on its own line",
+                ));
+            })
+            .ignore_then(body.clone()),
+        just(Tok::Newline)
+            .validate(|_, e, emitter| {
+                emitter.emit(PErr::custom(
+                    codes::E0013,
+                    e.span(),
+                    "a one-line block must be closed on the same line",
+                    "expected `}` before this line break",
+                ));
+            })
+            .ignore_then(body.clone()),
+    ))
+    .labelled(Expect::ItemEnd)
+    .recover_with(via_parser(skip_line().ignore_then(body)));
+    let one_line = first.then(tail).map(|(first, rest)| {
+        let mut items = Vec::with_capacity(rest.len() + 1);
+        items.push(first);
+        items.extend(rest);
+        items
+    });
+    choice((multi, empty_block, one_line))
+}
+
+fn build_item(name: Ident, tail: ItemTail, span: SimpleSpan) -> BodyItem {
+    match tail {
+        ItemTail::Attr(value) => BodyItem::Attribute(Attribute {
+            name,
+            value,
+            span: sp(span),
+        }),
+        ItemTail::Block(labels, open, items, close) => BodyItem::Block(Block {
+            ty: name,
+            labels,
+            open_brace: sp(open),
+            close_brace: (close.start != close.end).then(|| sp(close)),
+            body: Body {
+                items,
+                span: Span::new(open.end, close.start.max(open.end)),
+            },
+            span: sp(span),
+        }),
+    }
+}
+
+fn emit_problems<'src, I>(e: &mut MapExtra<'src, '_, I, Extra>, problems: Vec<Problem>)
+where
+    I: ValueInput<'src, Token = Tok, Span = SimpleSpan>,
+{
+    for (code, span, msg, label) in problems {
+        e.emit(PErr::custom(
+            code,
+            SimpleSpan::from(span.start as usize..span.end as usize),
+            msg,
+            label,
+        ));
+    }
+}
+
+/// Codes for errors the grammar itself produces.
+pub(crate) fn code_for(err: &PErr) -> Code {
+    if let Some(c) = &err.custom {
+        return c.code;
+    }
+    if err.expects(Expect::ItemEnd) {
+        return codes::E0009;
+    }
+    codes::E0001
+}

@@ -1,0 +1,147 @@
+//! Conformance: every real-world HCL file parses cleanly, and HashiCorp's spec suite
+//! files parse cleanly or fail at the line their `.t` file states.
+
+use mcpo_diagnostics::{FileId, LineIndex, render};
+use std::path::{Path, PathBuf};
+
+/// The corpus directory: `$MCPO_HCL_CORPUS`, or `shared/corpus/hcl` beside the repo.
+fn corpus_dir() -> PathBuf {
+    let dir = match std::env::var_os("MCPO_HCL_CORPUS") {
+        Some(d) => PathBuf::from(d),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/hcl"),
+    };
+    assert!(
+        dir.is_dir(),
+        "HCL corpus not found at {} (set MCPO_HCL_CORPUS)",
+        dir.display()
+    );
+    dir
+}
+
+fn files_with_ext(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            files_with_ext(&p, ext, out);
+        } else if p.extension().is_some_and(|e| e == ext) {
+            out.push(p);
+        }
+    }
+}
+
+fn rendered(name: &str, text: &str, diags: &[mcpo_diagnostics::Diagnostic]) -> String {
+    let mut sources = mcpo_diagnostics::Sources::new();
+    sources.add(name, text);
+    render::render(diags, &sources, render::RenderConfig { color: false })
+}
+
+#[test]
+fn terraform_files_parse_without_diagnostics() {
+    let mut files = Vec::new();
+    files_with_ext(&corpus_dir(), "tf", &mut files);
+    assert!(files.len() > 100, "expected the Terraform corpus, found {} files", files.len());
+    let mut failures = String::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap_or_default();
+        let parse = mcpo_syntax::parse(&text, FileId(0));
+        if !parse.diagnostics.is_empty() {
+            failures.push_str(&rendered(&f.display().to_string(), &text, &parse.diagnostics));
+        }
+    }
+    assert!(failures.is_empty(), "{failures}");
+}
+
+/// The error lines a spec-suite `.t` file expects: the `line` of every `from` block
+/// inside `diagnostics { error { ... } }`. Empty when the file is expected to be valid.
+fn expected_error_lines(t: &str) -> Vec<u32> {
+    let mut lines = Vec::new();
+    let mut in_diags = false;
+    let mut in_from = false;
+    let mut depth = 0i32;
+    for raw in t.lines() {
+        let line = raw.split('#').next().unwrap_or("").trim();
+        if line.starts_with("diagnostics") && line.ends_with('{') {
+            in_diags = true;
+            depth = 0;
+        }
+        if in_diags {
+            if line.starts_with("from") && line.ends_with('{') {
+                in_from = true;
+            }
+            if in_from
+                && let Some(v) = line.strip_prefix("line")
+                && let Some(v) = v.trim().strip_prefix('=')
+                && let Ok(n) = v.trim().parse()
+            {
+                lines.push(n);
+            }
+            depth += line.matches('{').count() as i32 - line.matches('}').count() as i32;
+            if line == "}" && in_from {
+                in_from = false;
+            }
+            if depth <= 0 && line.contains('}') {
+                in_diags = false;
+            }
+        }
+    }
+    lines
+}
+
+/// Spec-suite cases whose expected diagnostic comes from decoding against a schema
+/// (hcldec), not from the syntax: they must parse cleanly.
+const SCHEMA_ONLY: &[&str] = &["structure/attributes/unexpected.hcl"];
+
+#[test]
+fn spec_suite() {
+    let root = corpus_dir().join("hcl-specsuite");
+    let mut files = Vec::new();
+    files_with_ext(&root, "hcl", &mut files);
+    assert!(!files.is_empty(), "no spec suite under {}", root.display());
+    let mut failures = Vec::new();
+    for f in &files {
+        let rel = f.strip_prefix(&root).unwrap_or(f).to_string_lossy().replace('\\', "/");
+        let text = std::fs::read_to_string(f).unwrap_or_default();
+        let t = std::fs::read_to_string(f.with_extension("t")).unwrap_or_default();
+        let mut want = expected_error_lines(&t);
+        if SCHEMA_ONLY.contains(&rel.as_str()) {
+            want.clear();
+        }
+        let parse = mcpo_syntax::parse(&text, FileId(0));
+        let index = LineIndex::new(&text);
+        let got: Vec<u32> = parse
+            .diagnostics
+            .iter()
+            .map(|d| index.line_col(&text, d.span.start as usize).line)
+            .collect();
+        if want.is_empty() {
+            if !got.is_empty() {
+                failures.push(format!(
+                    "{rel}: expected no diagnostics\n{}",
+                    rendered(&rel, &text, &parse.diagnostics)
+                ));
+            }
+        } else {
+            for line in &want {
+                if !got.contains(line) {
+                    failures.push(format!(
+                        "{rel}: expected an error on line {line}, got lines {got:?}\n{}",
+                        rendered(&rel, &text, &parse.diagnostics)
+                    ));
+                }
+            }
+            for line in &got {
+                if !want.contains(line) {
+                    failures.push(format!(
+                        "{rel}: unexpected error on line {line}\n{}",
+                        rendered(&rel, &text, &parse.diagnostics)
+                    ));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
