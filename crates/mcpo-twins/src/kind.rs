@@ -1,0 +1,326 @@
+//! The resource convention, once: a resource type is a [`Kind`] (typed inputs, outputs and
+//! rules) and [`TypeDef`] turns it into the five tools and their JSON handling.
+
+use crate::store::{Record, World};
+use rmcp::handler::server::common::{schema_for_input, schema_for_output};
+use rmcp::model::JsonObject;
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// What a resource type knows about itself.
+pub(crate) trait Kind: 'static {
+    /// Arguments of `T.create` (and, with an `id`, of `T.update`).
+    type Input: DeserializeOwned + Serialize + JsonSchema;
+    /// What `T.create`, `T.read`, `T.update` return.
+    type Output: Serialize + JsonSchema;
+    /// The resource type name, e.g. `vpc`.
+    const TYPE: &'static str;
+    /// One sentence about the type, used in tool descriptions.
+    const ABOUT: &'static str;
+    /// Input fields that cannot change in place. `None`: the real system has no update at
+    /// all, so the twin has no `T.update` tool (a change means replace).
+    const IMMUTABLE: Option<&'static [&'static str]>;
+
+    /// Checks `input` against the rest of the world. `this` is the id on update.
+    fn check(world: &World, input: &Self::Input, this: Option<&str>) -> Result<(), String>;
+
+    /// Computes the id and the attributes of a new resource (called after `check`).
+    fn create(
+        world: &mut World,
+        input: &Self::Input,
+    ) -> Result<(String, Map<String, Value>), String>;
+
+    /// Adjusts computed attributes on update (after `check`); returns true when the update
+    /// starts a new transition (e.g. a deployment rollout).
+    fn update(
+        _world: &mut World,
+        _record: &Record,
+        _input: &Self::Input,
+        _attrs: &mut Map<String, Value>,
+    ) -> Result<bool, String> {
+        Ok(false)
+    }
+
+    /// Checks that the resource may be deleted now (e.g. no dependents left).
+    fn check_delete(_world: &World, _record: &Record) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Other resources deleted together with this one (`(type, id)`), e.g. a namespace's
+    /// contents.
+    fn cascade(_world: &World, _record: &Record) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+
+    /// The state as the real system would report it at time `now`.
+    fn output(world: &World, record: &Record, input: Self::Input, now: u64) -> Self::Output;
+}
+
+/// Arguments naming one resource.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(crate) struct IdArgs {
+    /// The id of the resource, as returned by create.
+    pub id: String,
+}
+
+/// Arguments of `T.update`: the id plus the complete desired inputs.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(crate) struct UpdateArgs<I> {
+    /// The id of the resource to update, as returned by create.
+    pub id: String,
+    /// The complete desired inputs (same fields as create).
+    #[serde(flatten)]
+    pub inputs: I,
+}
+
+/// Arguments of `T.list` (none).
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(crate) struct ListArgs {}
+
+/// Result of `T.list`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct ListOutput<O> {
+    /// Every resource of this type, ordered by id.
+    pub items: Vec<O>,
+}
+
+/// Result of `T.delete`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct DeleteOutput {
+    /// The id of the deleted resource.
+    pub id: String,
+    /// Always true: the resource no longer exists.
+    pub deleted: bool,
+}
+
+/// One operation of the convention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    Create,
+    Read,
+    Update,
+    Delete,
+    List,
+}
+
+impl Op {
+    /// Parses the part of a tool name after the last dot.
+    pub(crate) fn parse(text: &str) -> Option<Op> {
+        Some(match text {
+            "create" => Op::Create,
+            "read" => Op::Read,
+            "update" => Op::Update,
+            "delete" => Op::Delete,
+            "list" => Op::List,
+            _ => return None,
+        })
+    }
+}
+
+/// The outcome of a mutating operation: the tool result and the resources it changed.
+pub(crate) struct Done {
+    /// The tool's structured result.
+    pub value: Value,
+    /// `(type, id)` of every resource created, changed or deleted.
+    pub touched: Vec<(String, String)>,
+}
+
+/// A resource type as a table entry: schemas and type-erased operations.
+pub(crate) struct TypeDef {
+    /// The resource type name.
+    pub name: &'static str,
+    /// One sentence about the type.
+    pub about: &'static str,
+    /// Whether `T.update` exists.
+    pub updatable: bool,
+    /// Fields `T.update` refuses to change.
+    pub immutable: &'static [&'static str],
+    /// Input schema of create.
+    pub create_schema: Arc<JsonObject>,
+    /// Input schema of update.
+    pub update_schema: Arc<JsonObject>,
+    /// Input schema of read and delete.
+    pub id_schema: Arc<JsonObject>,
+    /// Input schema of list.
+    pub list_schema: Arc<JsonObject>,
+    /// Output schema of create, read and update.
+    pub output_schema: Arc<JsonObject>,
+    /// Output schema of list.
+    pub list_output_schema: Arc<JsonObject>,
+    /// Output schema of delete.
+    pub delete_output_schema: Arc<JsonObject>,
+    create: fn(&mut World, Value, u64) -> Result<Done, String>,
+    update: fn(&mut World, Value, u64) -> Result<Done, String>,
+    delete: fn(&mut World, &str) -> Result<Done, String>,
+    view: fn(&World, &Record, u64) -> Result<Value, String>,
+}
+
+impl TypeDef {
+    /// Builds the table entry of `K`.
+    pub(crate) fn of<K: Kind>() -> Result<TypeDef, String> {
+        Ok(TypeDef {
+            name: K::TYPE,
+            about: K::ABOUT,
+            updatable: K::IMMUTABLE.is_some(),
+            immutable: K::IMMUTABLE.unwrap_or(&[]),
+            create_schema: schema_for_input::<K::Input>()?,
+            update_schema: schema_for_input::<UpdateArgs<K::Input>>()?,
+            id_schema: schema_for_input::<IdArgs>()?,
+            list_schema: schema_for_input::<ListArgs>()?,
+            output_schema: schema_for_output::<K::Output>(),
+            list_output_schema: schema_for_output::<ListOutput<K::Output>>(),
+            delete_output_schema: schema_for_output::<DeleteOutput>(),
+            create: create::<K>,
+            update: update::<K>,
+            delete: delete::<K>,
+            view: view::<K>,
+        })
+    }
+
+    /// Runs one operation; `Err` is a message for a person (a tool error).
+    pub(crate) fn run(
+        &self,
+        world: &mut World,
+        op: Op,
+        args: Value,
+        now: u64,
+    ) -> Result<Done, String> {
+        match op {
+            Op::Create => (self.create)(world, args, now),
+            Op::Update if self.updatable => (self.update)(world, args, now),
+            Op::Update => Err(format!(
+                "{} cannot be updated in place; replace it",
+                self.name
+            )),
+            Op::Read => {
+                let id = parse::<IdArgs>(self.name, "read", args)?.id;
+                let record = find(world, self.name, &id)?;
+                Ok(Done {
+                    value: (self.view)(world, record, now)?,
+                    touched: Vec::new(),
+                })
+            }
+            Op::Delete => {
+                let id = parse::<IdArgs>(self.name, "delete", args)?.id;
+                (self.delete)(world, &id)
+            }
+            Op::List => {
+                parse::<ListArgs>(self.name, "list", args)?;
+                let items = world
+                    .all(self.name)
+                    .map(|r| (self.view)(world, r, now))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Done {
+                    value: serde_json::json!({ "items": items }),
+                    touched: Vec::new(),
+                })
+            }
+        }
+    }
+
+    /// The current state of one resource, or None when it does not exist.
+    pub(crate) fn view(&self, world: &World, id: &str, now: u64) -> Option<Value> {
+        world
+            .get(self.name, id)
+            .and_then(|r| (self.view)(world, r, now).ok())
+    }
+}
+
+fn parse<T: DeserializeOwned>(ty: &str, op: &str, args: Value) -> Result<T, String> {
+    serde_json::from_value(args).map_err(|e| format!("invalid arguments for {ty}.{op}: {e}"))
+}
+
+fn find<'w>(world: &'w World, ty: &str, id: &str) -> Result<&'w Record, String> {
+    world
+        .get(ty, id)
+        .ok_or_else(|| format!("{ty} {id} does not exist"))
+}
+
+fn view<K: Kind>(world: &World, record: &Record, now: u64) -> Result<Value, String> {
+    let input: K::Input = serde_json::from_value(record.inputs.clone()).map_err(|e| {
+        format!(
+            "the stored state of {} {} is damaged: {e}",
+            K::TYPE,
+            record.id
+        )
+    })?;
+    serde_json::to_value(K::output(world, record, input, now))
+        .map_err(|e| format!("cannot encode {} {}: {e}", K::TYPE, record.id))
+}
+
+fn create<K: Kind>(world: &mut World, args: Value, now: u64) -> Result<Done, String> {
+    let input: K::Input = parse(K::TYPE, "create", args)?;
+    K::check(world, &input, None)?;
+    let (id, attrs) = K::create(world, &input)?;
+    if world.get(K::TYPE, &id).is_some() {
+        return Err(format!("{} {id} already exists", K::TYPE));
+    }
+    let record = Record {
+        id: id.clone(),
+        created_ms: now,
+        changed_ms: now,
+        ready_ms: now + world.ready_delay_ms,
+        inputs: serde_json::to_value(&input).map_err(|e| e.to_string())?,
+        attrs,
+    };
+    let value = view::<K>(world, &record, now)?;
+    world.put(K::TYPE, record);
+    Ok(Done {
+        value,
+        touched: vec![(K::TYPE.to_string(), id)],
+    })
+}
+
+fn update<K: Kind>(world: &mut World, args: Value, now: u64) -> Result<Done, String> {
+    let UpdateArgs { id, inputs } = parse::<UpdateArgs<K::Input>>(K::TYPE, "update", args)?;
+    let record = find(world, K::TYPE, &id)?.clone();
+    let new_inputs = serde_json::to_value(&inputs).map_err(|e| e.to_string())?;
+    for field in K::IMMUTABLE.unwrap_or(&[]) {
+        let (old, new) = (record.inputs.get(*field), new_inputs.get(*field));
+        if old.unwrap_or(&Value::Null) != new.unwrap_or(&Value::Null) {
+            return Err(format!(
+                "{field} of {} {id} cannot be changed in place (from {} to {}); replace the resource instead",
+                K::TYPE,
+                old.unwrap_or(&Value::Null),
+                new.unwrap_or(&Value::Null)
+            ));
+        }
+    }
+    K::check(world, &inputs, Some(&id))?;
+    let mut attrs = record.attrs.clone();
+    let restart = K::update(world, &record, &inputs, &mut attrs)?;
+    let mut updated = Record {
+        inputs: new_inputs,
+        attrs,
+        ..record
+    };
+    if restart {
+        updated.changed_ms = now;
+        updated.ready_ms = now + world.ready_delay_ms;
+    }
+    let value = view::<K>(world, &updated, now)?;
+    world.put(K::TYPE, updated);
+    Ok(Done {
+        value,
+        touched: vec![(K::TYPE.to_string(), id)],
+    })
+}
+
+fn delete<K: Kind>(world: &mut World, id: &str) -> Result<Done, String> {
+    let record = find(world, K::TYPE, id)?;
+    K::check_delete(world, record)?;
+    let cascade = K::cascade(world, record);
+    let mut touched = vec![(K::TYPE.to_string(), id.to_string())];
+    for (ty, other) in cascade {
+        world.remove(ty, &other);
+        touched.push((ty.to_string(), other));
+    }
+    world.remove(K::TYPE, id);
+    Ok(Done {
+        value: serde_json::json!({ "id": id, "deleted": true }),
+        touched,
+    })
+}
