@@ -293,7 +293,8 @@ impl<'a> Lexer<'a> {
         self.frames.len() + self.total_ops
     }
 
-    fn push_frame(&mut self, kind: FrameKind, start: usize, end: usize) {
+    /// Emits an opener token and pushes its frame, or starts cutting if too deep.
+    fn push_frame(&mut self, tok: Tok, kind: FrameKind, start: usize, end: usize) {
         if self.skip.is_none() && self.depth() >= MAX_DEPTH {
             self.diag(
                 codes::E0007,
@@ -308,6 +309,7 @@ impl<'a> Lexer<'a> {
                 ops: false,
             });
         }
+        self.emit(tok, start, end);
         self.frames.push(Frame {
             kind,
             open: (start, end),
@@ -541,25 +543,21 @@ impl<'a> Lexer<'a> {
             b'0'..=b'9' => self.number(),
             b'"' => {
                 self.pos += 1;
-                self.emit(Tok::OQuote, start, start + 1);
-                self.push_frame(FrameKind::Quoted, start, start + 1);
+                self.push_frame(Tok::OQuote, FrameKind::Quoted, start, start + 1);
             }
             b'{' => {
                 self.pos += 1;
                 let newlines = !self.next_word_is_for(self.pos);
-                self.emit(Tok::LBrace, start, start + 1);
-                self.push_frame(FrameKind::Brace { newlines }, start, start + 1);
+                self.push_frame(Tok::LBrace, FrameKind::Brace { newlines }, start, start + 1);
                 self.reset_ops();
             }
             b'[' => {
                 self.pos += 1;
-                self.emit(Tok::LBrack, start, start + 1);
-                self.push_frame(FrameKind::Bracket, start, start + 1);
+                self.push_frame(Tok::LBrack, FrameKind::Bracket, start, start + 1);
             }
             b'(' => {
                 self.pos += 1;
-                self.emit(Tok::LParen, start, start + 1);
-                self.push_frame(FrameKind::Paren, start, start + 1);
+                self.push_frame(Tok::LParen, FrameKind::Paren, start, start + 1);
             }
             b'}' | b']' | b')' => {
                 self.pos += 1;
@@ -812,9 +810,9 @@ impl<'a> Lexer<'a> {
         if self.byte(nl) != b'\n' {
             return false;
         }
-        self.emit(Tok::HeredocBegin, start, marker_end);
         self.pos = nl + 1;
         self.push_frame(
+            Tok::HeredocBegin,
             FrameKind::Heredoc {
                 marker_start,
                 marker_end,
@@ -916,13 +914,12 @@ impl<'a> Lexer<'a> {
             end += 1;
         }
         self.pos = end;
-        self.emit(tok, start, end);
         let kind = if tok == Tok::TemplateInterp {
             FrameKind::Interp
         } else {
             FrameKind::Control
         };
-        self.push_frame(kind, start, end);
+        self.push_frame(tok, kind, start, end);
     }
 
     /// Lexes one stretch of a quoted template.

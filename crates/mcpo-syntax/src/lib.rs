@@ -33,6 +33,13 @@ pub struct Parse {
 pub fn parse(text: &str, file: FileId) -> Parse {
     let lexed = lexer::lex(text, file);
     let mut diagnostics = lexed.diagnostics;
+    // Where the lexer reported bad text, the parser's complaints later on the same line
+    // are consequences of it, not new problems.
+    let lexer_marks: Vec<(usize, usize)> = diagnostics
+        .iter()
+        .filter(|d| d.code != codes::E0002)
+        .map(|d| (line_start(text, d.span.start as usize), d.span.start as usize))
+        .collect();
     let tokens = lexed.tokens;
     let eoi = SimpleSpan::from(text.len()..text.len());
     let input = tokens.as_slice().split_token_span(eoi);
@@ -47,6 +54,15 @@ pub fn parse(text: &str, file: FileId) -> Parse {
                 continue;
             }
             if err.found.is_some() && err.span.start == err.span.end {
+                continue;
+            }
+        }
+        if err.custom.is_none() {
+            let line = line_start(text, err.span.start);
+            if lexer_marks
+                .iter()
+                .any(|&(l, at)| l == line && at <= err.span.start)
+            {
                 continue;
             }
         }
@@ -83,6 +99,13 @@ pub fn parse(text: &str, file: FileId) -> Parse {
         },
         diagnostics,
     }
+}
+
+/// The offset of the start of the line holding `at`.
+fn line_start(text: &str, at: usize) -> usize {
+    text.get(..at)
+        .and_then(|before| before.rfind('\n'))
+        .map_or(0, |i| i + 1)
 }
 
 /// How a found token reads in a message: its text when short, else its kind.

@@ -141,6 +141,34 @@ impl PErr {
         if self.expects(Expect::ItemEnd) {
             toks &= !(1u64 << (Tok::Newline as u8));
         }
+        // Tokens that would merely continue a complete expression (operators, `.`, `[`,
+        // `?`) are noise next to what was really expected.
+        let continuations: u64 = [
+            Tok::EqEq,
+            Tok::NotEq,
+            Tok::Lt,
+            Tok::Le,
+            Tok::Gt,
+            Tok::Ge,
+            Tok::Plus,
+            Tok::Minus,
+            Tok::Star,
+            Tok::Slash,
+            Tok::Percent,
+            Tok::AndAnd,
+            Tok::OrOr,
+            Tok::Question,
+            Tok::Dot,
+            Tok::LBrack,
+        ]
+        .iter()
+        .fold(0, |acc, t| acc | (1u64 << (*t as u8)));
+        if toks & !continuations != 0 || !out.is_empty() {
+            toks &= !continuations;
+        }
+        if self.expects(Expect::Item) {
+            out.retain(|d| *d != Expect::ItemEnd.describe());
+        }
         for t in ALL_TOKS {
             if toks & (1u64 << (t as u8)) != 0 {
                 out.push(t.describe());
