@@ -1,0 +1,1 @@
+//! The MCP client of mcpo: connections, the server registry and discovery.

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the third-party MCP servers the integration tests of mcpo-mcp and mcpoc run
+# against, from npm, into a cache directory outside the clone:
+#   ${MCPO_TEST_SERVERS:-$HOME/.cache/mcpo-test-servers}
+# The tests look there (or at $MCPO_TEST_SERVERS); a server that is missing makes its test
+# print why it was skipped, unless MCPO_REQUIRE_TEST_SERVERS=1 (set by CI) turns that into
+# a failure. Idempotent: a second run with everything present does nothing.
+set -euo pipefail
+dir="${MCPO_TEST_SERVERS:-$HOME/.cache/mcpo-test-servers}"
+mkdir -p "$dir"
+cd "$dir"
+[ -f package.json ] || echo '{"name":"mcpo-test-servers","private":true}' > package.json
+want=(
+  "@modelcontextprotocol/server-memory"
+  "@modelcontextprotocol/server-everything"
+)
+missing=()
+for p in "${want[@]}"; do
+  [ -f "node_modules/$p/package.json" ] || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing ${missing[*]} into $dir"
+  npm install --no-audit --no-fund --loglevel=error "${missing[@]}"
+fi
+echo "$dir"
