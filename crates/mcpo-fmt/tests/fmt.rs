@@ -1,0 +1,230 @@
+//! Data-driven formatter tests.
+//!
+//! - Every `tests/fmt/*.mcpo` fixture (at the repository root) is formatted and the
+//!   output snapshotted with insta next to it (`tests/fmt/snapshots/`); each is also
+//!   checked to parse cleanly, keep every comment, keep its meaning, and be a fixed point
+//!   of the formatter.
+//! - Every `*.tf` file of the HCL corpus (`$MCPO_HCL_CORPUS`, or `shared/corpus/hcl`
+//!   beside the repository) gets the same checks, without snapshots.
+//! - The TextMate grammar and language configuration in `grammar/` are valid JSON of
+//!   the expected shape.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use mcpo_diagnostics::FileId;
+use mcpo_syntax::ast::{CommentKind, SourceFile};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The comments of a file as text (line comments without trailing whitespace), counted.
+fn comment_texts(src: &str, file: &SourceFile) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for c in &file.comments {
+        let t = src.get(c.span.range()).unwrap_or("");
+        let t = match c.kind {
+            CommentKind::Hash | CommentKind::DoubleSlash => t.trim_end(),
+            CommentKind::Block => t,
+        };
+        *m.entry(t.to_string()).or_insert(0) += 1;
+    }
+    m
+}
+
+/// Formats `src` and checks every property; returns the output or a description of
+/// what went wrong.
+fn check(name: &str, src: &str) -> Result<String, String> {
+    let parsed = mcpo_syntax::parse(src, FileId(0));
+    if let Some(d) = parsed.diagnostics.iter().find(|d| d.is_error()) {
+        return Err(format!("{name}: input has a syntax error: {d:?}"));
+    }
+    let report = mcpo_fmt::format_with_report(src, &parsed.file);
+    if report.unplaced_comments != 0 {
+        return Err(format!(
+            "{name}: {} comment(s) could not be placed",
+            report.unplaced_comments
+        ));
+    }
+    let out = report.text;
+    let reparsed = mcpo_syntax::parse(&out, FileId(0));
+    if let Some(d) = reparsed.diagnostics.iter().find(|d| d.is_error()) {
+        return Err(format!(
+            "{name}: output has a syntax error: {d:?}\n--- output\n{out}"
+        ));
+    }
+    if !mcpo_fmt::same_meaning(&parsed.file, &reparsed.file) {
+        return Err(format!(
+            "{name}: output means something else\n--- output\n{out}"
+        ));
+    }
+    let (before, after) = (
+        comment_texts(src, &parsed.file),
+        comment_texts(&out, &reparsed.file),
+    );
+    if before != after {
+        return Err(format!(
+            "{name}: comments changed\n before: {before:?}\n after: {after:?}\n--- output\n{out}"
+        ));
+    }
+    let twice = mcpo_fmt::format(&out, &reparsed.file);
+    if twice != out {
+        return Err(format!(
+            "{name}: not idempotent\n--- once\n{out}\n--- twice\n{twice}"
+        ));
+    }
+    if mcpo_fmt::format_source(src).as_deref() != Ok(out.as_str()) {
+        return Err(format!("{name}: format_source disagrees with format"));
+    }
+    Ok(out)
+}
+
+fn files_with_ext(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            files_with_ext(&p, ext, out);
+        } else if p.extension().is_some_and(|e| e == ext) {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn fixtures() {
+    let dir = repo_root().join("tests/fmt");
+    let mut fixtures = Vec::new();
+    files_with_ext(&dir, "mcpo", &mut fixtures);
+    assert!(!fixtures.is_empty(), "no fixtures in {}", dir.display());
+    let mut failures = Vec::new();
+    for path in &fixtures {
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let src = std::fs::read_to_string(path).unwrap_or_default();
+        match check(&name, &src) {
+            Ok(out) => {
+                let mut settings = insta::Settings::clone_current();
+                settings.set_snapshot_path(dir.join("snapshots"));
+                settings.set_prepend_module_to_snapshot(false);
+                settings.set_input_file(path);
+                settings.set_omit_expression(true);
+                settings.bind(|| insta::assert_snapshot!(name.as_str(), out));
+            }
+            Err(e) => failures.push(e),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn corpus() {
+    let dir = std::env::var_os("MCPO_HCL_CORPUS").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/hcl"),
+        PathBuf::from,
+    );
+    assert!(
+        dir.is_dir(),
+        "HCL corpus not found at {} (set MCPO_HCL_CORPUS)",
+        dir.display()
+    );
+    let mut files = Vec::new();
+    files_with_ext(&dir, "tf", &mut files);
+    assert!(!files.is_empty(), "no .tf files under {}", dir.display());
+    let mut failures = Vec::new();
+    let mut unchanged = 0;
+    let mut comments = 0;
+    for path in &files {
+        let name = path.display().to_string();
+        let Ok(src) = std::fs::read_to_string(path) else {
+            failures.push(format!("{name}: unreadable"));
+            continue;
+        };
+        comments += mcpo_syntax::parse(&src, FileId(0)).file.comments.len();
+        match check(&name, &src) {
+            Ok(out) => unchanged += usize::from(out == src),
+            Err(e) => failures.push(e),
+        }
+    }
+    eprintln!(
+        "corpus: {} files, {} comments, {} failed, {} already in canonical form",
+        files.len(),
+        comments,
+        failures.len(),
+        unchanged
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+fn json(path: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(repo_root().join(path)).unwrap_or_default();
+    match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(e) => panic!("{path} is not valid JSON: {e}"),
+    }
+}
+
+/// Every `match`/`begin`/`end`/`while` in a grammar, with its JSON path.
+fn regexes(v: &serde_json::Value, path: &str, out: &mut Vec<(String, String)>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                let p = format!("{path}/{k}");
+                match (k.as_str(), x) {
+                    ("match" | "begin" | "end" | "while", serde_json::Value::String(s)) => {
+                        out.push((p, s.clone()));
+                    }
+                    _ => regexes(x, &p, out),
+                }
+            }
+        }
+        serde_json::Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                regexes(x, &format!("{path}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn grammar_files_are_valid() {
+    let g = json("grammar/mcpo.tmLanguage.json");
+    assert_eq!(g["scopeName"], "source.mcpo");
+    assert!(
+        g["patterns"].is_array(),
+        "grammar has no top-level patterns"
+    );
+    assert!(
+        g["fileTypes"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|t| t == "mcpo")),
+        "grammar does not claim .mcpo files"
+    );
+    // Every `include` of a repository rule names a rule that exists.
+    let repo = g["repository"].as_object().cloned().unwrap_or_default();
+    let mut all = Vec::new();
+    regexes(&g, "", &mut all);
+    assert!(all.len() > 20, "suspiciously few patterns: {}", all.len());
+    let text = serde_json::to_string(&g).unwrap_or_default();
+    for inc in text.split("\"include\":\"#").skip(1) {
+        let name = inc.split('"').next().unwrap_or("");
+        assert!(repo.contains_key(name), "include of missing rule #{name}");
+    }
+    for (p, re) in &all {
+        assert!(!re.is_empty(), "empty regex at {p}");
+    }
+
+    let c = json("grammar/language-configuration.json");
+    assert_eq!(c["comments"]["lineComment"], "#");
+    assert!(c["comments"]["blockComment"].is_array());
+    assert!(c["brackets"].is_array());
+    assert!(c["autoClosingPairs"].is_array());
+    assert!(c["folding"].is_object());
+}
