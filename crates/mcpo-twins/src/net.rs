@@ -71,7 +71,7 @@ impl Cidr {
     pub(crate) fn next_block(self) -> Option<Cidr> {
         let size = self.size();
         let next = u64::from(self.base) + size;
-        (next + size <= 1u64 << 32).then(|| Cidr {
+        (next + size <= 1u64 << 32).then_some(Cidr {
             base: next as u32,
             prefix: self.prefix,
         })
