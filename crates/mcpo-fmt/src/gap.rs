@@ -64,7 +64,7 @@ pub(crate) fn analyse(
         } else {
             gap.groups.push(Group {
                 comments: vec![idx],
-                blank_before: nl >= 2,
+                blank_before: has_blank_line(seg),
             });
             line_broken = true;
         }
@@ -77,6 +77,18 @@ pub(crate) fn analyse(
     let nl = seg.matches('\n').count();
     gap.newlines += nl;
     gap.comma |= seg.contains(',');
-    gap.blank_before_next = nl >= 2;
+    gap.blank_before_next = has_blank_line(seg);
     gap
+}
+
+/// Whether the text holds an empty line: two line breaks with only spaces between
+/// them (a comma on a line of its own is not a blank line).
+fn has_blank_line(seg: &str) -> bool {
+    let pieces: Vec<&str> = seg.split('\n').collect();
+    pieces.len() > 2
+        && pieces
+            .iter()
+            .skip(1)
+            .take(pieces.len() - 2)
+            .any(|p| p.trim().is_empty())
 }

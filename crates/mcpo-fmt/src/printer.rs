@@ -231,9 +231,8 @@ impl<'a> Printer<'a> {
             self.out.text(first);
         }
         if !rest.is_empty() {
-            if !as_trailing {
-                self.out.set_no_trim();
-            }
+            // The first line ends inside the comment: its trailing whitespace is text.
+            self.out.set_no_trim();
             for line in rest {
                 self.out.raw(line, false);
             }
@@ -610,7 +609,8 @@ impl<'a> Printer<'a> {
                 }
                 self.expr(inner);
                 self.out.pop_cont();
-                if vertical {
+                let close_start = end(e.span).saturating_sub(1).max(self.expr_end(inner));
+                if vertical || self.slice(self.expr_end(inner), close_start).contains('\n') {
                     self.out.line_break(ind);
                 }
                 self.close(ind, ")");
@@ -799,7 +799,14 @@ impl<'a> Printer<'a> {
                 self.out.text("...");
             }
             self.out.pop_cont();
-            if is_object && n > 0 {
+            // A closing bracket written on a line of its own stays there.
+            let close_on_own_line = n > 0
+                && gaps
+                    .get(n)
+                    .is_some_and(|g| g.newlines > usize::from(prev_heredoc));
+            if close_on_own_line {
+                self.out.line_break(ind);
+            } else if is_object && n > 0 {
                 self.out.text(" ");
             }
             self.close(ind, close);
@@ -922,7 +929,13 @@ impl<'a> Printer<'a> {
             self.expr(cond);
         }
         self.out.pop_cont();
-        if vertical {
+        let last_end = f
+            .condition
+            .as_ref()
+            .map_or_else(|| self.expr_end(&f.value_expr), |c| self.expr_end(c));
+        let close_start = end(e.span).saturating_sub(1).max(last_end);
+        let newline_before_close = self.slice(last_end, close_start).contains('\n');
+        if vertical || newline_before_close {
             self.out.line_break(ind);
         } else if f.is_object && !self.out.at_raw_end() {
             self.out.text(" ");

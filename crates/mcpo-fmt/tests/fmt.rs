@@ -228,3 +228,41 @@ fn grammar_files_are_valid() {
     assert!(c["autoClosingPairs"].is_array());
     assert!(c["folding"].is_object());
 }
+
+/// Every prefix of every fixture (cut at each character boundary) is formatted without
+/// panicking; the prefixes that parse cleanly must pass all the checks. The same goes for
+/// each fixture with CRLF line endings.
+#[test]
+fn truncated_and_crlf_fixtures() {
+    let dir = repo_root().join("tests/fmt");
+    let mut fixtures = Vec::new();
+    files_with_ext(&dir, "mcpo", &mut fixtures);
+    let mut failures = Vec::new();
+    let mut clean = 0;
+    for path in &fixtures {
+        let src = std::fs::read_to_string(path).unwrap_or_default();
+        let name = path.display().to_string();
+        for (cut, _) in src.char_indices() {
+            let prefix = src.get(..cut).unwrap_or("");
+            let parsed = mcpo_syntax::parse(prefix, FileId(0));
+            let _ = mcpo_fmt::format(prefix, &parsed.file);
+            if !parsed.diagnostics.iter().any(|d| d.is_error()) {
+                clean += 1;
+                if let Err(e) = check(&format!("{name}[..{cut}]"), prefix) {
+                    failures.push(e);
+                }
+            } else if mcpo_fmt::format_source(prefix).is_ok() {
+                failures.push(format!(
+                    "{name}[..{cut}]: format_source accepted a broken file"
+                ));
+            }
+        }
+        let crlf = src.replace("\r\n", "\n").replace('\n', "\r\n");
+        if let Err(e) = check(&format!("{name} (CRLF)"), &crlf) {
+            failures.push(e);
+        }
+    }
+    assert!(clean > 0);
+    failures.truncate(10);
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
