@@ -1,5 +1,5 @@
 //! Tidy checks that keep the project's habits, run as ordinary tests: every Rust source
-//! file opens with a `//!` line, no test hides a failure behind `#[should_panic]`, and
+//! file opens with a `//!` line, no test hides a failure behind a should-panic attribute, and
 //! every diagnostic code has an explanation and at least one fixture whose snapshot shows
 //! it.
 
@@ -64,6 +64,7 @@ fn no_should_panic() {
 fn every_code_has_an_explanation_and_a_fixture() {
     let mut snaps = Vec::new();
     files_with_ext(&repo_root().join("crates"), "snap", &mut snaps);
+    files_with_ext(&repo_root().join("tests"), "snap", &mut snaps);
     let snapshot_text: String = snaps
         .iter()
         .map(|p| std::fs::read_to_string(p).unwrap_or_default())
