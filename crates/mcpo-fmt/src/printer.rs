@@ -265,8 +265,10 @@ impl<'a> Printer<'a> {
 
     /// Prints `span` as written, re-indented: lines keep their indentation relative to
     /// the first line, except lines that start inside `protected` spans (strings,
-    /// heredocs, block comments), which are reproduced exactly.
-    fn verbatim(&mut self, span: Span, mut protected: Vec<Span>) {
+    /// heredocs, block comments), which are reproduced exactly. The last line stays
+    /// open for the text that follows unless it is a heredoc's closing marker
+    /// (`heredoc_last`).
+    fn verbatim(&mut self, span: Span, mut protected: Vec<Span>, heredoc_last: bool) {
         let (from, to) = (start(span), end(span));
         self.mark_emitted(from, to);
         for i in self.comments_in(from, to) {
@@ -288,6 +290,7 @@ impl<'a> Printer<'a> {
         let new_base = self.out.cur_indent();
         let inside = |pos: usize| protected.iter().any(|p| (start(*p)) < pos && pos < end(*p));
         let mut offset = from;
+        let count = text.split('\n').count();
         for (i, line) in text.split('\n').enumerate() {
             let ls = offset;
             let le = offset + line.len();
@@ -303,7 +306,14 @@ impl<'a> Printer<'a> {
                 continue;
             }
             if inside(ls) {
-                self.out.raw(line, false);
+                if i + 1 == count && !heredoc_last {
+                    // The end of a string that spans lines: reproduce the line from
+                    // column zero, but let the text after the string follow on it.
+                    self.out.line_break(0);
+                    self.out.text(line);
+                } else {
+                    self.out.raw(line, false);
+                }
                 continue;
             }
             let trimmed = line.trim_start_matches([' ', '\t']);
@@ -322,7 +332,7 @@ impl<'a> Printer<'a> {
     fn verbatim_expr(&mut self, e: &Expr) {
         let mut prot = Vec::new();
         protected_spans(e, &mut prot);
-        self.verbatim(e.span, prot);
+        self.verbatim(e.span, prot, ends_with_heredoc(e));
         if ends_with_heredoc(e) && !self.out.at_raw_end() {
             // The closing marker was printed on a normal line; end it.
             let ind = self.out.cur_indent();
@@ -405,7 +415,7 @@ impl<'a> Printer<'a> {
         match item {
             BodyItem::Attribute(a) => self.attribute(a, indent, true),
             BodyItem::Block(b) => self.block(b, indent),
-            BodyItem::Error(s) => self.verbatim(*s, Vec::new()),
+            BodyItem::Error(s) => self.verbatim(*s, Vec::new(), false),
         }
     }
 
@@ -413,7 +423,7 @@ impl<'a> Printer<'a> {
         if self.has_comment(end(a.name.span), start(a.value.span)) {
             let mut prot = Vec::new();
             protected_spans(&a.value, &mut prot);
-            self.verbatim(a.span, prot);
+            self.verbatim(a.span, prot, ends_with_heredoc(&a.value));
             return;
         }
         self.out.text(&a.name.name);
@@ -434,18 +444,22 @@ impl<'a> Printer<'a> {
         let Some(close) = b.close_brace else {
             let mut prot = Vec::new();
             body_protected_spans(&b.body, &mut prot);
-            self.verbatim(b.span, prot);
+            self.verbatim(b.span, prot, false);
             return;
         };
         if self.depth > MAX_DEPTH {
             let mut prot = Vec::new();
             body_protected_spans(&b.body, &mut prot);
-            self.verbatim(b.span, prot);
+            self.verbatim(b.span, prot, false);
             return;
         }
         // The header: type and labels.
         if self.has_comment(start(b.ty.span), start(b.open_brace)) {
-            self.verbatim(Span::new(start(b.ty.span), start(b.open_brace)), Vec::new());
+            self.verbatim(
+                Span::new(start(b.ty.span), start(b.open_brace)),
+                Vec::new(),
+                false,
+            );
         } else {
             self.out.text(&b.ty.name);
             for l in &b.labels {
@@ -522,7 +536,7 @@ impl<'a> Printer<'a> {
             ExprKind::Bool(b) => self.out.text(if *b { "true" } else { "false" }),
             ExprKind::Number(n) => self.out.text(n),
             ExprKind::Variable(i) => self.out.text(&i.name),
-            ExprKind::Error => self.verbatim(e.span, Vec::new()),
+            ExprKind::Error => self.verbatim(e.span, Vec::new(), false),
             ExprKind::Template(t) => self.template(t, e),
             ExprKind::Heredoc(_) => self.heredoc(e.span),
             ExprKind::Tuple(items) => {
@@ -673,7 +687,7 @@ impl<'a> Printer<'a> {
             )
         });
         if !simple || self.has_comment(from, to) || self.slice(from, to).contains('\n') {
-            self.verbatim(e.span, vec![e.span]);
+            self.verbatim(e.span, vec![e.span], false);
             return;
         }
         let mut pos = from;

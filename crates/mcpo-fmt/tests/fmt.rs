@@ -266,3 +266,128 @@ fn truncated_and_crlf_fixtures() {
     failures.truncate(10);
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// Byte offsets where a comment may be inserted: the starts and ends of every item,
+/// label and expression.
+fn boundaries(body: &mcpo_syntax::ast::Body, out: &mut Vec<usize>) {
+    use mcpo_syntax::ast::{BodyItem, Expr, ExprKind, TemplatePart};
+    fn expr(e: &Expr, out: &mut Vec<usize>) {
+        out.push(e.span.start as usize);
+        out.push(e.span.end as usize);
+        let kids: Vec<&Expr> = match &e.kind {
+            ExprKind::Tuple(items) => items.iter().collect(),
+            ExprKind::Object(items) => items.iter().flat_map(|i| [&i.key, &i.value]).collect(),
+            ExprKind::FunctionCall(fc) => fc.args.iter().collect(),
+            ExprKind::GetAttr { object, .. } => vec![object],
+            ExprKind::Index { collection, key } => vec![collection, key],
+            ExprKind::LegacyIndex { collection, .. } | ExprKind::Splat { collection, .. } => {
+                vec![collection]
+            }
+            ExprKind::Unary { operand, .. } => vec![operand],
+            ExprKind::Binary { lhs, rhs, .. } => vec![lhs, rhs],
+            ExprKind::Conditional {
+                condition,
+                then,
+                otherwise,
+            } => vec![condition, then, otherwise],
+            ExprKind::For(f) => {
+                let mut v = vec![&f.collection, &f.value_expr];
+                v.extend(f.key_expr.as_ref());
+                v.extend(f.condition.as_ref());
+                v
+            }
+            ExprKind::Parens(inner) => vec![inner],
+            ExprKind::Template(t) => t
+                .parts
+                .iter()
+                .filter_map(|p| match p {
+                    TemplatePart::Interpolation { expr, .. } => Some(expr),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        for k in kids {
+            expr(k, out);
+        }
+    }
+    for item in &body.items {
+        out.push(item.span().start as usize);
+        out.push(item.span().end as usize);
+        match item {
+            BodyItem::Attribute(a) => {
+                out.push(a.name.span.end as usize);
+                expr(&a.value, out);
+            }
+            BodyItem::Block(b) => {
+                out.push(b.ty.span.end as usize);
+                out.extend(b.labels.iter().map(|l| l.span().end as usize));
+                out.push(b.open_brace.end as usize);
+                boundaries(&b.body, out);
+            }
+            BodyItem::Error(_) => {}
+        }
+    }
+}
+
+/// A comment inserted at any token boundary of any fixture, in each of the three
+/// syntaxes, is kept (when the result is valid syntax) and the usual checks hold.
+#[test]
+fn comments_anywhere() {
+    let dir = repo_root().join("tests/fmt");
+    let mut fixtures = Vec::new();
+    files_with_ext(&dir, "mcpo", &mut fixtures);
+    let mut failures = Vec::new();
+    let mut tried = 0;
+    for path in &fixtures {
+        let src = std::fs::read_to_string(path).unwrap_or_default();
+        let parsed = mcpo_syntax::parse(&src, FileId(0));
+        let mut positions = Vec::new();
+        boundaries(&parsed.file.body, &mut positions);
+        positions.sort_unstable();
+        positions.dedup();
+        for pos in positions {
+            for insert in [" /* c */ ", " # c\n", " // c\n"] {
+                let (Some(a), Some(b)) = (src.get(..pos), src.get(pos..)) else {
+                    continue;
+                };
+                let text = format!("{a}{insert}{b}");
+                let p = mcpo_syntax::parse(&text, FileId(0));
+                if p.diagnostics.iter().any(|d| d.is_error()) {
+                    continue;
+                }
+                tried += 1;
+                if let Err(e) = check(&format!("{} +{insert:?}@{pos}", path.display()), &text) {
+                    failures.push(e);
+                }
+            }
+        }
+    }
+    assert!(tried > 100, "only {tried} insertions parsed");
+    let n = failures.len();
+    failures.truncate(5);
+    assert!(
+        failures.is_empty(),
+        "{n} failures:\n{}",
+        failures.join("\n\n")
+    );
+}
+
+/// Deeply nested input neither overflows the stack nor loses text: nesting beyond the
+/// formatter's depth limit is printed as written.
+#[test]
+fn deep_nesting() {
+    for depth in [10, 100, 190, 210, 400, 1000, 10_000] {
+        for (open, close) in [("[", "]"), ("(", ")"), ("{ a = ", " }"), ("f(", ")")] {
+            let src = format!("x = {}1{}\n", open.repeat(depth), close.repeat(depth));
+            let parsed = mcpo_syntax::parse(&src, FileId(0));
+            let out = mcpo_fmt::format(&src, &parsed.file);
+            if !parsed.diagnostics.iter().any(|d| d.is_error()) {
+                assert_eq!(out, src, "depth {depth} of {open}");
+            }
+        }
+        let src = format!("{}{}", "b {\n".repeat(depth), "}\n".repeat(depth));
+        let parsed = mcpo_syntax::parse(&src, FileId(0));
+        let _ = mcpo_fmt::format(&src, &parsed.file);
+    }
+}
