@@ -391,3 +391,144 @@ fn deep_nesting() {
         let _ = mcpo_fmt::format(&src, &parsed.file);
     }
 }
+
+/// Spans of strings and heredocs, inside which spaces are text.
+fn string_spans(src: &str) -> Vec<(usize, usize)> {
+    use mcpo_syntax::ast::{BodyItem, Expr, ExprKind};
+    fn walk(e: &Expr, out: &mut Vec<(usize, usize)>) {
+        match &e.kind {
+            ExprKind::Template(_) | ExprKind::Heredoc(_) => {
+                out.push((e.span.start as usize, e.span.end as usize));
+            }
+            ExprKind::Tuple(items) => items.iter().for_each(|i| walk(i, out)),
+            ExprKind::Object(items) => items.iter().for_each(|i| {
+                walk(&i.key, out);
+                walk(&i.value, out);
+            }),
+            ExprKind::FunctionCall(fc) => fc.args.iter().for_each(|i| walk(i, out)),
+            ExprKind::GetAttr { object: x, .. }
+            | ExprKind::LegacyIndex { collection: x, .. }
+            | ExprKind::Splat { collection: x, .. }
+            | ExprKind::Unary { operand: x, .. }
+            | ExprKind::Parens(x) => walk(x, out),
+            ExprKind::Index { collection, key } => {
+                walk(collection, out);
+                walk(key, out);
+            }
+            ExprKind::Binary { lhs, rhs, .. } => {
+                walk(lhs, out);
+                walk(rhs, out);
+            }
+            ExprKind::Conditional {
+                condition,
+                then,
+                otherwise,
+            } => [condition, then, otherwise]
+                .into_iter()
+                .for_each(|x| walk(x, out)),
+            ExprKind::For(f) => {
+                walk(&f.collection, out);
+                walk(&f.value_expr, out);
+                f.key_expr
+                    .iter()
+                    .chain(f.condition.iter())
+                    .for_each(|x| walk(x, out));
+            }
+            _ => {}
+        }
+    }
+    fn body(b: &mcpo_syntax::ast::Body, out: &mut Vec<(usize, usize)>) {
+        for item in &b.items {
+            match item {
+                BodyItem::Attribute(a) => walk(&a.value, out),
+                BodyItem::Block(bl) => body(&bl.body, out),
+                BodyItem::Error(_) => {}
+            }
+        }
+    }
+    let parsed = mcpo_syntax::parse(src, FileId(0));
+    let mut out = Vec::new();
+    body(&parsed.file.body, &mut out);
+    out
+}
+
+/// The innermost attribute or block header holding `pos`.
+fn enclosing_item(body: &mcpo_syntax::ast::Body, pos: usize) -> Option<(usize, usize)> {
+    use mcpo_syntax::ast::BodyItem;
+    for item in &body.items {
+        let (a, b) = (item.span().start as usize, item.span().end as usize);
+        if pos < a || pos > b {
+            continue;
+        }
+        return match item {
+            BodyItem::Block(bl) if pos > bl.open_brace.start as usize => {
+                enclosing_item(&bl.body, pos).or(Some((a, b)))
+            }
+            BodyItem::Block(bl) => Some((a, bl.open_brace.end as usize)),
+            _ => Some((a, b)),
+        };
+    }
+    None
+}
+
+/// Extra spaces between tokens (outside strings) change nothing: the output is the same
+/// as for the fixture itself.
+#[test]
+fn extra_spaces_are_normalized() {
+    let dir = repo_root().join("tests/fmt");
+    let mut fixtures = Vec::new();
+    files_with_ext(&dir, "mcpo", &mut fixtures);
+    let mut failures = Vec::new();
+    let mut tried = 0;
+    for path in &fixtures {
+        let src = std::fs::read_to_string(path).unwrap_or_default();
+        let parsed = mcpo_syntax::parse(&src, FileId(0));
+        let expected = mcpo_fmt::format(&src, &parsed.file);
+        let strings = string_spans(&src);
+        let mut positions = Vec::new();
+        boundaries(&parsed.file.body, &mut positions);
+        positions.sort_unstable();
+        positions.dedup();
+        for pos in positions {
+            if strings.iter().any(|&(a, b)| a < pos && pos < b) {
+                continue;
+            }
+            // Expressions holding comments are printed as written, spaces included.
+            if let Some((a, b)) = enclosing_item(&parsed.file.body, pos)
+                && parsed
+                    .file
+                    .comments
+                    .iter()
+                    .any(|c| a <= c.span.start as usize && (c.span.start as usize) < b)
+            {
+                continue;
+            }
+            let (Some(a), Some(b)) = (src.get(..pos), src.get(pos..)) else {
+                continue;
+            };
+            let text = format!("{a}   {b}");
+            let p = mcpo_syntax::parse(&text, FileId(0));
+            if p.diagnostics.iter().any(|d| d.is_error())
+                || !mcpo_fmt::same_meaning(&parsed.file, &p.file)
+            {
+                continue;
+            }
+            tried += 1;
+            let out = mcpo_fmt::format(&text, &p.file);
+            if out != expected {
+                failures.push(format!(
+                    "{} +spaces@{pos}:\n--- expected\n{expected}\n--- got\n{out}",
+                    path.display()
+                ));
+            }
+        }
+    }
+    assert!(tried > 100, "only {tried} insertions parsed");
+    let n = failures.len();
+    failures.truncate(3);
+    assert!(
+        failures.is_empty(),
+        "{n} failures:\n{}",
+        failures.join("\n\n")
+    );
+}
