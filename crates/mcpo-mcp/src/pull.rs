@@ -69,7 +69,7 @@ mod tests {
     #[test]
     fn formats_dates() {
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(super::rfc3339(1_795_550_400), "2026-11-24T18:00:00Z");
+        assert_eq!(super::rfc3339(1_795_543_200), "2026-11-24T18:00:00Z");
         assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
     }
 }
