@@ -16,12 +16,18 @@ pub(crate) async fn serve(shared: Arc<Shared>, addr: &str) -> anyhow::Result<()>
     let local = listener
         .local_addr()
         .map_err(|e| anyhow::anyhow!("cannot read the listening address: {e}"))?;
-    let config = StreamableHttpServerConfig::default().with_allowed_hosts([
+    let mut config = StreamableHttpServerConfig::default().with_allowed_hosts([
         "localhost".to_string(),
         "127.0.0.1".to_string(),
         "::1".to_string(),
         local.ip().to_string(),
     ]);
+    if local.ip().is_unspecified() {
+        // Bound to every interface (e.g. inside a container): clients arrive under names
+        // the twin cannot know, so the DNS-rebinding Host check would refuse them all.
+        eprintln!("mcpo twin: listening on all interfaces; Host header checks are off");
+        config = config.disable_allowed_hosts();
+    }
     let service: StreamableHttpService<Twin, LocalSessionManager> = StreamableHttpService::new(
         move || Ok(Twin::new(Arc::clone(&shared))),
         Arc::default(),

@@ -38,8 +38,24 @@ async fn restart_and_find(
     let listed = t.ok(&format!("{ty}.list"), json!({})).await;
     assert_eq!(listed["items"].as_array().map(Vec::len), Some(1));
     let id_str = id.as_str().unwrap_or_default();
-    let resource = t.read_resource(&format!("mcpo://{ty}/{id_str}")).await;
+    let uri = format!("mcpo://{ty}/{id_str}");
+    let resource = t.read_resource(&uri).await;
     assert_eq!(resource, after);
+    let listed = t.client.list_all_resources().await.expect("resources/list");
+    assert!(
+        listed.iter().any(|r| r.uri == uri),
+        "resources/list misses {uri}"
+    );
+    let templates = t
+        .client
+        .list_all_resource_templates()
+        .await
+        .expect("resources/templates/list");
+    assert!(
+        templates
+            .iter()
+            .any(|r| r.uri_template == format!("mcpo://{ty}/{{id}}"))
+    );
     t.stop().await;
 }
 
