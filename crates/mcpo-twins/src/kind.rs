@@ -166,10 +166,10 @@ impl TypeDef {
             about: K::ABOUT,
             updatable: K::IMMUTABLE.is_some(),
             immutable: K::IMMUTABLE.unwrap_or(&[]),
-            create_schema: schema_for_input::<K::Input>()?,
-            update_schema: schema_for_input::<UpdateArgs<K::Input>>()?,
-            id_schema: schema_for_input::<IdArgs>()?,
-            list_schema: schema_for_input::<ListArgs>()?,
+            create_schema: closed(schema_for_input::<K::Input>()?),
+            update_schema: closed(schema_for_input::<UpdateArgs<K::Input>>()?),
+            id_schema: closed(schema_for_input::<IdArgs>()?),
+            list_schema: closed(schema_for_input::<ListArgs>()?),
             output_schema: schema_for_output::<K::Output>(),
             list_output_schema: schema_for_output::<ListOutput<K::Output>>(),
             delete_output_schema: schema_for_output::<DeleteOutput>(),
@@ -188,6 +188,14 @@ impl TypeDef {
         args: Value,
         now: u64,
     ) -> Result<Done, String> {
+        let (schema, verb) = match op {
+            Op::Create => (&self.create_schema, "create"),
+            Op::Update => (&self.update_schema, "update"),
+            Op::Read => (&self.id_schema, "read"),
+            Op::Delete => (&self.id_schema, "delete"),
+            Op::List => (&self.list_schema, "list"),
+        };
+        reject_unknown(&format!("{}.{verb}", self.name), schema, &args)?;
         match op {
             Op::Create => (self.create)(world, args, now),
             Op::Update if self.updatable => (self.update)(world, args, now),
@@ -227,6 +235,45 @@ impl TypeDef {
             .get(self.name, id)
             .and_then(|r| (self.view)(world, r, now).ok())
     }
+}
+
+/// Marks a tool's arguments as closed: like the real APIs, the twins reject arguments they
+/// do not know instead of silently ignoring a misspelt one.
+fn closed(schema: Arc<JsonObject>) -> Arc<JsonObject> {
+    let mut schema = (*schema).clone();
+    schema.insert("additionalProperties".into(), Value::Bool(false));
+    Arc::new(schema)
+}
+
+/// Rejects top-level arguments that the tool's input schema does not list.
+fn reject_unknown(tool: &str, schema: &JsonObject, args: &Value) -> Result<(), String> {
+    let known = schema.get("properties").and_then(Value::as_object);
+    let Some(args) = args.as_object() else {
+        return Err(format!("the arguments of {tool} must be an object"));
+    };
+    let unknown: Vec<&str> = args
+        .keys()
+        .filter(|k| !known.is_some_and(|p| p.contains_key(*k)))
+        .map(String::as_str)
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let expected: Vec<&str> = known
+        .into_iter()
+        .flat_map(|p| p.keys())
+        .map(String::as_str)
+        .collect();
+    Err(format!(
+        "unknown argument{} {} for {tool}; it takes: {}",
+        if unknown.len() > 1 { "s" } else { "" },
+        unknown.join(", "),
+        if expected.is_empty() {
+            "no arguments".to_string()
+        } else {
+            expected.join(", ")
+        }
+    ))
 }
 
 fn parse<T: DeserializeOwned>(ty: &str, op: &str, args: Value) -> Result<T, String> {

@@ -173,6 +173,16 @@ async fn aws(transport: Transport) {
     assert_eq!(t.tools().len(), 39);
 
     let e = t
+        .err(
+            "vpc.create",
+            json!({"cidr_block": "10.0.0.0/16", "nmae": "x"}),
+        )
+        .await;
+    assert_eq!(
+        e,
+        "unknown argument nmae for vpc.create; it takes: cidr_block, enable_dns_hostnames, name"
+    );
+    let e = t
         .err("vpc.create", json!({"cidr_block": "10.0.0.0/33"}))
         .await;
     assert!(e.contains("prefix length must be 0 to 32"), "{e}");
