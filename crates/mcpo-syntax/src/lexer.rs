@@ -171,7 +171,9 @@ pub struct Lexed {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FrameKind {
     /// `{`; `newlines` is false for a `{ for ... }` expression.
-    Brace { newlines: bool },
+    Brace {
+        newlines: bool,
+    },
     Bracket,
     Paren,
     /// `${`
@@ -259,10 +261,19 @@ impl<'a> Lexer<'a> {
         self.src.get(at..).and_then(|s| s.chars().next())
     }
 
-    fn diag(&mut self, code: mcpo_diagnostics::Code, start: usize, end: usize, msg: String) -> usize {
-        self.out
-            .diagnostics
-            .push(Diagnostic::error(code, self.file, Span::new(start, end), msg));
+    fn diag(
+        &mut self,
+        code: mcpo_diagnostics::Code,
+        start: usize,
+        end: usize,
+        msg: String,
+    ) -> usize {
+        self.out.diagnostics.push(Diagnostic::error(
+            code,
+            self.file,
+            Span::new(start, end),
+            msg,
+        ));
         self.out.diagnostics.len() - 1
     }
 
@@ -277,9 +288,7 @@ impl<'a> Lexer<'a> {
         if self.skip.is_some() {
             return;
         }
-        if tok == Tok::Newline
-            && matches!(self.out.tokens.last(), Some((Tok::Newline, _)))
-        {
+        if tok == Tok::Newline && matches!(self.out.tokens.last(), Some((Tok::Newline, _))) {
             return;
         }
         self.out.tokens.push((tok, (start..end).into()));
@@ -484,7 +493,10 @@ impl<'a> Lexer<'a> {
             }
             if matches!(
                 f.kind,
-                FrameKind::Interp | FrameKind::Control | FrameKind::Quoted | FrameKind::Heredoc { .. }
+                FrameKind::Interp
+                    | FrameKind::Control
+                    | FrameKind::Quoted
+                    | FrameKind::Heredoc { .. }
             ) {
                 break;
             }
@@ -659,7 +671,12 @@ impl<'a> Lexer<'a> {
         } else {
             format!("`{c}`")
         };
-        self.diag(codes::E0008, start, end, format!("invalid character {shown}"));
+        self.diag(
+            codes::E0008,
+            start,
+            end,
+            format!("invalid character {shown}"),
+        );
         self.label_last("not valid outside strings and comments");
         self.pos = end;
         self.emit(Tok::Error, start, end);
@@ -677,7 +694,9 @@ impl<'a> Lexer<'a> {
                 }
                 (b'/', b'*') => {
                     at += 2;
-                    while at < self.bytes.len() && !(self.byte(at) == b'*' && self.byte(at + 1) == b'/') {
+                    while at < self.bytes.len()
+                        && !(self.byte(at) == b'*' && self.byte(at + 1) == b'/')
+                    {
                         at += 1;
                     }
                     at += 2;

@@ -38,7 +38,12 @@ pub fn parse(text: &str, file: FileId) -> Parse {
     let lexer_marks: Vec<(usize, usize)> = diagnostics
         .iter()
         .filter(|d| d.code != codes::E0002)
-        .map(|d| (line_start(text, d.span.start as usize), d.span.start as usize))
+        .map(|d| {
+            (
+                line_start(text, d.span.start as usize),
+                d.span.start as usize,
+            )
+        })
         .collect();
     let tokens = lexed.tokens;
     let eoi = SimpleSpan::from(text.len()..text.len());
@@ -134,8 +139,13 @@ fn to_diagnostic(text: &str, file: FileId, err: &parser::PErr) -> Diagnostic {
     let code = parser::code_for(err);
     let found = describe_found(text, err);
     if code == codes::E0009 {
-        return Diagnostic::error(code, file, span, format!("expected a newline, found {found}"))
-            .with_primary_label("each attribute and block must end with a line break");
+        return Diagnostic::error(
+            code,
+            file,
+            span,
+            format!("expected a newline, found {found}"),
+        )
+        .with_primary_label("each attribute and block must end with a line break");
     }
     let expected = err.expected_list();
     let list = match expected.as_slice() {

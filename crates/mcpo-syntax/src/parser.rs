@@ -93,7 +93,12 @@ pub(crate) struct PErr {
 }
 
 impl PErr {
-    pub(crate) fn custom(code: Code, span: SimpleSpan, message: impl Into<String>, label: impl Into<String>) -> Self {
+    pub(crate) fn custom(
+        code: Code,
+        span: SimpleSpan,
+        message: impl Into<String>,
+        label: impl Into<String>,
+    ) -> Self {
         PErr {
             span,
             found: None,
@@ -138,7 +143,7 @@ impl PErr {
         if self.expects(Expect::Expression) {
             toks &= !expr_starts;
         }
-        if self.expects(Expect::ItemEnd) {
+        if self.expects(Expect::ItemEnd) || self.expects(Expect::Item) {
             toks &= !(1u64 << (Tok::Newline as u8));
         }
         // Tokens that would merely continue a complete expression (operators, `.`, `[`,
@@ -226,8 +231,8 @@ fn found_tok(found: Option<MaybeRef<'_, Tok>>) -> Option<Tok> {
     found.map(|t| *t)
 }
 
-impl<'a, I: chumsky::input::Input<'a, Token = Tok, Span = SimpleSpan>>
-    chumsky::error::Error<'a, I> for PErr
+impl<'a, I: chumsky::input::Input<'a, Token = Tok, Span = SimpleSpan>> chumsky::error::Error<'a, I>
+    for PErr
 {
     fn merge(mut self, other: Self) -> Self {
         if self.custom.is_none() {
@@ -350,14 +355,25 @@ impl FromIterator<Option<BodyItem>> for Items {
 fn is_opener(t: Tok) -> bool {
     matches!(
         t,
-        Tok::LBrace | Tok::LBrack | Tok::LParen | Tok::TemplateInterp | Tok::TemplateControl | Tok::OQuote | Tok::HeredocBegin
+        Tok::LBrace
+            | Tok::LBrack
+            | Tok::LParen
+            | Tok::TemplateInterp
+            | Tok::TemplateControl
+            | Tok::OQuote
+            | Tok::HeredocBegin
     )
 }
 
 fn is_closer(t: Tok) -> bool {
     matches!(
         t,
-        Tok::RBrace | Tok::RBrack | Tok::RParen | Tok::TemplateSeqEnd | Tok::CQuote | Tok::HeredocEnd
+        Tok::RBrace
+            | Tok::RBrack
+            | Tok::RParen
+            | Tok::TemplateSeqEnd
+            | Tok::CQuote
+            | Tok::HeredocEnd
     )
 }
 
@@ -497,8 +513,8 @@ where
     let expr = recursive(|expr| {
         // `for k, v in coll :`
         let for_head = kw("for", Expect::KwFor)
-            .ignore_then(ident.clone())
-            .then(just(Tok::Comma).ignore_then(ident.clone()).or_not())
+            .ignore_then(ident)
+            .then(just(Tok::Comma).ignore_then(ident).or_not())
             .then_ignore(kw("in", Expect::KwIn))
             .then(expr.clone())
             .map(|((first, second), coll)| match second {
@@ -579,7 +595,11 @@ where
                 let span = sp(o).cover(sp(c));
                 // Which keyword: the first identifier after `%{`.
                 let word = text(SimpleSpan::from(o.end..c.start));
-                let word = word.trim_start().split(|ch: char| !ch.is_alphanumeric()).next().unwrap_or("");
+                let word = word
+                    .trim_start()
+                    .split(|ch: char| !ch.is_alphanumeric())
+                    .next()
+                    .unwrap_or("");
                 match body {
                     (Some(cond), _) => Flat::If { cond, strip, span },
                     (None, Some((key, value, coll))) => Flat::For {
@@ -627,7 +647,10 @@ where
             .map_with(move |((o, parts), c), e| {
                 let head = text(o);
                 let indented = head.starts_with("<<-");
-                let marker = head.trim_start_matches('<').trim_start_matches('-').to_string();
+                let marker = head
+                    .trim_start_matches('<')
+                    .trim_start_matches('-')
+                    .to_string();
                 let values = template::literal_values(src, &parts, true, indented);
                 let mut problems: Vec<Problem> = Vec::new();
                 let parts = template::build(parts, values, &mut problems);
@@ -698,10 +721,20 @@ where
             .then(tok(Tok::RParen))
             .map(|((o, (args, ell)), c)| (o, args, ell.is_some(), c))
             .recover_with(via_parser(
-                just(Tok::LParen).rewind().ignore_then(skip_group()).map(|s: SimpleSpan| (SimpleSpan::from(s.start..s.start + 1), vec![err_expr(s)], false, SimpleSpan::from(s.end..s.end))),
+                just(Tok::LParen)
+                    .rewind()
+                    .ignore_then(skip_group())
+                    .map(|s: SimpleSpan| {
+                        (
+                            SimpleSpan::from(s.start..s.start + 1),
+                            vec![err_expr(s)],
+                            false,
+                            SimpleSpan::from(s.end..s.end),
+                        )
+                    }),
             ));
         let call_tail = just(Tok::ColonColon)
-            .ignore_then(ident.clone())
+            .ignore_then(ident)
             .repeated()
             .collect::<Vec<Ident>>()
             .then(call_args);
@@ -760,7 +793,7 @@ where
 
         let trav = choice((
             just(Tok::Dot).ignore_then(choice((
-                ident.clone().map(Trav::Attr),
+                ident.map(Trav::Attr),
                 just(Tok::Number).to_span().map(Trav::Legacy),
                 just(Tok::Star).to(Trav::AttrSplat),
             ))),
@@ -810,14 +843,20 @@ where
         .map_with(|op, e| (op, sp(e.span())));
         let operators = postfix
             .pratt((
-                prefix(7, unary, |(op, op_span): (UnaryOp, Span), rhs: Expr, _e: &mut MapExtra<'src, '_, I, Extra>| Expr {
-                    span: op_span.cover(rhs.span),
-                    kind: ExprKind::Unary {
-                        op,
-                        op_span,
-                        operand: Box::new(rhs),
+                prefix(
+                    7,
+                    unary,
+                    |(op, op_span): (UnaryOp, Span),
+                     rhs: Expr,
+                     _e: &mut MapExtra<'src, '_, I, Extra>| Expr {
+                        span: op_span.cover(rhs.span),
+                        kind: ExprKind::Unary {
+                            op,
+                            op_span,
+                            operand: Box::new(rhs),
+                        },
                     },
-                }),
+                ),
                 infix(
                     left(6),
                     choice((
@@ -888,10 +927,12 @@ where
             .then(just(Tok::TemplateLit).to_span().or_not())
             .then(just(Tok::CQuote))
             .map_with(move |((_, lit), _), e| BlockLabel::String {
-                value: lit.map(|s| template::decode_quoted(text(s))).unwrap_or_default(),
+                value: lit
+                    .map(|s| template::decode_quoted(text(s)))
+                    .unwrap_or_default(),
                 span: sp(e.span()),
             }),
-        ident.clone().map(BlockLabel::Ident),
+        ident.map(BlockLabel::Ident),
     ))
     .labelled(Expect::Label);
 
@@ -907,7 +948,6 @@ where
     .recover_with(via_parser(skip_line().ignored()));
 
     let block_tail = label
-        .clone()
         .repeated()
         .collect::<Vec<BlockLabel>>()
         .then(tok(Tok::LBrace))
@@ -916,7 +956,6 @@ where
         .map(|(((labels, open), items), close)| ItemTail::Block(labels, open, items, close));
     item.define(
         ident
-            .clone()
             .then(choice((
                 just(Tok::Eq).ignore_then(expr.clone()).map(ItemTail::Attr),
                 block_tail,

@@ -10,9 +10,17 @@ pub(crate) enum Flat {
     /// Raw literal text.
     Lit(Span),
     /// `${ expr }`
-    Interp { expr: Expr, strip: Strip, span: Span },
+    Interp {
+        expr: Expr,
+        strip: Strip,
+        span: Span,
+    },
     /// `%{ if cond }`
-    If { cond: Expr, strip: Strip, span: Span },
+    If {
+        cond: Expr,
+        strip: Strip,
+        span: Span,
+    },
     /// `%{ else }`
     Else { strip: Strip, span: Span },
     /// `%{ endif }`
@@ -127,7 +135,12 @@ fn drop_indent(s: &str, n: usize) -> &str {
 
 /// Builds the literal values of a template's flat parts. For a `<<-` heredoc, removes
 /// the common indentation of its lines first.
-pub(crate) fn literal_values(src: &str, parts: &[Flat], heredoc: bool, indented: bool) -> Vec<String> {
+pub(crate) fn literal_values(
+    src: &str,
+    parts: &[Flat],
+    heredoc: bool,
+    indented: bool,
+) -> Vec<String> {
     let raw = |s: Span| src.get(s.range()).unwrap_or("");
     let mut min_indent: Option<usize> = None;
     if indented {
@@ -137,7 +150,9 @@ pub(crate) fn literal_values(src: &str, parts: &[Flat], heredoc: bool, indented:
                 Flat::Lit(s) => {
                     let text = raw(*s);
                     if line_start {
-                        let blank = text.trim_start_matches([' ', '\t']).starts_with(['\n', '\r'])
+                        let blank = text
+                            .trim_start_matches([' ', '\t'])
+                            .starts_with(['\n', '\r'])
                             || text.chars().all(char::is_whitespace) && text.ends_with('\n');
                         if !blank {
                             let n = indent_chars(text);
@@ -212,16 +227,29 @@ enum Open {
 }
 
 /// Nests the flat parts into [`TemplatePart`]s, reporting unbalanced directives.
-pub(crate) fn build(parts: Vec<Flat>, values: Vec<String>, problems: &mut Vec<Problem>) -> Vec<TemplatePart> {
+pub(crate) fn build(
+    parts: Vec<Flat>,
+    values: Vec<String>,
+    problems: &mut Vec<Problem>,
+) -> Vec<TemplatePart> {
     // Each level: the directive that opened it and the parts collected so far.
     let mut stack: Vec<(Open, Vec<TemplatePart>)> = Vec::new();
     let mut cur: Vec<TemplatePart> = Vec::new();
     for (p, value) in parts.into_iter().zip(values) {
         match p {
             Flat::Lit(span) => cur.push(TemplatePart::Literal { value, span }),
-            Flat::Interp { expr, strip, span } => cur.push(TemplatePart::Interpolation { expr, strip, span }),
+            Flat::Interp { expr, strip, span } => {
+                cur.push(TemplatePart::Interpolation { expr, strip, span })
+            }
             Flat::If { cond, span, .. } => {
-                stack.push((Open::If { cond, span, then: None }, std::mem::take(&mut cur)));
+                stack.push((
+                    Open::If {
+                        cond,
+                        span,
+                        then: None,
+                    },
+                    std::mem::take(&mut cur),
+                ));
             }
             Flat::For {
                 key,
@@ -241,7 +269,12 @@ pub(crate) fn build(parts: Vec<Flat>, values: Vec<String>, problems: &mut Vec<Pr
                 ));
             }
             Flat::Else { span, .. } => match stack.last_mut() {
-                Some((Open::If { then: then @ None, .. }, _)) => {
+                Some((
+                    Open::If {
+                        then: then @ None, ..
+                    },
+                    _,
+                )) => {
                     *then = Some(std::mem::take(&mut cur));
                 }
                 _ => problems.push((
@@ -286,7 +319,12 @@ pub(crate) fn build(parts: Vec<Flat>, values: Vec<String>, problems: &mut Vec<Pr
             Open::If { span, .. } => (*span, "`%{ if }` without a matching `%{ endif }`"),
             Open::For { span, .. } => (*span, "`%{ for }` without a matching `%{ endfor }`"),
         };
-        problems.push((codes::E0011, span, what.into(), "this directive is never closed"));
+        problems.push((
+            codes::E0011,
+            span,
+            what.into(),
+            "this directive is never closed",
+        ));
         let end = Span::empty(span.end as usize);
         close(open, outer, &mut cur, end);
     }

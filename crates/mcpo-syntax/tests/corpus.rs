@@ -43,13 +43,21 @@ fn rendered(name: &str, text: &str, diags: &[mcpo_diagnostics::Diagnostic]) -> S
 fn terraform_files_parse_without_diagnostics() {
     let mut files = Vec::new();
     files_with_ext(&corpus_dir(), "tf", &mut files);
-    assert!(files.len() > 100, "expected the Terraform corpus, found {} files", files.len());
+    assert!(
+        files.len() > 100,
+        "expected the Terraform corpus, found {} files",
+        files.len()
+    );
     let mut failures = String::new();
     for f in &files {
         let text = std::fs::read_to_string(f).unwrap_or_default();
         let parse = mcpo_syntax::parse(&text, FileId(0));
         if !parse.diagnostics.is_empty() {
-            failures.push_str(&rendered(&f.display().to_string(), &text, &parse.diagnostics));
+            failures.push_str(&rendered(
+                &f.display().to_string(),
+                &text,
+                &parse.diagnostics,
+            ));
         }
     }
     assert!(failures.is_empty(), "{failures}");
@@ -103,7 +111,11 @@ fn spec_suite() {
     assert!(!files.is_empty(), "no spec suite under {}", root.display());
     let mut failures = Vec::new();
     for f in &files {
-        let rel = f.strip_prefix(&root).unwrap_or(f).to_string_lossy().replace('\\', "/");
+        let rel = f
+            .strip_prefix(&root)
+            .unwrap_or(f)
+            .to_string_lossy()
+            .replace('\\', "/");
         let text = std::fs::read_to_string(f).unwrap_or_default();
         let t = std::fs::read_to_string(f.with_extension("t")).unwrap_or_default();
         let mut want = expected_error_lines(&t);

@@ -13,13 +13,19 @@ fn corpus_dir() -> PathBuf {
         Some(d) => PathBuf::from(d),
         None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/hcl"),
     };
-    assert!(dir.is_dir(), "HCL corpus not found at {} (set MCPO_HCL_CORPUS)", dir.display());
+    assert!(
+        dir.is_dir(),
+        "HCL corpus not found at {} (set MCPO_HCL_CORPUS)",
+        dir.display()
+    );
     dir
 }
 
 fn corpus_texts() -> Vec<String> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(rd) = std::fs::read_dir(dir) else { return };
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
         let mut paths: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
         paths.sort();
         for p in paths {
@@ -32,7 +38,10 @@ fn corpus_texts() -> Vec<String> {
     }
     let mut files = Vec::new();
     walk(&corpus_dir(), &mut files);
-    files.iter().filter_map(|f| std::fs::read_to_string(f).ok()).collect()
+    files
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .collect()
 }
 
 fn check_span(text: &str, s: Span, what: &str) {
@@ -79,7 +88,11 @@ fn check_expr(text: &str, e: &Expr) {
             check_expr(text, lhs);
             check_expr(text, rhs);
         }
-        ExprKind::Conditional { condition, then, otherwise } => {
+        ExprKind::Conditional {
+            condition,
+            then,
+            otherwise,
+        } => {
             check_expr(text, condition);
             check_expr(text, then);
             check_expr(text, otherwise);
@@ -101,7 +114,12 @@ fn check_parts(text: &str, parts: &[TemplatePart]) {
                 check_span(text, *span, "interpolation");
                 check_expr(text, expr);
             }
-            TemplatePart::If { condition, then, otherwise, span } => {
+            TemplatePart::If {
+                condition,
+                then,
+                otherwise,
+                span,
+            } => {
                 check_span(text, *span, "if");
                 check_expr(text, condition);
                 check_parts(text, then);
@@ -109,7 +127,12 @@ fn check_parts(text: &str, parts: &[TemplatePart]) {
                     check_parts(text, o);
                 }
             }
-            TemplatePart::For { collection, body, span, .. } => {
+            TemplatePart::For {
+                collection,
+                body,
+                span,
+                ..
+            } => {
                 check_span(text, *span, "for");
                 check_expr(text, collection);
                 check_parts(text, body);
@@ -126,7 +149,9 @@ fn check_body(text: &str, body: &Body) {
             BodyItem::Attribute(a) => check_expr(text, &a.value),
             BodyItem::Block(b) => {
                 check_span(text, b.open_brace, "brace");
-                b.labels.iter().for_each(|l| check_span(text, l.span(), "label"));
+                b.labels
+                    .iter()
+                    .for_each(|l| check_span(text, l.span(), "label"));
                 check_body(text, &b.body);
             }
             BodyItem::Error(_) => {}
@@ -139,9 +164,14 @@ fn check(text: &str) -> mcpo_syntax::Parse {
     let p = parse(text, FileId(0));
     for d in &p.diagnostics {
         check_span(text, d.span, "diagnostic");
-        d.labels.iter().for_each(|l| check_span(text, l.span, "label"));
+        d.labels
+            .iter()
+            .for_each(|l| check_span(text, l.span, "label"));
     }
-    p.file.comments.iter().for_each(|c| check_span(text, c.span, "comment"));
+    p.file
+        .comments
+        .iter()
+        .for_each(|c| check_span(text, c.span, "comment"));
     check_body(text, &p.file.body);
     p
 }
@@ -169,9 +199,9 @@ fn floor_boundary(s: &str, mut at: usize) -> usize {
 }
 
 const INSERTS: &[&str] = &[
-    "{", "}", "[", "]", "(", ")", "\"", "${", "%{", "}", "~", "<<EOT\n", "<<-X\n", "\n", "=", ",", "#",
-    "/*", "*/", "\\", ".", "...", "?", ":", "=>", "for ", "if ", "é", "😀", "\u{feff}", "\r", "\t", "0",
-    "1e", "::", "!", "-", "\0",
+    "{", "}", "[", "]", "(", ")", "\"", "${", "%{", "}", "~", "<<EOT\n", "<<-X\n", "\n", "=", ",",
+    "#", "/*", "*/", "\\", ".", "...", "?", ":", "=>", "for ", "if ", "é", "😀", "\u{feff}", "\r",
+    "\t", "0", "1e", "::", "!", "-", "\0",
 ];
 
 #[test]
@@ -223,8 +253,17 @@ proptest! {
 
 fn assert_one_e0007(text: &str) {
     let p = check(text);
-    let n = p.diagnostics.iter().filter(|d| d.code == codes::E0007).count();
-    assert_eq!(n, 1, "{:?}", p.diagnostics.iter().map(|d| d.code).collect::<Vec<_>>());
+    let n = p
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == codes::E0007)
+        .count();
+    assert_eq!(
+        n,
+        1,
+        "{:?}",
+        p.diagnostics.iter().map(|d| d.code).collect::<Vec<_>>()
+    );
 }
 
 #[test]

@@ -24,7 +24,10 @@ fn fixtures() {
     assert!(files.len() >= 20, "fixtures missing in {}", dir.display());
     let mut mismatches = Vec::new();
     for path in &files {
-        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let text = std::fs::read_to_string(path).unwrap_or_default();
         let parse = mcpo_syntax::parse(&text, FileId(0));
 
@@ -44,7 +47,11 @@ fn fixtures() {
 
         let mut sources = Sources::new();
         sources.add(format!("{name}.mcpo"), text.as_str());
-        let rendered = render::render(&parse.diagnostics, &sources, render::RenderConfig { color: false });
+        let rendered = render::render(
+            &parse.diagnostics,
+            &sources,
+            render::RenderConfig { color: false },
+        );
         let mut snap = String::new();
         let _ = writeln!(snap, "--- source ---\n{text}");
         let _ = writeln!(snap, "--- diagnostics ---\n{rendered}");
@@ -71,7 +78,11 @@ fn body_sexp(src: &str, body: &Body, indent: usize, out: &mut String) {
                 let _ = writeln!(out, "{pad}{} = {}", a.name.name, sexp(src, &a.value));
             }
             BodyItem::Block(b) => {
-                let labels: Vec<String> = b.labels.iter().map(|l| format!("{:?}", l.value())).collect();
+                let labels: Vec<String> = b
+                    .labels
+                    .iter()
+                    .map(|l| format!("{:?}", l.value()))
+                    .collect();
                 let _ = writeln!(out, "{pad}block {} {}", b.ty.name, labels.join(" "));
                 body_sexp(src, &b.body, indent + 1, out);
             }
@@ -93,15 +104,32 @@ fn parts_sexp(src: &str, parts: &[TemplatePart]) -> String {
                 sexp(src, expr),
                 if strip.right { " ~" } else { "" }
             ),
-            TemplatePart::If { condition, then, otherwise, .. } => format!(
+            TemplatePart::If {
+                condition,
+                then,
+                otherwise,
+                ..
+            } => format!(
                 "(%if {} [{}]{})",
                 sexp(src, condition),
                 parts_sexp(src, then),
-                otherwise.as_ref().map(|o| format!(" else [{}]", parts_sexp(src, o))).unwrap_or_default()
+                otherwise
+                    .as_ref()
+                    .map(|o| format!(" else [{}]", parts_sexp(src, o)))
+                    .unwrap_or_default()
             ),
-            TemplatePart::For { key_var, value_var, collection, body, .. } => format!(
+            TemplatePart::For {
+                key_var,
+                value_var,
+                collection,
+                body,
+                ..
+            } => format!(
                 "(%for {}{} {} [{}])",
-                key_var.as_ref().map(|k| format!("{}, ", k.name)).unwrap_or_default(),
+                key_var
+                    .as_ref()
+                    .map(|k| format!("{}, ", k.name))
+                    .unwrap_or_default(),
                 value_var.name,
                 sexp(src, collection),
                 parts_sexp(src, body)
@@ -125,13 +153,25 @@ fn sexp(src: &str, e: &Expr) -> String {
         ),
         ExprKind::Variable(i) => i.name.clone(),
         ExprKind::Tuple(items) => {
-            format!("[{}]", items.iter().map(|i| sexp(src, i)).collect::<Vec<_>>().join(" "))
+            format!(
+                "[{}]",
+                items
+                    .iter()
+                    .map(|i| sexp(src, i))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )
         }
         ExprKind::Object(items) => format!(
             "{{{}}}",
             items
                 .iter()
-                .map(|i| format!("{} {} {}", sexp(src, &i.key), if i.equals { "=" } else { ":" }, sexp(src, &i.value)))
+                .map(|i| format!(
+                    "{} {} {}",
+                    sexp(src, &i.key),
+                    if i.equals { "=" } else { ":" },
+                    sexp(src, &i.value)
+                ))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
@@ -143,13 +183,25 @@ fn sexp(src: &str, e: &Expr) -> String {
             }
             name.push_str(&c.name.name);
             let args: Vec<String> = c.args.iter().map(|a| sexp(src, a)).collect();
-            format!("(call {name} {}{})", args.join(" "), if c.expand_final { " ..." } else { "" })
+            format!(
+                "(call {name} {}{})",
+                args.join(" "),
+                if c.expand_final { " ..." } else { "" }
+            )
         }
         ExprKind::GetAttr { object, name } => format!("(. {} {})", sexp(src, object), name.name),
-        ExprKind::Index { collection, key } => format!("(index {} {})", sexp(src, collection), sexp(src, key)),
-        ExprKind::LegacyIndex { collection, index, .. } => format!("(.{index} {})", sexp(src, collection)),
+        ExprKind::Index { collection, key } => {
+            format!("(index {} {})", sexp(src, collection), sexp(src, key))
+        }
+        ExprKind::LegacyIndex {
+            collection, index, ..
+        } => format!("(.{index} {})", sexp(src, collection)),
         ExprKind::Splat { collection, full } => {
-            format!("({} {})", if *full { "[*]" } else { ".*" }, sexp(src, collection))
+            format!(
+                "({} {})",
+                if *full { "[*]" } else { ".*" },
+                sexp(src, collection)
+            )
         }
         ExprKind::Unary { op, operand, .. } => format!(
             "({} {})",
@@ -159,20 +211,40 @@ fn sexp(src: &str, e: &Expr) -> String {
             },
             sexp(src, operand)
         ),
-        ExprKind::Binary { op, lhs, rhs, .. } => format!("({} {} {})", op.as_str(), sexp(src, lhs), sexp(src, rhs)),
-        ExprKind::Conditional { condition, then, otherwise } => {
-            format!("(? {} {} {})", sexp(src, condition), sexp(src, then), sexp(src, otherwise))
+        ExprKind::Binary { op, lhs, rhs, .. } => {
+            format!("({} {} {})", op.as_str(), sexp(src, lhs), sexp(src, rhs))
+        }
+        ExprKind::Conditional {
+            condition,
+            then,
+            otherwise,
+        } => {
+            format!(
+                "(? {} {} {})",
+                sexp(src, condition),
+                sexp(src, then),
+                sexp(src, otherwise)
+            )
         }
         ExprKind::For(f) => format!(
             "(for{} {}{} in {} : {}{}{}{})",
             if f.is_object { "{}" } else { "[]" },
-            f.key_var.as_ref().map(|k| format!("{}, ", k.name)).unwrap_or_default(),
+            f.key_var
+                .as_ref()
+                .map(|k| format!("{}, ", k.name))
+                .unwrap_or_default(),
             f.value_var.name,
             sexp(src, &f.collection),
-            f.key_expr.as_ref().map(|k| format!("{} => ", sexp(src, k))).unwrap_or_default(),
+            f.key_expr
+                .as_ref()
+                .map(|k| format!("{} => ", sexp(src, k)))
+                .unwrap_or_default(),
             sexp(src, &f.value_expr),
             if f.grouping { " ..." } else { "" },
-            f.condition.as_ref().map(|c| format!(" if {}", sexp(src, c))).unwrap_or_default()
+            f.condition
+                .as_ref()
+                .map(|c| format!(" if {}", sexp(src, c)))
+                .unwrap_or_default()
         ),
         ExprKind::Parens(inner) => format!("(paren {})", sexp(src, inner)),
         ExprKind::Error => format!("<error {:?}>", src.get(e.span.range()).unwrap_or("")),
