@@ -14,7 +14,7 @@
 //!
 //! **Architecture invariant:** no MCP library types (rmcp) and no network. File access
 //! goes through the [`Files`] trait so tests and the language server can supply their own.
-//! Turning JSON Schema into mcpo types is not done here yet (issue 5).
+//! [`types`] turns JSON Schema into mcpo types ([`Ty`]).
 
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -23,6 +23,7 @@ mod files;
 mod fresh;
 mod lock;
 mod schema;
+pub mod types;
 
 pub use canonical::canonical_json;
 pub use files::{DiskFiles, Files, MemoryFiles};
@@ -32,6 +33,7 @@ pub use schema::{
     CLIENT_CAPABILITIES, ResourceTemplate, SCHEMA_DIR, SCHEMA_VERSION, ServerIdentity, ServerInfo,
     ServerSchema, ToolSchema, TransportKind, schema_path, validate_server_name,
 };
+pub use types::{Attr, Constraints, Converted, ObjectTy, SchemaWarning, Ty, convert};
 
 /// A problem reading or writing a schema file or the lock file.
 #[derive(Debug, Clone, PartialEq, Eq)]
