@@ -565,3 +565,60 @@ async fn kubernetes_over_stdio() {
 async fn kubernetes_over_http() {
     kubernetes(Transport::Http).await;
 }
+
+/// A pending -> running transition is stored as times, so it goes on across a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transitions_continue_across_a_restart() {
+    let dir = state_dir();
+    let d = dir_arg(dir.path());
+    let flags: Vec<String> = ["--state-dir", &d, "--ready-delay-ms", "1500"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let t = start_with("aws", Transport::Stdio, &flags).await;
+    let cert = t
+        .ok(
+            "acm_certificate.create",
+            json!({"domain_name": "api.example.com"}),
+        )
+        .await;
+    assert_eq!(cert["status"], "pending_validation");
+    t.stop().await;
+    let mut t = start_with("aws", Transport::Stdio, &flags).await;
+    let uri = format!(
+        "mcpo://acm_certificate/{}",
+        cert["id"].as_str().unwrap_or_default()
+    );
+    t.subscribe(&uri).await;
+    let now = t.read_resource(&uri).await;
+    if now["status"] == "pending_validation" {
+        t.next_update(&uri).await;
+    }
+    let issued = t.read_resource(&uri).await;
+    assert_eq!(issued["status"], "issued");
+    assert!(issued["not_after"].is_string());
+    t.stop().await;
+}
+
+/// Two HTTP sessions share one twin: a change made through one is announced to the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_sessions_see_each_others_changes() {
+    let (mut server, url) =
+        twins_support::spawn_http("kubernetes", &["--ready-delay-ms", "0"]).await;
+    let mut watcher = twins_support::connect_http(&url).await;
+    let writer = twins_support::connect_http(&url).await;
+    writer.ok("namespace.create", json!({"name": "shop"})).await;
+    let uri = "mcpo://namespace/shop";
+    watcher.subscribe(uri).await;
+    writer
+        .ok(
+            "namespace.update",
+            json!({"id": "shop", "name": "shop", "labels": {"env": "prod"}}),
+        )
+        .await;
+    watcher.next_update(uri).await;
+    assert_eq!(watcher.read_resource(uri).await["labels"]["env"], "prod");
+    watcher.stop().await;
+    writer.stop().await;
+    let _ = server.kill().await;
+}

@@ -89,6 +89,25 @@ pub async fn start(kind: &str, transport: Transport, args: &[&str]) -> Twin {
             (client, Some(server))
         }
     };
+    finish(client, updates, server).await
+}
+
+/// Connects one more client session to an HTTP twin that is already running.
+pub async fn connect_http(url: &str) -> Twin {
+    let (tx, updates) = mpsc::unbounded_channel();
+    let transport = StreamableHttpClientTransport::from_uri(url.to_string());
+    let client = tokio::time::timeout(STEP, Updates { tx }.serve(transport))
+        .await
+        .expect("the twin answered initialize in time")
+        .expect("the MCP session started");
+    finish(client, updates, None).await
+}
+
+async fn finish(
+    client: RunningService<RoleClient, Updates>,
+    updates: mpsc::UnboundedReceiver<String>,
+    server: Option<tokio::process::Child>,
+) -> Twin {
     let tools = client
         .list_all_tools()
         .await
