@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 
 /// `mcpoc check`: parses every file and reports diagnostics.
 ///
-/// Until the type checker lands, `check` runs the syntax checks whether or not
-/// `--syntax-only` is given.
-pub fn check(paths: &[PathBuf], _syntax_only: bool, format: Format) -> u8 {
+/// Besides syntax, `check` reports `server` blocks whose pulled schema is missing or
+/// stale (E0301/E0302; reads `mcpo.lock` and `.mcpo/schemas/` only) unless `--syntax-only`
+/// is given. Names and types come with the type checker.
+pub fn check(paths: &[PathBuf], syntax_only: bool, format: Format) -> u8 {
     let files = match files::collect(paths) {
         Ok(f) => f,
         Err(e) => return usage_error(&e.to_string()),
@@ -21,9 +22,20 @@ pub fn check(paths: &[PathBuf], _syntax_only: bool, format: Format) -> u8 {
         Ok(l) => l,
         Err(e) => return usage_error(&e),
     };
+    let mut parsed = Vec::new();
     for file in &loaded {
-        let parsed = mcpo_syntax::parse(sources.text(file.id), file.id);
-        diags.extend(parsed.diagnostics);
+        let p = mcpo_syntax::parse(sources.text(file.id), file.id);
+        diags.extend(p.diagnostics.iter().cloned());
+        parsed.push((file.id, p.file));
+    }
+    if !syntax_only {
+        let files: Vec<_> = parsed.iter().map(|(id, f)| (*id, f)).collect();
+        crate::workspace::check_schemas(
+            &crate::workspace::root_of(paths),
+            &files,
+            &sources,
+            &mut diags,
+        );
     }
     output::print(&mut diags, &sources, format);
     if diags.iter().any(Diagnostic::is_error) {

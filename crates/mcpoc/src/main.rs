@@ -6,7 +6,9 @@
 mod commands;
 mod files;
 mod output;
+mod servers;
 mod source;
+mod workspace;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -64,6 +66,13 @@ enum Command {
     },
     /// Run a twin MCP server (a simulated OPNsense, AWS, Docker or Kubernetes).
     Twin(mcpo_twins::TwinArgs),
+    /// List declared and discovered MCP servers and where each came from.
+    Servers(servers::ServersArgs),
+    /// Pull server schemas (`mcpoc schema pull`).
+    Schema {
+        #[command(subcommand)]
+        command: servers::SchemaCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -83,6 +92,8 @@ fn main() -> ExitCode {
         } => commands::check(&default_paths(paths), syntax_only, format),
         Command::Fmt { paths, check } => commands::fmt(&default_paths(paths), check),
         Command::Explain { code } => commands::explain(code.as_deref()),
+        Command::Servers(args) => servers::servers(args),
+        Command::Schema { command } => servers::schema(command),
         Command::Twin(args) => match mcpo_twins::run(args) {
             Ok(()) => EXIT_OK,
             Err(e) => {
