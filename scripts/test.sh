@@ -9,4 +9,11 @@ if ! python3 -c 'import mcp.client.stdio' >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check 'mcp>=1.12' 
 fi
 
+# Third-party MCP servers from npm for the client tests of mcpo-mcp and mcpoc, cached
+# outside the clone; with npm present they are required, not skipped.
+if command -v npm >/dev/null 2>&1; then
+  MCPO_TEST_SERVERS="$(bash scripts/install-test-servers.sh | tail -n 1)"
+  export MCPO_TEST_SERVERS MCPO_REQUIRE_TEST_SERVERS=1
+fi
+
 cargo test --workspace --locked "$@"
