@@ -92,6 +92,9 @@ pub(crate) struct World {
     /// Length of pending -> running style transitions for new resources, in milliseconds.
     pub ready_delay_ms: u64,
     path: Option<PathBuf>,
+    /// Held open for the process's life: an exclusive lock on `<twin>.lock`, so that two
+    /// twins never write the same state file (the OS drops it if the process dies).
+    _lock: Option<std::fs::File>,
 }
 
 impl World {
@@ -102,14 +105,17 @@ impl World {
         seed: u64,
         ready_delay_ms: u64,
     ) -> anyhow::Result<World> {
-        let path = match dir {
+        let (path, lock) = match dir {
             Some(dir) => {
                 std::fs::create_dir_all(dir).map_err(|e| {
                     anyhow::anyhow!("cannot create the state directory {}: {e}", dir.display())
                 })?;
-                Some(dir.join(format!("{twin}.json")))
+                (
+                    Some(dir.join(format!("{twin}.json"))),
+                    Some(lock_dir(dir, twin)?),
+                )
             }
-            None => None,
+            None => (None, None),
         };
         let file = match &path {
             Some(p) if p.exists() => {
@@ -139,6 +145,7 @@ impl World {
             seed,
             ready_delay_ms,
             path,
+            _lock: lock,
         })
     }
 
@@ -220,6 +227,27 @@ impl World {
     }
 }
 
+/// Takes the exclusive lock of the `twin` state in `dir`.
+fn lock_dir(dir: &Path, twin: &str) -> anyhow::Result<std::fs::File> {
+    let path = dir.join(format!("{twin}.lock"));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| anyhow::anyhow!("cannot open the lock file {}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another {twin} twin is already using the state directory {}; stop it or choose another --state-dir",
+            dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            anyhow::bail!("cannot lock {}: {e}", path.display())
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct StateFileRef<'a> {
     version: u32,
@@ -273,6 +301,24 @@ mod tests {
         assert_eq!(id, b.hex_id("vpc-", 8));
         assert_eq!(id.len(), 12);
         assert_eq!(a.uuid().len(), 36);
+        Ok(())
+    }
+
+    #[test]
+    fn a_state_directory_has_one_twin_at_a_time() -> anyhow::Result<()> {
+        let dir = std::env::temp_dir().join(format!("mcpo-twins-lock-{}", std::process::id()));
+        let first = World::load(Some(&dir), "aws", 1, 0)?;
+        let second = World::load(Some(&dir), "aws", 1, 0);
+        let message = second.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            message.contains("another aws twin is already using"),
+            "{message}"
+        );
+        // Another twin kind has its own file and lock.
+        World::load(Some(&dir), "docker", 1, 0)?;
+        drop(first);
+        World::load(Some(&dir), "aws", 1, 0)?;
+        let _ = std::fs::remove_dir_all(&dir);
         Ok(())
     }
 
