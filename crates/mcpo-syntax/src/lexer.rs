@@ -648,6 +648,10 @@ impl<'a> Lexer<'a> {
         };
         if is_ident_start(c) {
             let mut end = start + c.len_utf8();
+            // ASCII fast path, then the general case for the rest.
+            while matches!(self.byte(end), b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'-') {
+                end += 1;
+            }
             while let Some(c) = self.char_at(end) {
                 if !is_ident_continue(c) {
                     break;

@@ -12,7 +12,6 @@ use crate::lexer::Tok;
 use crate::template::{self, Flat, Problem};
 use chumsky::error::LabelError;
 use chumsky::input::{MapExtra, ValueInput};
-use chumsky::pratt::{infix, left, prefix};
 use chumsky::prelude::*;
 use chumsky::util::MaybeRef;
 use mcpo_diagnostics::{Code, Span, codes};
@@ -461,6 +460,39 @@ fn err_expr(s: SimpleSpan) -> Expr {
     }
 }
 
+/// Folds `first (op operand)*` into a tree by precedence, all operators being
+/// left-associative (HCL's rule), without recursion.
+fn climb(first: Expr, rest: Vec<((BinaryOp, Span), Expr)>) -> Expr {
+    if rest.is_empty() {
+        return first;
+    }
+    let mut operands: Vec<Expr> = Vec::with_capacity(rest.len() + 1);
+    let mut ops: Vec<(BinaryOp, Span)> = Vec::with_capacity(rest.len());
+    operands.push(first);
+    let reduce = |operands: &mut Vec<Expr>, (op, s): (BinaryOp, Span)| {
+        if let (Some(r), Some(l)) = (operands.pop(), operands.pop()) {
+            operands.push(bin(op, s, l, r));
+        }
+    };
+    for ((op, s), e) in rest {
+        while let Some(&top) = ops.last() {
+            if top.0.precedence() < op.precedence() {
+                break;
+            }
+            ops.pop();
+            reduce(&mut operands, top);
+        }
+        ops.push((op, s));
+        operands.push(e);
+    }
+    while let Some(top) = ops.pop() {
+        reduce(&mut operands, top);
+    }
+    operands
+        .pop()
+        .unwrap_or_else(|| err_expr(SimpleSpan::from(0..0)))
+}
+
 fn bin(op: BinaryOp, op_span: Span, lhs: Expr, rhs: Expr) -> Expr {
     Expr {
         span: lhs.span.cover(rhs.span),
@@ -773,14 +805,15 @@ where
             })
             .boxed();
 
+        // Most frequent first: every failed alternative costs an error record.
         let atom = choice((
-            just(Tok::Number).map_with(move |_, e| ExprKind::Number(text(e.span()).to_string())),
             name_or_call,
             quoted,
-            heredoc,
-            parens,
+            just(Tok::Number).map_with(move |_, e| ExprKind::Number(text(e.span()).to_string())),
             tuple,
             object,
+            parens,
+            heredoc,
             just(Tok::Error).to(ExprKind::Error),
         ))
         .map_with(|kind, e| Expr {
@@ -797,13 +830,10 @@ where
                 just(Tok::Number).to_span().map(Trav::Legacy),
                 just(Tok::Star).to(Trav::AttrSplat),
             ))),
-            just(Tok::LBrack)
-                .then(just(Tok::Star))
-                .then(just(Tok::RBrack))
-                .to(Trav::FullSplat),
-            expr.clone()
-                .delimited_by(just(Tok::LBrack), just(Tok::RBrack))
-                .map(Trav::Index),
+            just(Tok::LBrack).ignore_then(choice((
+                just(Tok::Star).then(just(Tok::RBrack)).to(Trav::FullSplat),
+                expr.clone().then_ignore(just(Tok::RBrack)).map(Trav::Index),
+            ))),
         ))
         .boxed();
 
@@ -835,68 +865,50 @@ where
             Expr { kind, span }
         });
 
-        let op = |t: Tok, op: BinaryOp| just(t).map_with(move |_, e| (op, sp(e.span())));
-        let unary = choice((
-            just(Tok::Minus).to(UnaryOp::Neg),
-            just(Tok::Bang).to(UnaryOp::Not),
-        ))
+        // Operators: unary prefixes folded from the right, then a flat chain of binary
+        // operators folded by precedence (iteratively, see `climb`). One token test per
+        // operator position keeps this fast.
+        let unary = select! {
+            Tok::Minus => UnaryOp::Neg,
+            Tok::Bang => UnaryOp::Not,
+        }
         .map_with(|op, e| (op, sp(e.span())));
-        let operators = postfix
-            .pratt((
-                prefix(
-                    7,
-                    unary,
-                    |(op, op_span): (UnaryOp, Span),
-                     rhs: Expr,
-                     _e: &mut MapExtra<'src, '_, I, Extra>| Expr {
-                        span: op_span.cover(rhs.span),
-                        kind: ExprKind::Unary {
-                            op,
-                            op_span,
-                            operand: Box::new(rhs),
-                        },
-                    },
-                ),
-                infix(
-                    left(6),
-                    choice((
-                        op(Tok::Star, BinaryOp::Mul),
-                        op(Tok::Slash, BinaryOp::Div),
-                        op(Tok::Percent, BinaryOp::Mod),
-                    )),
-                    |l, (o, s), r, _e: &mut MapExtra<'src, '_, I, Extra>| bin(o, s, l, r),
-                ),
-                infix(
-                    left(5),
-                    choice((op(Tok::Plus, BinaryOp::Add), op(Tok::Minus, BinaryOp::Sub))),
-                    |l, (o, s), r, _e: &mut MapExtra<'src, '_, I, Extra>| bin(o, s, l, r),
-                ),
-                infix(
-                    left(4),
-                    choice((
-                        op(Tok::Gt, BinaryOp::Gt),
-                        op(Tok::Ge, BinaryOp::Ge),
-                        op(Tok::Lt, BinaryOp::Lt),
-                        op(Tok::Le, BinaryOp::Le),
-                    )),
-                    |l, (o, s), r, _e: &mut MapExtra<'src, '_, I, Extra>| bin(o, s, l, r),
-                ),
-                infix(
-                    left(3),
-                    choice((op(Tok::EqEq, BinaryOp::Eq), op(Tok::NotEq, BinaryOp::Ne))),
-                    |l, (o, s), r, _e: &mut MapExtra<'src, '_, I, Extra>| bin(o, s, l, r),
-                ),
-                infix(
-                    left(2),
-                    op(Tok::AndAnd, BinaryOp::And),
-                    |l, (o, s), r, _e: &mut MapExtra<'src, '_, I, Extra>| bin(o, s, l, r),
-                ),
-                infix(
-                    left(1),
-                    op(Tok::OrOr, BinaryOp::Or),
-                    |l, (o, s), r, _e: &mut MapExtra<'src, '_, I, Extra>| bin(o, s, l, r),
-                ),
-            ))
+        let binary_op = select! {
+            Tok::Star => BinaryOp::Mul,
+            Tok::Slash => BinaryOp::Div,
+            Tok::Percent => BinaryOp::Mod,
+            Tok::Plus => BinaryOp::Add,
+            Tok::Minus => BinaryOp::Sub,
+            Tok::Gt => BinaryOp::Gt,
+            Tok::Ge => BinaryOp::Ge,
+            Tok::Lt => BinaryOp::Lt,
+            Tok::Le => BinaryOp::Le,
+            Tok::EqEq => BinaryOp::Eq,
+            Tok::NotEq => BinaryOp::Ne,
+            Tok::AndAnd => BinaryOp::And,
+            Tok::OrOr => BinaryOp::Or,
+        }
+        .map_with(|op, e| (op, sp(e.span())));
+        let operand = unary
+            .repeated()
+            .foldr(postfix, |(op, op_span): (UnaryOp, Span), rhs: Expr| Expr {
+                span: op_span.cover(rhs.span),
+                kind: ExprKind::Unary {
+                    op,
+                    op_span,
+                    operand: Box::new(rhs),
+                },
+            })
+            .boxed();
+        let operators = operand
+            .clone()
+            .then(
+                binary_op
+                    .then(operand)
+                    .repeated()
+                    .collect::<Vec<((BinaryOp, Span), Expr)>>(),
+            )
+            .map(|(first, rest)| climb(first, rest))
             .boxed();
 
         operators

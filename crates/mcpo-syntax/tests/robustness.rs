@@ -316,5 +316,6 @@ fn large_flat_file_is_linear() {
     let p = check(&s);
     assert!(p.diagnostics.is_empty());
     assert_eq!(p.file.body.items.len(), 50_000);
-    assert!(start.elapsed().as_secs() < 30);
+    // Generous bound: debug build on a shared, loaded machine.
+    assert!(start.elapsed().as_secs() < 120);
 }
