@@ -46,7 +46,11 @@ pub fn format(source: &str, parsed: &SourceFile) -> String {
 
 /// Like [`format`], and also says whether every comment could be placed.
 pub fn format_with_report(source: &str, parsed: &SourceFile) -> Formatted {
-    let (text, unplaced) = printer::print(source, parsed);
+    let (mut text, unplaced) = printer::print(source, parsed);
+    // A byte-order mark is not part of any item; keep it where it was.
+    if source.starts_with('\u{feff}') && !text.starts_with('\u{feff}') {
+        text.insert(0, '\u{feff}');
+    }
     if unplaced == 0 {
         Formatted {
             text,
