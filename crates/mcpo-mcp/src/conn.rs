@@ -363,7 +363,16 @@ impl Connection {
             Lifecycle::Stateless => Mode::Discover,
             Lifecycle::Auto => Mode::Auto,
         };
-        let attempt = Self::attempt(spec, options, mode, first).await?;
+        let attempt = match Self::attempt(spec, options, mode, first).await {
+            // Some servers answer the discover probe with something that is neither a
+            // discover result nor an error (e.g. an empty result). They still speak
+            // `initialize`: start over with it once.
+            Err(McpError {
+                kind: ErrorKind::Handshake { .. },
+                ..
+            }) if mode == Mode::Auto => Attempt::DiscoverSilent,
+            other => other?,
+        };
         let mut conn = match attempt {
             Attempt::Done(c) => *c,
             Attempt::DiscoverSilent => {

@@ -4,10 +4,12 @@
 //! prints. Every rule lives in a library crate.
 
 mod commands;
+mod conformance;
 mod files;
 mod output;
 mod servers;
 mod source;
+mod typecheck;
 mod workspace;
 
 use clap::{Parser, Subcommand};
@@ -73,6 +75,12 @@ enum Command {
         #[command(subcommand)]
         command: servers::SchemaCommand,
     },
+    /// Run the MCP conformance scenario named in `MCP_CONFORMANCE_SCENARIO` against URL.
+    #[command(hide = true)]
+    McpConformanceClient {
+        /// The conformance test server's URL.
+        url: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -94,6 +102,7 @@ fn main() -> ExitCode {
         Command::Explain { code } => commands::explain(code.as_deref()),
         Command::Servers(args) => servers::servers(args),
         Command::Schema { command } => servers::schema(command),
+        Command::McpConformanceClient { url } => conformance::run(&url),
         Command::Twin(args) => match mcpo_twins::run(args) {
             Ok(()) => EXIT_OK,
             Err(e) => {
