@@ -120,4 +120,97 @@ codes! {
     /// kind, both `command` and `url`, or an expression the server evaluator does not take.
     E0303 = "invalid server block",
         "A `server` block has one label, its name, and attributes `command`, `args`, `env`, `cwd` (a stdio server) or `url`, `headers` (streamable HTTP), plus `max_concurrency` and `timeout_ms`. Values are literals, `env(\"NAME\")` and templates such as `\"Bearer ${env(\"TOKEN\")}\"`.\n\n```hcl\nserver \"aws\" {\n  command = \"mcpoc\"\n  url     = \"http://127.0.0.1:8931/mcp\"  # one or the other\n}\n```\n\nKeep either `command` or `url`.";
+    /// A block type the language does not have, at the top level or inside a block.
+    E0100 = "unknown block type",
+        "Top-level blocks are `server`, `variable`, `locals`, `resource`, `data`, `task`, `output`, `pattern`, `use`, `function`, `runbook` and `adapter`; inside a resource, `lifecycle`, `wait_for` and blocks for object-typed attributes.\n\n```hcl\nresorce \"aws.vpc\" \"main\" {   # misspelt\n  cidr_block = \"10.0.0.0/16\"\n}\n```\n\nFix the block type; the help line suggests the closest one.";
+    /// A server that is neither declared nor has a pulled schema.
+    E0101 = "unknown server",
+        "A resource type is written `<server>.<type>`, and the server must be declared by a `server` block (or discovered) and have a pulled schema in `.mcpo/schemas/`.\n\n```hcl\nresource \"awz.vpc\" \"main\" {   # no server `awz`\n  cidr_block = \"10.0.0.0/16\"\n}\n```\n\nFix the server name, or declare the server and run `mcpoc schema pull`.";
+    /// A resource type the server does not offer.
+    E0102 = "unknown resource type",
+        "`<server>.<T>` is a resource type when the server's pulled schema has a tool `T.create` (the mcpo resource convention) or an `adapter` block defines it.\n\n```hcl\nresource \"aws.vpcs\" \"main\" {   # the tool is `vpc.create`\n  cidr_block = \"10.0.0.0/16\"\n}\n```\n\nUse one of the server's types; `mcpoc servers` and the schema file list them.";
+    /// An attribute the schema of the block or object does not declare.
+    E0103 = "unknown attribute",
+        "The attributes of a resource are the properties of its create tool's `inputSchema`; an object value has the properties of its schema. A name the schema does not declare would be rejected by the server.\n\n```hcl\nresource \"aws.vpc\" \"main\" {\n  cidr = \"10.0.0.0/16\"   # the schema calls it `cidr_block`\n}\n```\n\nUse the attribute the help line suggests.";
+    /// `var.x` where no `variable \"x\"` is declared.
+    E0104 = "unknown variable",
+        "`var.<name>` reads a `variable` block of the workspace; none has this name.\n\n```hcl\nvariable \"version\" { type = string }\noutput \"v\" { value = var.verison }\n```\n\nFix the name or declare the variable.";
+    /// `local.x` where no local value `x` is declared.
+    E0105 = "unknown local value",
+        "`local.<name>` reads an attribute of a `locals` block; none has this name.\n\n```hcl\nlocals { app = \"store\" }\noutput \"a\" { value = local.ap }\n```\n\nFix the name or add it to a `locals` block.";
+    /// A reference to a resource, data source, task or module that is not declared.
+    E0106 = "reference to an undeclared object",
+        "References name declared things: `<server>.<type>.<name>` a resource, `data.<server>.<type>.<name>` a data block, `task.<server>.<tool>.<name>` a task, `module.<name>` a `use` block.\n\n```hcl\nresource \"aws.vpc\" \"main\" { cidr_block = \"10.0.0.0/16\" }\noutput \"id\" { value = aws.vpc.mian.id }\n```\n\nFix the name; the help line suggests the closest declared one.";
+    /// A call of a function that neither the standard library nor the workspace defines.
+    E0107 = "unknown function",
+        "Functions are the built-in library (Terraform's: `length`, `lower`, `cidrsubnet`, `jsonencode`, ...) and the workspace's `function` blocks.\n\n```hcl\nlocals { a = lenght([1, 2]) }\n```\n\nFix the name; `mcpoc explain` does not list functions, the book does.";
+    /// Two declarations with the same address.
+    E0108 = "duplicate declaration",
+        "Every variable, local value, resource, data block, task, output, pattern, function and server has a unique name in its workspace (resources: unique per type).\n\n```hcl\nvariable \"region\" {}\nvariable \"region\" {}\n```\n\nRename or remove one of them; the label points at the first declaration.";
+    /// Reading an attribute that the value's type does not have.
+    E0109 = "no such attribute",
+        "An attribute read (`x.name`) must exist in the type of `x`: for a resource, its create or read tool's `outputSchema` (plus `id`); for a variable, its declared type.\n\n```hcl\noutput \"ip\" { value = aws.ec2_instance.app.private_ipp }\n```\n\nUse an attribute of the type; the help line suggests the closest one.";
+    /// Reading a resource input that its outputs do not include.
+    E0110 = "input is not an output",
+        "References read a resource's *outputs* (what the server returns), not its inputs. An attribute that the create tool accepts but does not return cannot be read back.\n\n```hcl\noutput \"pw\" { value = aws.rds_instance.db.master_password }\n```\n\nRead the value where it comes from (a variable, a local) instead.";
+    /// A bare name that is not in scope.
+    E0111 = "unknown name",
+        "An expression may start with `var`, `local`, `data`, `task`, `module`, a server name (for a resource), `self` (in a resource), `count`/`each` (in a repeated block), `param` (in a pattern), a `for` variable or a function parameter.\n\n```hcl\nlocals { a = vrs.x }\n```\n\nFix the name.";
+    /// A tool that the server's pulled schema does not list.
+    E0112 = "unknown tool",
+        "A task `task \"<server>.<tool>\"` and a tool call `server::tool({...})` must name a tool from the server's pulled schema.\n\n```hcl\ntask \"aws.vpc.creat\" \"x\" {}\n```\n\nFix the tool name, or pull the schema again if the server gained the tool.";
+    /// A `use` block naming a pattern that does not exist.
+    E0113 = "unknown pattern",
+        "`use` instantiates a `pattern` of the workspace (`pattern = \"name\"`) or from a `source`.\n\n```hcl\nuse \"shop\" { pattern = \"web_ap\" }\n```\n\nFix the pattern name.";
+    /// A block with the wrong number or shape of labels.
+    E0114 = "invalid block labels",
+        "`resource` and `data` take a type `\"<server>.<type>\"` and a name; `task` a tool `\"<server>.<tool>\"` and a name; `variable`, `output`, `server`, `pattern`, `use`, `function` and `runbook` one name; `locals` none.\n\n```hcl\nresource \"vpc\" \"main\" {}   # which server?\n```\n\nWrite the labels the block type takes.";
+    /// A name that exists but not here (`self` outside a resource, `count.index` without `count`).
+    E0115 = "name not available here",
+        "`self` exists inside `resource` blocks (and their `wait_for`); `count.index` only in blocks with `count`; `each.key`/`each.value` only with `for_each`; `param` only inside a pattern.\n\n```hcl\nresource \"aws.vpc\" \"main\" {\n  cidr_block = \"10.${count.index}.0.0/16\"   # no count here\n}\n```\n\nAdd the meta-argument or use another value.";
+    /// A required attribute of the schema is not set.
+    E0200 = "missing required attribute",
+        "The create tool's `inputSchema` lists `required` properties; the server rejects a call without them.\n\n```hcl\nresource \"aws.vpc_subnet\" \"a\" {\n  vpc_id = aws.vpc.main.id\n}   # cidr_block and availability_zone are required\n```\n\nSet every required attribute.";
+    /// A value whose type is not the expected one.
+    E0201 = "mismatched types",
+        "Every attribute has a type from its schema (or a declared `type`), and a value must be convertible to it: numbers and bools convert to strings, tuples to lists, objects to maps; nothing else converts.\n\n```hcl\nresource \"opnsense.network_vlan\" \"v\" {\n  interface = \"igb1\"\n  tag       = \"ten\"     # the schema says number\n}\n```\n\nThe label says what was expected and where that expectation comes from.";
+    /// A literal that the schema's `enum` does not allow.
+    E0202 = "value not allowed",
+        "The schema restricts the attribute to a fixed set of values (`enum` or `const`).\n\n```hcl\nresource \"fixture.widget\" \"w\" {\n  color = \"purple\"    # allowed: \"red\", \"green\", \"blue\"\n}\n```\n\nUse one of the listed values.";
+    /// A literal outside the schema's `minimum`/`maximum`/`minLength`/`maxLength`/`pattern`.
+    E0203 = "value violates a schema constraint",
+        "Schemas constrain values: `minimum`/`maximum` for numbers (and `integer`), `minLength`/`maxLength`/`pattern` for strings, `minItems`/`maxItems` for lists. Literals are checked at compile time; other values before the tool is called.\n\n```hcl\nresource \"fixture.widget\" \"w\" {\n  size = 0    # minimum is 1\n}\n```\n\nUse a value that satisfies the constraint.";
+    /// A `type = ...` that is not a type expression.
+    E0204 = "invalid type expression",
+        "Types are written `string`, `number`, `bool`, `any`, `list(T)`, `set(T)`, `map(T)`, `tuple([T, ...])`, `object({name = T, other = optional(T)})` and `sensitive(T)`.\n\n```hcl\nvariable \"n\" { type = integer }\n```\n\nWrite `number` (numbers are not split into kinds).";
+    /// A call with too few or too many arguments.
+    E0205 = "wrong number of arguments",
+        "Each function takes a fixed number of arguments (some take any number after the first ones).\n\n```hcl\nlocals { s = cidrsubnet(\"10.0.0.0/16\", 8) }   # takes 3\n```\n\nPass the arguments the signature in the message lists.";
+    /// An operator applied to values of types it does not take.
+    E0206 = "invalid operand",
+        "Arithmetic operators take numbers, `&&`/`||`/`!` take bools, comparisons `<`/`>` take numbers; `==`/`!=` take anything.\n\n```hcl\nlocals { n = \"a\" * 2 }\n```\n\nConvert the operand (`tonumber(...)`) or use another operator.";
+    /// A sensitive value in an output not marked `sensitive = true`.
+    E0207 = "sensitive value in a non-sensitive output",
+        "A value derived from a `sensitive` variable (or a `sensitive(...)` type) would be printed by `plan` and `apply` if an output showed it.\n\n```hcl\nvariable \"pw\" {\n  type      = string\n  sensitive = true\n}\noutput \"pw\" { value = var.pw }\n```\n\nMark the output `sensitive = true`, or do not output the value.";
+    /// `count` and `for_each` on the same block.
+    E0208 = "`count` and `for_each` together",
+        "A block is repeated either by `count` (a number, instances indexed 0, 1, ...) or by `for_each` (a map or set, instances indexed by key), not both.\n\n```hcl\nresource \"docker.volume\" \"v\" {\n  count    = 2\n  for_each = toset([\"a\", \"b\"])\n  name     = \"v\"\n}\n```\n\nKeep one of them.";
+    /// Indexing a value that is not a collection, or reading an attribute of a list.
+    E0209 = "invalid index or attribute access",
+        "Only lists, tuples, sets (through `[*]`) and maps can be indexed; a resource with `count` is a list and one with `for_each` a map, so its attributes are read on one instance: `aws.vpc.main[0].id`, `aws.vpc.main[\"a\"].id`, or all of them with `aws.vpc.main[*].id`.\n\n```hcl\nresource \"docker.volume\" \"v\" {\n  count = 2\n  name  = \"v${count.index}\"\n}\noutput \"n\" { value = docker.volume.v.name }\n```\n\nIndex the instance you mean.";
+    /// A tool call where the language forbids it (plain resource attributes).
+    E0210 = "tool call not allowed here",
+        "Planning must not have side effects, so `server::tool({...})` calls are allowed in tasks, runbook steps, adapters and `data` blocks, never in a resource's attribute values or in locals, variables and outputs.\n\n```hcl\nresource \"aws.vpc\" \"main\" {\n  cidr_block = aws::vpc.read({ id = \"x\" }).cidr_block\n}\n```\n\nRead the value in a `data` block and reference it.";
+    /// A pulled schema file that cannot be read.
+    E0320 = "unreadable schema file",
+        "`.mcpo/schemas/<server>.json` is written by `mcpoc schema pull`; this one is not valid JSON or not in a format this mcpoc reads, so the server's resource types are unknown (everything about it is typed `any`).\n\nRun `mcpoc schema pull --server <name>` again.";
+    /// Resources, data, locals or tasks that depend on each other in a loop.
+    E0400 = "dependency cycle",
+        "Everything a declaration references must exist before it, so references (and `depends_on`) may not form a loop.\n\n```hcl\nlocals {\n  a = local.b\n  b = local.a\n}\n```\n\nThe message shows the cycle's path; break it by removing one reference.";
+    /// A variable that nothing reads.
+    W0001 = "unused variable",
+        "A `variable` that no expression reads (`var.<name>`) is probably left over or misspelt where it is used.\n\n```hcl\nvariable \"region\" { default = \"eu-west-1\" }   # never read\n```\n\nRemove it, or read it where it was meant to be used.";
+    /// A schema construct mcpo cannot map to a type; that part is typed `any`.
+    W0002 = "schema construct not understood",
+        "A server's schema used something the JSON Schema -> mcpo type mapping does not cover (an unresolvable `$ref`, an unknown `type`, an `allOf` of non-objects, nesting deeper than 48 levels). That part of the type is `any`, so values there are not checked at compile time; the server still validates them.\n\nNothing to fix in your program; report the schema to the server's authors if it is wrong.";
 }

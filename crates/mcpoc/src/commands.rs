@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 /// `mcpoc check`: parses every file and reports diagnostics.
 ///
 /// Besides syntax, `check` reports `server` blocks whose pulled schema is missing or
-/// stale (E0301/E0302; reads `mcpo.lock` and `.mcpo/schemas/` only) unless `--syntax-only`
-/// is given. Names and types come with the type checker.
+/// stale (E0301/E0302; reads `mcpo.lock` and `.mcpo/schemas/` only) and runs the type
+/// checker (`mcpo-sema`) against the pulled schemas, unless `--syntax-only` is given.
 pub fn check(paths: &[PathBuf], syntax_only: bool, format: Format) -> u8 {
     let files = match files::collect(paths) {
         Ok(f) => f,
@@ -36,6 +36,12 @@ pub fn check(paths: &[PathBuf], syntax_only: bool, format: Format) -> u8 {
             &sources,
             &mut diags,
         );
+        let ids: Vec<FileId> = loaded.iter().map(|f| f.id).collect();
+        diags.extend(crate::typecheck::semantic_diagnostics(
+            &crate::workspace::root_of(paths),
+            &ids,
+            &sources,
+        ));
     }
     output::print(&mut diags, &sources, format);
     if diags.iter().any(Diagnostic::is_error) {

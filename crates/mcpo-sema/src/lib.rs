@@ -1,0 +1,91 @@
+//! The salsa database of mcpo: names, types and checking.
+//!
+//! Everything comes in as salsa inputs, never as paths: [`SourceFile`] (a file's name and
+//! text), [`SchemaFile`] (the text of one `.mcpo/schemas/<server>.json`) and
+//! [`Workspace`] (which files and schemas belong together). The queries build on each
+//! other so that editing one file re-runs only what depends on it:
+//!
+//! - [`parse`]: one file's syntax tree;
+//! - [`signature`]: what a file declares (names, declared types, references between
+//!   declarations), without spans, so that an edit that moves text but declares the same
+//!   things changes nothing downstream;
+//! - [`index`]: the workspace's name table, merged from the signatures;
+//! - [`catalog`]: one server's resource types and tools as mcpo types;
+//! - [`check_file`]: the diagnostics of one file (names, types, schemas);
+//! - [`workspace_diagnostics`]: what needs the whole workspace (duplicates, dependency
+//!   cycles, unused variables, schema warnings);
+//! - [`check`]: all of it, the entry point of `mcpoc check` and the language server.
+//!
+//! **Architecture invariant:** no I/O, no paths, no clock, no environment. The CLI and the
+//! language server read files and hand their text in.
+
+#![warn(clippy::unwrap_used, clippy::indexing_slicing)]
+
+mod builtins;
+mod checker;
+mod inputs;
+mod names;
+mod server_catalog;
+mod suggest;
+pub mod types;
+mod workspace;
+
+pub use names::{Decl, DeclKind, FileSignature, Index, Repeat, index, signature};
+pub use server_catalog::{Catalog, ResourceType, ToolInfo, catalog};
+pub use workspace::workspace_diagnostics;
+
+use mcpo_diagnostics::Diagnostic;
+
+pub use inputs::{SchemaFile, SourceFile, Workspace};
+
+/// The concrete database. Cheap to clone (a clone shares the storage: a snapshot for
+/// another thread).
+#[salsa::db]
+#[derive(Clone, Default)]
+pub struct Database {
+    storage: salsa::Storage<Self>,
+}
+
+impl Database {
+    /// A database that calls `on_event` for every salsa event (tests count executions).
+    pub fn with_events(on_event: impl Fn(salsa::Event) + Send + Sync + 'static) -> Self {
+        Database {
+            storage: salsa::Storage::new(Some(Box::new(on_event))),
+        }
+    }
+}
+
+#[salsa::db]
+impl salsa::Database for Database {}
+
+/// The parse of one file (memoized; backdated when the tree is unchanged).
+#[salsa::tracked(returns(ref))]
+pub fn parse(db: &dyn salsa::Database, file: SourceFile) -> mcpo_syntax::Parse {
+    mcpo_syntax::parse(file.text(db), file.id(db))
+}
+
+/// The name and type diagnostics of one file (not its syntax errors: see [`check`]).
+#[salsa::tracked(returns(ref))]
+pub fn check_file(db: &dyn salsa::Database, ws: Workspace, file: SourceFile) -> Vec<Diagnostic> {
+    checker::check_file(db, ws, file)
+}
+
+/// Every name, type, schema and workspace diagnostic (no syntax errors), unsorted.
+pub fn check_semantics(db: &dyn salsa::Database, ws: Workspace) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for file in ws.files(db) {
+        out.extend(check_file(db, ws, *file).iter().cloned());
+    }
+    out.extend(workspace_diagnostics(db, ws).iter().cloned());
+    out
+}
+
+/// Every diagnostic of the workspace, syntax included, unsorted (the renderer sorts).
+pub fn check(db: &dyn salsa::Database, ws: Workspace) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for file in ws.files(db) {
+        out.extend(parse(db, *file).diagnostics.iter().cloned());
+    }
+    out.extend(check_semantics(db, ws));
+    out
+}

@@ -1,0 +1,179 @@
+//! The checker's fixture corpus: every `tests/check/*.mcpo` file is one case, every
+//! directory under `tests/check/` (but `snapshots`) a whole-workspace case. They are checked
+//! against the twins' pulled schemas in `tests/check/.mcpo/schemas/` (plus a directory
+//! case's own `.mcpo/schemas/`, which override them).
+//!
+//! Expected diagnostics are written on the offending line, as in ty's mdtest:
+//! `# error[E0103]` or `# warning[W0001]` (several on one line allowed). The codes and
+//! lines must match exactly; the rendered diagnostics are an insta snapshot.
+
+use mcpo_diagnostics::{Diagnostic, FileId, LineIndex, Sources, render};
+use mcpo_sema::{Database, SchemaFile, SourceFile, Workspace};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+fn corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/check")
+}
+
+fn schemas_in(dir: &Path, out: &mut BTreeMap<String, (String, String)>) {
+    let Ok(rd) = std::fs::read_dir(dir.join(".mcpo/schemas")) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "json") {
+            let server = p
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let text = std::fs::read_to_string(&p).unwrap_or_default();
+            out.insert(
+                server.clone(),
+                (format!(".mcpo/schemas/{server}.json"), text),
+            );
+        }
+    }
+}
+
+/// Expected `(file, line, code)` from the `# error[...]` comments.
+fn expectations(sources: &Sources, ids: &[FileId]) -> Vec<(u32, usize, String)> {
+    let mut out = Vec::new();
+    for id in ids {
+        let text = mcpo_diagnostics::SourceMap::text(sources, *id);
+        for (n, line) in text.lines().enumerate() {
+            let mut rest = line;
+            while let Some(i) = rest.find("error[").or_else(|| rest.find("warning[")) {
+                let after = rest.get(i..).unwrap_or("");
+                let open = after.find('[').unwrap_or(0);
+                let close = after.find(']').unwrap_or(after.len());
+                let code = after.get(open + 1..close).unwrap_or("").to_string();
+                out.push((id.0, n + 1, code));
+                rest = after.get(close..).unwrap_or("");
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn run_case(
+    name: &str,
+    files: &[(String, String)],
+    schemas: &BTreeMap<String, (String, String)>,
+    mismatches: &mut Vec<String>,
+) {
+    let db = Database::default();
+    let mut sources = Sources::new();
+    let mut inputs = Vec::new();
+    let mut ids = Vec::new();
+    for (fname, text) in files {
+        let id = sources.add(fname.clone(), text.clone());
+        ids.push(id);
+        inputs.push(SourceFile::new(&db, id, fname.clone(), text.clone()));
+    }
+    let schema_inputs: Vec<SchemaFile> = schemas
+        .iter()
+        .map(|(server, (n, t))| SchemaFile::new(&db, server.clone(), n.clone(), t.clone()))
+        .collect();
+    let ws = Workspace::new(&db, inputs, schema_inputs);
+    let mut diags: Vec<Diagnostic> = mcpo_sema::check(&db, ws);
+    mcpo_diagnostics::sort(&mut diags);
+
+    let want = expectations(&sources, &ids);
+    let mut got: Vec<(u32, usize, String)> = diags
+        .iter()
+        .map(|d| {
+            let text = mcpo_diagnostics::SourceMap::text(&sources, d.file);
+            let line = LineIndex::new(text)
+                .line_col(text, d.span.start as usize)
+                .line as usize;
+            (d.file.0, line, d.code.as_str().to_string())
+        })
+        .collect();
+    got.sort();
+    if want != got {
+        mismatches.push(format!("{name}:\n  expected {want:?}\n  got      {got:?}"));
+    }
+
+    let rendered = render::render(&diags, &sources, render::RenderConfig { color: false });
+    let mut snap = String::new();
+    for (fname, text) in files {
+        let _ = writeln!(snap, "--- {fname} ---\n{text}");
+    }
+    let _ = writeln!(snap, "--- diagnostics ---\n{rendered}");
+    insta::with_settings!({
+        snapshot_path => corpus().join("snapshots"),
+        prepend_module_to_snapshot => false,
+        omit_expression => true,
+    }, {
+        insta::assert_snapshot!(name.to_string(), snap);
+    });
+}
+
+#[test]
+fn fixtures() {
+    let dir = corpus();
+    let mut base = BTreeMap::new();
+    schemas_in(&dir, &mut base);
+    assert!(
+        base.len() >= 4,
+        "the twins' schemas are missing from {}",
+        dir.display()
+    );
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    entries.sort();
+    let mut mismatches = Vec::new();
+    let mut cases = 0;
+    for path in entries {
+        let name = path
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.starts_with('.') || name == "snapshots" {
+            continue;
+        }
+        if path.is_dir() {
+            let mut schemas = base.clone();
+            schemas_in(&path, &mut schemas);
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&path)
+                .map(|rd| rd.flatten().map(|e| e.path()).collect())
+                .unwrap_or_default();
+            files.retain(|p| p.extension().is_some_and(|e| e == "mcpo"));
+            files.sort();
+            let files: Vec<(String, String)> = files
+                .iter()
+                .map(|p| {
+                    let n = p
+                        .file_name()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    (
+                        format!("{name}/{n}"),
+                        std::fs::read_to_string(p).unwrap_or_default(),
+                    )
+                })
+                .collect();
+            run_case(&name, &files, &schemas, &mut mismatches);
+            cases += 1;
+        } else if path.extension().is_some_and(|e| e == "mcpo") {
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            run_case(&stem, &[(name.clone(), text)], &base, &mut mismatches);
+            cases += 1;
+        }
+    }
+    assert!(cases >= 1, "no fixtures in {}", dir.display());
+    assert!(
+        mismatches.is_empty(),
+        "{} case(s) differ:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}

@@ -1,0 +1,73 @@
+//! Wiring for the type checker: finds the workspace root, reads the pulled schemas and
+//! hands files and schemas to the `mcpo-sema` database. No rule lives here.
+
+use mcpo_diagnostics::{Diagnostic, FileId, SourceMap, Sources};
+use mcpo_sema::{Database, SchemaFile, SourceFile, Workspace};
+use std::path::{Path, PathBuf};
+
+/// The workspace root: the nearest directory, from `start` up, holding `mcpo.toml` or
+/// `.mcpo`; `start` itself when there is none.
+pub fn find_root(start: &Path) -> PathBuf {
+    let start = if start.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        start
+    };
+    let abs = std::fs::canonicalize(start).unwrap_or_else(|_| start.to_path_buf());
+    let mut cur: Option<&Path> = Some(&abs);
+    while let Some(dir) = cur {
+        if dir.join("mcpo.toml").is_file() || dir.join(".mcpo").is_dir() {
+            return dir.to_path_buf();
+        }
+        cur = dir.parent();
+    }
+    start.to_path_buf()
+}
+
+/// `(server, display name, text)` of every `.mcpo/schemas/*.json` under `root`, sorted.
+pub fn read_schemas(root: &Path) -> Vec<(String, String, String)> {
+    let dir = root.join(mcpo_schema::SCHEMA_DIR);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.extension().is_none_or(|x| x != "json") {
+            continue;
+        }
+        let Some(server) = path.file_stem().map(|s| s.to_string_lossy().into_owned()) else {
+            continue;
+        };
+        // An unreadable file is reported by the checker as an unreadable schema.
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let name = format!("{}/{server}.json", mcpo_schema::SCHEMA_DIR);
+        out.push((server, name, text));
+    }
+    out.sort();
+    out
+}
+
+/// Name and type diagnostics for the loaded files, against the schemas under the
+/// workspace root found from `start`.
+pub fn semantic_diagnostics(start: &Path, files: &[FileId], sources: &Sources) -> Vec<Diagnostic> {
+    let root = find_root(start);
+    let db = Database::default();
+    let inputs: Vec<SourceFile> = files
+        .iter()
+        .map(|id| {
+            SourceFile::new(
+                &db,
+                *id,
+                sources.name(*id).to_string(),
+                sources.text(*id).to_string(),
+            )
+        })
+        .collect();
+    let schemas: Vec<SchemaFile> = read_schemas(&root)
+        .into_iter()
+        .map(|(server, name, text)| SchemaFile::new(&db, server, name, text))
+        .collect();
+    let ws = Workspace::new(&db, inputs, schemas);
+    mcpo_sema::check_semantics(&db, ws)
+}
