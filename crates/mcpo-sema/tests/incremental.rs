@@ -1,0 +1,117 @@
+//! Incrementality, observed through salsa's events: after a one-attribute edit in one file,
+//! only that file is parsed and checked again; the name table, the schemas and the other
+//! files' checks are reused.
+
+use mcpo_diagnostics::FileId;
+use mcpo_sema::{Database, SchemaFile, SourceFile, Workspace};
+use salsa::Setter;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+type Log = Arc<Mutex<Vec<String>>>;
+
+fn db_with_log() -> (Database, Log) {
+    let log: Log = Arc::default();
+    let sink = log.clone();
+    let db = Database::with_events(move |event| {
+        if let salsa::EventKind::WillExecute { database_key } = event.kind {
+            let text = format!("{database_key:?}");
+            let name = text.split('(').next().unwrap_or("").to_string();
+            if let Ok(mut l) = sink.lock() {
+                l.push(name);
+            }
+        }
+    });
+    (db, log)
+}
+
+/// How many times each query ran since the last call.
+fn take(log: &Log) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    if let Ok(mut l) = log.lock() {
+        for name in l.drain(..) {
+            *out.entry(name).or_insert(0) += 1;
+        }
+    }
+    out
+}
+
+fn schema(db: &Database, server: &str) -> SchemaFile {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/check/.mcpo/schemas")
+        .join(format!("{server}.json"));
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    SchemaFile::new(db, server.to_string(), format!("{server}.json"), text)
+}
+
+const A: &str = "resource \"aws.vpc\" \"main\" {\n  cidr_block = \"10.0.0.0/16\"\n}\n";
+const B: &str = "resource \"aws.vpc_subnet\" \"app\" {\n  vpc_id            = aws.vpc.main.id\n  cidr_block        = \"10.0.1.0/24\"\n  availability_zone = \"eu-west-1a\"\n}\n";
+const C: &str = "resource \"docker.volume\" \"data\" {\n  name = \"data\"\n}\n";
+
+#[test]
+fn one_attribute_edit_rechecks_one_file() {
+    let (mut db, log) = db_with_log();
+    let a = SourceFile::new(&db, FileId(0), "a.mcpo".into(), A.into());
+    let b = SourceFile::new(&db, FileId(1), "b.mcpo".into(), B.into());
+    let c = SourceFile::new(&db, FileId(2), "c.mcpo".into(), C.into());
+    let schemas = vec![schema(&db, "aws"), schema(&db, "docker")];
+    let ws = Workspace::new(&db, vec![a, b, c], schemas);
+
+    let first = mcpo_sema::check(&db, ws);
+    assert!(first.is_empty(), "{first:?}");
+    let cold = take(&log);
+    assert_eq!(cold.get("check_file"), Some(&3), "{cold:?}");
+    assert_eq!(cold.get("parse"), Some(&3), "{cold:?}");
+
+    // Nothing changed: nothing runs.
+    let _ = mcpo_sema::check(&db, ws);
+    assert_eq!(take(&log), BTreeMap::new());
+
+    // One attribute value in c.
+    c.set_text(&mut db)
+        .to(C.replace("\"data\"\n}", "\"data2\"\n}"));
+    let again = mcpo_sema::check(&db, ws);
+    assert!(again.is_empty(), "{again:?}");
+    let warm = take(&log);
+    assert_eq!(warm.get("parse"), Some(&1), "{warm:?}");
+    assert_eq!(warm.get("check_file"), Some(&1), "{warm:?}");
+    assert_eq!(warm.get("signature"), Some(&1), "{warm:?}");
+    assert_eq!(
+        warm.get("index"),
+        None,
+        "the name table is reused: {warm:?}"
+    );
+    assert_eq!(warm.get("catalog"), None, "schemas are reused: {warm:?}");
+
+    // An error introduced in b is found, and only b is checked again.
+    b.set_text(&mut db)
+        .to(B.replace("aws.vpc.main.id", "aws.vpc.mian.id"));
+    let broken = mcpo_sema::check(&db, ws);
+    assert_eq!(broken.len(), 1, "{broken:?}");
+    assert_eq!(broken.first().map(|d| d.code.as_str()), Some("E0106"));
+    let warm = take(&log);
+    assert_eq!(warm.get("check_file"), Some(&1), "{warm:?}");
+}
+
+#[test]
+fn declaring_something_new_rebuilds_the_name_table() {
+    let (mut db, log) = db_with_log();
+    let a = SourceFile::new(&db, FileId(0), "a.mcpo".into(), A.into());
+    let c = SourceFile::new(&db, FileId(1), "c.mcpo".into(), C.into());
+    let ws = Workspace::new(
+        &db,
+        vec![a, c],
+        vec![schema(&db, "aws"), schema(&db, "docker")],
+    );
+    let _ = mcpo_sema::check(&db, ws);
+    take(&log);
+    c.set_text(&mut db).to(format!(
+        "{C}\nresource \"docker.volume\" \"more\" {{\n  name = \"more\"\n}}\n"
+    ));
+    let diags = mcpo_sema::check(&db, ws);
+    assert!(diags.is_empty(), "{diags:?}");
+    let warm = take(&log);
+    assert_eq!(warm.get("index"), Some(&1), "{warm:?}");
+    assert_eq!(warm.get("catalog"), None, "{warm:?}");
+}
