@@ -948,9 +948,6 @@ where
     ))
     .labelled(Expect::Label);
 
-    let mut item = Recursive::declare();
-    let mut body = Recursive::declare();
-
     let item_end = choice((
         just(Tok::Newline).ignored(),
         just(Tok::RBrace).rewind().ignored(),
@@ -959,14 +956,29 @@ where
     .labelled(Expect::ItemEnd)
     .recover_with(via_parser(skip_line().ignored()));
 
-    let block_tail = label
+    // A body is a sequence of items, each ended by a newline (or the closing brace).
+    let body_of = move |item| {
+        choice((
+            just(Tok::Newline).to(None),
+            Parser::then_ignore(item, item_end.clone()).map(Some),
+        ))
         .repeated()
-        .collect::<Vec<BlockLabel>>()
-        .then(tok(Tok::LBrace))
-        .then(block_body(body.clone(), item.clone()))
-        .then(tok(Tok::RBrace))
-        .map(|(((labels, open), items), close)| ItemTail::Block(labels, open, items, close));
-    item.define(
+        .collect::<Items>()
+        .map(|items: Items| items.0)
+        .boxed()
+    };
+
+    // `recursive` (not `Recursive::declare` + `define`) so that the item parser refers to
+    // itself through a weak reference: a declared pair that refer to each other would form
+    // a reference cycle and leak the whole parser on every call to `parse`.
+    let item = recursive(|item| {
+        let block_tail = label
+            .repeated()
+            .collect::<Vec<BlockLabel>>()
+            .then(tok(Tok::LBrace))
+            .then(block_body(body_of(item.clone().boxed()), item.clone()))
+            .then(tok(Tok::RBrace))
+            .map(|(((labels, open), items), close)| ItemTail::Block(labels, open, items, close));
         ident
             .then(choice((
                 just(Tok::Eq).ignore_then(expr.clone()).map(ItemTail::Attr),
@@ -975,18 +987,9 @@ where
             .map_with(|(name, tail), e| build_item(name, tail, e.span()))
             .labelled(Expect::Item)
             .recover_with(via_parser(skip_line().map(|s| BodyItem::Error(sp(s)))))
-            .boxed(),
-    );
-    body.define(
-        choice((
-            just(Tok::Newline).to(None),
-            item.clone().then_ignore(item_end).map(Some),
-        ))
-        .repeated()
-        .collect::<Items>()
-        .map(|items| items.0)
-        .boxed(),
-    );
+            .boxed()
+    });
+    let body = body_of(item.boxed());
 
     // Anything left over (should not happen) becomes one error item rather than a failure.
     body.then(
