@@ -166,6 +166,10 @@ pub struct Lexed {
     pub comments: Vec<Comment>,
     /// Lexical diagnostics (unterminated strings, unclosed delimiters, ...).
     pub diagnostics: Vec<Diagnostic>,
+    /// Byte ranges from an unclosed `(`, `[`, `${` or `%{` to where it was closed for it.
+    /// Inside them the parser cannot resynchronise, so its own errors there are
+    /// consequences of the unclosed delimiter and are not reported.
+    pub unclosed_regions: Vec<(usize, usize)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,6 +239,7 @@ pub fn lex(src: &str, file: FileId) -> Lexed {
             tokens: Vec::with_capacity(src.len() / 3 + 8),
             comments: Vec::new(),
             diagnostics: Vec::new(),
+            unclosed_regions: Vec::new(),
         },
     };
     if src.starts_with('\u{feff}') {
@@ -406,11 +411,15 @@ impl<'a> Lexer<'a> {
             self.skip = None;
             self.emit(Tok::Error, s.start, end);
         }
+        // An unclosed `${` already explains why its string or heredoc never ends.
+        let mut after_sequence = false;
         while let Some(f) = self.frames.last().copied() {
             let inside_cut = self.skip.is_some_and(|s| self.frames.len() > s.level + 1);
-            if !inside_cut {
+            let is_template = matches!(f.kind, FrameKind::Quoted | FrameKind::Heredoc { .. });
+            if !inside_cut && !(is_template && after_sequence) {
                 self.report_unclosed(f, end);
             }
+            after_sequence = matches!(f.kind, FrameKind::Interp | FrameKind::Control);
             self.emit_closer(f.kind, end, end);
             self.pop_frame(end);
         }
@@ -418,6 +427,12 @@ impl<'a> Lexer<'a> {
 
     fn report_unclosed(&mut self, f: Frame, at: usize) {
         let (s, e) = f.open;
+        if matches!(
+            f.kind,
+            FrameKind::Bracket | FrameKind::Paren | FrameKind::Interp | FrameKind::Control
+        ) {
+            self.out.unclosed_regions.push((s, at));
+        }
         match f.kind {
             FrameKind::Quoted => {
                 self.diag(

@@ -63,6 +63,13 @@ pub fn parse(text: &str, file: FileId) -> Parse {
             }
         }
         if err.custom.is_none() {
+            if lexed
+                .unclosed_regions
+                .iter()
+                .any(|&(open, close)| err.span.start > open && err.span.start <= close)
+            {
+                continue;
+            }
             let line = line_start(text, err.span.start);
             if lexer_marks
                 .iter()
