@@ -416,7 +416,8 @@ impl<'a> Lexer<'a> {
         while let Some(f) = self.frames.last().copied() {
             let inside_cut = self.skip.is_some_and(|s| self.frames.len() > s.level + 1);
             let is_template = matches!(f.kind, FrameKind::Quoted | FrameKind::Heredoc { .. });
-            if !inside_cut && !(is_template && after_sequence) {
+            let explained = is_template && after_sequence;
+            if !inside_cut && !explained {
                 self.report_unclosed(f, end);
             }
             after_sequence = matches!(f.kind, FrameKind::Interp | FrameKind::Control);
