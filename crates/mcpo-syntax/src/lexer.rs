@@ -556,6 +556,9 @@ impl<'a> Lexer<'a> {
         match b {
             b' ' | b'\t' | b'\r' => {
                 self.pos += 1;
+                while matches!(self.byte(self.pos), b' ' | b'\t' | b'\r') {
+                    self.pos += 1;
+                }
             }
             b'\n' => {
                 self.pos += 1;
