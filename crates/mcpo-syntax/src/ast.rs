@@ -402,7 +402,8 @@ pub struct Strip {
 pub enum TemplatePart {
     /// Literal text, escapes decoded (`$${` -> `${`, `\n` -> newline in quoted strings).
     Literal {
-        /// The decoded text.
+        /// The decoded text, with the whitespace next to a `~` strip marker already
+        /// removed (as HCL does); the raw text is `source[span]`.
         value: String,
         /// The raw text's span.
         span: Span,

@@ -945,6 +945,25 @@ where
                 span: sp(e.span()),
             }),
         ident.map(BlockLabel::Ident),
+        // A label with `${ }` or `%{ }`: report it, keep the raw text as the value.
+        just(Tok::OQuote)
+            .rewind()
+            .ignore_then(skip_group())
+            .validate(move |s: SimpleSpan, _e, emitter| {
+                emitter.emit(PErr::custom(
+                    codes::E0001,
+                    s,
+                    "a block label cannot contain interpolations or directives",
+                    "use a plain string here",
+                ));
+                BlockLabel::String {
+                    value: text(SimpleSpan::from(
+                        s.start + 1..s.end.saturating_sub(1).max(s.start + 1),
+                    ))
+                    .to_string(),
+                    span: sp(s),
+                }
+            }),
     ))
     .labelled(Expect::Label);
 
