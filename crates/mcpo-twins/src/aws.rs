@@ -744,7 +744,10 @@ impl Kind for Certificate {
                     domain_name: d.clone(),
                     resource_record_name: format!("{t}.{base}."),
                     resource_record_type: "CNAME".into(),
-                    resource_record_value: format!("{}.acm-validations.aws.", &t[1..]),
+                    resource_record_value: format!(
+                        "{}.acm-validations.aws.",
+                        t.get(1..).unwrap_or_default()
+                    ),
                 }
             })
             .collect();
@@ -761,7 +764,7 @@ impl Kind for Certificate {
             .into(),
             domain_validation_options,
             not_before: issued.then(|| rfc3339(record.ready_ms)),
-            not_after: issued.then(|| rfc3339(record.ready_ms + 395 * 86_400_000)),
+            not_after: issued.then(|| rfc3339(record.ready_ms.saturating_add(395 * 86_400_000))),
         }
     }
 }

@@ -68,8 +68,10 @@ impl Faults {
         let latency = if self.latency_jitter_ms == 0 {
             self.latency_mean_ms
         } else {
-            let span = 2 * self.latency_jitter_ms + 1;
-            (self.latency_mean_ms + self.draw() % span).saturating_sub(self.latency_jitter_ms)
+            let span = self.latency_jitter_ms.saturating_mul(2).saturating_add(1);
+            self.latency_mean_ms
+                .saturating_add(self.draw() % span)
+                .saturating_sub(self.latency_jitter_ms)
         };
         let fail = self.fail_rate > 0.0
             && (self.draw() >> 11) as f64 / (1u64 << 53) as f64 <= self.fail_rate;

@@ -309,7 +309,7 @@ fn create<K: Kind>(world: &mut World, args: Value, now: u64) -> Result<Done, Str
         id: id.clone(),
         created_ms: now,
         changed_ms: now,
-        ready_ms: now + world.ready_delay_ms,
+        ready_ms: now.saturating_add(world.ready_delay_ms),
         inputs: serde_json::to_value(&input).map_err(|e| e.to_string())?,
         attrs,
     };
@@ -346,7 +346,7 @@ fn update<K: Kind>(world: &mut World, args: Value, now: u64) -> Result<Done, Str
     };
     if restart {
         updated.changed_ms = now;
-        updated.ready_ms = now + world.ready_delay_ms;
+        updated.ready_ms = now.saturating_add(world.ready_delay_ms);
     }
     let value = view::<K>(world, &updated, now)?;
     world.put(K::TYPE, updated);
