@@ -157,3 +157,77 @@ fn spec_suite() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The spec suite's heredoc case also states each heredoc's value: check the literal
+/// text the parser produced (after `<<-` indentation removal) against it. Interpolations
+/// of `bar` stand for `Bar`, as in the suite's variables.
+#[test]
+fn spec_suite_heredoc_values() {
+    use mcpo_syntax::ast::{BodyItem, ExprKind, TemplatePart};
+    let dir = corpus_dir().join("hcl-specsuite/expressions");
+    let text = std::fs::read_to_string(dir.join("heredoc.hcl")).unwrap_or_default();
+    let t = std::fs::read_to_string(dir.join("heredoc.t")).unwrap_or_default();
+    // Expected values: `name = "..."` lines inside `normal = {` / `flush = {`.
+    let mut expected = Vec::new();
+    let mut group = "";
+    for line in t.lines() {
+        let line = line.trim();
+        if line.starts_with("normal") && line.ends_with('{') {
+            group = "normal";
+        } else if line.starts_with("flush") && line.ends_with('{') {
+            group = "flush";
+        } else if let Some((name, value)) = line.split_once('=')
+            && !group.is_empty()
+            && value.trim().starts_with('"')
+        {
+            let v = value.trim().trim_start_matches('"').trim_end_matches('"');
+            let v = v.replace("\\n", "\n").replace("\\\"", "\"");
+            expected.push((group.to_string(), name.trim().to_string(), v));
+        }
+    }
+    assert!(expected.len() > 10);
+    let parse = mcpo_syntax::parse(&text, FileId(0));
+    assert!(parse.diagnostics.is_empty());
+    let mut checked = 0;
+    for item in &parse.file.body.items {
+        let BodyItem::Attribute(group) = item else {
+            continue;
+        };
+        let ExprKind::Object(items) = &group.value.kind else {
+            continue;
+        };
+        for it in items {
+            let (ExprKind::Variable(key), ExprKind::Heredoc(h)) = (&it.key.kind, &it.value.kind)
+            else {
+                continue;
+            };
+            let mut value = String::new();
+            let mut simple = true;
+            for p in &h.template.parts {
+                match p {
+                    TemplatePart::Literal { value: v, .. } => value.push_str(v),
+                    TemplatePart::Interpolation { expr, .. } if matches!(&expr.kind, ExprKind::Variable(v) if v.name == "bar") => {
+                        value.push_str("Bar")
+                    }
+                    _ => simple = false,
+                }
+            }
+            if !simple {
+                continue;
+            }
+            let want = expected
+                .iter()
+                .find(|(g, n, _)| *g == group.name.name && *n == key.name)
+                .map(|(_, _, v)| v.as_str());
+            assert_eq!(
+                Some(value.as_str()),
+                want,
+                "{}.{}",
+                group.name.name,
+                key.name
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "only {checked} heredocs checked");
+}
