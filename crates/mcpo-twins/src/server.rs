@@ -11,7 +11,9 @@ use rmcp::model::{
     ServerConfig, SubscribeRequestParams, SubscriptionFilter, Tool, ToolAnnotations,
     UnsubscribeRequestParams,
 };
-use rmcp::service::{Peer, RequestContext, SubscriptionContext, SubscriptionSink};
+use rmcp::service::{
+    NotificationContext, Peer, RequestContext, SubscriptionContext, SubscriptionSink,
+};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -31,6 +33,9 @@ pub(crate) struct Shared {
     world: Mutex<World>,
     faults: Faults,
     subs: Mutex<Subs>,
+    /// Who hears `notifications/resources/list_changed`: every initialized session and
+    /// every `subscriptions/listen` stream that asked for it.
+    listeners: Mutex<Vec<(u64, Target)>>,
     changed: tokio::sync::Notify,
     owners: AtomicU64,
 }
@@ -79,6 +84,7 @@ impl Shared {
             world: Mutex::new(world),
             faults,
             subs: Mutex::new(Subs::default()),
+            listeners: Mutex::new(Vec::new()),
             changed: tokio::sync::Notify::new(),
             owners: AtomicU64::new(1),
         })
@@ -163,6 +169,25 @@ impl Shared {
             if !sent {
                 self.unsubscribe(Some(&uri), owner);
             }
+        }
+    }
+
+    /// Sends `notifications/resources/list_changed` to every listener (a resource was
+    /// created or deleted), forgetting listeners that are gone.
+    async fn announce_list_changed(&self) {
+        let listeners: Vec<(u64, Target)> = lock(&self.listeners).clone();
+        let mut gone = Vec::new();
+        for (owner, target) in listeners {
+            let sent = match &target {
+                Target::Peer(peer) => peer.notify_resource_list_changed().await.is_ok(),
+                Target::Sink(sink) => sink.notify_resource_list_changed().await.is_ok(),
+            };
+            if !sent {
+                gone.push(owner);
+            }
+        }
+        if !gone.is_empty() {
+            lock(&self.listeners).retain(|(o, _)| !gone.contains(o));
         }
     }
 
@@ -307,6 +332,7 @@ impl ServerHandler for Twin {
                 .enable_tools()
                 .enable_resources()
                 .enable_resources_subscribe()
+                .enable_resources_list_changed()
                 .build(),
         )
         .with_server_info(
@@ -383,7 +409,11 @@ impl ServerHandler for Twin {
             ])));
         }
         let args = Value::Object(request.arguments.unwrap_or_default());
-        Ok(CallToolResponse::Complete(self.run_tool(def, op, args)))
+        let result = self.run_tool(def, op, args);
+        if matches!(op, Op::Create | Op::Delete) && result.is_error != Some(true) {
+            self.shared.announce_list_changed().await;
+        }
+        Ok(CallToolResponse::Complete(result))
     }
 
     async fn list_resources(
@@ -500,11 +530,15 @@ impl ServerHandler for Twin {
             })
             .cloned()
             .collect();
-        Some(
-            SubscriptionFilter::builder()
-                .resource_subscriptions(uris)
-                .build(),
-        )
+        let mut accepted = SubscriptionFilter::builder().resource_subscriptions(uris);
+        if requested.resources_list_changed == Some(true) {
+            accepted = accepted.resources_list_changed();
+        }
+        Some(accepted.build())
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        lock(&self.shared.listeners).push((self.owner, Target::Peer(context.peer)));
     }
 
     async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
@@ -513,8 +547,12 @@ impl ServerHandler for Twin {
             self.shared
                 .subscribe(uri, owner, Target::Sink(context.sink().clone()));
         }
+        if context.accepted().resources_list_changed == Some(true) {
+            lock(&self.shared.listeners).push((owner, Target::Sink(context.sink().clone())));
+        }
         context.cancelled().await;
         self.shared.unsubscribe(None, owner);
+        lock(&self.shared.listeners).retain(|(o, _)| *o != owner);
         Ok(())
     }
 }

@@ -600,7 +600,8 @@ async fn transitions_continue_across_a_restart() {
     t.stop().await;
 }
 
-/// Two HTTP sessions share one twin: a change made through one is announced to the other.
+/// Two HTTP sessions share one twin: a change made through one is announced to the other
+/// (a new resource with `resources/list_changed`, a changed one with `resources/updated`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_sessions_see_each_others_changes() {
     let (mut server, url) =
@@ -608,6 +609,7 @@ async fn http_sessions_see_each_others_changes() {
     let mut watcher = twins_support::connect_http(&url).await;
     let writer = twins_support::connect_http(&url).await;
     writer.ok("namespace.create", json!({"name": "shop"})).await;
+    watcher.next_update(twins_support::LIST_CHANGED).await;
     let uri = "mcpo://namespace/shop";
     watcher.subscribe(uri).await;
     writer

@@ -1,6 +1,7 @@
 //! The 2026-07-28 protocol revision: a client that starts with `server/discover` (no
 //! `initialize` handshake) uses the twins statelessly and watches a resource with
-//! `subscriptions/listen`, over stdio and over streamable HTTP.
+//! `subscriptions/listen` (resource updates and list changes), over stdio and over
+//! streamable HTTP.
 
 mod twins_support;
 
@@ -66,6 +67,17 @@ async fn instance_goes_running(transport: Transport) {
         json!({"vpc_id": vpc["id"], "cidr_block": "10.20.3.0/24", "availability_zone": "us-east-1a"}),
     )
     .await;
+    let mut lists = tokio::time::timeout(
+        STEP,
+        client.peer().listen(
+            SubscriptionFilter::builder()
+                .resources_list_changed()
+                .build(),
+        ),
+    )
+    .await
+    .expect("subscriptions/listen acknowledged in time")
+    .expect("subscriptions/listen for list changes");
     let instance = call(
         &client,
         "ec2_instance.create",
@@ -73,6 +85,17 @@ async fn instance_goes_running(transport: Transport) {
     )
     .await;
     assert_eq!(instance["state"], "pending");
+    let listed = tokio::time::timeout(STEP, async {
+        loop {
+            match lists.next().await {
+                Ok(Some(ServerNotification::ResourceListChangedNotification(_))) => return,
+                Ok(Some(_)) => continue,
+                other => panic!("the list subscription ended: {other:?}"),
+            }
+        }
+    })
+    .await;
+    assert!(listed.is_ok(), "no resources/list_changed after a create");
     assert_eq!(instance["private_ip"], "10.20.3.4");
     let uri = format!(
         "mcpo://ec2_instance/{}",

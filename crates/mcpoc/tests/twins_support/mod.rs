@@ -36,7 +36,8 @@ pub enum Transport {
     Http,
 }
 
-/// A client handler that forwards `notifications/resources/updated` URIs to a channel.
+/// A client handler that forwards `notifications/resources/updated` URIs (and
+/// [`LIST_CHANGED`] for `notifications/resources/list_changed`) to a channel.
 #[derive(Clone)]
 pub struct Updates {
     tx: mpsc::UnboundedSender<String>,
@@ -50,7 +51,14 @@ impl ClientHandler for Updates {
     ) {
         let _ = self.tx.send(params.uri);
     }
+
+    async fn on_resource_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        let _ = self.tx.send(LIST_CHANGED.to_string());
+    }
 }
+
+/// What [`Updates`] records for `notifications/resources/list_changed`.
+pub const LIST_CHANGED: &str = "(resources/list_changed)";
 
 /// A connected twin.
 pub struct Twin {
@@ -254,7 +262,7 @@ impl Twin {
             .unwrap_or_else(|e| panic!("resources/subscribe {uri}: {e}"));
     }
 
-    /// Waits for an update notification about `uri`.
+    /// Waits for an update notification about `uri` (or [`LIST_CHANGED`]).
     pub async fn next_update(&mut self, uri: &str) {
         let found = tokio::time::timeout(STEP, async {
             while let Some(got) = self.updates.recv().await {
