@@ -273,6 +273,10 @@ impl<'a> Lexer<'a> {
         end: usize,
         msg: String,
     ) -> usize {
+        // Inside a region cut out for depth (E0007), nothing else is reported.
+        if self.skip.is_some() {
+            return self.out.diagnostics.len();
+        }
         self.out.diagnostics.push(Diagnostic::error(
             code,
             self.file,
@@ -283,6 +287,9 @@ impl<'a> Lexer<'a> {
     }
 
     fn label_last(&mut self, label: &str) {
+        if self.skip.is_some() {
+            return;
+        }
         if let Some(d) = self.out.diagnostics.last_mut() {
             d.primary_label = label.to_string();
         }
@@ -502,7 +509,10 @@ impl<'a> Lexer<'a> {
         };
         // Look for the frame this closer closes, not crossing into an enclosing template.
         let mut found = None;
-        for (i, f) in self.frames.iter().enumerate().rev() {
+        // Bounded search: only a cut-out region can be deeper, and there a closer that
+        // matches nothing near the top is treated as stray (keeps this linear).
+        let floor = self.frames.len().saturating_sub(MAX_DEPTH + 8);
+        for (i, f) in self.frames.iter().enumerate().skip(floor).rev() {
             if matches(f.kind) {
                 found = Some(i);
                 break;

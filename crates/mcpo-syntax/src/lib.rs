@@ -19,6 +19,7 @@ use chumsky::Parser as _;
 use chumsky::input::Input as _;
 use chumsky::span::SimpleSpan;
 use mcpo_diagnostics::{Diagnostic, FileId, Span, codes};
+use std::collections::{HashMap, HashSet};
 
 /// The result of parsing one file.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,22 +36,25 @@ pub fn parse(text: &str, file: FileId) -> Parse {
     let mut diagnostics = lexed.diagnostics;
     // Where the lexer reported bad text, the parser's complaints later on the same line
     // are consequences of it, not new problems.
-    let lexer_marks: Vec<(usize, usize)> = diagnostics
-        .iter()
-        .filter(|d| d.code != codes::E0002)
-        .map(|d| {
-            (
-                line_start(text, d.span.start as usize),
-                d.span.start as usize,
-            )
-        })
-        .collect();
+    // Line start -> first lexer error offset on that line.
+    // Only needed (and only built) when the lexer reported something.
+    let lines = if diagnostics.is_empty() {
+        LineStarts(vec![0])
+    } else {
+        LineStarts::new(text)
+    };
+    let mut lexer_marks: HashMap<usize, usize> = HashMap::new();
+    for d in diagnostics.iter().filter(|d| d.code != codes::E0002) {
+        let at = d.span.start as usize;
+        let first = lexer_marks.entry(lines.start_of(at)).or_insert(at);
+        *first = (*first).min(at);
+    }
     let tokens = lexed.tokens;
     let eoi = SimpleSpan::from(text.len()..text.len());
     let input = tokens.as_slice().split_token_span(eoi);
     let (items, errors) = parser::file(text).parse(input).into_output_errors();
 
-    let mut seen: Vec<(u32, u32)> = Vec::new();
+    let mut seen: HashSet<(u32, u32)> = HashSet::new();
     for err in errors {
         // Errors at text the lexer already reported (an error token, or a synthetic
         // zero-width closer standing for an unclosed delimiter) would be duplicates.
@@ -70,19 +74,18 @@ pub fn parse(text: &str, file: FileId) -> Parse {
             {
                 continue;
             }
-            let line = line_start(text, err.span.start);
+            let line = lines.start_of(err.span.start);
             if lexer_marks
-                .iter()
-                .any(|&(l, at)| l == line && at <= err.span.start)
+                .get(&line)
+                .is_some_and(|&at| at <= err.span.start)
             {
                 continue;
             }
         }
         let key = (err.span.start as u32, err.span.end as u32);
-        if err.custom.is_none() && seen.contains(&key) {
+        if !seen.insert(key) && err.custom.is_none() {
             continue;
         }
-        seen.push(key);
         diagnostics.push(to_diagnostic(text, file, &err));
     }
     diagnostics.sort_by_key(|d| (d.span.start, d.span.end));
@@ -113,11 +116,21 @@ pub fn parse(text: &str, file: FileId) -> Parse {
     }
 }
 
-/// The offset of the start of the line holding `at`.
-fn line_start(text: &str, at: usize) -> usize {
-    text.get(..at)
-        .and_then(|before| before.rfind('\n'))
-        .map_or(0, |i| i + 1)
+/// Line starts, for finding the line of an offset in logarithmic time.
+struct LineStarts(Vec<usize>);
+
+impl LineStarts {
+    fn new(text: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        LineStarts(starts)
+    }
+
+    /// The offset of the start of the line holding `at`.
+    fn start_of(&self, at: usize) -> usize {
+        let i = self.0.partition_point(|&s| s <= at);
+        self.0.get(i.saturating_sub(1)).copied().unwrap_or(0)
+    }
 }
 
 /// How a found token reads in a message: its text when short, else its kind.

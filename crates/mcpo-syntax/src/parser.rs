@@ -182,7 +182,7 @@ impl PErr {
     }
 }
 
-const ALL_TOKS: [Tok; 41] = [
+const ALL_TOKS: [Tok; 40] = [
     Tok::Ident,
     Tok::Number,
     Tok::LBrace,
@@ -223,7 +223,6 @@ const ALL_TOKS: [Tok; 41] = [
     Tok::HeredocBegin,
     Tok::HeredocEnd,
     Tok::Error,
-    Tok::Ident,
 ];
 
 fn found_tok(found: Option<MaybeRef<'_, Tok>>) -> Option<Tok> {

@@ -319,3 +319,39 @@ fn large_flat_file_is_linear() {
     // Generous bound: debug build on a shared, loaded machine.
     assert!(start.elapsed().as_secs() < 120);
 }
+
+#[test]
+fn many_errors_are_linear() {
+    // 20,000 broken lines of several kinds: every one reported, in reasonable time.
+    let mut s = String::new();
+    for i in 0..20_000 {
+        match i % 4 {
+            0 => s.push_str("a = = 1\n"),
+            1 => s.push_str("b = 1 @ 2\n"),
+            2 => s.push_str("c = \"x\n"),
+            _ => s.push_str("d = 1 e = 2\n"),
+        }
+    }
+    let start = std::time::Instant::now();
+    let p = check(&s);
+    assert_eq!(p.diagnostics.len(), 20_000);
+    assert!(start.elapsed().as_secs() < 120);
+}
+
+#[test]
+fn long_line_of_errors_is_linear() {
+    let s = format!("a = {}\n", "1 @ ".repeat(100_000));
+    let start = std::time::Instant::now();
+    let p = check(&s);
+    assert_eq!(p.diagnostics.len(), 100_000);
+    assert!(start.elapsed().as_secs() < 120);
+}
+
+#[test]
+fn deep_mismatched_closers_are_linear() {
+    let n = 100_000;
+    let start = std::time::Instant::now();
+    assert_one_e0007(&format!("a = {}{}\n", "[".repeat(n), ")".repeat(n)));
+    assert_one_e0007(&format!("a = {}{}\n", "{".repeat(n), "]".repeat(n)));
+    assert!(start.elapsed().as_secs() < 120);
+}
