@@ -286,6 +286,15 @@ impl<'a> Lexer<'a> {
         self.out.diagnostics.len() - 1
     }
 
+    fn help_last(&mut self, help: &str) {
+        if self.skip.is_some() {
+            return;
+        }
+        if let Some(d) = self.out.diagnostics.last_mut() {
+            d.help = Some(help.to_string());
+        }
+    }
+
     fn label_last(&mut self, label: &str) {
         if self.skip.is_some() {
             return;
@@ -450,6 +459,7 @@ impl<'a> Lexer<'a> {
                     "unterminated string: expected `\"`".to_string(),
                 );
                 self.label_last("this string is never closed");
+                self.help_last("strings end at the end of their line; use a heredoc (<<EOT) for text over several lines");
             }
             FrameKind::Heredoc {
                 marker_start,
@@ -464,6 +474,7 @@ impl<'a> Lexer<'a> {
                     format!("unterminated heredoc: no line holding only `{marker}`"),
                 );
                 self.label_last("this heredoc is never closed");
+                self.help_last(&format!("end it with a line holding only `{marker}`"));
             }
             kind => {
                 let (open, close) = match kind {
@@ -480,6 +491,7 @@ impl<'a> Lexer<'a> {
                     format!("unclosed `{open}`: expected `{close}`"),
                 );
                 self.label_last(&format!("this `{open}` is never closed"));
+                self.help_last(&format!("add the missing `{close}`"));
             }
         }
     }
