@@ -271,7 +271,11 @@ impl SourceMap for Sources {
 /// Sorts diagnostics for display: by file, then position, then code.
 pub fn sort(diags: &mut [Diagnostic]) {
     diags.sort_by(|a, b| {
-        (a.file, a.span.start, a.span.end, a.code.as_str())
-            .cmp(&(b.file, b.span.start, b.span.end, b.code.as_str()))
+        (a.file, a.span.start, a.span.end, a.code.as_str()).cmp(&(
+            b.file,
+            b.span.start,
+            b.span.end,
+            b.code.as_str(),
+        ))
     });
 }

@@ -57,7 +57,10 @@ pub fn load_bytes(
                 Diagnostic::error(
                     codes::E0012,
                     id,
-                    Span::new(valid_up_to, valid_up_to + char::REPLACEMENT_CHARACTER.len_utf8()),
+                    Span::new(
+                        valid_up_to,
+                        valid_up_to + char::REPLACEMENT_CHARACTER.len_utf8(),
+                    ),
                     "file is not valid UTF-8",
                 )
                 .with_primary_label("this byte does not start a UTF-8 character")

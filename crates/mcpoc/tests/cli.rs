@@ -122,7 +122,11 @@ fn unsupported_file_is_a_usage_error() {
     let ws = workspace(&[("notes.txt", b"hello")]);
     let out = mcpoc(ws.path(), &["check", "notes.txt"]);
     assert_eq!(code(&out), 2);
-    assert!(stderr(&out).contains("not an mcpo source file"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not an mcpo source file"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -154,7 +158,10 @@ fn invalid_utf8_is_e0012_at_the_bad_byte() {
     let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("valid JSON");
     let d = &doc["diagnostics"][0];
     assert_eq!(d["code"], "E0012");
-    assert_eq!((d["line"].as_u64(), d["column"].as_u64()), (Some(2), Some(6)));
+    assert_eq!(
+        (d["line"].as_u64(), d["column"].as_u64()),
+        (Some(2), Some(6))
+    );
     let human = mcpoc(ws.path(), &["check", "bad.mcpo"]);
     insta::assert_snapshot!("invalid_utf8", stderr(&human));
 }

@@ -17,7 +17,10 @@ fn files_with_ext(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
         let path = entry.path();
         let name = entry.file_name();
         if path.is_dir() {
-            if name != "target" && name != "node_modules" && !name.to_string_lossy().starts_with('.') {
+            if name != "target"
+                && name != "node_modules"
+                && !name.to_string_lossy().starts_with('.')
+            {
                 files_with_ext(&path, ext, out);
             }
         } else if path.extension().is_some_and(|e| e == ext) {
@@ -47,7 +50,10 @@ fn every_rust_file_opens_with_a_module_doc() {
             !text.trim_start().starts_with("//!")
         })
         .collect();
-    assert!(missing.is_empty(), "files without a `//!` first line: {missing:#?}");
+    assert!(
+        missing.is_empty(),
+        "files without a `//!` first line: {missing:#?}"
+    );
 }
 
 #[test]
@@ -55,7 +61,11 @@ fn no_should_panic() {
     let needle = ["#[should", "_panic"].concat();
     let offenders: Vec<_> = rust_sources()
         .into_iter()
-        .filter(|p| std::fs::read_to_string(p).unwrap_or_default().contains(&needle))
+        .filter(|p| {
+            std::fs::read_to_string(p)
+                .unwrap_or_default()
+                .contains(&needle)
+        })
         .collect();
     assert!(offenders.is_empty(), "{offenders:#?}");
 }
