@@ -201,6 +201,9 @@ codes! {
     /// A tool call where the language forbids it (plain resource attributes).
     E0210 = "tool call not allowed here",
         "Planning must not have side effects, so `server::tool({...})` calls are allowed in tasks, runbook steps, adapters and `data` blocks, never in a resource's attribute values or in locals, variables and outputs.\n\n```hcl\nresource \"aws.vpc\" \"main\" {\n  cidr_block = aws::vpc.read({ id = \"x\" }).cidr_block\n}\n```\n\nRead the value in a `data` block and reference it.";
+    /// A `data` block calling a tool that is not known to be read-only.
+    E0211 = "tool call in a data block is not read-only",
+        "A `data` block is read at plan time, and planning must have no side effects, so the tools it calls must be annotated `readOnlyHint: true` by their server, or declared read-only by the workspace.\n\n```hcl\nserver \"fixture\" {\n  command         = \"fixture-mcp\"\n  read_only_tools = [\"status\"]\n}\ndata \"fixture.widget\" \"w\" {\n  name = fixture::reboot({ target = \"x\" }).at   # reboot changes things\n}\n```\n\nMove the call into a `task`, or list the tool in `read_only_tools` if it only reads.";
     /// A pulled schema file that cannot be read.
     E0320 = "unreadable schema file",
         "`.mcpo/schemas/<server>.json` is written by `mcpoc schema pull`; this one is not valid JSON or not in a format this mcpoc reads, so the server's resource types are unknown (everything about it is typed `any`).\n\nRun `mcpoc schema pull --server <name>` again.";

@@ -53,8 +53,8 @@ type ResolvedType = (String, String, Option<(Ty, Ty, String)>);
 /// What names an expression can see besides the workspace's.
 #[derive(Debug, Clone, Default)]
 struct Scope {
-    /// `self` (inside a resource).
-    self_ty: Option<Ty>,
+    /// `self` (inside a resource): its input and output types, merged when used.
+    self_parts: Option<(Ty, Ty)>,
     /// `count.index` is available.
     count: bool,
     /// `each.value`'s type, when `for_each` is set.
@@ -65,6 +65,8 @@ struct Scope {
     vars: Vec<(String, Ty)>,
     /// Tool calls are allowed (tasks, data, runbook steps, adapters).
     tool_calls: bool,
+    /// Inside a `data` block: tool calls must be read-only.
+    in_data: bool,
     /// Resource addresses declared inside the pattern being checked.
     pattern_resources: BTreeMap<String, (String, String, Repeat)>,
 }
@@ -317,15 +319,16 @@ impl<'db> Cx<'db> {
             _ => (Ty::Any, Ty::Any, Origin::new("the schema")),
         };
         self.repetition(b);
-        let self_ty = merge_objects(&input, &output);
+
         // A data block filters on what the type reports: any output attribute, optional.
         let expected = if is_data {
             optional_all(&output)
         } else {
-            input
+            input.clone()
         };
-        self.scope.self_ty = if is_data { None } else { Some(self_ty) };
+        self.scope.self_parts = if is_data { None } else { Some((input, output)) };
         self.scope.tool_calls = is_data;
+        self.scope.in_data = is_data;
         self.body_against(
             &b.body.items,
             &expected,
@@ -440,7 +443,11 @@ impl<'db> Cx<'db> {
         meta: &[&str],
         at: Span,
     ) {
-        let obj = ty.as_object().cloned();
+        // Shared, not copied: schemas' object types are big and bodies are many.
+        let obj: Option<Arc<ObjectTy>> = match ty.strip_sensitive() {
+            Ty::Object(o) => Some(o.clone()),
+            _ => None,
+        };
         let mut seen: BTreeSet<String> = BTreeSet::new();
         for it in items {
             match it {
@@ -453,11 +460,11 @@ impl<'db> Cx<'db> {
                         }
                         continue;
                     }
-                    match obj.as_ref().map(|o| (o.get(name).cloned(), o)) {
+                    match obj.as_deref().map(|o| (o.get(name), o)) {
                         None => {
                             self.infer(&a.value);
                         }
-                        Some((Some(attr), _)) => self.against(&a.value, &attr, origin),
+                        Some((Some(attr), _)) => self.against(&a.value, attr, origin),
                         Some((None, o)) => {
                             if let Some(extra) = &o.extra {
                                 let extra = Attr::new((**extra).clone(), false);
@@ -638,6 +645,39 @@ impl<'db> Cx<'db> {
         .suggest(hint, tool_span)
         .emit();
         None
+    }
+
+    /// Whether `tool` is annotated `readOnlyHint: true` or listed in the `server` block's
+    /// `read_only_tools`.
+    fn read_only(&mut self, server: &str, tool: &str) -> bool {
+        if self
+            .catalog(server)
+            .and_then(|c| c.tools.get(tool))
+            .is_some_and(|t| t.read_only)
+        {
+            return true;
+        }
+        let db = self.db;
+        let Some(&(file, i)) = self
+            .index
+            .decls
+            .get(&format!("server.{server}"))
+            .and_then(|v| v.first())
+        else {
+            return false;
+        };
+        let Some(d) = signature(db, file).decls.get(i) else {
+            return false;
+        };
+        let Some(BodyItem::Block(b)) = parse(db, file).file.body.items.get(d.item) else {
+            return false;
+        };
+        match names::attr(b, "read_only_tools").map(|e| &e.kind) {
+            Some(ExprKind::Tuple(items)) => items.iter().any(|e| {
+                matches!(&e.kind, ExprKind::Template(t) if t.as_literal().as_deref() == Some(tool))
+            }),
+            _ => false,
+        }
     }
 
     fn variable(&mut self, b: &Block) {
@@ -1696,6 +1736,14 @@ impl<'db> Cx<'db> {
         let Some((input, output)) = self.tool_type(server, tool, c.name.span, server_span) else {
             return Ty::Any;
         };
+        if self.scope.in_data && !self.read_only(server, tool) {
+            self.error(codes::E0211, c.name.span, format!("`{server}` tool `{tool}` is not read-only"))
+                .label("a `data` block reads at plan time; its tools must not change anything")
+                .help(format!(
+                    "call it from a `task`, or if it only reads, add `read_only_tools = [\"{tool}\"]` to `server \"{server}\"`"
+                ))
+                .emit();
+        }
         let origin = Origin::new(format!("the inputSchema of `{server}` tool `{tool}`"));
         match c.args.as_slice() {
             [] => {
@@ -1813,8 +1861,8 @@ impl<'db> Cx<'db> {
                 // Pattern outputs are not typed yet.
                 Ty::Any
             }
-            "self" => match self.scope.self_ty.clone() {
-                Some(ty) => self.steps(ty, &t.steps, None),
+            "self" => match self.scope.self_parts.clone() {
+                Some((input, output)) => self.steps(merge_objects(&input, &output), &t.steps, None),
                 None => {
                     self.error(codes::E0115, t.root.span, "`self` outside a resource")
                         .label("`self` is the resource being declared; there is none here")

@@ -44,6 +44,11 @@ fn duplicates(db: &dyn salsa::Database, idx: &Index, out: &mut Vec<Diagnostic>) 
         let Some(((first_file, first_i), rest)) = places.split_first() else {
             continue;
         };
+        // Spans come from the parse, which changes on every edit: read it only when there
+        // is something to report, so that the workspace checks do not depend on it.
+        if rest.is_empty() {
+            continue;
+        }
         let first_span = decl_span(db, *first_file, *first_i);
         let kind = signature(db, *first_file)
             .decls
@@ -201,8 +206,11 @@ fn schemas(db: &dyn salsa::Database, ws: Workspace, idx: &Index, out: &mut Vec<D
                 })
             });
         let Some((file, i)) = place else { continue };
-        let span = decl_span(db, file, i);
         let cat = catalog(db, *schema);
+        if cat.error.is_none() && cat.warnings.is_empty() {
+            continue;
+        }
+        let span = decl_span(db, file, i);
         if let Some(reason) = &cat.error {
             out.push(
                 Diagnostic::error(

@@ -83,6 +83,11 @@ fn one_attribute_edit_rechecks_one_file() {
         "the name table is reused: {warm:?}"
     );
     assert_eq!(warm.get("catalog"), None, "schemas are reused: {warm:?}");
+    assert_eq!(
+        warm.get("workspace_diagnostics"),
+        None,
+        "the workspace checks are reused: {warm:?}"
+    );
 
     // An error introduced in b is found, and only b is checked again.
     b.set_text(&mut db)
