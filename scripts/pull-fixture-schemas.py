@@ -17,6 +17,14 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 
+def g(obj, *names):
+    """The first attribute that exists: mcp 2.x names them in snake_case, 1.x in camelCase."""
+    for n in names:
+        if hasattr(obj, n):
+            return getattr(obj, n)
+    return None
+
+
 async def pull(name, command, args):
     params = StdioServerParameters(command=command, args=args, env=dict(os.environ))
     async with stdio_client(params) as (read, write):
@@ -27,23 +35,24 @@ async def pull(name, command, args):
             while True:
                 page = await session.list_tools(cursor=cursor) if cursor else await session.list_tools()
                 tools.extend(page.tools)
-                cursor = page.next_cursor
+                cursor = g(page, "next_cursor", "nextCursor")
                 if not cursor:
                     break
     out_tools = []
     for t in tools:
-        d = {"name": t.name, "inputSchema": t.input_schema}
+        d = {"name": t.name, "inputSchema": g(t, "input_schema", "inputSchema")}
         if t.title:
             d["title"] = t.title
         if t.description:
             d["description"] = t.description
-        if t.output_schema:
-            d["outputSchema"] = t.output_schema
+        output = g(t, "output_schema", "outputSchema")
+        if output:
+            d["outputSchema"] = output
         if t.annotations:
             d["annotations"] = t.annotations.model_dump(exclude_none=True, by_alias=True)
         out_tools.append(d)
     out_tools.sort(key=lambda t: t["name"])
-    info = init.server_info
+    info = g(init, "server_info", "serverInfo")
     return {
         "format": 1,
         "server": name,
@@ -53,7 +62,7 @@ async def pull(name, command, args):
             "args": args,
             "client_capabilities": ["elicitation"],
         },
-        "protocolVersion": init.protocol_version,
+        "protocolVersion": g(init, "protocol_version", "protocolVersion"),
         "serverInfo": {"name": info.name, "version": info.version},
         "pulledAt": "2026-11-24T00:00:00Z",
         "tools": out_tools,
