@@ -1857,8 +1857,39 @@ impl<'db> Cx<'db> {
                     .label("not declared")
                     .suggest(hint, name.span)
                     .emit();
+                    return Ty::Any;
                 }
-                // Pattern outputs are not typed yet.
+                // The output must be one the pattern declares (their types are not
+                // inferred yet: `any`).
+                let pattern = self
+                    .index
+                    .get(self.db, &key)
+                    .map(|d| d.type_name.clone())
+                    .unwrap_or_default();
+                let outputs = self
+                    .index
+                    .get(self.db, &format!("pattern.{pattern}"))
+                    .map(|d| d.outputs.clone());
+                if let (Some(outputs), Some(Step::Attr(out))) = (outputs, t.steps.get(1))
+                    && !outputs.contains(&out.name)
+                {
+                    let hint = suggest::best(&out.name, outputs.iter().map(String::as_str))
+                        .map(str::to_string);
+                    let names: Vec<&str> = outputs.iter().map(String::as_str).collect();
+                    let mut b = self
+                        .error(
+                            codes::E0109,
+                            out.span,
+                            format!("pattern `{pattern}` has no output `{}`", out.name),
+                        )
+                        .label(format!("not an `output` of pattern `{pattern}`"));
+                    if hint.is_some() {
+                        b = b.suggest(hint, out.span);
+                    } else if !names.is_empty() {
+                        b = b.help(format!("its outputs are {}", list_names(&names)));
+                    }
+                    b.emit();
+                }
                 Ty::Any
             }
             "self" => match self.scope.self_parts.clone() {

@@ -261,6 +261,10 @@ pub fn signature(db: &dyn salsa::Database, file: SourceFile) -> FileSignature {
             ("use", [name]) => {
                 base.kind = DeclKind::Use;
                 base.key = format!("module.{name}");
+                // The pattern it instantiates, when named by a literal in the workspace.
+                if let Some(ExprKind::Template(t)) = attr(block, "pattern").map(|e| &e.kind) {
+                    base.type_name = t.as_literal().unwrap_or_default();
+                }
             }
             ("runbook", [name]) => {
                 base.kind = DeclKind::Runbook;

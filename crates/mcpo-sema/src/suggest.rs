@@ -1,25 +1,42 @@
 //! Did-you-mean: the closest known name by edit distance.
 
-/// Levenshtein distance between two strings, by characters.
+/// Edit distance between two strings, by characters: insertions, deletions, substitutions
+/// and swaps of two neighbours (`shpo` -> `shop` is one edit).
 pub fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
-        if let Some(first) = cur.first_mut() {
-            *first = i + 1;
+    let width = b.len() + 1;
+    // rows[i * width + j]: distance between a[..i] and b[..j].
+    let mut rows = vec![0usize; (a.len() + 1) * width];
+    let at = |i: usize, j: usize| i * width + j;
+    for i in 0..=a.len() {
+        if let Some(c) = rows.get_mut(at(i, 0)) {
+            *c = i;
         }
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev.get(j).copied().unwrap_or(0) + usize::from(ca != *cb);
-            let del = prev.get(j + 1).copied().unwrap_or(0) + 1;
-            let ins = cur.get(j).copied().unwrap_or(0) + 1;
-            if let Some(c) = cur.get_mut(j + 1) {
-                *c = sub.min(del).min(ins);
+    }
+    for j in 0..=b.len() {
+        if let Some(c) = rows.get_mut(at(0, j)) {
+            *c = j;
+        }
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let get = |r: &Vec<usize>, x: usize, y: usize| r.get(at(x, y)).copied().unwrap_or(0);
+            let ca = a.get(i - 1);
+            let cb = b.get(j - 1);
+            let cost = usize::from(ca != cb);
+            let mut d = (get(&rows, i - 1, j) + 1)
+                .min(get(&rows, i, j - 1) + 1)
+                .min(get(&rows, i - 1, j - 1) + cost);
+            if i > 1 && j > 1 && ca == b.get(j - 2) && a.get(i - 2) == cb {
+                d = d.min(get(&rows, i - 2, j - 2) + 1);
+            }
+            if let Some(c) = rows.get_mut(at(i, j)) {
+                *c = d;
             }
         }
-        std::mem::swap(&mut prev, &mut cur);
     }
-    prev.last().copied().unwrap_or(0)
+    rows.last().copied().unwrap_or(0)
 }
 
 /// The candidate closest to `name`, if it is close enough to be a likely typo (at most a
@@ -58,6 +75,7 @@ mod tests {
     fn distances_and_suggestions() {
         assert_eq!(distance("kitten", "sitting"), 3);
         assert_eq!(distance("", "abc"), 3);
+        assert_eq!(distance("shpo", "shop"), 1);
         assert_eq!(
             best("instance_typ", ["ami", "instance_type"]),
             Some("instance_type")
