@@ -47,7 +47,8 @@ pub(crate) fn check_file(
     cx.diags
 }
 
-/// A resolved `"<server>.<type>"`: server, type, and (input, output, create tool) when known.
+/// A resolved `"<server>.<type>"`: server, type, and (input, output, where the inputs come
+/// from) when known.
 type ResolvedType = (String, String, Option<(Ty, Ty, String)>);
 
 /// What names an expression can see besides the workspace's.
@@ -149,7 +150,67 @@ impl<'db> Cx<'db> {
     }
 
     fn server_known(&mut self, server: &str) -> bool {
-        self.index.decls.contains_key(&format!("server.{server}")) || self.catalog(server).is_some()
+        self.index.decls.contains_key(&format!("server.{server}"))
+            || self.catalog(server).is_some()
+            || self
+                .index
+                .names_with_prefix(&format!("adapter.{server}."))
+                .next()
+                .is_some()
+    }
+
+    /// The (input, output) types of a resource type defined by an `adapter` block: its
+    /// `inputs`, and its `outputs` (not typed yet: `any`) plus `id`.
+    fn adapter_type(&self, server: &str, ty: &str) -> Option<(Ty, Ty)> {
+        let d = self.index.get(self.db, &format!("adapter.{server}.{ty}"))?;
+        let mut attrs = BTreeMap::new();
+        for o in &d.outputs {
+            attrs.insert(o.clone(), Attr::new(Ty::Any, true));
+        }
+        attrs.insert("id".to_string(), Attr::new(Ty::String, true));
+        Some((d.ty.clone(), Ty::object(attrs)))
+    }
+
+    fn adapter(&mut self, b: &Block) {
+        if !self.expect_labels(b, 2, "a server and a type name") {
+            return;
+        }
+        let mut inputs = Ty::Any;
+        if let Some(t) = names::attr(b, "inputs") {
+            match parse_type_expr(t) {
+                Ok(parsed) => inputs = parsed,
+                Err(e) => {
+                    self.error(codes::E0204, e.span, "invalid type expression")
+                        .label(e.message)
+                        .emit();
+                }
+            }
+        }
+        let mut id = BTreeMap::new();
+        id.insert("id".to_string(), Attr::new(Ty::String, true));
+        self.scope.self_parts = Some((inputs, Ty::object(id)));
+        self.scope.tool_calls = true;
+        self.scope.vars.push(("result".to_string(), Ty::Any));
+        for it in &b.body.items {
+            match it {
+                BodyItem::Attribute(a) if a.name.name == "inputs" => {}
+                BodyItem::Attribute(a) if a.name.name == "failed_when" => self.condition(&a.value),
+                BodyItem::Attribute(a) => {
+                    self.infer(&a.value);
+                }
+                BodyItem::Block(blk) => {
+                    self.error(
+                        codes::E0100,
+                        blk.ty.span,
+                        format!("unknown block type `{}`", blk.ty.name),
+                    )
+                    .label("an `adapter` holds attributes only")
+                    .emit();
+                }
+                BodyItem::Error(_) => {}
+            }
+        }
+        self.scope = Scope::default();
     }
 
     fn server_names(&self) -> Vec<String> {
@@ -193,6 +254,11 @@ impl<'db> Cx<'db> {
             server_span.end as usize + 1,
             span.end.saturating_sub(1) as usize,
         );
+        // An adapter block defines the type (and overrides the convention).
+        if let Some((input, output)) = self.adapter_type(&server, &ty) {
+            let origin = format!("the `inputs` of adapter `{server}.{ty}`");
+            return Some((server, ty, Some((input, output, origin))));
+        }
         if !self.server_known(&server) {
             let names = self.server_names();
             let hint = suggest::best(&server, names.iter().map(String::as_str)).map(str::to_string);
@@ -214,19 +280,12 @@ impl<'db> Cx<'db> {
             return Some((server, ty, None));
         }
         if let Some(rt) = cat.resource_types.get(&ty) {
+            let origin = format!("the inputSchema of `{server}` tool `{}`", rt.create_tool);
             return Some((
                 server.clone(),
                 ty,
-                Some((rt.input.clone(), rt.output.clone(), rt.create_tool.clone())),
+                Some((rt.input.clone(), rt.output.clone(), origin)),
             ));
-        }
-        // An adapter block may define the type.
-        if self
-            .index
-            .decls
-            .contains_key(&format!("adapter.{server}.{ty}"))
-        {
-            return Some((server, ty, None));
         }
         let hint =
             suggest::best(&ty, cat.resource_types.keys().map(String::as_str)).map(str::to_string);
@@ -265,8 +324,9 @@ impl<'db> Cx<'db> {
             "pattern" => self.pattern(b),
             "function" => self.function(b),
             "runbook" => self.runbook(b),
-            // Server blocks are read by the registry (E0303); adapters are not typed yet.
-            "server" | "adapter" => {}
+            "adapter" => self.adapter(b),
+            // Server blocks are read by the registry (E0303).
+            "server" => {}
             other => {
                 let hint = suggest::best(other, TOP_BLOCKS.iter().copied()).map(str::to_string);
                 self.error(
@@ -311,11 +371,9 @@ impl<'db> Cx<'db> {
         };
         let resolved = self.resource_type(label, what);
         let (input, output, origin) = match &resolved {
-            Some((server, _, Some((input, output, tool)))) => (
-                input.clone(),
-                output.clone(),
-                Origin::new(format!("the inputSchema of `{server}` tool `{tool}`")),
-            ),
+            Some((_, _, Some((input, output, origin)))) => {
+                (input.clone(), output.clone(), Origin::new(origin.clone()))
+            }
             _ => (Ty::Any, Ty::Any, Origin::new("the schema")),
         };
         self.repetition(b);
@@ -2108,12 +2166,15 @@ impl<'db> Cx<'db> {
                 .unwrap_or(Ty::Any);
             (Ty::Any, out)
         } else {
-            match self
-                .catalog(&server.name)
-                .and_then(|c| c.resource_types.get(&ty.name))
-            {
-                Some(rt) => (rt.input.clone(), rt.output.clone()),
-                None => (Ty::Any, Ty::Any),
+            match self.adapter_type(&server.name, &ty.name) {
+                Some(pair) => pair,
+                None => match self
+                    .catalog(&server.name)
+                    .and_then(|c| c.resource_types.get(&ty.name))
+                {
+                    Some(rt) => (rt.input.clone(), rt.output.clone()),
+                    None => (Ty::Any, Ty::Any),
+                },
             }
         };
         let whole = match repeat {

@@ -275,6 +275,16 @@ pub fn signature(db: &dyn salsa::Database, file: SourceFile) -> FileSignature {
                 base.server = server.to_string();
                 base.type_name = t.to_string();
                 base.key = format!("adapter.{server}.{t}");
+                base.ty = match attr(block, "inputs") {
+                    Some(t) => parse_type_expr(t).unwrap_or(Ty::Any),
+                    None => Ty::Any,
+                };
+                if let Some(ExprKind::Object(items)) = attr(block, "outputs").map(|e| &e.kind) {
+                    base.outputs = items
+                        .iter()
+                        .filter_map(|i| crate::types::object_key(&i.key))
+                        .collect();
+                }
             }
             _ => continue,
         }
