@@ -50,7 +50,11 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, PathError> {
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), PathError> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
-        PathError(format!("cannot read directory `{}`: {}", dir.display(), io_reason(&e)))
+        PathError(format!(
+            "cannot read directory `{}`: {}",
+            dir.display(),
+            io_reason(&e)
+        ))
     })?;
     let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
     entries.sort_by_key(|e| e.file_name());

@@ -33,7 +33,10 @@ pub fn print(diags: &mut [Diagnostic], sources: &dyn SourceMap, format: Format) 
                 },
             );
             eprint!("{text}");
-            let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
+            let errors = diags
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .count();
             let warnings = diags
                 .iter()
                 .filter(|d| d.severity == Severity::Warning)
