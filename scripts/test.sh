@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 if ! python3 -c 'import mcp.client.stdio' >/dev/null 2>&1; then
   echo "installing the Python MCP client (pip install mcp) for the twin interoperability test"
-  python3 -m pip install --quiet --disable-pip-version-check 'mcp>=1.12' 
+  python3 -m pip install --quiet --disable-pip-version-check 'mcp==2.3.0'
 fi
 
 # Third-party MCP servers from npm for the client tests of mcpo-mcp and mcpoc, cached
