@@ -68,6 +68,8 @@ struct Scope {
     tool_calls: bool,
     /// Inside a `data` block: tool calls must be read-only.
     in_data: bool,
+    /// Inside a runbook: the steps before this one and their results' types.
+    steps: Option<BTreeMap<String, Ty>>,
     /// Resource addresses declared inside the pattern being checked.
     pattern_resources: BTreeMap<String, (String, String, Repeat)>,
 }
@@ -1123,11 +1125,13 @@ impl<'db> Cx<'db> {
                 params.insert(p.to_string(), ty);
             }
         }
+        let mut steps: BTreeMap<String, Ty> = BTreeMap::new();
         for it in &b.body.items {
             let BodyItem::Block(blk) = it else { continue };
             self.scope = Scope {
                 params: Some(params.clone()),
                 tool_calls: true,
+                steps: Some(steps.clone()),
                 ..Scope::default()
             };
             match blk.ty.name.as_str() {
@@ -1139,6 +1143,19 @@ impl<'db> Cx<'db> {
                         ("description", Ty::String),
                     ]);
                     self.block_body(blk, &schema, &Origin::new("a `step` block"));
+                    // What later steps read as `step.<name>`: the result of `run`.
+                    let result = match names::attr(blk, "run") {
+                        Some(run) => {
+                            self.quiet += 1;
+                            let t = self.infer(run);
+                            self.quiet -= 1;
+                            t
+                        }
+                        None => Ty::Any,
+                    };
+                    if let [name] = labels(blk).as_slice() {
+                        steps.insert(name.to_string(), result);
+                    }
                 }
                 other => {
                     let hint = suggest::best(other, ["param", "step"]).map(str::to_string);
@@ -1697,10 +1714,11 @@ impl<'db> Cx<'db> {
     }
 
     fn call(&mut self, c: &FunctionCall, span: Span) -> Ty {
-        let args: Vec<Ty> = c.args.iter().map(|a| self.infer(a)).collect();
+        // A tool call checks its argument against the tool's schema (which infers it).
         if let [server] = c.namespace.as_slice() {
             return self.tool_call(&server.name, c, server.span, span);
         }
+        let args: Vec<Ty> = c.args.iter().map(|a| self.infer(a)).collect();
         if !c.namespace.is_empty() {
             return Ty::Any;
         }
@@ -1792,6 +1810,9 @@ impl<'db> Cx<'db> {
         }
         let tool = c.name.name.as_str();
         let Some((input, output)) = self.tool_type(server, tool, c.name.span, server_span) else {
+            for a in &c.args {
+                self.infer(a);
+            }
             return Ty::Any;
         };
         if self.scope.in_data && !self.read_only(server, tool) {
@@ -2027,7 +2048,34 @@ impl<'db> Cx<'db> {
                     }
                 }
             }
-            "step" | "result" => Ty::Any,
+            "step" => {
+                let Some(steps) = self.scope.steps.clone() else {
+                    self.error(codes::E0115, t.root.span, "`step` outside a runbook")
+                        .label("`step.<name>` reads an earlier step of a runbook")
+                        .emit();
+                    return Ty::Any;
+                };
+                let Some(name) = first else {
+                    return self.needs_attr(t, "step.<name>");
+                };
+                match steps.get(&name.name) {
+                    Some(ty) => self.steps(ty.clone(), t.steps.get(1..).unwrap_or(&[]), None),
+                    None => {
+                        let hint = suggest::best(&name.name, steps.keys().map(String::as_str))
+                            .map(str::to_string);
+                        self.error(
+                            codes::E0106,
+                            name.span,
+                            format!("no earlier step `{}`", name.name),
+                        )
+                        .label("steps can read only the steps before them")
+                        .suggest(hint, name.span)
+                        .emit();
+                        Ty::Any
+                    }
+                }
+            }
+            "result" => Ty::Any,
             _ => {
                 if self.server_known(root)
                     || self
