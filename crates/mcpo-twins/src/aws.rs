@@ -781,8 +781,10 @@ pub(crate) struct AsgInput {
     /// The group's name, unique in the account; it is also the group's id.
     pub name: String,
     /// The fewest instances the group runs.
+    #[schemars(range(min = 0, max = 10000))]
     pub min_size: i64,
     /// The most instances the group runs.
+    #[schemars(range(min = 0, max = 10000))]
     pub max_size: i64,
     /// How many instances the group should run (min_size when absent).
     #[serde(default)]
@@ -929,6 +931,7 @@ pub(crate) struct RdsInput {
     pub instance_class: String,
     /// Storage in GiB, 20 to 65536; can only grow.
     #[serde(default = "default_storage")]
+    #[schemars(range(min = 20, max = 65536))]
     pub allocated_storage: i64,
     /// Name of the master user.
     pub master_username: String,
@@ -1137,6 +1140,7 @@ pub(crate) struct RecordInput {
     pub record_type: String,
     /// Time to live in seconds.
     #[serde(default = "default_ttl")]
+    #[schemars(range(min = 0, max = 2147483647))]
     pub ttl: i64,
     /// The values, e.g. ["192.0.2.10"].
     pub records: Vec<String>,

@@ -422,6 +422,7 @@ pub(crate) struct DeploymentInput {
     pub image: String,
     /// How many pods to run, 0 to 1000.
     #[serde(default = "default_replicas")]
+    #[schemars(range(min = 0, max = 1000))]
     pub replicas: i64,
     /// Labels of the pods (services select on them); app=<name> when empty.
     #[serde(default)]

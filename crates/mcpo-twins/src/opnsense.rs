@@ -37,12 +37,14 @@ pub(crate) struct VlanInput {
     /// The parent (physical) interface, e.g. igb1.
     pub interface: String,
     /// The 802.1Q VLAN tag, 1 to 4094, unique per parent interface.
+    #[schemars(range(min = 1, max = 4094))]
     pub tag: i64,
     /// A description shown in the interface list.
     #[serde(default)]
     pub description: String,
     /// 802.1p priority code point, 0 to 7.
     #[serde(default)]
+    #[schemars(range(min = 0, max = 7))]
     pub pcp: i64,
 }
 
