@@ -173,6 +173,53 @@ impl<'db> Cx<'db> {
         Some((d.ty.clone(), Ty::object(attrs)))
     }
 
+    /// The type of output `name` of pattern `pattern`: its value inferred in the pattern's
+    /// scope (params and the pattern's own resources), without reporting there.
+    fn pattern_output_type(&mut self, pattern: &str, name: &str) -> Ty {
+        let db = self.db;
+        let key = format!("pattern.{pattern}");
+        let Some(&(file, i)) = self.index.decls.get(&key).and_then(|v| v.first()) else {
+            return Ty::Any;
+        };
+        let Some(d) = signature(db, file).decls.get(i) else {
+            return Ty::Any;
+        };
+        let params: BTreeMap<String, Ty> = d
+            .params
+            .iter()
+            .map(|(n, t, _)| (n.clone(), t.clone()))
+            .collect();
+        let Some(BodyItem::Block(pb)) = parse(db, file).file.body.items.get(d.item) else {
+            return Ty::Any;
+        };
+        let value = pb.body.items.iter().find_map(|it| match it {
+            BodyItem::Block(o) if o.ty.name == "output" && labels(o).as_slice() == [name] => {
+                names::attr(o, "value")
+            }
+            _ => None,
+        });
+        let Some(value) = value else { return Ty::Any };
+        let key = format!("{key}.{name}");
+        if self.visiting.contains(&key) {
+            return Ty::Any;
+        }
+        self.visiting.push(key);
+        let saved = std::mem::replace(
+            &mut self.scope,
+            Scope {
+                params: Some(params),
+                pattern_resources: pattern_resources(pb),
+                ..Scope::default()
+            },
+        );
+        self.quiet += 1;
+        let ty = self.infer(value);
+        self.quiet -= 1;
+        self.scope = saved;
+        self.visiting.pop();
+        ty
+    }
+
     fn adapter(&mut self, b: &Block) {
         if !self.expect_labels(b, 2, "a server and a type name") {
             return;
@@ -984,7 +1031,7 @@ impl<'db> Cx<'db> {
             return;
         }
         let mut params = BTreeMap::new();
-        let mut pattern_resources = BTreeMap::new();
+        let pattern_resources = pattern_resources(b);
         for it in &b.body.items {
             if let BodyItem::Block(blk) = it {
                 let l = labels(blk);
@@ -1001,23 +1048,6 @@ impl<'db> Cx<'db> {
                             None => Ty::Any,
                         };
                         params.insert(p.to_string(), ty);
-                    }
-                    ("resource" | "data", [t, n]) => {
-                        if let Some((s, ty)) = split_type(t) {
-                            let key = if blk.ty.name == "resource" {
-                                format!("{s}.{ty}.{n}")
-                            } else {
-                                format!("data.{s}.{ty}.{n}")
-                            };
-                            let rep = if names::attr(blk, "count").is_some() {
-                                Repeat::Count
-                            } else if names::attr(blk, "for_each").is_some() {
-                                Repeat::ForEach
-                            } else {
-                                Repeat::One
-                            };
-                            pattern_resources.insert(key, (s.to_string(), ty.to_string(), rep));
-                        }
                     }
                     _ => {}
                 }
@@ -1968,8 +1998,15 @@ impl<'db> Cx<'db> {
                         b = b.help(format!("its outputs are {}", list_names(&names)));
                     }
                     b.emit();
+                    return Ty::Any;
                 }
-                Ty::Any
+                match t.steps.get(1) {
+                    Some(Step::Attr(out)) => {
+                        let ty = self.pattern_output_type(&pattern, &out.name);
+                        self.steps(ty, t.steps.get(2..).unwrap_or(&[]), None)
+                    }
+                    _ => Ty::Any,
+                }
             }
             "self" => match self.scope.self_parts.clone() {
                 Some((input, output)) => self.steps(merge_objects(&input, &output), &t.steps, None),
@@ -2520,6 +2557,38 @@ impl DiagBuilder<'_, '_> {
             self.cx.report(d);
         }
     }
+}
+
+/// The resources and data blocks declared inside a pattern, by address.
+fn pattern_resources(pattern: &Block) -> BTreeMap<String, (String, String, Repeat)> {
+    let mut out = BTreeMap::new();
+    for it in &pattern.body.items {
+        let BodyItem::Block(blk) = it else { continue };
+        let l = labels(blk);
+        let (kind, [t, n]) = (blk.ty.name.as_str(), l.as_slice()) else {
+            continue;
+        };
+        if kind != "resource" && kind != "data" {
+            continue;
+        }
+        let Some((s, ty)) = split_type(t) else {
+            continue;
+        };
+        let key = if kind == "resource" {
+            format!("{s}.{ty}.{n}")
+        } else {
+            format!("data.{s}.{ty}.{n}")
+        };
+        let rep = if names::attr(blk, "count").is_some() {
+            Repeat::Count
+        } else if names::attr(blk, "for_each").is_some() {
+            Repeat::ForEach
+        } else {
+            Repeat::One
+        };
+        out.insert(key, (s.to_string(), ty.to_string(), rep));
+    }
+    out
 }
 
 fn obj(attrs: &[(&str, Ty)]) -> Ty {
