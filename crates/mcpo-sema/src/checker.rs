@@ -1033,24 +1033,21 @@ impl<'db> Cx<'db> {
         let mut params = BTreeMap::new();
         let pattern_resources = pattern_resources(b);
         for it in &b.body.items {
-            if let BodyItem::Block(blk) = it {
-                let l = labels(blk);
-                match (blk.ty.name.as_str(), l.as_slice()) {
-                    ("param", [p]) => {
-                        let ty = match names::attr(blk, "type").map(parse_type_expr) {
-                            Some(Ok(t)) => t,
-                            Some(Err(e)) => {
-                                self.error(codes::E0204, e.span, "invalid type expression")
-                                    .label(e.message)
-                                    .emit();
-                                Ty::Any
-                            }
-                            None => Ty::Any,
-                        };
-                        params.insert(p.to_string(), ty);
+            if let BodyItem::Block(blk) = it
+                && blk.ty.name == "param"
+                && let [p] = labels(blk).as_slice()
+            {
+                let ty = match names::attr(blk, "type").map(parse_type_expr) {
+                    Some(Ok(t)) => t,
+                    Some(Err(e)) => {
+                        self.error(codes::E0204, e.span, "invalid type expression")
+                            .label(e.message)
+                            .emit();
+                        Ty::Any
                     }
-                    _ => {}
-                }
+                    None => Ty::Any,
+                };
+                params.insert(p.to_string(), ty);
             }
         }
         for it in &b.body.items {
