@@ -22,6 +22,9 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+/// Expressions nested deeper than this are not checked (typed `any`).
+const MAX_EXPR_DEPTH: usize = 48;
+
 /// The top-level block types.
 const TOP_BLOCKS: &[&str] = &[
     "adapter", "data", "function", "locals", "output", "pattern", "resource", "runbook", "server",
@@ -98,6 +101,8 @@ struct Cx<'db> {
     local_types: HashMap<String, Ty>,
     visiting: Vec<String>,
     catalogs: HashMap<String, Option<&'db Catalog>>,
+    /// Current nesting of `infer`/`against`.
+    depth: usize,
 }
 
 impl<'db> Cx<'db> {
@@ -113,6 +118,7 @@ impl<'db> Cx<'db> {
             local_types: HashMap::new(),
             visiting: Vec::new(),
             catalogs: HashMap::new(),
+            depth: 0,
         }
     }
 
@@ -1203,6 +1209,15 @@ impl<'db> Cx<'db> {
     // ----- values against expected types -----
 
     fn against(&mut self, expr: &Expr, want: &Attr, origin: &Origin) {
+        if self.depth >= MAX_EXPR_DEPTH {
+            return;
+        }
+        self.depth += 1;
+        self.against_inner(expr, want, origin);
+        self.depth -= 1;
+    }
+
+    fn against_inner(&mut self, expr: &Expr, want: &Attr, origin: &Origin) {
         let expected = want.ty.strip_sensitive();
         match (&expr.kind, expected) {
             (ExprKind::Parens(inner), _) => self.against(inner, want, origin),
@@ -1485,6 +1500,19 @@ impl<'db> Cx<'db> {
     // ----- inference -----
 
     fn infer(&mut self, expr: &Expr) -> Ty {
+        // Nesting is bounded by the parser (256), but a frame per level of every
+        // recursive helper is too much stack for a debug build: deeper than this, values
+        // are not checked.
+        if self.depth >= MAX_EXPR_DEPTH {
+            return Ty::Any;
+        }
+        self.depth += 1;
+        let ty = self.infer_inner(expr);
+        self.depth -= 1;
+        ty
+    }
+
+    fn infer_inner(&mut self, expr: &Expr) -> Ty {
         match &expr.kind {
             ExprKind::Null => Ty::Null,
             ExprKind::Bool(_) => Ty::Bool,
