@@ -1392,7 +1392,7 @@ impl<'db> Cx<'db> {
                     self.error(
                         codes::E0203,
                         span,
-                        format!("string of {len} characters is shorter than the minimum"),
+                        format!("string of {} is shorter than the minimum", chars(len)),
                     )
                     .label(format!("`minLength` is {min} in {}", origin.text))
                     .emit();
@@ -1403,7 +1403,7 @@ impl<'db> Cx<'db> {
                     self.error(
                         codes::E0203,
                         span,
-                        format!("string of {len} characters is longer than the maximum"),
+                        format!("string of {} is longer than the maximum", chars(len)),
                     )
                     .label(format!("`maxLength` is {max} in {}", origin.text))
                     .emit();
@@ -2676,6 +2676,14 @@ fn literal(e: &Expr) -> Option<Value> {
             _ => None,
         },
         _ => None,
+    }
+}
+
+fn chars(n: u64) -> String {
+    if n == 1 {
+        "1 character".to_string()
+    } else {
+        format!("{n} characters")
     }
 }
 

@@ -180,7 +180,10 @@ fn unused(db: &dyn salsa::Database, idx: &Index, out: &mut Vec<Diagnostic>) {
                 codes::W0001,
                 file.id(db),
                 decl_span(db, file, i),
-                format!("variable `{key}` is never used"),
+                format!(
+                    "variable `{}` is never used",
+                    key.strip_prefix("var.").unwrap_or(key)
+                ),
             )
             .with_primary_label("declared here, read nowhere")
             .with_help("remove it, or read it with `var.<name>` where it was meant to be used"),
