@@ -110,16 +110,6 @@ codes! {
     /// A one-line block (`a { b = 1 }`) whose closing `}` is not on the same line.
     E0013 = "one-line block not closed on its line",
         "A block whose first attribute follows `{` on the same line is a one-line block, and its `}` must follow on that line too (as in HCL).\n\n```hcl\nlifecycle { prevent_destroy = true\n}\n```\n\nEither close it on the same line (`lifecycle { prevent_destroy = true }`) or start the body on a new line after `{`.";
-    /// A `server` block whose pulled schema (`.mcpo/schemas/<server>.json`) is missing.
-    E0301 = "server schema not pulled",
-        "`mcpoc check` types tool calls and resources against each server's tool list, which `mcpoc schema pull` stores in `.mcpo/schemas/<server>.json` and records in `mcpo.lock`. The checker never starts a server, so a server whose schema was never pulled (or whose entry is missing from `mcpo.lock`) cannot be checked.\n\n```hcl\nserver \"aws\" {\n  command = \"mcpoc\"\n  args    = [\"twin\", \"aws\"]\n}\n```\n\nRun `mcpoc schema pull` (or `mcpoc schema pull --server aws`) and commit `mcpo.lock` and `.mcpo/schemas/`.";
-    /// A `server` block whose declaration changed since its schema was pulled.
-    E0302 = "server schema is stale",
-        "A server's tool list depends on its command, arguments, the environment variables set for it, its URL and headers, and the capabilities the client declares. The pulled schema records all of them (environment variables and headers by name only); when the `server` block no longer matches what the schema was pulled with, or the schema file no longer matches the hash in `mcpo.lock`, the schema may be wrong.\n\n```hcl\nserver \"aws\" {\n  command = \"mcpoc\"\n  args    = [\"twin\", \"aws\", \"--seed\", \"2\"]  # was pulled without --seed\n}\n```\n\nRun `mcpoc schema pull --server aws` to pull it again.";
-    /// A `server` block that cannot be read: no single label, an attribute of the wrong
-    /// kind, both `command` and `url`, or an expression the server evaluator does not take.
-    E0303 = "invalid server block",
-        "A `server` block has one label, its name, and attributes `command`, `args`, `env`, `cwd` (a stdio server) or `url`, `headers` (streamable HTTP), plus `max_concurrency` and `timeout_ms`. Values are literals, `env(\"NAME\")` and templates such as `\"Bearer ${env(\"TOKEN\")}\"`.\n\n```hcl\nserver \"aws\" {\n  command = \"mcpoc\"\n  url     = \"http://127.0.0.1:8931/mcp\"  # one or the other\n}\n```\n\nKeep either `command` or `url`.";
     /// A block type the language does not have, at the top level or inside a block.
     E0100 = "unknown block type",
         "Top-level blocks are `server`, `variable`, `locals`, `resource`, `data`, `task`, `output`, `pattern`, `use`, `function`, `runbook` and `adapter`; inside a resource, `lifecycle`, `wait_for` and blocks for object-typed attributes.\n\n```hcl\nresorce \"aws.vpc\" \"main\" {   # misspelt\n  cidr_block = \"10.0.0.0/16\"\n}\n```\n\nFix the block type; the help line suggests the closest one.";
@@ -204,6 +194,16 @@ codes! {
     /// A `data` block calling a tool that is not known to be read-only.
     E0211 = "tool call in a data block is not read-only",
         "A `data` block is read at plan time, and planning must have no side effects, so the tools it calls must be annotated `readOnlyHint: true` by their server, or declared read-only by the workspace.\n\n```hcl\nserver \"fixture\" {\n  command         = \"fixture-mcp\"\n  read_only_tools = [\"status\"]\n}\ndata \"fixture.widget\" \"w\" {\n  name = fixture::reboot({ target = \"x\" }).at   # reboot changes things\n}\n```\n\nMove the call into a `task`, or list the tool in `read_only_tools` if it only reads.";
+    /// A `server` block whose pulled schema (`.mcpo/schemas/<server>.json`) is missing.
+    E0301 = "server schema not pulled",
+        "`mcpoc check` types tool calls and resources against each server's tool list, which `mcpoc schema pull` stores in `.mcpo/schemas/<server>.json` and records in `mcpo.lock`. The checker never starts a server, so a server whose schema was never pulled (or whose entry is missing from `mcpo.lock`) cannot be checked.\n\n```hcl\nserver \"aws\" {\n  command = \"mcpoc\"\n  args    = [\"twin\", \"aws\"]\n}\n```\n\nRun `mcpoc schema pull` (or `mcpoc schema pull --server aws`) and commit `mcpo.lock` and `.mcpo/schemas/`.";
+    /// A `server` block whose declaration changed since its schema was pulled.
+    E0302 = "server schema is stale",
+        "A server's tool list depends on its command, arguments, the environment variables set for it, its URL and headers, and the capabilities the client declares. The pulled schema records all of them (environment variables and headers by name only); when the `server` block no longer matches what the schema was pulled with, or the schema file no longer matches the hash in `mcpo.lock`, the schema may be wrong.\n\n```hcl\nserver \"aws\" {\n  command = \"mcpoc\"\n  args    = [\"twin\", \"aws\", \"--seed\", \"2\"]  # was pulled without --seed\n}\n```\n\nRun `mcpoc schema pull --server aws` to pull it again.";
+    /// A `server` block that cannot be read: no single label, an attribute of the wrong
+    /// kind, both `command` and `url`, or an expression the server evaluator does not take.
+    E0303 = "invalid server block",
+        "A `server` block has one label, its name, and attributes `command`, `args`, `env`, `cwd` (a stdio server) or `url`, `headers` (streamable HTTP), plus `max_concurrency` and `timeout_ms`. Values are literals, `env(\"NAME\")` and templates such as `\"Bearer ${env(\"TOKEN\")}\"`.\n\n```hcl\nserver \"aws\" {\n  command = \"mcpoc\"\n  url     = \"http://127.0.0.1:8931/mcp\"  # one or the other\n}\n```\n\nKeep either `command` or `url`.";
     /// A pulled schema file that cannot be read.
     E0320 = "unreadable schema file",
         "`.mcpo/schemas/<server>.json` is written by `mcpoc schema pull`; this one is not valid JSON or not in a format this mcpoc reads, so the server's resource types are unknown (everything about it is typed `any`).\n\nRun `mcpoc schema pull --server <name>` again.";
