@@ -562,10 +562,23 @@ impl<'db> Cx<'db> {
             _ => None,
         };
         let mut seen: BTreeSet<String> = BTreeSet::new();
+        let mut attr_spans: BTreeMap<&str, Span> = BTreeMap::new();
         for it in items {
             match it {
                 BodyItem::Attribute(a) => {
                     let name = a.name.name.as_str();
+                    if let Some(first) = attr_spans.get(name).copied() {
+                        self.error(
+                            codes::E0108,
+                            a.name.span,
+                            format!("attribute `{name}` is set twice"),
+                        )
+                        .label("set again here")
+                        .secondary(first, "first set here")
+                        .help("remove one of them")
+                        .emit();
+                    }
+                    attr_spans.insert(name, a.name.span);
                     seen.insert(name.to_string());
                     if meta.contains(&name) {
                         if !matches!(name, "count" | "for_each" | "depends_on") {
