@@ -9,6 +9,7 @@
 //! [`FileId`] to a display name and the file's text.
 
 #![warn(clippy::unwrap_used, clippy::indexing_slicing)]
+#![cfg_attr(test, allow(clippy::indexing_slicing, clippy::unwrap_used))]
 
 pub mod codes;
 pub mod json;
