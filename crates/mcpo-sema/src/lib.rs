@@ -27,11 +27,13 @@ mod inputs;
 mod names;
 mod server_catalog;
 mod suggest;
+pub mod template;
 pub mod types;
 mod workspace;
 
 pub use names::{Decl, DeclKind, FileSignature, Index, Repeat, index, signature};
 pub use server_catalog::{Catalog, ResourceType, ToolInfo, catalog};
+pub use template::convert_template;
 pub use workspace::workspace_diagnostics;
 
 use mcpo_diagnostics::Diagnostic;

@@ -68,6 +68,16 @@ enum Command {
     },
     /// Run a twin MCP server (a simulated OPNsense, AWS, Docker or Kubernetes).
     Twin(mcpo_twins::TwinArgs),
+    /// Convert a JSON deployment template (`*.mcpo.json`) to `.mcpo` source, written beside
+    /// it (`x.mcpo.json` -> `x.mcpo`), using the workspace's pulled schemas for names.
+    Convert {
+        /// The template.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Print the source on stdout instead of writing the file.
+        #[arg(long)]
+        stdout: bool,
+    },
     /// List declared and discovered MCP servers and where each came from.
     Servers(servers::ServersArgs),
     /// Pull server schemas (`mcpoc schema pull`).
@@ -100,6 +110,7 @@ fn main() -> ExitCode {
         } => commands::check(&default_paths(paths), syntax_only, format),
         Command::Fmt { paths, check } => commands::fmt(&default_paths(paths), check),
         Command::Explain { code } => commands::explain(code.as_deref()),
+        Command::Convert { file, stdout } => typecheck::convert(&file, stdout),
         Command::Servers(args) => servers::servers(args),
         Command::Schema { command } => servers::schema(command),
         Command::McpConformanceClient { url } => conformance::run(&url),

@@ -71,3 +71,57 @@ pub fn semantic_diagnostics(start: &Path, files: &[FileId], sources: &Sources) -
     let ws = Workspace::new(&db, inputs, schemas);
     mcpo_sema::check_semantics(&db, ws)
 }
+
+/// `mcpoc convert`: a JSON deployment template to formatted `.mcpo` source.
+pub fn convert(file: &Path, to_stdout: bool) -> u8 {
+    let json = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: cannot read `{}`: {e}", file.display());
+            return crate::EXIT_USAGE;
+        }
+    };
+    let start = file.parent().unwrap_or(Path::new("."));
+    let root = find_root(start);
+    let db = Database::default();
+    let schemas: Vec<SchemaFile> = read_schemas(&root)
+        .into_iter()
+        .map(|(server, name, text)| SchemaFile::new(&db, server, name, text))
+        .collect();
+    let ws = Workspace::new(&db, Vec::new(), schemas);
+    let source = match mcpo_sema::convert_template(&db, ws, &json) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "error: `{}` is not a deployment template: {e}",
+                file.display()
+            );
+            return crate::EXIT_ERRORS;
+        }
+    };
+    let parsed = mcpo_syntax::parse(&source, FileId(0));
+    let text = if parsed.diagnostics.is_empty() {
+        mcpo_fmt::format(&source, &parsed.file)
+    } else {
+        source
+    };
+    if to_stdout {
+        print!("{text}");
+        return crate::EXIT_OK;
+    }
+    let name = file.to_string_lossy();
+    let out = PathBuf::from(
+        name.strip_suffix(".json")
+            .map_or_else(|| format!("{name}.mcpo"), str::to_string),
+    );
+    match std::fs::write(&out, text) {
+        Ok(()) => {
+            println!("{}", out.display());
+            crate::EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: cannot write `{}`: {e}", out.display());
+            crate::EXIT_USAGE
+        }
+    }
+}

@@ -76,3 +76,44 @@ fn clean_program_and_syntax_only() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn convert_writes_source_that_checks_clean() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let schemas = dir.path().join(".mcpo/schemas");
+    std::fs::create_dir_all(&schemas).expect("mkdir");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for s in ["aws", "docker", "kubernetes", "opnsense"] {
+        std::fs::copy(
+            repo.join(format!("tests/check/.mcpo/schemas/{s}.json")),
+            schemas.join(format!("{s}.json")),
+        )
+        .expect("copy schema");
+    }
+    std::fs::copy(
+        repo.join("tests/convert/store.mcpo.json"),
+        dir.path().join("store.mcpo.json"),
+    )
+    .expect("copy template");
+    let out = mcpoc(dir.path(), &["convert", "store.mcpo.json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let source = std::fs::read_to_string(dir.path().join("store.mcpo")).expect("written");
+    assert!(
+        source.contains("resource \"docker.container\" \"app\""),
+        "{source}"
+    );
+    let check = mcpoc(dir.path(), &["check", "store.mcpo"]);
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "{source}\n{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let fmt = mcpoc(dir.path(), &["fmt", "--check", "store.mcpo"]);
+    assert_eq!(fmt.status.code(), Some(0), "converted source is formatted");
+}
