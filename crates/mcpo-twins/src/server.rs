@@ -38,6 +38,10 @@ pub(crate) struct Shared {
     listeners: Mutex<Vec<(u64, Target)>>,
     changed: tokio::sync::Notify,
     owners: AtomicU64,
+    /// What each URI looked like when a `subscriptions/listen` request was accepted, kept
+    /// until its `listen` handler registers the subscription. rmcp acknowledges a listen
+    /// request before it calls the handler; a change in between would otherwise be missed.
+    baselines: Mutex<Vec<(String, Option<Value>)>>,
 }
 
 /// Subscriptions: who wants to hear about which URI, and what each URI looked like when
@@ -87,6 +91,7 @@ impl Shared {
             listeners: Mutex::new(Vec::new()),
             changed: tokio::sync::Notify::new(),
             owners: AtomicU64::new(1),
+            baselines: Mutex::new(Vec::new()),
         })
     }
 
@@ -104,8 +109,10 @@ impl Shared {
         self.def(ty)?.view(world, id, now)
     }
 
-    fn subscribe(&self, uri: &str, owner: u64, target: Target) {
-        let current = self.view_uri(&lock(&self.world), uri, now_ms());
+    /// Registers a subscriber. `baseline` is what the subscriber is known to have seen
+    /// (the state when its request was accepted); without one, the current state.
+    fn subscribe(&self, uri: &str, owner: u64, target: Target, baseline: Option<Option<Value>>) {
+        let current = baseline.unwrap_or_else(|| self.view_uri(&lock(&self.world), uri, now_ms()));
         let mut subs = lock(&self.subs);
         subs.last.entry(uri.to_string()).or_insert(current);
         subs.list.push(Sub {
@@ -498,7 +505,7 @@ impl ServerHandler for Twin {
             ));
         }
         self.shared
-            .subscribe(&request.uri, self.owner, Target::Peer(context.peer));
+            .subscribe(&request.uri, self.owner, Target::Peer(context.peer), None);
         Ok(())
     }
 
@@ -530,6 +537,20 @@ impl ServerHandler for Twin {
             })
             .cloned()
             .collect();
+        {
+            let now = now_ms();
+            let views: Vec<(String, Option<Value>)> = {
+                let world = lock(&self.shared.world);
+                uris.iter()
+                    .map(|u| (u.clone(), self.shared.view_uri(&world, u, now)))
+                    .collect()
+            };
+            let mut pending = lock(&self.shared.baselines);
+            pending.extend(views);
+            // A request accepted but never established must not grow this forever.
+            let excess = pending.len().saturating_sub(4096);
+            pending.drain(..excess);
+        }
         let mut accepted = SubscriptionFilter::builder().resource_subscriptions(uris);
         if requested.resources_list_changed == Some(true) {
             accepted = accepted.resources_list_changed();
@@ -544,9 +565,18 @@ impl ServerHandler for Twin {
     async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
         let owner = self.shared.next_owner();
         for uri in context.accepted().resource_subscriptions.iter().flatten() {
+            let baseline = {
+                let mut pending = lock(&self.shared.baselines);
+                pending
+                    .iter()
+                    .position(|(u, _)| u == uri)
+                    .map(|i| pending.remove(i).1)
+            };
             self.shared
-                .subscribe(uri, owner, Target::Sink(context.sink().clone()));
+                .subscribe(uri, owner, Target::Sink(context.sink().clone()), baseline);
         }
+        // Tell the new subscriber about anything that changed since it was acknowledged.
+        self.shared.notify_changes().await;
         if context.accepted().resources_list_changed == Some(true) {
             lock(&self.shared.listeners).push((owner, Target::Sink(context.sink().clone())));
         }
