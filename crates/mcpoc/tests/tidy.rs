@@ -91,3 +91,34 @@ fn every_code_has_an_explanation_and_a_fixture() {
     }
     assert!(problems.is_empty(), "{problems:#?}");
 }
+
+/// The book's page of diagnostic codes is generated from the registry, so `mcpoc explain`
+/// and the book never disagree. Regenerate with
+/// `UPDATE_BOOK=1 cargo test -p mcpoc --test tidy book_codes_page_matches_the_registry`.
+#[test]
+fn book_codes_page_matches_the_registry() {
+    let mut page = String::from(
+        "# Diagnostic codes\n\n\
+         <!-- Generated from crates/mcpo-diagnostics/src/codes.rs by the tidy test \
+         `book_codes_page_matches_the_registry`; do not edit by hand. -->\n\n\
+         Every diagnostic has a stable code; `mcpoc explain CODE` prints the same text.\n",
+    );
+    for info in mcpo_diagnostics::codes::ALL {
+        page.push_str(&format!(
+            "\n## {}: {}\n\n{}\n",
+            info.code,
+            info.summary,
+            info.explanation.trim_end()
+        ));
+    }
+    let path = repo_root().join("book/src/codes.md");
+    if std::env::var_os("UPDATE_BOOK").is_some() {
+        std::fs::write(&path, &page).expect("write book/src/codes.md");
+    }
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        current == page,
+        "book/src/codes.md is out of date: run \
+         `UPDATE_BOOK=1 cargo test -p mcpoc --test tidy book_codes_page_matches_the_registry`"
+    );
+}
