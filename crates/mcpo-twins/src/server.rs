@@ -42,6 +42,11 @@ pub(crate) struct Shared {
     /// until its `listen` handler registers the subscription. rmcp acknowledges a listen
     /// request before it calls the handler; a change in between would otherwise be missed.
     baselines: Mutex<Vec<(String, Option<Value>)>>,
+    /// Counts list changes (creates and deletes), so that a `subscriptions/listen` for list
+    /// changes can tell whether one happened between its acknowledgment and its handler.
+    list_changes: AtomicU64,
+    /// `list_changes` as it was when each pending list-change listen request was accepted.
+    list_baselines: Mutex<Vec<u64>>,
 }
 
 /// Subscriptions: who wants to hear about which URI, and what each URI looked like when
@@ -92,6 +97,8 @@ impl Shared {
             changed: tokio::sync::Notify::new(),
             owners: AtomicU64::new(1),
             baselines: Mutex::new(Vec::new()),
+            list_changes: AtomicU64::new(0),
+            list_baselines: Mutex::new(Vec::new()),
         })
     }
 
@@ -182,6 +189,7 @@ impl Shared {
     /// Sends `notifications/resources/list_changed` to every listener (a resource was
     /// created or deleted), forgetting listeners that are gone.
     async fn announce_list_changed(&self) {
+        self.list_changes.fetch_add(1, Ordering::SeqCst);
         let listeners: Vec<(u64, Target)> = lock(&self.listeners).clone();
         let mut gone = Vec::new();
         for (owner, target) in listeners {
@@ -553,6 +561,10 @@ impl ServerHandler for Twin {
         }
         let mut accepted = SubscriptionFilter::builder().resource_subscriptions(uris);
         if requested.resources_list_changed == Some(true) {
+            let mut pending = lock(&self.shared.list_baselines);
+            pending.push(self.shared.list_changes.load(Ordering::SeqCst));
+            let excess = pending.len().saturating_sub(4096);
+            pending.drain(..excess);
             accepted = accepted.resources_list_changed();
         }
         Some(accepted.build())
@@ -579,6 +591,15 @@ impl ServerHandler for Twin {
         self.shared.notify_changes().await;
         if context.accepted().resources_list_changed == Some(true) {
             lock(&self.shared.listeners).push((owner, Target::Sink(context.sink().clone())));
+            // The oldest pending baseline is the most conservative: at worst one extra
+            // list_changed, never a missed one.
+            let baseline = {
+                let mut pending = lock(&self.shared.list_baselines);
+                (!pending.is_empty()).then(|| pending.remove(0))
+            };
+            if baseline.is_some_and(|b| self.shared.list_changes.load(Ordering::SeqCst) > b) {
+                let _ = context.sink().notify_resource_list_changed().await;
+            }
         }
         context.cancelled().await;
         self.shared.unsubscribe(None, owner);
