@@ -40,7 +40,7 @@ fn ctrl_c_during_schema_pull_stops_every_server_process() {
     )
     .expect("write main.mcpo");
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mcpoc"))
+    let child = Command::new(env!("CARGO_BIN_EXE_mcpoc"))
         .args(["schema", "pull"])
         .current_dir(dir.path())
         .stdout(Stdio::null())
