@@ -28,9 +28,9 @@ pub const EXIT_USAGE: u8 = 2;
     name = "mcpoc",
     version,
     about = "Deploy across MCP servers from declarative .mcpo files",
-    long_about = "mcpoc checks, formats, plans and applies .mcpo programs that describe \
-                  infrastructure behind MCP servers (firewalls, clouds, container engines, \
-                  clusters).\n\nExit codes: 0 success, 1 diagnostics with errors, 2 usage or I/O error."
+    long_about = "mcpoc checks and formats .mcpo programs that describe infrastructure \
+                  behind MCP servers (firewalls, clouds, container engines, clusters), \
+                  against the schemas those servers publish.\n\nExit codes: 0 success, 1 diagnostics with errors, 2 usage or I/O error."
 )]
 struct Cli {
     #[command(subcommand)]
