@@ -13,10 +13,11 @@ use crate::types::{
     assignable, describe, element, join, literal_ty, object_key, parse_type_expr, taint,
 };
 use crate::{SourceFile, Workspace, index, parse, signature};
-use mcpo_diagnostics::{Diagnostic, FileId, Fix, Span, codes};
+use mcpo_diagnostics::{Code, Diagnostic, FileId, Fix, Span, codes};
 use mcpo_schema::{Attr, ObjectTy, Ty};
 use mcpo_syntax::ast::{
-    BinaryOp, Block, BodyItem, Expr, ExprKind, FunctionCall, ObjectItem, TemplatePart, UnaryOp,
+    BinaryOp, Block, BodyItem, Expr, ExprKind, FunctionCall, Ident, ObjectItem, TemplatePart,
+    UnaryOp,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -2106,22 +2107,9 @@ impl<'db> Cx<'db> {
                 let Some(name) = first else {
                     return self.needs_attr(t, "param.<name>");
                 };
-                match params.get(&name.name) {
-                    Some(ty) => self.steps(ty.clone(), t.steps.get(1..).unwrap_or(&[]), None),
-                    None => {
-                        let hint = suggest::best(&name.name, params.keys().map(String::as_str))
-                            .map(str::to_string);
-                        self.error(
-                            codes::E0104,
-                            name.span,
-                            format!("unknown param `{}`", name.name),
-                        )
-                        .label("no `param` block has this name")
-                        .suggest(hint, name.span)
-                        .emit();
-                        Ty::Any
-                    }
-                }
+                let message = format!("unknown param `{}`", name.name);
+                let miss = (codes::E0104, message, "no `param` block has this name");
+                self.scoped_member(t, name, &params, miss)
             }
             "step" => {
                 let Some(steps) = self.scope.steps.clone() else {
@@ -2133,22 +2121,13 @@ impl<'db> Cx<'db> {
                 let Some(name) = first else {
                     return self.needs_attr(t, "step.<name>");
                 };
-                match steps.get(&name.name) {
-                    Some(ty) => self.steps(ty.clone(), t.steps.get(1..).unwrap_or(&[]), None),
-                    None => {
-                        let hint = suggest::best(&name.name, steps.keys().map(String::as_str))
-                            .map(str::to_string);
-                        self.error(
-                            codes::E0106,
-                            name.span,
-                            format!("no earlier step `{}`", name.name),
-                        )
-                        .label("steps can read only the steps before them")
-                        .suggest(hint, name.span)
-                        .emit();
-                        Ty::Any
-                    }
-                }
+                let message = format!("no earlier step `{}`", name.name);
+                let miss = (
+                    codes::E0106,
+                    message,
+                    "steps can read only the steps before them",
+                );
+                self.scoped_member(t, name, &steps, miss)
             }
             "result" => Ty::Any,
             _ => {
@@ -2177,6 +2156,28 @@ impl<'db> Cx<'db> {
                 Ty::Any
             }
         }
+    }
+
+    /// Reads `<root>.<name>...` from a table of names in scope (a pattern's params, a
+    /// runbook's earlier steps); a name not in the table is `miss` (code, message, label),
+    /// with a did-you-mean from the table.
+    fn scoped_member(
+        &mut self,
+        t: &Traversal<'_>,
+        name: &Ident,
+        table: &BTreeMap<String, Ty>,
+        miss: (Code, String, &str),
+    ) -> Ty {
+        if let Some(ty) = table.get(&name.name) {
+            return self.steps(ty.clone(), t.steps.get(1..).unwrap_or(&[]), None);
+        }
+        let hint = suggest::best(&name.name, table.keys().map(String::as_str)).map(str::to_string);
+        let (code, message, label) = miss;
+        self.error(code, name.span, message)
+            .label(label)
+            .suggest(hint, name.span)
+            .emit();
+        Ty::Any
     }
 
     fn needs_attr(&mut self, t: &Traversal<'_>, form: &str) -> Ty {
