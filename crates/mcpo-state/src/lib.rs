@@ -1,0 +1,117 @@
+//! What exists: the state data model and its backends.
+//!
+//! [`State`] records every resource mcpo manages (its server, type, id, the inputs it was
+//! created with and the outputs its server last reported), the outputs of the workspace,
+//! and the *intents* of operations in flight: an intent is written (and fsynced) before a
+//! `create` or `delete` is sent, so a process killed at any moment leaves a state from
+//! which the next run can tell what may exist.
+//!
+//! Backends: the local file backend (atomic write, fsync, versions kept, an exclusive
+//! lock naming its holder).
+
+#![warn(clippy::unwrap_used, clippy::indexing_slicing)]
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// The state format version written by this build.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Everything mcpo knows exists.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    /// The format version ([`FORMAT_VERSION`]).
+    pub version: u32,
+    /// A random id given when the state is first created; a saved plan names it.
+    pub lineage: String,
+    /// Incremented on every write; a saved plan refuses to apply when it changed.
+    pub serial: u64,
+    /// Managed resources (and data reads) by address (`aws.vpc.main`, `aws.vpc.web[0]`,
+    /// `aws.vpc.web["a"]`, `module.shop.aws.vpc.main`, `data.aws.vpc.x`), sorted.
+    pub resources: BTreeMap<String, ResourceState>,
+    /// The workspace's outputs after the last apply.
+    pub outputs: BTreeMap<String, OutputState>,
+    /// Operations that were started but whose result is not recorded yet.
+    pub intents: Vec<Intent>,
+}
+
+impl State {
+    /// An empty state with the given lineage.
+    pub fn new(lineage: impl Into<String>) -> State {
+        State {
+            version: FORMAT_VERSION,
+            lineage: lineage.into(),
+            serial: 0,
+            resources: BTreeMap::new(),
+            outputs: BTreeMap::new(),
+            intents: Vec::new(),
+        }
+    }
+}
+
+/// One managed resource instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceState {
+    /// The server's name in the workspace.
+    pub server: String,
+    /// The resource type (`vpc`), or the tool of a task.
+    pub type_name: String,
+    /// The id the server gave it (the `id` of the create result).
+    pub id: String,
+    /// The arguments it was last created or updated with (JSON object).
+    pub inputs: Value,
+    /// What the server last reported (the create/read/update result, JSON object).
+    pub outputs: Value,
+    /// Top-level attribute names (of inputs or outputs) whose values are sensitive.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sensitive: Vec<String>,
+    /// Addresses this resource depended on when it was last applied (destroy order).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deps: Vec<String>,
+    /// A create or update that did not finish (readiness timed out, ...): the next plan
+    /// replaces it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tainted: bool,
+}
+
+/// A workspace output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputState {
+    /// The value.
+    pub value: Value,
+    /// Never printed unless asked for by name.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
+}
+
+/// What an intent was about to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntentOp {
+    /// `T.create` with `args`; the id is not known yet.
+    Create,
+    /// `T.delete` of `id`.
+    Delete,
+    /// `T.update` of `id` with `args`.
+    Update,
+}
+
+/// An operation in flight, recorded before the tool is called.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Intent {
+    /// What is being done.
+    pub op: IntentOp,
+    /// The resource's address.
+    pub address: String,
+    /// Its server.
+    pub server: String,
+    /// Its type.
+    pub type_name: String,
+    /// The arguments sent (create, update).
+    #[serde(default)]
+    pub args: Value,
+    /// The id (delete, update).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
