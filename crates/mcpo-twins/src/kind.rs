@@ -66,12 +66,14 @@ pub(crate) struct IdArgs {
     pub id: String,
 }
 
-/// Arguments of `T.update`: the id plus the complete desired inputs.
+/// Arguments of `T.update`: the id plus the desired inputs. Its published schema leaves out
+/// the type's immutable fields (that is how a client learns which attributes force a
+/// replacement); the twin fills them in from the stored record before parsing.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub(crate) struct UpdateArgs<I> {
     /// The id of the resource to update, as returned by create.
     pub id: String,
-    /// The complete desired inputs (same fields as create).
+    /// The desired inputs (the fields of create that can change in place).
     #[serde(flatten)]
     pub inputs: I,
 }
@@ -167,7 +169,10 @@ impl TypeDef {
             updatable: K::IMMUTABLE.is_some(),
             immutable: K::IMMUTABLE.unwrap_or(&[]),
             create_schema: closed(schema_for_input::<K::Input>()?),
-            update_schema: closed(schema_for_input::<UpdateArgs<K::Input>>()?),
+            update_schema: closed(without(
+                schema_for_input::<UpdateArgs<K::Input>>()?,
+                K::IMMUTABLE.unwrap_or(&[]),
+            )),
             id_schema: closed(schema_for_input::<IdArgs>()?),
             list_schema: closed(schema_for_input::<ListArgs>()?),
             output_schema: schema_for_output::<K::Output>(),
@@ -195,7 +200,15 @@ impl TypeDef {
             Op::Delete => (&self.id_schema, "delete"),
             Op::List => (&self.list_schema, "list"),
         };
-        reject_unknown(&format!("{}.{verb}", self.name), schema, &args)?;
+        // Immutable fields are not in the update schema, but a caller that sends one gets
+        // the clear "cannot be changed in place" error from `update` (or nothing, when the
+        // value is unchanged) rather than "unknown argument".
+        let tolerated = if op == Op::Update {
+            self.immutable
+        } else {
+            &[]
+        };
+        reject_unknown(&format!("{}.{verb}", self.name), schema, tolerated, &args)?;
         match op {
             Op::Create => (self.create)(world, args, now),
             Op::Update if self.updatable => (self.update)(world, args, now),
@@ -245,8 +258,31 @@ fn closed(schema: Arc<JsonObject>) -> Arc<JsonObject> {
     Arc::new(schema)
 }
 
-/// Rejects top-level arguments that the tool's input schema does not list.
-fn reject_unknown(tool: &str, schema: &JsonObject, args: &Value) -> Result<(), String> {
+/// Removes `fields` from a schema's `properties` and `required`.
+fn without(schema: Arc<JsonObject>, fields: &[&str]) -> Arc<JsonObject> {
+    if fields.is_empty() {
+        return schema;
+    }
+    let mut schema = (*schema).clone();
+    if let Some(Value::Object(properties)) = schema.get_mut("properties") {
+        for field in fields {
+            properties.remove(*field);
+        }
+    }
+    if let Some(Value::Array(required)) = schema.get_mut("required") {
+        required.retain(|r| !r.as_str().is_some_and(|r| fields.contains(&r)));
+    }
+    Arc::new(schema)
+}
+
+/// Rejects top-level arguments that the tool's input schema does not list, except the
+/// `tolerated` ones.
+fn reject_unknown(
+    tool: &str,
+    schema: &JsonObject,
+    tolerated: &[&str],
+    args: &Value,
+) -> Result<(), String> {
     let known = schema.get("properties").and_then(Value::as_object);
     let Some(args) = args.as_object() else {
         return Err(format!("the arguments of {tool} must be an object"));
@@ -254,6 +290,7 @@ fn reject_unknown(tool: &str, schema: &JsonObject, args: &Value) -> Result<(), S
     let unknown: Vec<&str> = args
         .keys()
         .filter(|k| !known.is_some_and(|p| p.contains_key(*k)))
+        .filter(|k| !tolerated.contains(&k.as_str()))
         .map(String::as_str)
         .collect();
     if unknown.is_empty() {
@@ -321,9 +358,19 @@ fn create<K: Kind>(world: &mut World, args: Value, now: u64) -> Result<Done, Str
     })
 }
 
-fn update<K: Kind>(world: &mut World, args: Value, now: u64) -> Result<Done, String> {
-    let UpdateArgs { id, inputs } = parse::<UpdateArgs<K::Input>>(K::TYPE, "update", args)?;
+fn update<K: Kind>(world: &mut World, mut args: Value, now: u64) -> Result<Done, String> {
+    let id = parse::<IdArgs>(K::TYPE, "update", args.clone())?.id;
     let record = find(world, K::TYPE, &id)?.clone();
+    // The update schema leaves the immutable fields out: keep the stored values for those
+    // the caller did not send. Sent ones are compared below like any other input.
+    if let Some(sent) = args.as_object_mut() {
+        for field in K::IMMUTABLE.unwrap_or(&[]) {
+            if let (false, Some(stored)) = (sent.contains_key(*field), record.inputs.get(*field)) {
+                sent.insert((*field).to_string(), stored.clone());
+            }
+        }
+    }
+    let UpdateArgs { id, inputs } = parse::<UpdateArgs<K::Input>>(K::TYPE, "update", args)?;
     let new_inputs = serde_json::to_value(&inputs).map_err(|e| e.to_string())?;
     for field in K::IMMUTABLE.unwrap_or(&[]) {
         let (old, new) = (record.inputs.get(*field), new_inputs.get(*field));
@@ -370,4 +417,110 @@ fn delete<K: Kind>(world: &mut World, id: &str) -> Result<Done, String> {
         value: serde_json::json!({ "id": id, "deleted": true }),
         touched,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn all_types() -> Result<Vec<TypeDef>, String> {
+        let mut all = crate::opnsense::types()?;
+        all.extend(crate::aws::types()?);
+        all.extend(crate::docker::types()?);
+        all.extend(crate::kubernetes::types()?);
+        Ok(all)
+    }
+
+    fn names(schema: &JsonObject, key: &str) -> Vec<String> {
+        match schema.get(key) {
+            Some(Value::Object(o)) => o.keys().cloned().collect(),
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The published contract: an attribute that create takes and update does not is
+    /// force-new, and that set is exactly the type's immutable fields.
+    #[test]
+    fn update_schemas_leave_out_exactly_the_immutable_fields() -> Result<(), String> {
+        for def in all_types()? {
+            let create = names(&def.create_schema, "properties");
+            let update = names(&def.update_schema, "properties");
+            let forced: Vec<&String> = create.iter().filter(|f| !update.contains(f)).collect();
+            let mut expected: Vec<&str> = def.immutable.to_vec();
+            expected.sort_unstable();
+            let mut forced: Vec<&str> = forced.iter().map(|s| s.as_str()).collect();
+            forced.sort_unstable();
+            assert_eq!(forced, expected, "{}", def.name);
+            assert!(update.contains(&"id".to_string()), "{}", def.name);
+            for r in names(&def.update_schema, "required") {
+                assert!(
+                    update.contains(&r),
+                    "{}: required {r} not a property",
+                    def.name
+                );
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn update_keeps_immutable_fields_and_refuses_to_change_them() -> Result<(), String> {
+        let defs = crate::opnsense::types()?;
+        let vlan = defs
+            .iter()
+            .find(|d| d.name == "network_vlan")
+            .ok_or("no network_vlan")?;
+        let mut w = World::load(None, "opnsense", 1, 0).map_err(|e| e.to_string())?;
+        let made = vlan
+            .run(
+                &mut w,
+                Op::Create,
+                json!({"interface": "igb1", "tag": 10, "description": "a"}),
+                0,
+            )?
+            .value;
+        let id = made["id"].as_str().unwrap_or_default().to_string();
+
+        // Without the immutable fields: they keep their stored values.
+        let updated = vlan
+            .run(&mut w, Op::Update, json!({"id": id, "description": "b"}), 0)?
+            .value;
+        assert_eq!(updated["description"], "b");
+        assert_eq!(updated["interface"], "igb1");
+        assert_eq!(updated["tag"], 10);
+
+        // The same value again is accepted; a different one is the clear error.
+        vlan.run(
+            &mut w,
+            Op::Update,
+            json!({"id": id, "tag": 10, "description": "c"}),
+            0,
+        )?;
+        let err = vlan
+            .run(&mut w, Op::Update, json!({"id": id, "tag": 11}), 0)
+            .err()
+            .unwrap_or_default();
+        assert_eq!(
+            err,
+            format!(
+                "tag of network_vlan {id} cannot be changed in place (from 10 to 11); replace the resource instead"
+            )
+        );
+
+        // Unknown arguments are still refused.
+        let err = vlan
+            .run(&mut w, Op::Update, json!({"id": id, "colour": "red"}), 0)
+            .err()
+            .unwrap_or_default();
+        assert!(
+            err.starts_with("unknown argument colour for network_vlan.update"),
+            "{err}"
+        );
+        Ok(())
+    }
 }

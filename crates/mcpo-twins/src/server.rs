@@ -249,16 +249,14 @@ fn tools_of(def: &TypeDef) -> Vec<Tool> {
             String::new()
         } else {
             format!(
-                " These fields cannot change in place: {}.",
+                " These fields cannot change in place and are not taken here (changing them means replacing the resource): {}.",
                 def.immutable.join(", ")
             )
         };
         tools.push(
             Tool::new(
                 format!("{name}.update"),
-                format!(
-                    "Update {about} in place: pass its `id` and the complete desired inputs.{fixed}"
-                ),
+                format!("Update {about} in place: pass its `id` and the desired inputs.{fixed}"),
                 def.update_schema.clone(),
             )
             .with_raw_output_schema(def.output_schema.clone())
