@@ -210,6 +210,111 @@ codes! {
     /// Resources, data, locals or tasks that depend on each other in a loop.
     E0400 = "dependency cycle",
         "Everything a declaration references must exist before it, so references (and `depends_on`) may not form a loop.\n\n```hcl\nlocals {\n  a = local.b\n  b = local.a\n}\n```\n\nThe message shows the cycle's path; break it by removing one reference.";
+    /// The state file exists but cannot be read.
+    E0500 = "state file unreadable",
+        "The state of a workspace lives in `.mcpo/state/state.json`. That path exists but could not be read: it is a directory, its permissions forbid reading, or the disk reported an error. Nothing was changed.\n\n```text\nerror[E0500]: cannot read the state file .mcpo/state/state.json: Is a directory (os error 21); check that it is a readable file\n```\n\nMake it a readable file again (restore it from `.mcpo/state/history/` if needed).";
+    /// The state file is not valid JSON or not a state.
+    E0501 = "state file damaged",
+        "`.mcpo/state/state.json` could not be parsed: it is empty, cut short, not JSON, or JSON that is not a state (a required field is missing or has the wrong type). mcpo writes it atomically, so this usually means it was edited by hand or damaged on disk. The file is left exactly as it is; no command writes over it.\n\n```text\nerror[E0501]: the state file .mcpo/state/state.json is damaged: it ends in the middle of the JSON (line 12, column 3: EOF while parsing an object at line 12 column 3); it was left as it is: restore a good version from .mcpo/state/history (the newest is 41.json) by copying it over the state file\n```\n\nCopy the newest good version from `.mcpo/state/history/<serial>.json` over `state.json` (the message names it), then run `mcpoc refresh`.";
+    /// The state file was written by a newer mcpoc.
+    E0502 = "state from a newer mcpoc",
+        "The state file records its format version. This one was written by a newer mcpoc, in a format this build does not know; reading it could lose what the newer format records, so it is refused and left as it is.\n\n```text\nerror[E0502]: the state file .mcpo/state/state.json has format version 2, but this mcpoc reads versions up to 1; it was left as it is: upgrade mcpoc to use this workspace\n```\n\nUse the mcpoc that wrote it, or a newer one.";
+    /// Another process holds the state lock.
+    E0503 = "state locked",
+        "Commands that change the state (`apply`, `destroy`, `refresh`, `import`, `state rm`) take an exclusive lock on `.mcpo/state/lock` for their whole run, so that two of them never work on the same resources at once. Another process holds it; the lock file says who. The lock is an operating-system lock: it is released when its holder exits, even when it crashes or is killed, so a stale lock file never blocks.\n\n```text\nerror[E0503]: the state is locked by `mcpoc apply` (pid 4242 on host build-1) since 2026-11-24T20:31:02Z; wait for it to finish, or if that process is gone, remove .mcpo/state/lock\n```\n\nWait for the other command to finish (`--lock-timeout` waits for you).";
+    /// Writing the state failed.
+    E0504 = "state could not be written",
+        "Every write of the state goes to a temporary file, is synced to disk and renamed over `state.json`, after the version it replaces was kept in `.mcpo/state/history/`. One of these steps failed (disk full, read-only file system, a path that is not a directory). The previous state is intact.\n\n```text\nerror[E0504]: the state could not be saved: cannot create the directory .mcpo/state/history: File exists (os error 17); the previous state is intact, fix the cause and run again\n```\n\nFix the cause and run the command again; `mcpoc refresh` brings the state up to date with what was done.";
+    /// The state lock cannot be taken for another reason than another holder.
+    E0505 = "state lock failed",
+        "Taking the lock creates and opens `.mcpo/state/lock` and asks the operating system for an exclusive lock on it. That failed for another reason than another process holding it: the directory cannot be created, the path is not a file, or the file system does not support locks.\n\n```text\nerror[E0505]: cannot lock the state: open .mcpo/state/lock: Is a directory (os error 21); check that .mcpo/state is a writable directory\n```\n\nMake `.mcpo/state` a writable directory on a local file system.";
+    /// A version of the state that the history does not keep.
+    E0506 = "state version not kept",
+        "Earlier versions of the state are kept in `.mcpo/state/history/<serial>.json`, the last 50 of them. The version asked for is not among them (it was never written, or it is older than the kept ones).\n\n```text\nerror[E0506]: no version 7 of the state is kept; the history holds 50 versions, 12 to 61\n```\n\nPick one of the kept versions.";
+    /// The state file changed since the state being written was read.
+    E0507 = "state changed underneath",
+        "A state is written as the successor of the version it was read from (same lineage, next serial). The file on disk is no longer that version: another process wrote it since (without the lock), or the state belongs to another workspace. Writing would lose the other change, so nothing was written.\n\n```text\nerror[E0507]: the state was not saved: .mcpo/state/state.json now holds lineage 3f2a..., serial 13, but this state was read at lineage 3f2a..., serial 12; it was changed by another process since it was read: run the command again\n```\n\nRun the command again: it reads the current state first.";
+    /// A tool call of an apply step failed: the server reported an error or rejected it.
+    E0600 = "tool call failed",
+        "A step of `apply` (create, update, delete, a task's call, a data read) called a tool and the server answered with an error: the tool ran and reported failure (`isError: true`), or the server rejected the request (unknown tool, invalid arguments). The message quotes the server. Nothing after the step that depends on it runs; independent steps go on, and the state records exactly what was done.\n\n```text\nerror[E0600]: aws.vpc.main: server `aws`, tool `vpc.create`: the tool reported an error: cidr_block 10.0.0.0/33 is not a valid CIDR block\n```\n\nFix the arguments (or the system the server manages) and run `mcpoc apply` again: steps that succeeded are not repeated.";
+    /// A server needed by the apply could not be started or reached.
+    E0601 = "server unavailable",
+        "Every server a plan uses is connected once at the start of `apply`, `refresh` or `destroy`. This one could not be: its command was not found, it exited before the MCP handshake, its URL did not answer, or the handshake failed. Every step on that server fails with this error; steps on other servers go on.\n\n```text\nerror[E0601]: aws.vpc.main: server `aws`: cannot start: command `aws-mcp` not found (is it installed and on PATH?)\n```\n\nCheck the server's declaration (`mcpoc servers --health`) and run again.";
+    /// The server process died or closed the connection during a step.
+    E0602 = "server crashed during the step",
+        "The server's process exited (or its connection closed) while a call was in flight. mcpo does not know whether a `create` in flight took effect: its intent stays in the state, and the next `mcpoc refresh` or `plan` looks the resource up (`T.list`) and adopts it if it exists. Other steps on the same server fail too; steps on other servers go on.\n\n```text\nerror[E0602]: aws.vpc.main: server `aws`, tool `vpc.create`: the server crashed during the call: it exited with code 70\n```\n\nLook at the server's stderr (quoted in the message), then run `mcpoc apply` again.";
+    /// A tool call got no answer within its timeout.
+    E0603 = "tool call timed out",
+        "A call got no answer within the server's timeout (`timeout_ms` of the `server` block, default 60 s) and was cancelled. Idempotent calls (reads, and calls the server marks `idempotentHint`) are retried; others are not, because the server may have done the work: a `create`'s intent stays in the state for the next `refresh` to reconcile.\n\n```text\nerror[E0603]: aws.vpc.main: server `aws`, tool `vpc.create`: timed out after 60s (the call was cancelled)\n```\n\nRaise `timeout_ms` if the system is just slow, or look at why the server hangs.";
+    /// A tool's result is unusable: no `id`, not matching the outputSchema, not JSON.
+    E0604 = "invalid tool result",
+        "The resource convention expects `T.create` to return the new resource's state as `structuredContent` with a string `id`, and every result to match the tool's `outputSchema`. This result did not, so mcpo cannot record what the step did. For a `create` the intent stays in the state so that nothing created is forgotten.\n\n```text\nerror[E0604]: aws.vpc.main: server `aws`, tool `vpc.create`: the result has no string `id`\n```\n\nThis is a bug in the server; report it to its authors.";
+    /// A `wait_for` condition did not hold before its timeout.
+    E0605 = "readiness timed out",
+        "After creating or updating a resource with a `wait_for` block, mcpo waits until the condition holds: it subscribes to the resource's updates (`mcpo://<type>/<id>`) when the server offers subscriptions, else polls `T.read`. The condition was still false when the timeout expired. The resource exists and is recorded as *tainted*: the next plan replaces it.\n\n```text\nerror[E0605]: kubernetes.deployment.web: not ready after 2m: the wait_for condition is still false\n```\n\nLook at the resource on the server (its last state is in `mcpoc state show ADDRESS`), or raise the `wait_for` timeout.";
+    /// A step was not run because a step it depends on failed.
+    E0606 = "skipped: a dependency failed",
+        "A step runs only when every step it depends on succeeded. One of them failed (its own error is reported above), so this one was skipped, and so were the steps that depend on it. Independent steps were not affected.\n\n```text\nerror[E0606]: aws.vpc_subnet.a: skipped because aws.vpc.main failed\n```\n\nFix the first failure and run `mcpoc apply` again.";
+    /// The arguments of a step could not be evaluated at apply time.
+    E0607 = "arguments could not be evaluated",
+        "A step's arguments are evaluated when it starts, with the values of the steps it depends on (ids, IPs, ...). A value was missing or an expression failed (for example an attribute the server did not return).\n\n```text\nerror[E0607]: aws.vpc_subnet.a: the arguments cannot be evaluated: aws.vpc.main has no attribute `vpc_id`\n```\n\nCheck the attribute names against the server's output schema (`mcpoc check`).";
+    /// A pending create matches more than one unmanaged resource.
+    E0608 = "pending create matches several resources",
+        "A previous apply recorded the intent to create this resource and stopped before recording the result. To learn whether the create happened, `refresh` lists the resources of that type (`T.list`) and adopts the one whose attributes match the arguments that were sent and that no other address manages. More than one matched, so mcpo cannot tell which one it created.\n\n```text\nerror[E0608]: docker.volume.data: the pending create matches 2 resources not in state: data-1, data-2\n```\n\nImport the right one with `mcpoc import ADDRESS ID` (the intent is then dropped) and delete the other on the server if it is a leftover.";
+    /// The state could not be written.
+    E0609 = "state could not be saved",
+        "The state is written after every step, and before each `create` (its intent). A write failed (disk full, permissions, the lock was lost), so the apply stops starting new steps: going on could create resources that the state would forget.\n\n```text\nerror[E0609]: the state could not be saved: No space left on device\n```\n\nFix the cause and run `mcpoc refresh`, then `mcpoc apply`.";
+    /// Undoing a step of a failed apply failed.
+    E0610 = "rollback step failed",
+        "With `--rollback-on-failure`, a failed apply undoes what it did in reverse order: it deletes what it created and updates back what it changed. This undo step failed; the resource is left as it is and stays recorded in the state.\n\n```text\nerror[E0610]: aws.vpc.main: rollback: server `aws`, tool `vpc.delete`: the tool reported an error: vpc vpc-1 has dependencies\n```\n\nInspect the resource and run `mcpoc destroy` or `mcpoc apply` to converge.";
+    /// `mcpoc import` found no resource with that id.
+    E0611 = "resource to import not found",
+        "`mcpoc import ADDRESS ID` reads the resource (`T.read {id}`) through the server of the address' type. The server says no resource has that id.\n\n```text\nerror[E0611]: docker.volume.data: server `docker` has no volume with id `data`\n```\n\nCheck the id (`T.list` lists them) and the address' type.";
+    /// `mcpoc import` to an address that already manages a resource.
+    E0612 = "address already managed",
+        "The state already records a resource at this address; importing another one there would forget it.\n\n```text\nerror[E0612]: docker.volume.data: already in state with id `data`\n```\n\nRemove it first (`mcpoc state rm ADDRESS`) if the state is wrong, or import to another address.";
+    /// A transient failure that persisted through every retry.
+    E0613 = "transient failure persisted",
+        "The server reported a transient failure (unavailable, throttled, a dropped connection) and the call was retried with exponential backoff, but every attempt failed.\n\n```text\nerror[E0613]: aws.vpc.main: server `aws`, tool `vpc.read`: failed 4 times; last: the tool reported an error: ServiceUnavailable\n```\n\nWait for the system to recover and run again.";
+    /// A step needs a resource that the state does not record.
+    E0614 = "resource missing from state",
+        "An update, replace or delete names a resource by its address, and its id comes from the state. The state has no resource there (it changed since the plan was made, or was edited by hand).\n\n```text\nerror[E0614]: aws.vpc.main: not in state, so there is no id to update\n```\n\nMake a new plan (`mcpoc plan`).";
+    /// Reading a resource during refresh failed.
+    E0615 = "refresh read failed",
+        "`refresh` reads every resource in the state through its server (`T.read {id}`). This read failed for another reason than the resource being gone, so its recorded state was kept unchanged.\n\n```text\nerror[E0615]: aws.vpc.main: refresh: server `aws`, tool `vpc.read`: timed out after 60s (the call was cancelled)\n```\n\nCheck the server and refresh again.";
+    /// `plan`, `apply`, `destroy`, ... on a workspace with check errors, or no workspace.
+    E0630 = "the workspace cannot be planned",
+        "Planning starts from a workspace that `mcpoc check` accepts: every file parses, every name and type checks against the pulled schemas. The errors are printed above this one (the same list `mcpoc check` prints); nothing was planned, and no server was called.\n\n```text\nerror[E0103]: unknown attribute\n...\nerror[E0630]: the workspace cannot be planned\n```\n\nFix the errors, or run the command in the workspace's directory (`--dir DIR`).";
+    /// A `--var`, `--var-file` or `MCPO_VAR_<name>` value that cannot be used.
+    E0633 = "invalid input variable",
+        "Input variables are set with `--var name=value` (repeatable), `--var-file FILE` (a JSON object, or `name = value` lines with literal values) and the environment (`MCPO_VAR_name=value`); later sources win: environment, then files, then `--var`.\n\n```sh\nmcpoc plan --var version    # no `=value`\n```\n\nWrite `--var name=value`.";
+    /// `apply` or `destroy` needs a yes from a terminal and there is none.
+    E0634 = "confirmation needed",
+        "`mcpoc apply` and `mcpoc destroy` show what they will do and ask for `yes` on a terminal. When standard input is not a terminal (a script, CI), nobody can answer, so nothing is changed.\n\nReview the plan with `mcpoc plan`, then run `mcpoc apply --auto-approve`, or save it with `mcpoc plan --out plan.json` and run `mcpoc apply plan.json` (a saved plan is already approved).";
+    /// A resource that would be deleted or replaced has `prevent_destroy`.
+    E0401 = "plan would destroy a protected resource",
+        "A resource with `lifecycle { prevent_destroy = true }` would be deleted or replaced by this plan (a force-new attribute changed, its type has no update tool, or `destroy` was asked for).\n\n```hcl\nresource \"aws.vpc\" \"main\" {\n  cidr_block = \"10.1.0.0/16\"   # was 10.0.0.0/16: cannot change in place\n  lifecycle { prevent_destroy = true }\n}\n```\n\nChange the configuration so no replacement is needed, or remove `prevent_destroy` if you mean it.";
+    /// A data block's read failed or matched no single object.
+    E0402 = "data read failed",
+        "A `data` block is read at plan time: with only `id` through `T.read`, otherwise through `T.list`, keeping the objects whose attributes equal every argument given. Exactly one must match.\n\n```hcl\ndata \"aws.vpc_subnet\" \"private\" { name = \"private-1\" }   # no subnet has that name\n```\n\nThe message says how many objects exist or matched; add or correct arguments so exactly one matches.";
+    /// A required variable was not given.
+    E0403 = "variable has no value",
+        "A `variable` without `default` must be given a value when planning: `-var name=value` on the command line or the environment variable `MCPO_VAR_<name>`.\n\n```hcl\nvariable \"region\" { type = string }\n```\n\n`mcpoc plan -var region=eu-west-1`";
+    /// A variable's `validation` condition is false.
+    E0404 = "variable validation failed",
+        "A `validation` block's `condition` evaluated to false for the variable's value; the message is the block's `message`.\n\n```hcl\nvariable \"replicas\" {\n  type = number\n  validation {\n    condition = var.replicas > 0\n    message   = \"at least one replica\"\n  }\n}\n```";
+    /// A `use` whose pattern plan cannot expand.
+    E0405 = "pattern source not supported by plan",
+        "`plan` and `apply` expand patterns declared in the workspace (`use \"x\" { pattern = \"name\" }`). A `source` (stdlib, path, git) is checked but not yet expanded for planning, and patterns may nest at most 16 levels.\n\nCopy the pattern into the workspace and refer to it with `pattern = \"name\"`.";
+    /// An expression failed at plan or apply time.
+    E0406 = "expression cannot be evaluated",
+        "An expression that type-checks failed when evaluated with real values: an index out of range, a key that is not there, a function given a bad value (`cidrsubnet` with no room left), division by zero.\n\n```hcl\nlocals { first = var.names[5] }   # var.names has 2 elements\n```\n\nThe label says what failed; fix the value or guard the expression with `try(...)` or a conditional.";
+    /// `count`/`for_each` depends on values known only after apply.
+    E0407 = "instances depend on unknown values",
+        "How many instances a block makes (`count`, `for_each`) must be known when planning, so it may not depend on attributes that a resource gets only when it is created.\n\n```hcl\nresource \"aws.ec2_instance\" \"web\" {\n  count = length(aws.vpc_subnet.app.id)   # id is known only after apply\n}\n```\n\nUse variables or locals, or apply the resource it depends on first.";
+    /// `mcpoc state show|rm` or `mcpoc output` of something the state does not hold.
+    E0635 = "not in the state",
+        "`mcpoc state show ADDR`, `mcpoc state rm ADDR` and `mcpoc output NAME` work on what the last apply recorded in `.mcpo/state/state.json`; the address or output named is not there (it was never applied, was destroyed or removed, or is misspelt).\n\n```sh\nmcpoc state show aws.vpc.mian\n```\n\n`mcpoc state list` and `mcpoc output` show what is recorded.";
     /// A variable that nothing reads.
     W0001 = "unused variable",
         "A `variable` that no expression reads (`var.<name>`) is probably left over or misspelt where it is used.\n\n```hcl\nvariable \"region\" { default = \"eu-west-1\" }   # never read\n```\n\nRemove it, or read it where it was meant to be used.";

@@ -16,8 +16,16 @@
 
 #![warn(clippy::unwrap_used, clippy::indexing_slicing)]
 
+pub mod eval;
+pub mod functions;
+pub mod lower;
+pub mod plan;
+pub mod render;
 pub mod value;
 
+pub use eval::{EvalError, Lookup, ToolCaller};
+pub use lower::{PlanInputs, Program, Values, WaitFor, parse_duration, plan, task_inputs};
+pub use plan::{Action, AttrChange, Change, NodeKind, OutputChange, Plan, PlanMode, PlanSource};
 pub use value::Val;
 
 /// What evaluation may ask of the world: files relative to the workspace, environment

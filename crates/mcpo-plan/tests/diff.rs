@@ -1,0 +1,167 @@
+//! The planner's fixture corpus: every directory under `tests/diff/` is a workspace
+//! (`*.mcpo`), optionally with the state it is planned against (`state.json`), variable
+//! values (`vars.txt`, `name=value` lines), environment (`env.txt`) and a mode (`destroy`
+//! file present). Schemas are the twins' pulled schemas in `tests/check/.mcpo/schemas/`.
+//! Each case's snapshot holds the sources, the rendered plan (or diagnostics), the plan's
+//! JSON and the graph.
+
+use mcpo_diagnostics::{Sources, render};
+use mcpo_plan::{Io, PlanInputs, PlanMode, render as plan_render};
+use mcpo_sema::{Database, SchemaFile, SourceFile, Workspace};
+use mcpo_state::State;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Files of the case directory, the environment from `env.txt`, a fixed clock.
+struct CaseIo {
+    dir: PathBuf,
+}
+
+impl Io for CaseIo {
+    fn read_file(&self, path: &str) -> Result<String, String> {
+        std::fs::read_to_string(self.dir.join(path)).map_err(|e| format!("{path}: {e}"))
+    }
+    fn read_bytes(&self, path: &str) -> Result<Vec<u8>, String> {
+        std::fs::read(self.dir.join(path)).map_err(|e| format!("{path}: {e}"))
+    }
+    fn env(&self, name: &str) -> Option<String> {
+        let text = std::fs::read_to_string(self.dir.join("env.txt")).ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")).map(str::to_string))
+    }
+    fn now_rfc3339(&self) -> String {
+        "2026-11-24T12:00:00Z".into()
+    }
+}
+
+fn run_case(dir: &Path) -> String {
+    let db = Database::default();
+    let mut sources = Sources::new();
+    let mut files: Vec<(String, String)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "mcpo"))
+        .map(|p| {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (name, std::fs::read_to_string(&p).unwrap_or_default())
+        })
+        .collect();
+    files.sort();
+    let inputs: Vec<SourceFile> = files
+        .iter()
+        .map(|(n, t)| {
+            let id = sources.add(n.clone(), t.clone());
+            SourceFile::new(&db, id, n.clone(), t.clone())
+        })
+        .collect();
+    let schema_dir = root().join("tests/check/.mcpo/schemas");
+    let mut schemas = Vec::new();
+    for server in ["opnsense", "aws", "docker", "kubernetes"] {
+        let text =
+            std::fs::read_to_string(schema_dir.join(format!("{server}.json"))).unwrap_or_default();
+        schemas.push(SchemaFile::new(
+            &db,
+            server.to_string(),
+            format!(".mcpo/schemas/{server}.json"),
+            text,
+        ));
+    }
+    let ws = Workspace::new(&db, inputs, schemas);
+    let state: State = match std::fs::read_to_string(dir.join("state.json")) {
+        Ok(t) => match serde_json::from_str(&t) {
+            Ok(s) => s,
+            Err(e) => return format!("bad state.json: {e}"),
+        },
+        Err(_) => State::new("test-lineage"),
+    };
+    let variables: BTreeMap<String, String> = std::fs::read_to_string(dir.join("vars.txt"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            l.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        })
+        .collect();
+    let io = CaseIo {
+        dir: dir.to_path_buf(),
+    };
+    let mode = if dir.join("destroy").exists() {
+        PlanMode::Destroy
+    } else {
+        PlanMode::Normal
+    };
+    let plan_inputs = PlanInputs {
+        variables,
+        state: &state,
+        reader: None,
+        io: &io,
+        mode,
+        sources: Vec::new(),
+    };
+    let mut snap = String::new();
+    for (n, t) in &files {
+        let _ = writeln!(snap, "--- {n} ---\n{t}");
+    }
+    match mcpo_plan::plan(&db, ws, &plan_inputs) {
+        Ok((program, plan)) => {
+            let _ = writeln!(snap, "--- plan ---\n{}", plan_render::plan_text(&plan));
+            let json =
+                serde_json::to_string_pretty(&plan_render::plan_json(&plan)).unwrap_or_default();
+            let _ = writeln!(snap, "--- json ---\n{json}");
+            let _ = writeln!(
+                snap,
+                "--- graph ---\n{}",
+                plan_render::graph_mermaid(&program)
+            );
+        }
+        Err(mut diags) => {
+            mcpo_diagnostics::sort(&mut diags);
+            let rendered = render::render(&diags, &sources, render::RenderConfig { color: false });
+            let _ = writeln!(snap, "--- diagnostics ---\n{rendered}");
+        }
+    }
+    snap
+}
+
+#[test]
+fn fixtures() {
+    let corpus = root().join("tests/diff");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&corpus)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir() && p.file_name().is_some_and(|n| n != "snapshots"))
+        .collect();
+    cases.sort();
+    assert!(
+        cases.len() >= 10,
+        "the corpus at {} has only {} cases",
+        corpus.display(),
+        cases.len()
+    );
+    for case in cases {
+        let name = case
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let snap = run_case(&case);
+        insta::with_settings!({
+            snapshot_path => corpus.join("snapshots"),
+            prepend_module_to_snapshot => false,
+            omit_expression => true,
+        }, {
+            insta::assert_snapshot!(name, snap);
+        });
+    }
+}
