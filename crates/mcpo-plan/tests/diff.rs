@@ -6,7 +6,7 @@
 //! JSON and the graph.
 
 use mcpo_diagnostics::{Sources, render};
-use mcpo_plan::{Io, PlanInputs, PlanMode, render as plan_render};
+use mcpo_plan::{Io, PlanInputs, PlanMode, ToolCaller, render as plan_render};
 use mcpo_sema::{Database, SchemaFile, SourceFile, Workspace};
 use mcpo_state::State;
 use std::collections::BTreeMap;
@@ -36,6 +36,26 @@ impl Io for CaseIo {
     }
     fn now_rfc3339(&self) -> String {
         "2026-11-24T12:00:00Z".into()
+    }
+}
+
+/// Answers tool calls from `reader.json` (`{"server/tool": result}`): a planner test
+/// needs data to read, not a live server (the executor's tests read from the twins).
+struct FixtureReader {
+    results: BTreeMap<String, serde_json::Value>,
+}
+
+impl ToolCaller for FixtureReader {
+    fn call(
+        &self,
+        server: &str,
+        tool: &str,
+        _args: serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
+        self.results
+            .get(&format!("{server}/{tool}"))
+            .cloned()
+            .ok_or_else(|| format!("{server} has no tool {tool}"))
     }
 }
 
@@ -100,10 +120,14 @@ fn run_case(dir: &Path) -> String {
     } else {
         PlanMode::Normal
     };
+    let reader = std::fs::read_to_string(dir.join("reader.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .map(|results| FixtureReader { results });
     let plan_inputs = PlanInputs {
         variables,
         state: &state,
-        reader: None,
+        reader: reader.as_ref().map(|r| r as &dyn ToolCaller),
         io: &io,
         mode,
         sources: Vec::new(),
