@@ -1305,12 +1305,26 @@ fn diff_resource(
         .filter(|(_, t)| matches!(t, Ty::Sensitive(_)))
         .map(|(k, _)| k.clone())
         .collect();
+    let sensitive_in: BTreeSet<String> = catalog
+        .and_then(|c| c.resource_types.get(&node.type_name))
+        .and_then(|rt| match rt.input.strip_sensitive() {
+            Ty::Object(o) => Some(
+                o.attrs
+                    .iter()
+                    .filter(|(_, a)| matches!(a.ty, Ty::Sensitive(_)))
+                    .map(|(k, _)| k.clone())
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .unwrap_or_default();
     let mut sensitive: BTreeSet<String> = args_map
         .iter()
         .filter(|(_, v)| v.is_sensitive())
         .map(|(k, _)| k.clone())
         .collect();
     sensitive.extend(sensitive_out.iter().cloned());
+    sensitive.extend(sensitive_in);
     if let Some(p) = prior {
         sensitive.extend(p.sensitive.iter().cloned());
     }

@@ -302,6 +302,13 @@ impl<'a> Cx<'a> {
         let mut attr = Attr::new(ty, required);
         if let Value::Object(map) = node {
             self.annotate(map, &mut attr, depth);
+            // A value the server accepts but never returns (a password) is a secret:
+            // `writeOnly`, or the `password` format.
+            let write_only = map.get("writeOnly").and_then(Value::as_bool) == Some(true)
+                || map.get("format").and_then(Value::as_str) == Some("password");
+            if write_only && !matches!(attr.ty, Ty::Sensitive(_)) {
+                attr.ty = Ty::Sensitive(Box::new(attr.ty.clone()));
+            }
         }
         attr
     }
@@ -701,6 +708,28 @@ mod tests {
             ty(json!({"type": "array", "prefixItems": [{"type": "string"}, {"type": "number"}]})),
             "tuple([string, number])"
         );
+    }
+
+    #[test]
+    fn write_only_properties_are_sensitive() {
+        let c = convert(&json!({
+            "type": "object",
+            "properties": {
+                "master_password": {"type": "string", "writeOnly": true},
+                "token": {"type": "string", "format": "password"},
+                "name": {"type": "string"}
+            }
+        }));
+        let Ty::Object(o) = &c.ty else {
+            panic!("expected an object, got {:?}", c.ty)
+        };
+        let ty = |k: &str| o.attrs.get(k).map(|a| a.ty.clone());
+        assert_eq!(
+            ty("master_password"),
+            Some(Ty::Sensitive(Box::new(Ty::String)))
+        );
+        assert_eq!(ty("token"), Some(Ty::Sensitive(Box::new(Ty::String))));
+        assert_eq!(ty("name"), Some(Ty::String));
     }
 
     #[test]
