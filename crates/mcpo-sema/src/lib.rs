@@ -31,6 +31,7 @@ pub mod template;
 pub mod types;
 mod workspace;
 
+pub use builtins::{BUILTINS, Sig, lookup};
 pub use names::{Decl, DeclKind, FileSignature, Index, Repeat, index, signature};
 pub use server_catalog::{Catalog, ResourceType, ToolInfo, catalog};
 pub use template::convert_template;

@@ -1,0 +1,480 @@
+//! The built-in function library: a corpus of calls and their results
+//! (`tests/functions/*.txt`), the agreement between the checker's signature table and the
+//! runtime, and a property test that no argument makes a function panic.
+//!
+//! Corpus format, one case a line (`#` starts a comment line):
+//!
+//! ```text
+//! upper("abc") == "ABC"            the result, a literal
+//! upper([1]) !! must be a string   an error containing the text
+//! uuid() =~ ^[0-9a-f-]{36}$        the result, a string matching the regex
+//! ```
+//!
+//! Literals are JSON plus `unknown` and `sensitive(<literal>)`; map keys may be bare.
+
+use mcpo_plan::functions::{call, exists, names, templatefile_source};
+use mcpo_plan::{Io, Val};
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Files and environment in memory, a fixed clock.
+struct MemIo {
+    files: BTreeMap<String, Vec<u8>>,
+    env: BTreeMap<String, String>,
+}
+
+impl MemIo {
+    fn new() -> Self {
+        let files = BTreeMap::from([
+            ("hello.txt".to_string(), b"hello\n".to_vec()),
+            ("binary.bin".to_string(), vec![0xff, 0x00, 0xfe]),
+            ("t.tpl".to_string(), b"Hello, ${name}!".to_vec()),
+        ]);
+        let env = BTreeMap::from([
+            ("HOME".to_string(), "/home/me".to_string()),
+            ("PWD".to_string(), "/work/ws".to_string()),
+            ("REGION".to_string(), "eu-west-1".to_string()),
+        ]);
+        MemIo { files, env }
+    }
+}
+
+impl Io for MemIo {
+    fn read_file(&self, path: &str) -> Result<String, String> {
+        let bytes = self.read_bytes(path)?;
+        String::from_utf8(bytes).map_err(|_| "the file is not UTF-8 text".to_string())
+    }
+
+    fn read_bytes(&self, path: &str) -> Result<Vec<u8>, String> {
+        self.files
+            .get(path)
+            .cloned()
+            .ok_or_else(|| "no such file".to_string())
+    }
+
+    fn env(&self, name: &str) -> Option<String> {
+        self.env.get(name).cloned()
+    }
+
+    fn now_rfc3339(&self) -> String {
+        "2024-01-02T04:04:05.123+01:00".to_string()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// A small literal parser for the corpus.
+
+struct Parser<'a> {
+    s: &'a str,
+    pos: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn rest(&self) -> &'a str {
+        self.s.get(self.pos..).unwrap_or("")
+    }
+
+    fn ws(&mut self) {
+        let r = self.rest();
+        self.pos += r.len() - r.trim_start().len();
+    }
+
+    fn eat(&mut self, t: &str) -> bool {
+        self.ws();
+        if self.rest().starts_with(t) {
+            self.pos += t.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect(&mut self, t: &str) -> Result<(), String> {
+        if self.eat(t) {
+            Ok(())
+        } else {
+            Err(format!("expected {t:?} at {:?}", self.rest()))
+        }
+    }
+
+    fn ident(&mut self) -> String {
+        self.ws();
+        let r = self.rest();
+        let n = r
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(r.len());
+        self.pos += n;
+        r.get(..n).unwrap_or("").to_string()
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        self.ws();
+        let r = self.rest();
+        let mut escaped = false;
+        for (i, c) in r.char_indices().skip(1) {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => {
+                    let lit = r.get(..=i).unwrap_or("");
+                    self.pos += i + 1;
+                    return serde_json::from_str(lit).map_err(|e| format!("{lit}: {e}"));
+                }
+                _ => {}
+            }
+        }
+        Err(format!("unterminated string at {r:?}"))
+    }
+
+    fn literal(&mut self) -> Result<Val, String> {
+        self.ws();
+        let r = self.rest();
+        if r.starts_with('"') {
+            return Ok(Val::String(self.string()?));
+        }
+        if self.eat("[") {
+            let mut items = Vec::new();
+            if self.eat("]") {
+                return Ok(Val::List(items));
+            }
+            loop {
+                items.push(self.literal()?);
+                if self.eat("]") {
+                    return Ok(Val::List(items));
+                }
+                self.expect(",")?;
+            }
+        }
+        if self.eat("{") {
+            let mut m = BTreeMap::new();
+            if self.eat("}") {
+                return Ok(Val::Map(m));
+            }
+            loop {
+                self.ws();
+                let key = if self.rest().starts_with('"') {
+                    self.string()?
+                } else {
+                    self.ident()
+                };
+                if !self.eat(":") {
+                    self.expect("=")?;
+                }
+                m.insert(key, self.literal()?);
+                if self.eat("}") {
+                    return Ok(Val::Map(m));
+                }
+                self.expect(",")?;
+            }
+        }
+        if r.starts_with(|c: char| c.is_ascii_digit() || c == '-') {
+            let n = r
+                .find(|c: char| !(c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'e' | 'E')))
+                .unwrap_or(r.len());
+            let text = r.get(..n).unwrap_or("");
+            self.pos += n;
+            return text
+                .parse::<f64>()
+                .map(Val::Number)
+                .map_err(|e| format!("{text}: {e}"));
+        }
+        match self.ident().as_str() {
+            "null" => Ok(Val::Null),
+            "true" => Ok(Val::Bool(true)),
+            "false" => Ok(Val::Bool(false)),
+            "unknown" => Ok(Val::Unknown),
+            "sensitive" => {
+                self.expect("(")?;
+                let inner = self.literal()?;
+                self.expect(")")?;
+                Ok(inner.mark_sensitive())
+            }
+            other => Err(format!("unexpected {other:?} at {:?}", self.rest())),
+        }
+    }
+
+    /// `name(args...)`.
+    fn call(&mut self) -> Result<(String, Vec<Val>), String> {
+        let name = self.ident();
+        self.expect("(")?;
+        let mut args = Vec::new();
+        if self.eat(")") {
+            return Ok((name, args));
+        }
+        loop {
+            args.push(self.literal()?);
+            if self.eat(")") {
+                return Ok((name, args));
+            }
+            self.expect(",")?;
+        }
+    }
+}
+
+/// Runs one corpus line; `Err` says how it failed.
+fn run_case(line: &str, io: &MemIo) -> Result<(), String> {
+    let mut p = Parser { s: line, pos: 0 };
+    let (name, args) = p.call()?;
+    let got = call(&name, args, io);
+    if p.eat("==") {
+        let want = p.literal()?;
+        p.ws();
+        if !p.rest().is_empty() {
+            return Err(format!("trailing text {:?}", p.rest()));
+        }
+        return match got {
+            Ok(v) if v == want => Ok(()),
+            Ok(v) => Err(format!("got {v:?}, want {want:?}")),
+            Err(e) => Err(format!("got error {e:?}, want {want:?}")),
+        };
+    }
+    if p.eat("!!") {
+        let want = p.rest().trim();
+        return match got {
+            Err(e) if e.contains(want) && e.starts_with(&format!("{name}: ")) => Ok(()),
+            Err(e) if e.contains(want) && !exists(&name) => Ok(()),
+            Err(e) => Err(format!(
+                "error {e:?} does not contain {want:?} after the name"
+            )),
+            Ok(v) => Err(format!("got {v:?}, want an error containing {want:?}")),
+        };
+    }
+    if p.eat("=~") {
+        let re = regex::Regex::new(p.rest().trim()).map_err(|e| e.to_string())?;
+        return match got {
+            Ok(Val::String(s)) if re.is_match(&s) => Ok(()),
+            other => Err(format!("got {other:?}, want a string matching {re}")),
+        };
+    }
+    Err(format!("no ==, !! or =~ at {:?}", p.rest()))
+}
+
+#[test]
+fn corpus() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/functions");
+    let io = MemIo::new();
+    let mut failures = Vec::new();
+    let mut cases = 0;
+    let mut called: BTreeMap<String, usize> = BTreeMap::new();
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    entries.sort();
+    for path in entries {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            cases += 1;
+            let name: String = line.chars().take_while(|c| *c != '(').collect();
+            *called.entry(name).or_default() += 1;
+            if let Err(e) = run_case(line, &io) {
+                failures.push(format!("{}:{}: {line}\n    {e}", path.display(), n + 1));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {cases} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    let thin: Vec<String> = names()
+        .filter(|n| called.get(*n).copied().unwrap_or(0) < 2)
+        .map(str::to_string)
+        .collect();
+    assert!(
+        thin.is_empty(),
+        "functions with fewer than 2 cases: {thin:?}"
+    );
+    assert!(cases > 300, "only {cases} cases");
+}
+
+#[test]
+fn the_checker_and_the_runtime_know_the_same_functions() {
+    let missing: Vec<&str> = mcpo_sema::BUILTINS
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| !exists(n))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "in the checker, not implemented: {missing:?}"
+    );
+    let unchecked: Vec<&str> = names().filter(|n| mcpo_sema::lookup(n).is_none()).collect();
+    assert!(
+        unchecked.is_empty(),
+        "implemented, unknown to the checker: {unchecked:?}"
+    );
+    assert!(!exists("nope"));
+}
+
+#[test]
+fn base64gzip_round_trips() {
+    use base64::Engine as _;
+    use std::io::Read as _;
+    let io = MemIo::new();
+    let text = "hello hello hello hello\n".repeat(20);
+    let Ok(Val::String(b64)) = call("base64gzip", vec![Val::String(text.clone())], &io) else {
+        panic!("base64gzip gave no string");
+    };
+    let gz = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap_or_default();
+    assert!(gz.len() < text.len(), "compressed to {} bytes", gz.len());
+    let mut out = String::new();
+    let read = flate2::read::GzDecoder::new(gz.as_slice()).read_to_string(&mut out);
+    assert!(read.is_ok(), "{read:?}");
+    assert_eq!(out, text);
+}
+
+#[test]
+fn bcrypt_hashes_verify_and_are_salted() {
+    let io = MemIo::new();
+    let args = || vec![Val::String("hunter2".into()), Val::Number(4.0)];
+    let (Ok(Val::String(h1)), Ok(Val::String(h2))) =
+        (call("bcrypt", args(), &io), call("bcrypt", args(), &io))
+    else {
+        panic!("bcrypt gave no string");
+    };
+    assert!(h1.starts_with("$2a$04$"), "{h1}");
+    assert_ne!(h1, h2, "two hashes of one password share a salt");
+    assert_eq!(bcrypt::verify("hunter2", &h1).ok(), Some(true));
+    assert_eq!(bcrypt::verify("hunter3", &h1).ok(), Some(false));
+    // A sensitive password gives a sensitive hash.
+    let marked = call(
+        "bcrypt",
+        vec![Val::String("x".into()).mark_sensitive(), Val::Number(4.0)],
+        &io,
+    );
+    assert!(matches!(marked, Ok(Val::Sensitive(_))), "{marked:?}");
+}
+
+#[test]
+fn uuids_differ() {
+    let io = MemIo::new();
+    let a = call("uuid", vec![], &io);
+    let b = call("uuid", vec![], &io);
+    assert!(matches!(a, Ok(Val::String(_))));
+    assert_ne!(a, b);
+}
+
+#[test]
+fn templatefile_source_reads_through_io() {
+    let io = MemIo::new();
+    assert_eq!(
+        templatefile_source("t.tpl", &io),
+        Ok("Hello, ${name}!".to_string())
+    );
+    let missing = templatefile_source("nope.tpl", &io);
+    assert!(
+        matches!(&missing, Err(e) if e.contains("nope.tpl") && e.contains("no such file")),
+        "{missing:?}"
+    );
+}
+
+#[test]
+fn yamlencode_output_reads_back() {
+    let io = MemIo::new();
+    let v = Val::Map(BTreeMap::from([
+        (
+            "list".to_string(),
+            Val::List(vec![Val::Number(1.0), Val::String("a: b\n\"c\"".into())]),
+        ),
+        (
+            "nested".to_string(),
+            Val::Map(BTreeMap::from([
+                (
+                    "deeper".to_string(),
+                    Val::List(vec![Val::List(vec![Val::Bool(true), Val::Null])]),
+                ),
+                ("empty".to_string(), Val::Map(BTreeMap::new())),
+            ])),
+        ),
+        ("n".to_string(), Val::Number(-2.5)),
+    ]));
+    let encoded = call("yamlencode", vec![v.clone()], &io);
+    let Ok(text) = encoded else {
+        panic!("yamlencode failed: {encoded:?}");
+    };
+    assert_eq!(call("yamldecode", vec![text], &io), Ok(v));
+}
+
+// ---------------------------------------------------------------------------------------
+// No argument makes a function panic.
+
+fn leaf() -> impl Strategy<Value = Val> {
+    prop_oneof![
+        Just(Val::Null),
+        Just(Val::Unknown),
+        any::<bool>().prop_map(Val::Bool),
+        (-40i32..300).prop_map(|n| Val::Number(f64::from(n))),
+        any::<f64>().prop_map(Val::Number),
+        prop::sample::select(vec![
+            "",
+            "a",
+            "10.0.0.0/8",
+            "fd00::/8",
+            "10.0.0.0/30",
+            "2024-01-02T03:04:05Z",
+            "%s %d %v %q %[2]s %05.2f %",
+            "/(a)(b)/",
+            "YYYY-MM-DD hh:mm ZZZZZ 'x'",
+            "1h30m",
+            "~/x",
+            "a,b\n1,2",
+            "{\"a\": [1]}",
+            "- a\n- b",
+            "ff",
+            "-1",
+            "1e3",
+            "\u{2603}🤔",
+            "a\"b,\"",
+            "../x/./y//",
+            "(?P<n>a)",
+            "[",
+            "true",
+        ])
+        .prop_map(|s| Val::String(s.to_string())),
+        "\\PC{0,12}".prop_map(Val::String),
+    ]
+}
+
+fn val() -> impl Strategy<Value = Val> {
+    leaf().prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Val::List),
+            prop::collection::btree_map("[a-c]{1,2}", inner.clone(), 0..4).prop_map(Val::Map),
+            inner.prop_map(Val::mark_sensitive),
+        ]
+    })
+}
+
+fn all_names() -> Vec<&'static str> {
+    names().collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn no_function_panics(
+        name in prop::sample::select(all_names()),
+        args in prop::collection::vec(val(), 0..5),
+    ) {
+        let io = MemIo::new();
+        let mut args = args;
+        if name == "bcrypt" {
+            // Real bcrypt costs double per step: keep the cost at the minimum.
+            args.truncate(1);
+            args.push(Val::Number(4.0));
+        }
+        let result = call(name, args, &io);
+        if let Err(e) = &result {
+            prop_assert!(e.starts_with(&format!("{name}: ")), "error without the name: {e}");
+        }
+    }
+}
