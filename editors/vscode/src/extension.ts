@@ -95,6 +95,7 @@ async function startClient(): Promise<void> {
       `(looked ${command.includes('/') ? 'at that path' : 'on PATH'}). ` +
       'Install mcpoc or set "mcpo.server.path" to the mcpoc executable.';
     output?.error(message);
+    output?.info(`PATH of the extension host: ${process.env.PATH ?? ''}`);
     const choice = await vscode.window.showErrorMessage(message, 'Open Settings');
     if (choice === 'Open Settings') {
       await vscode.commands.executeCommand('workbench.action.openSettings', 'mcpo.server.path');
