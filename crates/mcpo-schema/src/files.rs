@@ -63,6 +63,31 @@ impl Files for DiskFiles {
     }
 }
 
+/// `(server, display name, text)` of every pulled schema (`<root>/.mcpo/schemas/*.json`),
+/// sorted by server. An unreadable file comes back with empty text (the checker then
+/// reports it as an unreadable schema); a missing directory gives no schemas. Shared by
+/// `mcpoc check` and the language server.
+pub fn read_pulled_schemas(root: &Path) -> Vec<(String, String, String)> {
+    let Ok(entries) = std::fs::read_dir(root.join(crate::SCHEMA_DIR)) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.extension().is_none_or(|x| x != "json") {
+            continue;
+        }
+        let Some(server) = path.file_stem().map(|s| s.to_string_lossy().into_owned()) else {
+            continue;
+        };
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let name = format!("{}/{server}.json", crate::SCHEMA_DIR);
+        out.push((server, name, text));
+    }
+    out.sort();
+    out
+}
+
 /// Files held in memory, for tests.
 #[derive(Debug, Default)]
 pub struct MemoryFiles {

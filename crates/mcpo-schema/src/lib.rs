@@ -26,7 +26,7 @@ mod schema;
 pub mod types;
 
 pub use canonical::canonical_json;
-pub use files::{DiskFiles, Files, MemoryFiles};
+pub use files::{DiskFiles, Files, MemoryFiles, read_pulled_schemas};
 pub use fresh::{Freshness, freshness};
 pub use lock::{LOCK_FILE, LOCK_VERSION, LockEntry, Lockfile};
 pub use schema::{

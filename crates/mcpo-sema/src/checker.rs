@@ -27,13 +27,13 @@ use std::sync::Arc;
 const MAX_EXPR_DEPTH: usize = 48;
 
 /// The top-level block types.
-const TOP_BLOCKS: &[&str] = &[
+pub const TOP_BLOCKS: &[&str] = &[
     "adapter", "data", "function", "locals", "output", "pattern", "resource", "runbook", "server",
     "task", "use", "variable",
 ];
 
 /// Attributes and blocks every resource may have besides its schema's.
-const RESOURCE_META: &[&str] = &["count", "depends_on", "for_each", "lifecycle", "wait_for"];
+pub const RESOURCE_META: &[&str] = &["count", "depends_on", "for_each", "lifecycle", "wait_for"];
 
 /// Checks one file.
 pub(crate) fn check_file(
@@ -49,6 +49,30 @@ pub(crate) fn check_file(
         }
     }
     cx.diags
+}
+
+/// The type the checker gives the innermost expression around byte `offset` of `file`,
+/// with that expression's span (hover in the language server). Runs the checker on the
+/// top-level block holding `offset`, silently; `None` outside any checked expression.
+pub fn type_at(
+    db: &dyn salsa::Database,
+    ws: Workspace,
+    file: SourceFile,
+    offset: u32,
+) -> Option<(Span, Ty)> {
+    let parsed = parse(db, file);
+    let mut cx = Cx::new(db, ws, file.id(db));
+    cx.quiet = 1;
+    cx.probe = Some(offset);
+    for item in &parsed.file.body.items {
+        if let BodyItem::Block(b) = item
+            && b.span.start <= offset
+            && offset <= b.span.end
+        {
+            cx.top_block(b);
+        }
+    }
+    cx.found
 }
 
 /// A resolved `"<server>.<type>"`: server, type, and (input, output, where the inputs come
@@ -104,6 +128,10 @@ struct Cx<'db> {
     catalogs: HashMap<String, Option<&'db Catalog>>,
     /// Current nesting of `infer`/`against`.
     depth: usize,
+    /// For [`type_at`]: the offset whose innermost inferred expression is wanted.
+    probe: Option<u32>,
+    /// For [`type_at`]: the innermost expression around `probe` seen so far, and its type.
+    found: Option<(Span, Ty)>,
 }
 
 impl<'db> Cx<'db> {
@@ -120,6 +148,8 @@ impl<'db> Cx<'db> {
             visiting: Vec::new(),
             catalogs: HashMap::new(),
             depth: 0,
+            probe: None,
+            found: None,
         }
     }
 
@@ -1523,6 +1553,16 @@ impl<'db> Cx<'db> {
         self.depth += 1;
         let ty = self.infer_inner(expr);
         self.depth -= 1;
+        if let Some(p) = self.probe
+            && expr.span.start <= p
+            && p <= expr.span.end
+            && self
+                .found
+                .as_ref()
+                .is_none_or(|(s, _)| s.len() > expr.span.len())
+        {
+            self.found = Some((expr.span, ty.clone()));
+        }
         ty
     }
 

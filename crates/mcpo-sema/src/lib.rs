@@ -32,10 +32,11 @@ pub mod types;
 mod workspace;
 
 pub use builtins::{BUILTINS, Sig, lookup};
-pub use names::{Decl, DeclKind, FileSignature, Index, Repeat, index, signature};
+pub use checker::{RESOURCE_META, TOP_BLOCKS, type_at};
+pub use names::{Decl, DeclKind, FileSignature, Index, Repeat, index, reference, signature, walk};
 pub use server_catalog::{Catalog, ResourceType, ToolInfo, catalog};
 pub use template::convert_template;
-pub use workspace::workspace_diagnostics;
+pub use workspace::{decl_span, workspace_diagnostics};
 
 use mcpo_diagnostics::Diagnostic;
 

@@ -455,8 +455,9 @@ pub(crate) fn address(t: &Traversal<'_>) -> Option<String> {
 }
 
 /// Calls `f` on `expr` and every expression inside it (templates included), outermost
-/// first. Bounded by the parser's nesting limit.
-pub(crate) fn walk<'a>(expr: &'a Expr, f: &mut dyn FnMut(&'a Expr)) {
+/// first. Bounded by the parser's nesting limit. (Public for the language server, which
+/// finds references with it.)
+pub fn walk<'a>(expr: &'a Expr, f: &mut dyn FnMut(&'a Expr)) {
     f(expr);
     match &expr.kind {
         ExprKind::Template(t) => walk_parts(&t.parts, f),
@@ -534,6 +535,23 @@ fn walk_parts<'a>(parts: &'a [TemplatePart], f: &mut dyn FnMut(&'a Expr)) {
                 walk_parts(body, f);
             }
         }
+    }
+}
+
+/// The declaration a reference expression names, as the checker resolves it: its address
+/// (`aws.vpc.main` for `aws.vpc.main.id[0]`) and the span of the identifier that names the
+/// declaration (`main`). For the language server (definition, references, rename).
+pub fn reference(expr: &Expr) -> Option<(String, mcpo_diagnostics::Span)> {
+    let t = traversal(expr)?;
+    let key = address(&t)?;
+    let at = match t.root.name.as_str() {
+        "var" | "local" | "module" => 0,
+        "data" | "task" => 2,
+        _ => 1,
+    };
+    match t.steps.get(at) {
+        Some(Step::Attr(name)) => Some((key, name.span)),
+        _ => None,
     }
 }
 

@@ -19,8 +19,9 @@ pub fn workspace_diagnostics(db: &dyn salsa::Database, ws: Workspace) -> Vec<Dia
     out
 }
 
-/// Where a declaration's name is: its last label, or a local's attribute name.
-fn decl_span(db: &dyn salsa::Database, file: SourceFile, i: usize) -> Span {
+/// Where a declaration's name is: its last label, or a local's attribute name. `i` is
+/// the declaration's index in the file's [`signature`] (as in [`crate::Index::decls`]).
+pub fn decl_span(db: &dyn salsa::Database, file: SourceFile, i: usize) -> Span {
     let Some(d) = signature(db, file).decls.get(i) else {
         return Span::default();
     };

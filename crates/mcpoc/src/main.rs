@@ -6,6 +6,7 @@
 mod commands;
 mod conformance;
 mod files;
+mod lsp;
 mod output;
 mod servers;
 mod source;
@@ -80,6 +81,8 @@ enum Command {
     },
     /// List declared and discovered MCP servers and where each came from.
     Servers(servers::ServersArgs),
+    /// Run the language server on stdin/stdout (editors start it; see the book's editor page).
+    Lsp,
     /// Pull server schemas (`mcpoc schema pull`).
     Schema {
         #[command(subcommand)]
@@ -112,6 +115,7 @@ fn main() -> ExitCode {
         Command::Explain { code } => commands::explain(code.as_deref()),
         Command::Convert { file, stdout } => typecheck::convert(&file, stdout),
         Command::Servers(args) => servers::servers(args),
+        Command::Lsp => lsp::run(),
         Command::Schema { command } => servers::schema(command),
         Command::McpConformanceClient { url } => conformance::run(&url),
         Command::Twin(args) => match mcpo_twins::run(args) {

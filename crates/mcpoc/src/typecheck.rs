@@ -26,26 +26,7 @@ pub fn find_root(start: &Path) -> PathBuf {
 
 /// `(server, display name, text)` of every `.mcpo/schemas/*.json` under `root`, sorted.
 pub fn read_schemas(root: &Path) -> Vec<(String, String, String)> {
-    let dir = root.join(mcpo_schema::SCHEMA_DIR);
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for e in entries.flatten() {
-        let path = e.path();
-        if path.extension().is_none_or(|x| x != "json") {
-            continue;
-        }
-        let Some(server) = path.file_stem().map(|s| s.to_string_lossy().into_owned()) else {
-            continue;
-        };
-        // An unreadable file is reported by the checker as an unreadable schema.
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
-        let name = format!("{}/{server}.json", mcpo_schema::SCHEMA_DIR);
-        out.push((server, name, text));
-    }
-    out.sort();
-    out
+    mcpo_schema::read_pulled_schemas(root)
 }
 
 /// Name and type diagnostics for the loaded files, against the schemas under the

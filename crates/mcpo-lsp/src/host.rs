@@ -1,0 +1,249 @@
+//! The workspace model of an editor session and the master database.
+//!
+//! The root folder's `*.mcpo` files are read from disk when the session starts; an open
+//! document's text overrides the file's on disk until it is closed. Schemas come from
+//! `<root>/.mcpo/schemas/*.json` (read once, at start). Only the writer thread calls the
+//! `&mut` methods here; requests work on [`Snapshot`]s.
+
+use mcpo_diagnostics::FileId;
+use mcpo_sema::{Database, SchemaFile, SourceFile, Workspace};
+use salsa::Setter;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tower_lsp_server::ls_types::Uri;
+
+/// Directories never searched for sources (version control, build output, mcpo's cache).
+const SKIPPED_DIRS: &[&str] = &["target", "node_modules", ".git", ".mcpo", ".terraform"];
+
+/// Files are read at most this deep below the root (a guard against symlink loops).
+const MAX_DEPTH: usize = 32;
+
+/// One file of the workspace.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    /// Its salsa input.
+    pub source: SourceFile,
+    /// Its id in diagnostics and locations.
+    pub id: FileId,
+    /// The URI the client uses for it (or one made from its path).
+    pub uri: Uri,
+    /// The version of the open document; `None` when not open (the text is the disk's).
+    pub version: Option<i32>,
+}
+
+/// The files by key (a path, or the URI's text for documents that are not files) and by id.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FileTable {
+    by_key: BTreeMap<PathBuf, Entry>,
+    by_id: BTreeMap<FileId, PathBuf>,
+}
+
+impl FileTable {
+    /// The entry of the document `uri`.
+    pub fn get(&self, uri: &Uri) -> Option<&Entry> {
+        self.by_key.get(&key_of(uri))
+    }
+
+    /// The entry of file `id`.
+    pub fn by_id(&self, id: FileId) -> Option<&Entry> {
+        self.by_key.get(self.by_id.get(&id)?)
+    }
+}
+
+/// A consistent view of the workspace for one request, on its own thread.
+pub(crate) struct Snapshot {
+    /// A clone of the master database (shared storage).
+    pub db: Database,
+    /// The workspace input.
+    pub ws: Workspace,
+    /// The files as they were when the snapshot was taken.
+    pub table: Arc<FileTable>,
+}
+
+/// The master database and the session's files.
+pub(crate) struct Host {
+    db: Database,
+    ws: Workspace,
+    table: Arc<FileTable>,
+    next_id: u32,
+}
+
+/// How a document URI is keyed: its file path, else its text.
+pub(crate) fn key_of(uri: &Uri) -> PathBuf {
+    match uri.to_file_path() {
+        Some(p) => p.into_owned(),
+        None => PathBuf::from(uri.as_str()),
+    }
+}
+
+impl Host {
+    /// A session with no files.
+    pub fn new() -> Self {
+        let db = Database::default();
+        let ws = Workspace::new(&db, Vec::new(), Vec::new());
+        Host {
+            db,
+            ws,
+            table: Arc::default(),
+            next_id: 0,
+        }
+    }
+
+    /// A snapshot for a request. Cheap: the database clone shares the storage.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            db: self.db.clone(),
+            ws: self.ws,
+            table: self.table.clone(),
+        }
+    }
+
+    /// Reads the workspace under `root`: every `*.mcpo` file and the pulled schemas.
+    pub fn load(&mut self, root: &Path) {
+        let mut paths = Vec::new();
+        walk(root, 0, &mut paths);
+        paths.sort();
+        let mut table = (*self.table).clone();
+        let mut files = self.ws.files(&self.db).clone();
+        for path in paths {
+            if table.by_key.contains_key(&path) {
+                continue;
+            }
+            // A file that cannot be read as UTF-8 is skipped; opening it in the editor
+            // brings it in with the editor's text.
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let Some(uri) = Uri::from_file_path(&path) else {
+                continue;
+            };
+            let name = display_name(root, &path);
+            let entry = self.new_entry(uri, name, text);
+            files.push(entry.source);
+            table.by_id.insert(entry.id, path.clone());
+            table.by_key.insert(path, entry);
+        }
+        let schemas: Vec<SchemaFile> = mcpo_schema::read_pulled_schemas(root)
+            .into_iter()
+            .map(|(server, name, text)| SchemaFile::new(&self.db, server, name, text))
+            .collect();
+        self.ws.set_files(&mut self.db).to(files);
+        self.ws.set_schemas(&mut self.db).to(schemas);
+        self.table = Arc::new(table);
+    }
+
+    fn new_entry(&mut self, uri: Uri, name: String, text: String) -> Entry {
+        let id = FileId(self.next_id);
+        self.next_id += 1;
+        Entry {
+            source: SourceFile::new(&self.db, id, name, text),
+            id,
+            uri,
+            version: None,
+        }
+    }
+
+    /// A document was opened or changed to `text` at `version`. Older versions than the
+    /// one applied last are ignored (notifications may arrive out of order). Returns the
+    /// file's id when something was applied.
+    pub fn set_document(&mut self, uri: &Uri, text: String, version: i32) -> Option<FileId> {
+        let key = key_of(uri);
+        if let Some(entry) = self.table.by_key.get(&key) {
+            if entry.version.is_some_and(|v| v > version) {
+                return None;
+            }
+            let (source, id) = (entry.source, entry.id);
+            if *source.text(&self.db) != text {
+                source.set_text(&mut self.db).to(text);
+            }
+            if let Some(e) = Arc::make_mut(&mut self.table).by_key.get_mut(&key) {
+                e.version = Some(version);
+                e.uri = uri.clone();
+            }
+            return Some(id);
+        }
+        let name = key.file_name().map_or_else(
+            || uri.as_str().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let mut entry = self.new_entry(uri.clone(), name, text);
+        entry.version = Some(version);
+        let id = entry.id;
+        let mut files = self.ws.files(&self.db).clone();
+        files.push(entry.source);
+        self.ws.set_files(&mut self.db).to(files);
+        let table = Arc::make_mut(&mut self.table);
+        table.by_id.insert(id, key.clone());
+        table.by_key.insert(key, entry);
+        Some(id)
+    }
+
+    /// A document was closed: its text goes back to the file's on disk (or the file
+    /// leaves the workspace if it is not on disk).
+    pub fn close_document(&mut self, uri: &Uri) -> Option<FileId> {
+        let key = key_of(uri);
+        let entry = self.table.by_key.get(&key)?.clone();
+        match std::fs::read_to_string(&key) {
+            Ok(text) => {
+                if *entry.source.text(&self.db) != text {
+                    entry.source.set_text(&mut self.db).to(text);
+                }
+                if let Some(e) = Arc::make_mut(&mut self.table).by_key.get_mut(&key) {
+                    e.version = None;
+                }
+            }
+            Err(_) => {
+                let files: Vec<SourceFile> = self
+                    .ws
+                    .files(&self.db)
+                    .iter()
+                    .copied()
+                    .filter(|f| *f != entry.source)
+                    .collect();
+                self.ws.set_files(&mut self.db).to(files);
+                let table = Arc::make_mut(&mut self.table);
+                table.by_key.remove(&key);
+                table.by_id.remove(&entry.id);
+            }
+        }
+        Some(entry.id)
+    }
+}
+
+fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(ty) = entry.file_type() else { continue };
+        if ty.is_dir() {
+            let name = entry.file_name();
+            if !SKIPPED_DIRS.contains(&name.to_string_lossy().as_ref()) {
+                walk(&path, depth + 1, out);
+            }
+        } else if path.extension().is_some_and(|e| e == "mcpo") {
+            out.push(path);
+        }
+    }
+}
+
+/// A path relative to the root, with `/` separators, for messages.
+fn display_name(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+impl FileTable {
+    /// Every file id.
+    pub fn ids(&self) -> impl Iterator<Item = FileId> + '_ {
+        self.by_id.keys().copied()
+    }
+}

@@ -1,0 +1,40 @@
+//! The mcpo language server: the Language Server Protocol over [`mcpo_ide`], on stdio.
+//!
+//! This crate is protocol only. It owns the workspace model of an editor session (the
+//! root folder's `*.mcpo` files read from disk, open documents overriding them, the pulled
+//! schemas under `<root>/.mcpo/schemas/`), feeds them into the salsa database of
+//! `mcpo-sema` as inputs, and converts between LSP positions (lines, UTF-16 columns, URIs)
+//! and the byte offsets of `mcpo-ide`.
+//!
+//! Concurrency (salsa 0.28): the master database lives in a `Mutex` ([`host`]). Edits are
+//! funnelled through one writer thread that applies them in order, checking document
+//! versions; each request or diagnostics run works on a clone (a snapshot) on a blocking
+//! thread, inside [`salsa::Cancelled::catch`]: an edit cancels the queries running on
+//! older snapshots, which then answer `ContentModified` or are dropped. Diagnostics are
+//! debounced and published only for the newest state.
+//!
+//! **Architecture invariant:** the only crate that knows LSP types. The language server
+//! never plans or applies and never calls an MCP server: it reads files and pulled
+//! schemas only.
+
+#![warn(clippy::unwrap_used, clippy::indexing_slicing)]
+
+mod convert;
+mod host;
+mod server;
+
+/// Serves the protocol on stdin/stdout until the client exits. Returns an error message
+/// if the runtime cannot start.
+pub fn run_stdio() -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the language server's runtime: {e}"))?;
+    runtime.block_on(async {
+        let (service, socket) = tower_lsp_server::LspService::new(server::Backend::new);
+        tower_lsp_server::Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
+            .serve(service)
+            .await;
+    });
+    Ok(())
+}

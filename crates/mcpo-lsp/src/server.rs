@@ -1,0 +1,297 @@
+//! The `LanguageServer` implementation: capabilities, document notifications funnelled
+//! to the writer thread, debounced diagnostics, and requests answered on snapshots.
+
+use crate::convert::{self, Lines};
+use crate::host::{Host, Snapshot};
+use mcpo_diagnostics::{Diagnostic, FileId};
+use std::collections::{BTreeMap, BTreeSet};
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
+use std::time::Duration;
+use tokio::sync::watch;
+use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
+use tower_lsp_server::ls_types as lsp;
+use tower_lsp_server::{Client, LanguageServer};
+
+/// How long diagnostics wait for more edits before running (typing in bursts re-checks
+/// once, after the burst).
+const DEBOUNCE: Duration = Duration::from_millis(10);
+
+/// A change to the workspace, applied in order by the writer thread.
+enum Edit {
+    /// Read the workspace under this root.
+    Load(PathBuf),
+    /// A document's full text at a version (open or change).
+    Set(lsp::Uri, String, i32),
+    /// A document was closed.
+    Close(lsp::Uri),
+}
+
+/// What the handlers share.
+struct Shared {
+    /// The master database and the files.
+    host: Mutex<Host>,
+    /// Edits to the writer thread, with their sequence numbers.
+    edits: Mutex<mpsc::Sender<(u64, Edit)>>,
+    /// The sequence number of the last edit sent.
+    sent: AtomicU64,
+    /// The sequence number of the last edit applied.
+    applied: watch::Receiver<u64>,
+    /// Files edited since diagnostics were last published for them.
+    touched: Mutex<BTreeSet<FileId>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    fn snapshot(&self) -> Snapshot {
+        lock(&self.host).snapshot()
+    }
+
+    /// Sends an edit to the writer; returns its sequence number.
+    fn send(&self, edit: Edit) -> u64 {
+        let sender = lock(&self.edits);
+        let seq = self.sent.fetch_add(1, Ordering::SeqCst) + 1;
+        // The writer only stops when the server does.
+        let _ = sender.send((seq, edit));
+        seq
+    }
+
+    /// Waits until every edit sent so far is applied, so a request sees the text the
+    /// client had when it asked.
+    async fn caught_up(&self) {
+        let want = self.sent.load(Ordering::SeqCst);
+        let mut rx = self.applied.clone();
+        let _ = rx.wait_for(|a| *a >= want).await;
+    }
+}
+
+/// The language server.
+pub(crate) struct Backend {
+    shared: Arc<Shared>,
+}
+
+impl Backend {
+    /// Starts the writer thread and the diagnostics task.
+    pub fn new(client: Client) -> Self {
+        let (tx, rx) = mpsc::channel();
+        let (applied_tx, applied_rx) = watch::channel(0u64);
+        let shared = Arc::new(Shared {
+            host: Mutex::new(Host::new()),
+            edits: Mutex::new(tx),
+            sent: AtomicU64::new(0),
+            applied: applied_rx.clone(),
+            touched: Mutex::new(BTreeSet::new()),
+        });
+        let writer_shared = shared.clone();
+        let _ = std::thread::Builder::new()
+            .name("mcpo-lsp-writer".into())
+            .spawn(move || writer(&writer_shared, &rx, &applied_tx));
+        tokio::spawn(publish_loop(client, shared.clone(), applied_rx));
+        Backend { shared }
+    }
+
+    /// Runs `f` on a fresh snapshot on a blocking thread, after the edits sent so far.
+    /// A query cancelled by a newer edit is retried once on a newer snapshot, then
+    /// answered with `ContentModified`.
+    async fn on_snapshot<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: Fn(&Snapshot) -> T + Send + Sync + 'static,
+    {
+        let f = Arc::new(f);
+        for _ in 0..2 {
+            self.shared.caught_up().await;
+            let shared = self.shared.clone();
+            let f = f.clone();
+            let run = tokio::task::spawn_blocking(move || {
+                let snap = shared.snapshot();
+                salsa::Cancelled::catch(AssertUnwindSafe(|| f(&snap)))
+            });
+            match run.await {
+                Ok(Ok(v)) => return Ok(v),
+                Ok(Err(_cancelled)) => continue,
+                Err(_) => return Err(Error::internal_error()),
+            }
+        }
+        Err(Error::new(ErrorCode::ContentModified))
+    }
+}
+
+/// Applies edits in order, in batches; the master database is only written here.
+fn writer(shared: &Shared, rx: &mpsc::Receiver<(u64, Edit)>, applied: &watch::Sender<u64>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        batch.extend(rx.try_iter());
+        let last = batch.last().map_or(0, |(seq, _)| *seq);
+        let mut touched = Vec::new();
+        {
+            // Setting an input waits for the snapshots in use to be dropped (their
+            // queries are cancelled first), so no snapshot may be held on this thread.
+            let mut host = lock(&shared.host);
+            for (_, edit) in batch {
+                match edit {
+                    Edit::Load(root) => {
+                        host.load(&root);
+                        touched.extend(host.snapshot().table.ids());
+                    }
+                    Edit::Set(uri, text, version) => {
+                        touched.extend(host.set_document(&uri, text, version));
+                    }
+                    Edit::Close(uri) => touched.extend(host.close_document(&uri)),
+                }
+            }
+        }
+        lock(&shared.touched).extend(touched);
+        applied.send_replace(last);
+    }
+}
+
+/// Publishes diagnostics after edits: debounced, on a snapshot, dropped when a newer
+/// edit arrived meanwhile. Files are published when edited or when their diagnostics
+/// changed (an edit in one file can fix or break another).
+async fn publish_loop(client: Client, shared: Arc<Shared>, mut applied: watch::Receiver<u64>) {
+    let mut published: BTreeMap<FileId, Vec<Diagnostic>> = BTreeMap::new();
+    let mut pending: BTreeSet<FileId> = BTreeSet::new();
+    loop {
+        if applied.changed().await.is_err() {
+            return;
+        }
+        tokio::time::sleep(DEBOUNCE).await;
+        let generation = *applied.borrow_and_update();
+        pending.extend(std::mem::take(&mut *lock(&shared.touched)));
+        let worker = shared.clone();
+        let before = std::mem::take(&mut published);
+        let want = pending.clone();
+        let run = tokio::task::spawn_blocking(move || {
+            let snap = worker.snapshot();
+            let out = salsa::Cancelled::catch(AssertUnwindSafe(|| {
+                file_diagnostics(&snap, &before, &want)
+            }));
+            (out, before)
+        });
+        let Ok((out, before)) = run.await else {
+            return;
+        };
+        published = before;
+        let Ok((now, messages)) = out else {
+            continue;
+        };
+        if *applied.borrow() != generation {
+            // Stale: a newer edit is waiting; its run publishes.
+            continue;
+        }
+        for (uri, diags, version) in messages {
+            client.publish_diagnostics(uri, diags, version).await;
+        }
+        published = now;
+        pending.clear();
+    }
+}
+
+type Messages = Vec<(lsp::Uri, Vec<lsp::Diagnostic>, Option<i32>)>;
+
+/// The diagnostics of every file, and the messages for the files that are in `touched`
+/// or whose diagnostics differ from `before`.
+fn file_diagnostics(
+    snap: &Snapshot,
+    before: &BTreeMap<FileId, Vec<Diagnostic>>,
+    touched: &BTreeSet<FileId>,
+) -> (BTreeMap<FileId, Vec<Diagnostic>>, Messages) {
+    let now = mcpo_ide::diagnostics(&snap.db, snap.ws);
+    let mut messages = Vec::new();
+    for (id, diags) in &now {
+        if !touched.contains(id) && before.get(id) == Some(diags) {
+            continue;
+        }
+        let Some(entry) = snap.table.by_id(*id) else {
+            continue;
+        };
+        let lines = Lines::new(entry.source.text(&snap.db));
+        let converted = diags
+            .iter()
+            .map(|d| convert::diagnostic(snap, &lines, d))
+            .collect();
+        messages.push((entry.uri.clone(), converted, entry.version));
+    }
+    (now, messages)
+}
+
+/// The root folder the client opened: its first workspace folder, else `rootUri`.
+fn root_of(params: &lsp::InitializeParams) -> Option<PathBuf> {
+    #[expect(deprecated, reason = "older clients send only rootUri")]
+    let root_uri = params.root_uri.as_ref();
+    params
+        .workspace_folders
+        .as_ref()
+        .and_then(|f| f.first())
+        .map(|f| &f.uri)
+        .or(root_uri)
+        .and_then(|u| u.to_file_path().map(|p| p.into_owned()))
+}
+
+impl LanguageServer for Backend {
+    async fn initialize(&self, params: lsp::InitializeParams) -> Result<lsp::InitializeResult> {
+        if let Some(root) = root_of(&params) {
+            self.shared.send(Edit::Load(root));
+            self.shared.caught_up().await;
+        }
+        Ok(lsp::InitializeResult {
+            capabilities: lsp::ServerCapabilities {
+                position_encoding: Some(lsp::PositionEncodingKind::UTF16),
+                text_document_sync: Some(lsp::TextDocumentSyncCapability::Kind(
+                    lsp::TextDocumentSyncKind::FULL,
+                )),
+                document_formatting_provider: Some(lsp::OneOf::Left(true)),
+                ..lsp::ServerCapabilities::default()
+            },
+            server_info: Some(lsp::ServerInfo {
+                name: "mcpo".to_string(),
+                version: Some(env!("CARGO_PKG_VERSION").to_string()),
+            }),
+            offset_encoding: None,
+        })
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        Ok(())
+    }
+
+    async fn did_open(&self, params: lsp::DidOpenTextDocumentParams) {
+        let doc = params.text_document;
+        self.shared.send(Edit::Set(doc.uri, doc.text, doc.version));
+    }
+
+    async fn did_change(&self, params: lsp::DidChangeTextDocumentParams) {
+        // Full synchronisation: the last change holds the whole text.
+        if let Some(change) = params.content_changes.into_iter().last() {
+            let doc = params.text_document;
+            self.shared
+                .send(Edit::Set(doc.uri, change.text, doc.version));
+        }
+    }
+
+    async fn did_close(&self, params: lsp::DidCloseTextDocumentParams) {
+        self.shared.send(Edit::Close(params.text_document.uri));
+    }
+
+    async fn formatting(
+        &self,
+        params: lsp::DocumentFormattingParams,
+    ) -> Result<Option<Vec<lsp::TextEdit>>> {
+        let uri = params.text_document.uri;
+        self.on_snapshot(move |snap| {
+            let entry = snap.table.get(&uri)?;
+            let text = entry.source.text(&snap.db);
+            let formatted = mcpo_ide::format(&snap.db, entry.source)?;
+            let lines = Lines::new(text);
+            let whole = mcpo_diagnostics::Span::new(0, text.len());
+            Some(vec![lsp::TextEdit::new(lines.range(whole), formatted)])
+        })
+        .await
+    }
+}
