@@ -3,6 +3,231 @@
 //! Every node of a plan starts the moment all its dependencies are done (waves are only
 //! for display), bounded by a global parallelism and each server's concurrency limit;
 //! values from finished nodes flow into the arguments of the next; state is written after
-//! every step, with intents recorded before `create`/`delete` are sent.
+//! every step, with intents recorded before `create`/`update`/`delete` are sent.
+//!
+//! - [`Connections`]: one connection per server per run, connected concurrently;
+//! - [`apply`]: eager scheduling of [`Step`]s, retries, readiness waits, rollback;
+//! - [`refresh`]: reads every resource of the state, reports drift and resources deleted
+//!   outside mcpo, reconciles the intents a crashed apply left behind;
+//! - [`import`] and [`destroy_steps`].
+//!
+//! **Architecture invariant:** the only crate that calls tools to change the world; it
+//! never prints (progress goes out as [`Event`]s on a channel, results as values).
 
 #![warn(clippy::unwrap_used, clippy::indexing_slicing)]
+
+mod apply;
+mod conns;
+mod error;
+mod events;
+mod refresh;
+mod retry;
+mod schedule;
+mod store;
+
+pub use apply::{ApplyOptions, Schedule, Summary, apply, destroy_steps};
+pub use conns::Connections;
+pub use error::ExecError;
+pub use events::{Event, EventKind};
+pub use refresh::{Drift, Gone, RefreshOptions, RefreshReport, import, refresh};
+pub use retry::RetryPolicy;
+pub use store::{NoStore, StateStore};
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// The values of finished nodes: address -> value (for a resource, the object its server
+/// returned, including `id`).
+pub type Values = BTreeMap<String, Value>;
+
+/// What a step does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Action {
+    /// `T.create`.
+    Create,
+    /// `T.update` in place.
+    Update,
+    /// `T.delete` of the old resource, then `T.create`.
+    Replace,
+    /// `T.delete`.
+    Delete,
+    /// A data read at apply time.
+    Read,
+    /// A task: one tool call.
+    Run,
+    /// Nothing; the recorded value flows to dependents.
+    NoOp,
+}
+
+impl Action {
+    /// `create`, `update`, ... (for messages and events).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+            Action::Read => "read",
+            Action::Run => "run",
+            Action::NoOp => "no-op",
+        }
+    }
+}
+
+/// One node of the work: what to do to which address, and what it waits for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// The address (`aws.vpc.main`, `task.opnsense.apply_changes.fw`, ...).
+    pub address: String,
+    /// What to do.
+    pub action: Action,
+    /// The server's name.
+    pub server: String,
+    /// The resource type (`vpc`); for a task or a data read, the tool to call.
+    pub type_name: String,
+    /// The id of an existing resource (update, replace, delete); taken from the state
+    /// when absent.
+    pub id: Option<String>,
+    /// Addresses of steps that must be done before this one starts.
+    pub deps: Vec<String>,
+    /// The inputs `T.update` takes (an update sends `id` and these); all of the evaluated
+    /// arguments when empty.
+    pub update_attrs: Vec<String>,
+    /// Top-level attributes whose values are sensitive (recorded, never shown).
+    pub sensitive: Vec<String>,
+}
+
+impl Step {
+    /// A step with no dependencies, no id, nothing sensitive.
+    pub fn new(
+        address: impl Into<String>,
+        action: Action,
+        server: impl Into<String>,
+        type_name: impl Into<String>,
+    ) -> Step {
+        Step {
+            address: address.into(),
+            action,
+            server: server.into(),
+            type_name: type_name.into(),
+            id: None,
+            deps: Vec::new(),
+            update_attrs: Vec::new(),
+            sensitive: Vec::new(),
+        }
+    }
+
+    /// The same step, waiting for `deps`.
+    pub fn after<I, S>(mut self, deps: I) -> Step
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.deps.extend(deps.into_iter().map(Into::into));
+        self
+    }
+}
+
+/// A `wait_for` block of a resource: how long its condition may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitFor {
+    /// Give up (and taint the resource) after this long.
+    pub timeout: Duration,
+}
+
+/// What the executor asks of the program being applied: the arguments of each step,
+/// evaluated with the values of finished steps, and readiness conditions. Implemented over
+/// `mcpo_plan::Program` by the CLI, and by [`Closures`] for programs built in code.
+pub trait Evaluator: Send + Sync {
+    /// The arguments of the create/update of a resource, a task's call or a data read.
+    fn args(&self, address: &str, values: &Values) -> Result<Value, String>;
+
+    /// The `wait_for` block of a resource, if it has one.
+    fn wait_for(&self, _address: &str) -> Option<WaitFor> {
+        None
+    }
+
+    /// Whether the resource at `address`, whose current server state is `current`, is
+    /// ready (its `wait_for` condition holds).
+    fn ready(&self, _address: &str, _current: &Value, _values: &Values) -> Result<bool, String> {
+        Ok(true)
+    }
+
+    /// The workspace outputs, with the final values: name -> (value, sensitive).
+    fn outputs(&self, _values: &Values) -> BTreeMap<String, (Value, bool)> {
+        BTreeMap::new()
+    }
+}
+
+/// Arguments computed by a closure of the finished values.
+pub type ArgsFn = Box<dyn Fn(&Values) -> Result<Value, String> + Send + Sync>;
+/// A readiness condition: the resource's current state and the finished values.
+pub type ReadyFn = Box<dyn Fn(&Value, &Values) -> Result<bool, String> + Send + Sync>;
+
+/// An [`Evaluator`] made of closures, one per address: for programs built in code (tests,
+/// benchmarks, runbooks).
+#[derive(Default)]
+pub struct Closures {
+    args: BTreeMap<String, ArgsFn>,
+    waits: BTreeMap<String, (WaitFor, ReadyFn)>,
+}
+
+impl Closures {
+    /// No closures yet.
+    pub fn new() -> Closures {
+        Closures::default()
+    }
+
+    /// Sets the arguments of `address`.
+    pub fn args(
+        &mut self,
+        address: impl Into<String>,
+        f: impl Fn(&Values) -> Result<Value, String> + Send + Sync + 'static,
+    ) -> &mut Closures {
+        self.args.insert(address.into(), Box::new(f));
+        self
+    }
+
+    /// Gives `address` a readiness condition and its timeout.
+    pub fn wait_for(
+        &mut self,
+        address: impl Into<String>,
+        timeout: Duration,
+        ready: impl Fn(&Value, &Values) -> Result<bool, String> + Send + Sync + 'static,
+    ) -> &mut Closures {
+        self.waits
+            .insert(address.into(), (WaitFor { timeout }, Box::new(ready)));
+        self
+    }
+}
+
+impl Evaluator for Closures {
+    fn args(&self, address: &str, values: &Values) -> Result<Value, String> {
+        match self.args.get(address) {
+            Some(f) => f(values),
+            None => Ok(Value::Object(serde_json::Map::new())),
+        }
+    }
+
+    fn wait_for(&self, address: &str) -> Option<WaitFor> {
+        self.waits.get(address).map(|(w, _)| *w)
+    }
+
+    fn ready(&self, address: &str, current: &Value, values: &Values) -> Result<bool, String> {
+        match self.waits.get(address) {
+            Some((_, f)) => f(current, values),
+            None => Ok(true),
+        }
+    }
+}
+
+/// The attribute `attr` of the finished node at `address`, for [`Closures`]:
+/// `get(values, "docker.volume.a", "id")`.
+pub fn get<'v>(values: &'v Values, address: &str, attr: &str) -> Result<&'v Value, String> {
+    values
+        .get(address)
+        .ok_or_else(|| format!("{address} has no value yet"))?
+        .get(attr)
+        .ok_or_else(|| format!("{address} has no attribute `{attr}`"))
+}

@@ -1,0 +1,883 @@
+//! Apply: each step's tool calls, state written around them (intent before, result
+//! after, both durable before the step goes on), readiness waits, and rollback.
+
+use crate::events::{EventKind, Events};
+use crate::retry::{not_found, retryable, said_transient, salt};
+use crate::schedule::{self, Outcome};
+use crate::store::StateCell;
+use crate::{
+    Action, Connections, Evaluator, Event, ExecError, RetryPolicy, StateStore, Step, Values,
+};
+use mcpo_diagnostics::codes;
+use mcpo_mcp::{CallOptions, ErrorKind, McpError};
+use mcpo_state::{Intent, IntentOp, ResourceState, State};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::UnboundedSender;
+
+pub use crate::schedule::Schedule;
+
+/// How to apply.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// Steps in flight at once, across all servers (each server also has its own limit).
+    pub parallelism: usize,
+    /// Eager (default) or barrier waves (for comparison only).
+    pub schedule: Schedule,
+    /// Retries of transient failures.
+    pub retry: RetryPolicy,
+    /// Undo what this apply created or changed when a step fails.
+    pub rollback_on_failure: bool,
+    /// First pause between two reads while polling for readiness (grows to 2 s).
+    pub poll_interval: Duration,
+    /// Wait for readiness on resource updates when the server offers subscriptions
+    /// (else, or when false, poll).
+    pub subscribe: bool,
+    /// Where progress goes.
+    pub events: Option<UnboundedSender<Event>>,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            parallelism: 64,
+            schedule: Schedule::Eager,
+            retry: RetryPolicy::default(),
+            rollback_on_failure: false,
+            poll_interval: Duration::from_millis(100),
+            subscribe: true,
+            events: None,
+        }
+    }
+}
+
+/// What an apply did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    /// Steps done, by action.
+    pub done: BTreeMap<Action, usize>,
+    /// Steps that failed, each error naming its address.
+    pub failed: Vec<ExecError>,
+    /// Steps skipped: (address, address of the failed step it depended on).
+    pub skipped: Vec<(String, String)>,
+    /// Steps never started because the run stopped (the state could not be saved).
+    pub not_started: Vec<String>,
+    /// Addresses undone by `rollback_on_failure`, in the order they were undone.
+    pub rolled_back: Vec<String>,
+    /// Undo steps that failed.
+    pub rollback_failed: Vec<ExecError>,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// Number of state writes (group commit makes it less than the number of changes).
+    pub state_writes: u64,
+}
+
+impl Summary {
+    /// Whether every step succeeded.
+    pub fn ok(&self) -> bool {
+        self.failed.is_empty() && self.skipped.is_empty() && self.not_started.is_empty()
+    }
+
+    /// Number of steps done with `action`.
+    pub fn count(&self, action: Action) -> usize {
+        self.done.get(&action).copied().unwrap_or(0)
+    }
+}
+
+/// What to undo on rollback, in completion order.
+#[derive(Debug, Clone)]
+enum Undo {
+    Created {
+        address: String,
+        server: String,
+        type_name: String,
+        id: String,
+    },
+    Updated {
+        address: String,
+        prior: ResourceState,
+    },
+    Deleted {
+        address: String,
+        prior: ResourceState,
+    },
+}
+
+struct Ctx<'a> {
+    conns: &'a Connections,
+    eval: &'a dyn Evaluator,
+    state: StateCell,
+    values: Mutex<Values>,
+    events: Events,
+    opts: &'a ApplyOptions,
+    journal: Mutex<Vec<Undo>>,
+}
+
+/// Applies `steps` (in any order; `deps` give the order) starting from `state`, writing
+/// the state to `store` after every step. Returns the final state and what happened.
+/// Never fails as a whole: failures are in the summary, and the state is true.
+pub async fn apply(
+    steps: &[Step],
+    eval: &dyn Evaluator,
+    conns: &Connections,
+    state: State,
+    store: Arc<dyn StateStore>,
+    opts: &ApplyOptions,
+) -> (State, Summary) {
+    let started = Instant::now();
+    let values: Values = state
+        .resources
+        .iter()
+        .map(|(a, r)| (a.clone(), r.outputs.clone()))
+        .collect();
+    let ctx = Ctx {
+        conns,
+        eval,
+        state: StateCell::new(state, store),
+        values: Mutex::new(values),
+        events: Events(opts.events.clone()),
+        opts,
+        journal: Mutex::new(Vec::new()),
+    };
+    let addresses: Vec<String> = steps.iter().map(|s| s.address.clone()).collect();
+    let index: BTreeMap<&str, usize> = addresses
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.as_str(), i))
+        .collect();
+    let deps: Vec<Vec<usize>> = steps
+        .iter()
+        .map(|s| {
+            s.deps
+                .iter()
+                .filter_map(|d| index.get(d.as_str()).copied())
+                .collect()
+        })
+        .collect();
+    let outcomes = schedule::run(
+        &addresses,
+        &deps,
+        opts.parallelism,
+        opts.schedule,
+        &ctx.events,
+        |i| {
+            let ctx = &ctx;
+            let step = steps.get(i);
+            async move {
+                match step {
+                    Some(step) => ctx.run_step(step).await,
+                    None => Ok(()),
+                }
+            }
+        },
+    )
+    .await;
+
+    let mut summary = Summary::default();
+    for (i, outcome) in outcomes.into_iter().enumerate() {
+        let address = addresses.get(i).cloned().unwrap_or_default();
+        match outcome {
+            Outcome::Done => {
+                if let Some(s) = steps.get(i)
+                    && s.action != Action::NoOp
+                {
+                    *summary.done.entry(s.action).or_default() += 1;
+                }
+            }
+            Outcome::Failed(e) => summary.failed.push(e),
+            Outcome::Skipped(j) => {
+                summary
+                    .skipped
+                    .push((address, addresses.get(j).cloned().unwrap_or_default()));
+            }
+            Outcome::NotStarted => summary.not_started.push(address),
+        }
+    }
+    if !summary.ok() && opts.rollback_on_failure {
+        ctx.rollback(&mut summary).await;
+    }
+    if summary.ok() {
+        let outputs = {
+            let values = ctx.values.lock().unwrap_or_else(|p| p.into_inner());
+            ctx.eval.outputs(&values)
+        };
+        if !outputs.is_empty() {
+            ctx.state.change(|s| {
+                s.outputs = outputs
+                    .into_iter()
+                    .map(|(k, (value, sensitive))| {
+                        (k, mcpo_state::OutputState { value, sensitive })
+                    })
+                    .collect();
+            });
+        }
+    }
+    if let Err(e) = ctx.state.flush().await {
+        summary.failed.push(e);
+    }
+    summary.state_writes = ctx.state.writes();
+    summary.elapsed = started.elapsed();
+    (ctx.state.into_state(), summary)
+}
+
+/// The steps of `mcpoc destroy`: a delete of every resource in `state` (tasks and data
+/// reads are only forgotten), each waiting for the resources that depended on it.
+pub fn destroy_steps(state: &State) -> Vec<Step> {
+    let managed = |a: &str| !a.starts_with("data.") && !a.starts_with("task.");
+    let mut steps: BTreeMap<&str, Step> = state
+        .resources
+        .iter()
+        .filter(|(a, _)| managed(a))
+        .map(|(a, r)| {
+            let mut s = Step::new(a.clone(), Action::Delete, &r.server, &r.type_name);
+            s.id = Some(r.id.clone());
+            (a.as_str(), s)
+        })
+        .collect();
+    for (a, r) in &state.resources {
+        if !managed(a) {
+            continue;
+        }
+        for d in &r.deps {
+            if let Some(s) = steps.get_mut(d.as_str()) {
+                s.deps.push(a.clone());
+            }
+        }
+    }
+    steps.into_values().collect()
+}
+
+/// Whether a failed call certainly did nothing (the tool ran and said it failed, or the
+/// server refused the request).
+fn certainly_failed(e: &McpError) -> bool {
+    matches!(
+        e.kind,
+        ErrorKind::ToolFailed { .. } | ErrorKind::Rejected { .. }
+    )
+}
+
+fn result_value(out: mcpo_mcp::ToolOutput) -> Value {
+    match out.structured {
+        Some(v) => v,
+        None => {
+            let text = out.text();
+            serde_json::from_str::<Value>(&text)
+                .ok()
+                .filter(Value::is_object)
+                .unwrap_or_else(|| serde_json::json!({ "text": text }))
+        }
+    }
+}
+
+pub(crate) fn id_of(v: &Value) -> Option<String> {
+    match v.get("id")? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn drop_intent(s: &mut State, address: &str, op: IntentOp) {
+    s.intents.retain(|i| !(i.address == address && i.op == op));
+}
+
+/// Calls `tool` of `server` for the step at `address`, retrying transient failures.
+pub(crate) async fn call_tool(
+    conns: &Connections,
+    policy: RetryPolicy,
+    events: &Events,
+    address: &str,
+    server: &str,
+    tool: &str,
+    args: &Value,
+) -> Result<Value, CallError> {
+    let conn = conns.get(server).map_err(|e| CallError {
+        error: e.at(address),
+        certain: true,
+        gone: false,
+    })?;
+    let idempotent = conns.idempotent(server, tool);
+    let mut attempt = 1u32;
+    loop {
+        match conn
+            .call_tool(tool, args.clone(), CallOptions::default())
+            .await
+        {
+            Ok(out) => return Ok(result_value(out)),
+            Err(e) => {
+                if attempt < policy.max_attempts && retryable(&e, idempotent) {
+                    events.send(
+                        address,
+                        EventKind::Retrying {
+                            attempt,
+                            error: e.to_string(),
+                        },
+                    );
+                    tokio::time::sleep(policy.pause(attempt, salt(address))).await;
+                    attempt += 1;
+                    continue;
+                }
+                let certain = certainly_failed(&e);
+                let error = if attempt > 1 && (said_transient(&e) || e.is_transient()) {
+                    ExecError::new(codes::E0613, format!("{e} (failed {attempt} times)"))
+                } else {
+                    ExecError::from_mcp(&e)
+                };
+                return Err(CallError {
+                    error: error.at(address),
+                    certain,
+                    gone: not_found(&e),
+                });
+            }
+        }
+    }
+}
+
+/// A failed call: the MCP error, and whether it certainly did nothing.
+pub(crate) struct CallError {
+    pub(crate) error: ExecError,
+    pub(crate) certain: bool,
+    /// The server said the resource does not exist.
+    pub(crate) gone: bool,
+}
+
+impl<'a> Ctx<'a> {
+    fn lock_values(&self) -> std::sync::MutexGuard<'_, Values> {
+        self.values.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn args(&self, step: &Step) -> Result<Value, ExecError> {
+        let values = self.lock_values();
+        self.eval.args(&step.address, &values).map_err(|e| {
+            ExecError::new(
+                codes::E0607,
+                format!("the arguments cannot be evaluated: {e}"),
+            )
+            .at(&step.address)
+        })
+    }
+
+    /// Calls `tool` with retries (see [`crate::RetryPolicy`]).
+    async fn call(
+        &self,
+        address: &str,
+        server: &str,
+        tool: &str,
+        args: &Value,
+    ) -> Result<Value, CallError> {
+        call_tool(
+            self.conns,
+            self.opts.retry,
+            &self.events,
+            address,
+            server,
+            tool,
+            args,
+        )
+        .await
+    }
+
+    async fn run_step(&self, step: &Step) -> Result<(), ExecError> {
+        if step.action == Action::NoOp {
+            return Ok(());
+        }
+        let t0 = Instant::now();
+        self.events.send(
+            &step.address,
+            EventKind::Started {
+                action: step.action,
+            },
+        );
+        let result = match step.action {
+            Action::Create => self.create(step).await,
+            Action::Update => self.update(step).await,
+            Action::Replace => {
+                self.events.send(
+                    &step.address,
+                    EventKind::Progress("deleting the old resource".into()),
+                );
+                match self.delete(step).await {
+                    Ok(()) => {
+                        self.events.send(
+                            &step.address,
+                            EventKind::Progress("creating the new resource".into()),
+                        );
+                        self.create(step).await
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Action::Delete => self.delete(step).await,
+            Action::Read | Action::Run => self.run_tool(step).await,
+            Action::NoOp => Ok(()),
+        };
+        match &result {
+            Ok(()) => self.events.send(
+                &step.address,
+                EventKind::Done {
+                    action: step.action,
+                    elapsed: t0.elapsed(),
+                },
+            ),
+            Err(e) => self
+                .events
+                .send(&step.address, EventKind::Failed { error: e.clone() }),
+        }
+        result
+    }
+
+    async fn create(&self, step: &Step) -> Result<(), ExecError> {
+        let args = self.args(step)?;
+        let address = &step.address;
+        self.state
+            .commit(|s| {
+                s.intents.push(Intent {
+                    op: IntentOp::Create,
+                    address: address.clone(),
+                    server: step.server.clone(),
+                    type_name: step.type_name.clone(),
+                    args: args.clone(),
+                    id: None,
+                })
+            })
+            .await
+            .map_err(|e| e.at(address))?;
+        let tool = format!("{}.create", step.type_name);
+        let out = match self.call(address, &step.server, &tool, &args).await {
+            Ok(v) => v,
+            Err(CallError { error, certain, .. }) => {
+                if certain {
+                    self.state
+                        .commit(|s| drop_intent(s, address, IntentOp::Create))
+                        .await
+                        .map_err(|e| e.at(address))?;
+                    return Err(error);
+                }
+                // The create may have happened: the intent stays for refresh to resolve.
+                return Err(error.with_help(
+                    "the resource may exist: `mcpoc refresh` looks it up and adopts it",
+                ));
+            }
+        };
+        let Some(id) = id_of(&out) else {
+            return Err(ExecError::new(
+                codes::E0604,
+                format!(
+                    "server `{}`, tool `{tool}`: the result has no string `id`",
+                    step.server
+                ),
+            )
+            .at(address)
+            .with_help("this is a bug in the server; the intent stays in the state"));
+        };
+        let record = ResourceState {
+            server: step.server.clone(),
+            type_name: step.type_name.clone(),
+            id: id.clone(),
+            inputs: args,
+            outputs: out.clone(),
+            sensitive: step.sensitive.clone(),
+            deps: step.deps.clone(),
+            tainted: false,
+        };
+        self.state
+            .commit(|s| {
+                drop_intent(s, address, IntentOp::Create);
+                s.resources.insert(address.clone(), record);
+            })
+            .await
+            .map_err(|e| e.at(address))?;
+        self.lock_values().insert(address.clone(), out);
+        self.push_undo(Undo::Created {
+            address: address.clone(),
+            server: step.server.clone(),
+            type_name: step.type_name.clone(),
+            id: id.clone(),
+        });
+        self.wait_ready(step, &id).await
+    }
+
+    fn recorded(&self, address: &str) -> Option<ResourceState> {
+        self.state.lock().resources.get(address).cloned()
+    }
+
+    /// The arguments of `T.update`: the id and the attributes it takes.
+    fn update_args(&self, step: &Step, id: &str, args: &Value) -> Value {
+        let tool = format!("{}.update", step.type_name);
+        let takes: Option<Vec<String>> = if step.update_attrs.is_empty() {
+            self.conns.input_properties(&step.server, &tool)
+        } else {
+            Some(step.update_attrs.clone())
+        };
+        let mut out = Map::new();
+        if let Some(obj) = args.as_object() {
+            for (k, v) in obj {
+                if takes.as_ref().is_none_or(|t| t.iter().any(|a| a == k)) {
+                    out.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        out.insert("id".into(), Value::String(id.to_string()));
+        Value::Object(out)
+    }
+
+    async fn update(&self, step: &Step) -> Result<(), ExecError> {
+        let address = &step.address;
+        let Some(prior) = self.recorded(address) else {
+            return Err(missing(address, "update"));
+        };
+        let id = step.id.clone().unwrap_or_else(|| prior.id.clone());
+        let args = self.args(step)?;
+        let sent = self.update_args(step, &id, &args);
+        self.state
+            .commit(|s| {
+                s.intents.push(Intent {
+                    op: IntentOp::Update,
+                    address: address.clone(),
+                    server: step.server.clone(),
+                    type_name: step.type_name.clone(),
+                    args: sent.clone(),
+                    id: Some(id.clone()),
+                })
+            })
+            .await
+            .map_err(|e| e.at(address))?;
+        let tool = format!("{}.update", step.type_name);
+        let out = match self.call(address, &step.server, &tool, &sent).await {
+            Ok(v) => v,
+            Err(CallError { error, certain, .. }) => {
+                if certain {
+                    self.state
+                        .commit(|s| drop_intent(s, address, IntentOp::Update))
+                        .await
+                        .map_err(|e| e.at(address))?;
+                }
+                return Err(error);
+            }
+        };
+        self.state
+            .commit(|s| {
+                drop_intent(s, address, IntentOp::Update);
+                if let Some(r) = s.resources.get_mut(address) {
+                    r.inputs = args.clone();
+                    r.outputs = out.clone();
+                    r.deps = step.deps.clone();
+                    r.sensitive = step.sensitive.clone();
+                    r.tainted = false;
+                }
+            })
+            .await
+            .map_err(|e| e.at(address))?;
+        self.lock_values().insert(address.clone(), out);
+        self.push_undo(Undo::Updated {
+            address: address.clone(),
+            prior,
+        });
+        self.wait_ready(step, &id).await
+    }
+
+    async fn delete(&self, step: &Step) -> Result<(), ExecError> {
+        let address = &step.address;
+        let prior = self.recorded(address);
+        let Some(id) = step
+            .id
+            .clone()
+            .or_else(|| prior.as_ref().map(|p| p.id.clone()))
+        else {
+            return Err(missing(address, "delete"));
+        };
+        self.delete_id(address, &step.server, &step.type_name, &id)
+            .await?;
+        if let Some(prior) = prior {
+            self.push_undo(Undo::Deleted {
+                address: address.clone(),
+                prior,
+            });
+        }
+        Ok(())
+    }
+
+    /// Deletes `id` (already gone counts as deleted) and forgets `address`.
+    async fn delete_id(
+        &self,
+        address: &str,
+        server: &str,
+        type_name: &str,
+        id: &str,
+    ) -> Result<(), ExecError> {
+        self.state
+            .commit(|s| {
+                s.intents.push(Intent {
+                    op: IntentOp::Delete,
+                    address: address.to_string(),
+                    server: server.to_string(),
+                    type_name: type_name.to_string(),
+                    args: Value::Null,
+                    id: Some(id.to_string()),
+                })
+            })
+            .await
+            .map_err(|e| e.at(address))?;
+        let tool = format!("{type_name}.delete");
+        let args = serde_json::json!({ "id": id });
+        match self.call(address, server, &tool, &args).await {
+            Ok(_) => {}
+            Err(CallError {
+                error,
+                certain,
+                gone,
+            }) => {
+                // Only a "not found" answer means it is gone already.
+                if !gone {
+                    if certain {
+                        self.state
+                            .commit(|s| drop_intent(s, address, IntentOp::Delete))
+                            .await
+                            .map_err(|e| e.at(address))?;
+                    }
+                    return Err(error);
+                }
+            }
+        }
+        self.state
+            .commit(|s| {
+                drop_intent(s, address, IntentOp::Delete);
+                if s.resources.get(address).is_some_and(|r| r.id == id) {
+                    s.resources.remove(address);
+                }
+            })
+            .await
+            .map_err(|e| e.at(address))?;
+        self.lock_values().remove(address);
+        Ok(())
+    }
+
+    /// A task's call or a data read: one tool call; the result is recorded and flows on.
+    async fn run_tool(&self, step: &Step) -> Result<(), ExecError> {
+        let address = &step.address;
+        let args = self.args(step)?;
+        let out = self
+            .call(address, &step.server, &step.type_name, &args)
+            .await
+            .map_err(|e| e.error)?;
+        let record = ResourceState {
+            server: step.server.clone(),
+            type_name: step.type_name.clone(),
+            id: id_of(&out).unwrap_or_else(|| address.clone()),
+            inputs: args,
+            outputs: out.clone(),
+            sensitive: step.sensitive.clone(),
+            deps: step.deps.clone(),
+            tainted: false,
+        };
+        self.state
+            .commit(|s| {
+                s.resources.insert(address.clone(), record);
+            })
+            .await
+            .map_err(|e| e.at(address))?;
+        self.lock_values().insert(address.clone(), out);
+        Ok(())
+    }
+
+    fn push_undo(&self, undo: Undo) {
+        self.journal
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(undo);
+    }
+
+    fn is_ready(&self, step: &Step, current: &Value) -> Result<bool, ExecError> {
+        let values = self.lock_values();
+        self.eval
+            .ready(&step.address, current, &values)
+            .map_err(|e| {
+                ExecError::new(
+                    codes::E0607,
+                    format!("the wait_for condition cannot be evaluated: {e}"),
+                )
+                .at(&step.address)
+            })
+    }
+
+    /// Waits for the `wait_for` condition of `step` (resource `id`): on resource updates
+    /// when the server offers subscriptions, else by polling `T.read` with backoff.
+    async fn wait_ready(&self, step: &Step, id: &str) -> Result<(), ExecError> {
+        let Some(wait) = self.eval.wait_for(&step.address) else {
+            return Ok(());
+        };
+        let address = &step.address;
+        let deadline = Instant::now() + wait.timeout;
+        let mut current = self.lock_values().get(address).cloned().unwrap_or_default();
+        if self.is_ready(step, &current)? {
+            return Ok(());
+        }
+        self.events.send(address, EventKind::Waiting);
+        let conn = self.conns.get(&step.server).map_err(|e| e.at(address))?;
+        let mut updates =
+            if self.opts.subscribe && self.conns.subscribable(&step.server, &step.type_name) {
+                conn.subscribe(&format!("mcpo://{}/{id}", step.type_name))
+                    .await
+                    .ok()
+            } else {
+                None
+            };
+        let read_tool = format!("{}.read", step.type_name);
+        let args = serde_json::json!({ "id": id });
+        let mut pause = self.opts.poll_interval;
+        loop {
+            // With a subscription, read as soon as the server says the resource changed
+            // (and every few seconds in case a notification was lost); else poll.
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            let left = deadline - now;
+            match updates.as_mut() {
+                Some(u) => {
+                    let fallback = Duration::from_secs(5).min(left);
+                    if let Ok(None) = tokio::time::timeout(fallback, u.next()).await {
+                        updates = None;
+                    }
+                }
+                None => {
+                    tokio::time::sleep(pause.min(left)).await;
+                    pause = (pause.mul_f64(1.5)).min(Duration::from_secs(2));
+                }
+            }
+            match self.call(address, &step.server, &read_tool, &args).await {
+                Ok(v) => current = v,
+                Err(e) => return Err(e.error),
+            }
+            if self.is_ready(step, &current)? {
+                self.state
+                    .commit(|s| {
+                        if let Some(r) = s.resources.get_mut(address) {
+                            r.outputs = current.clone();
+                        }
+                    })
+                    .await
+                    .map_err(|e| e.at(address))?;
+                self.lock_values().insert(address.clone(), current);
+                return Ok(());
+            }
+        }
+        self.state
+            .commit(|s| {
+                if let Some(r) = s.resources.get_mut(address) {
+                    r.outputs = current.clone();
+                    r.tainted = true;
+                }
+            })
+            .await
+            .map_err(|e| e.at(address))?;
+        Err(ExecError::new(
+            codes::E0605,
+            format!(
+                "not ready after {}: the wait_for condition is still false",
+                mcpo_mcp::show_duration(wait.timeout)
+            ),
+        )
+        .at(address)
+        .with_help("the resource is recorded as tainted; the next plan replaces it"))
+    }
+
+    /// Undoes the journal in reverse completion order.
+    async fn rollback(&self, summary: &mut Summary) {
+        let journal = std::mem::take(&mut *self.journal.lock().unwrap_or_else(|p| p.into_inner()));
+        for undo in journal.into_iter().rev() {
+            let (address, action, result) = match undo {
+                Undo::Created {
+                    address,
+                    server,
+                    type_name,
+                    id,
+                } => {
+                    let r = self.delete_id(&address, &server, &type_name, &id).await;
+                    (address, Action::Delete, r)
+                }
+                Undo::Updated { address, prior } => {
+                    let r = self.restore(&address, &prior).await;
+                    (address, Action::Update, r)
+                }
+                Undo::Deleted { address, prior } => {
+                    let r = self.recreate(&address, &prior).await;
+                    (address, Action::Create, r)
+                }
+            };
+            match result {
+                Ok(()) => {
+                    self.events.send(&address, EventKind::RolledBack { action });
+                    summary.rolled_back.push(address);
+                }
+                Err(e) => summary.rollback_failed.push(ExecError {
+                    code: codes::E0610,
+                    message: format!("rollback: {}", e.message),
+                    ..e
+                }),
+            }
+        }
+    }
+
+    /// Updates a resource back to the inputs it had before this apply.
+    async fn restore(&self, address: &str, prior: &ResourceState) -> Result<(), ExecError> {
+        let step = Step::new(address, Action::Update, &prior.server, &prior.type_name);
+        let sent = self.update_args(&step, &prior.id, &prior.inputs);
+        let tool = format!("{}.update", prior.type_name);
+        let out = self
+            .call(address, &prior.server, &tool, &sent)
+            .await
+            .map_err(|e| e.error)?;
+        let mut restored = prior.clone();
+        restored.outputs = out;
+        self.state
+            .commit(|s| {
+                s.resources.insert(address.to_string(), restored);
+            })
+            .await
+            .map_err(|e| e.at(address))
+    }
+
+    /// Creates again a resource this apply deleted, with its former inputs.
+    async fn recreate(&self, address: &str, prior: &ResourceState) -> Result<(), ExecError> {
+        let tool = format!("{}.create", prior.type_name);
+        self.state
+            .commit(|s| {
+                s.intents.push(Intent {
+                    op: IntentOp::Create,
+                    address: address.to_string(),
+                    server: prior.server.clone(),
+                    type_name: prior.type_name.clone(),
+                    args: prior.inputs.clone(),
+                    id: None,
+                })
+            })
+            .await
+            .map_err(|e| e.at(address))?;
+        let out = self
+            .call(address, &prior.server, &tool, &prior.inputs)
+            .await
+            .map_err(|e| e.error)?;
+        let mut again = prior.clone();
+        again.id = id_of(&out).unwrap_or_default();
+        again.outputs = out;
+        self.state
+            .commit(|s| {
+                drop_intent(s, address, IntentOp::Create);
+                s.resources.insert(address.to_string(), again);
+            })
+            .await
+            .map_err(|e| e.at(address))
+    }
+}
+
+fn missing(address: &str, what: &str) -> ExecError {
+    ExecError::new(
+        codes::E0614,
+        format!("not in state, so there is no id to {what}"),
+    )
+    .at(address)
+    .with_help("make a new plan (`mcpoc plan`)")
+}

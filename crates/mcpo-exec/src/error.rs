@@ -1,0 +1,78 @@
+//! Errors of apply, refresh, destroy and import: a code, the address of the step, and a
+//! sentence naming the server and tool.
+
+use mcpo_diagnostics::Code;
+use mcpo_diagnostics::codes;
+use mcpo_mcp::{ErrorKind, McpError};
+
+/// A failed step (or a failed run-wide operation such as saving the state).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecError {
+    /// The diagnostic code (`E06xx`).
+    pub code: Code,
+    /// The address of the step, when the error belongs to one.
+    pub address: Option<String>,
+    /// What went wrong, naming the server and tool.
+    pub message: String,
+    /// What to do about it.
+    pub help: Option<String>,
+}
+
+impl ExecError {
+    /// An error with `code` and `message`, not tied to an address.
+    pub fn new(code: Code, message: impl Into<String>) -> ExecError {
+        ExecError {
+            code,
+            address: None,
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    /// The same error, attributed to the step at `address`.
+    pub fn at(mut self, address: impl Into<String>) -> ExecError {
+        self.address = Some(address.into());
+        self
+    }
+
+    /// The same error with a hint of what to do.
+    pub fn with_help(mut self, help: impl Into<String>) -> ExecError {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// The error of a failed MCP call or connection, with the code matching its kind.
+    pub fn from_mcp(e: &McpError) -> ExecError {
+        let code = match &e.kind {
+            ErrorKind::CommandNotFound { .. }
+            | ErrorKind::CannotStart { .. }
+            | ErrorKind::ExitedAtStart { .. }
+            | ErrorKind::Unreachable { .. }
+            | ErrorKind::Handshake { .. }
+            | ErrorKind::UnsupportedProtocol { .. } => codes::E0601,
+            ErrorKind::Crashed { .. } => codes::E0602,
+            ErrorKind::Timeout { .. } => codes::E0603,
+            ErrorKind::OutputMismatch { .. } | ErrorKind::Protocol { .. } => codes::E0604,
+            _ => codes::E0600,
+        };
+        ExecError::new(code, e.to_string())
+    }
+}
+
+impl std::fmt::Display for ExecError {
+    /// `error[E0600]: aws.vpc.main: server `aws`, tool `vpc.create`: ...`, then the help
+    /// on its own line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "error[{}]: ", self.code)?;
+        if let Some(a) = &self.address {
+            write!(f, "{a}: ")?;
+        }
+        f.write_str(&self.message)?;
+        if let Some(h) = &self.help {
+            write!(f, "\n  help: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ExecError {}

@@ -1,0 +1,410 @@
+//! Refresh (read every resource through its server: drift, deletions outside mcpo, and
+//! the intents a crashed apply left behind) and import.
+
+use crate::apply::{CallError, call_tool, id_of};
+use crate::events::Events;
+use crate::{Connections, ExecError, RetryPolicy};
+use futures::StreamExt;
+use mcpo_diagnostics::codes;
+use mcpo_state::{Intent, IntentOp, ResourceState, State};
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+/// How to refresh.
+#[derive(Debug, Clone, Copy)]
+pub struct RefreshOptions {
+    /// Reads in flight at once, across all servers (each server also has its own limit).
+    pub parallelism: usize,
+    /// Retries of transient failures (reads are idempotent).
+    pub retry: RetryPolicy,
+}
+
+impl Default for RefreshOptions {
+    fn default() -> Self {
+        RefreshOptions {
+            parallelism: 64,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// A resource that no longer exists on its server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gone {
+    /// Its address.
+    pub address: String,
+    /// Its server.
+    pub server: String,
+    /// Its type.
+    pub type_name: String,
+    /// Its id.
+    pub id: String,
+}
+
+/// An attribute changed outside mcpo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drift {
+    /// The resource's address.
+    pub address: String,
+    /// The attribute.
+    pub attribute: String,
+    /// The value mcpo recorded (JSON, or `(sensitive)`).
+    pub recorded: String,
+    /// The value the server reports now (JSON, or `(sensitive)`).
+    pub live: String,
+}
+
+/// What a refresh found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RefreshReport {
+    /// Resources read.
+    pub read: usize,
+    /// Resources deleted outside mcpo (removed from the state).
+    pub gone: Vec<Gone>,
+    /// Attributes changed outside mcpo (the state now holds the live values, so the next
+    /// plan changes them back).
+    pub drift: Vec<Drift>,
+    /// Pending creates whose resource was found and adopted: (address, id).
+    pub adopted: Vec<(String, String)>,
+    /// Intents resolved without adopting anything: (address, what was found).
+    pub resolved: Vec<(String, String)>,
+    /// Reads that failed (the recorded state is kept) and ambiguous intents (kept).
+    pub errors: Vec<ExecError>,
+}
+
+enum Read {
+    Live(Value),
+    Gone,
+    Failed(ExecError),
+}
+
+async fn read(
+    conns: &Connections,
+    retry: RetryPolicy,
+    address: &str,
+    server: &str,
+    type_name: &str,
+    id: &str,
+) -> Read {
+    let tool = format!("{type_name}.read");
+    let args = serde_json::json!({ "id": id });
+    match call_tool(
+        conns,
+        retry,
+        &Events::default(),
+        address,
+        server,
+        &tool,
+        &args,
+    )
+    .await
+    {
+        Ok(v) => Read::Live(v),
+        Err(CallError { gone: true, .. }) => Read::Gone,
+        Err(CallError { error, .. }) => Read::Failed(error),
+    }
+}
+
+fn show(v: Option<&Value>, sensitive: bool) -> String {
+    if sensitive {
+        return "(sensitive)".into();
+    }
+    v.map_or_else(|| "null".into(), Value::to_string)
+}
+
+/// Reads every resource of `state` through its server (concurrently, bounded), updates
+/// the state to what exists, and reconciles pending intents. Data reads and tasks are not
+/// read back. The caller writes the state.
+pub async fn refresh(
+    conns: &Connections,
+    state: &mut State,
+    opts: &RefreshOptions,
+) -> RefreshReport {
+    let mut report = RefreshReport::default();
+    reconcile_intents(conns, state, opts, &mut report).await;
+    let targets: Vec<(String, ResourceState)> = state
+        .resources
+        .iter()
+        .filter(|(a, _)| !a.starts_with("data.") && !a.starts_with("task."))
+        .map(|(a, r)| (a.clone(), r.clone()))
+        .collect();
+    let reads: Vec<(String, ResourceState, Read)> = futures::stream::iter(targets)
+        .map(|(address, r)| async move {
+            let result = read(conns, opts.retry, &address, &r.server, &r.type_name, &r.id).await;
+            (address, r, result)
+        })
+        .buffered(opts.parallelism.max(1))
+        .collect()
+        .await;
+    for (address, r, result) in reads {
+        match result {
+            Read::Live(live) => {
+                report.read += 1;
+                let mut inputs = r.inputs.clone();
+                if let Some(obj) = inputs.as_object_mut() {
+                    for (k, recorded) in obj.iter_mut() {
+                        let Some(now) = live.get(k) else { continue };
+                        if now != recorded {
+                            let sensitive = r.sensitive.iter().any(|s| s == k);
+                            report.drift.push(Drift {
+                                address: address.clone(),
+                                attribute: k.clone(),
+                                recorded: show(Some(recorded), sensitive),
+                                live: show(Some(now), sensitive),
+                            });
+                            *recorded = now.clone();
+                        }
+                    }
+                }
+                if let Some(entry) = state.resources.get_mut(&address) {
+                    entry.inputs = inputs;
+                    entry.outputs = live;
+                }
+            }
+            Read::Gone => {
+                report.read += 1;
+                state.resources.remove(&address);
+                report.gone.push(Gone {
+                    address,
+                    server: r.server,
+                    type_name: r.type_name,
+                    id: r.id,
+                });
+            }
+            Read::Failed(e) => report.errors.push(ExecError {
+                code: codes::E0615,
+                message: format!("refresh: {}", e.message),
+                ..e
+            }),
+        }
+    }
+    report
+}
+
+/// Whether `item` has every argument of a create with the same value.
+fn matches_args(item: &Value, args: &Value) -> bool {
+    match args.as_object() {
+        Some(obj) => obj
+            .iter()
+            .all(|(k, v)| item.get(k).unwrap_or(&Value::Null) == v || v.is_null()),
+        None => true,
+    }
+}
+
+async fn reconcile_intents(
+    conns: &Connections,
+    state: &mut State,
+    opts: &RefreshOptions,
+    report: &mut RefreshReport,
+) {
+    let intents = std::mem::take(&mut state.intents);
+    for intent in intents {
+        if let Some(keep) = reconcile(conns, state, opts, report, &intent).await {
+            state.intents.push(keep);
+        }
+    }
+}
+
+/// Resolves one intent; returns it when it must stay (unresolved).
+async fn reconcile(
+    conns: &Connections,
+    state: &mut State,
+    opts: &RefreshOptions,
+    report: &mut RefreshReport,
+    intent: &Intent,
+) -> Option<Intent> {
+    let address = &intent.address;
+    match intent.op {
+        IntentOp::Create => {
+            let tool = format!("{}.list", intent.type_name);
+            let listed = call_tool(
+                conns,
+                opts.retry,
+                &Events::default(),
+                address,
+                &intent.server,
+                &tool,
+                &serde_json::json!({}),
+            )
+            .await;
+            let items = match listed {
+                Ok(v) => v
+                    .get("items")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default(),
+                Err(e) => {
+                    report.errors.push(e.error);
+                    return Some(intent.clone());
+                }
+            };
+            let known: BTreeSet<&str> = state
+                .resources
+                .values()
+                .filter(|r| r.server == intent.server && r.type_name == intent.type_name)
+                .map(|r| r.id.as_str())
+                .collect();
+            let candidates: Vec<(String, Value)> = items
+                .into_iter()
+                .filter_map(|item| id_of(&item).map(|id| (id, item)))
+                .filter(|(id, item)| {
+                    !known.contains(id.as_str()) && matches_args(item, &intent.args)
+                })
+                .collect();
+            match candidates.as_slice() {
+                [] => {
+                    report
+                        .resolved
+                        .push((address.clone(), "the create never happened".into()));
+                    None
+                }
+                [(id, item)] => {
+                    state.resources.insert(
+                        address.clone(),
+                        ResourceState {
+                            server: intent.server.clone(),
+                            type_name: intent.type_name.clone(),
+                            id: id.clone(),
+                            inputs: intent.args.clone(),
+                            outputs: item.clone(),
+                            sensitive: Vec::new(),
+                            deps: Vec::new(),
+                            tainted: false,
+                        },
+                    );
+                    report.adopted.push((address.clone(), id.clone()));
+                    None
+                }
+                many => {
+                    let ids: Vec<&str> = many.iter().map(|(id, _)| id.as_str()).collect();
+                    report.errors.push(
+                        ExecError::new(
+                            codes::E0608,
+                            format!(
+                                "the pending create matches {} resources not in state: {}",
+                                many.len(),
+                                ids.join(", ")
+                            ),
+                        )
+                        .at(address)
+                        .with_help(
+                            "import the right one with `mcpoc import ADDRESS ID`; the intent is kept until then",
+                        ),
+                    );
+                    Some(intent.clone())
+                }
+            }
+        }
+        IntentOp::Delete | IntentOp::Update => {
+            let id = intent
+                .id
+                .clone()
+                .or_else(|| state.resources.get(address).map(|r| r.id.clone()))?;
+            match read(
+                conns,
+                opts.retry,
+                address,
+                &intent.server,
+                &intent.type_name,
+                &id,
+            )
+            .await
+            {
+                Read::Gone => {
+                    if state.resources.get(address).is_some_and(|r| r.id == id) {
+                        state.resources.remove(address);
+                    }
+                    report
+                        .resolved
+                        .push((address.clone(), "the resource is gone".into()));
+                    None
+                }
+                Read::Live(live) => {
+                    if let Some(r) = state.resources.get_mut(address)
+                        && r.id == id
+                    {
+                        r.outputs = live;
+                    }
+                    let what = match intent.op {
+                        IntentOp::Delete => "the delete did not happen",
+                        _ => "the resource was read again",
+                    };
+                    report.resolved.push((address.clone(), what.into()));
+                    None
+                }
+                Read::Failed(e) => {
+                    report.errors.push(e);
+                    Some(intent.clone())
+                }
+            }
+        }
+    }
+}
+
+/// Reads resource `id` of `type_name` through `server` and records it at `address`: its
+/// inputs are the attributes `T.create` takes, so the next plan diffs against them.
+pub async fn import(
+    conns: &Connections,
+    state: &mut State,
+    address: &str,
+    server: &str,
+    type_name: &str,
+    id: &str,
+) -> Result<(), ExecError> {
+    if let Some(r) = state.resources.get(address) {
+        return Err(
+            ExecError::new(codes::E0612, format!("already in state with id `{}`", r.id))
+                .at(address)
+                .with_help(
+                    "remove it first with `mcpoc state rm ADDRESS`, or import to another address",
+                ),
+        );
+    }
+    let live = match read(
+        conns,
+        RetryPolicy::default(),
+        address,
+        server,
+        type_name,
+        id,
+    )
+    .await
+    {
+        Read::Live(v) => v,
+        Read::Gone => {
+            return Err(ExecError::new(
+                codes::E0611,
+                format!("server `{server}` has no {type_name} with id `{id}`"),
+            )
+            .at(address)
+            .with_help(format!("`{type_name}.list` lists the ids")));
+        }
+        Read::Failed(e) => return Err(e),
+    };
+    let takes = conns.input_properties(server, &format!("{type_name}.create"));
+    let inputs: serde_json::Map<String, Value> = live
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| match &takes {
+            Some(t) => t.iter().any(|a| a == *k),
+            None => k.as_str() != "id",
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    state.intents.retain(|i| i.address != address);
+    state.resources.insert(
+        address.to_string(),
+        ResourceState {
+            server: server.to_string(),
+            type_name: type_name.to_string(),
+            id: id.to_string(),
+            inputs: Value::Object(inputs),
+            outputs: live,
+            sensitive: Vec::new(),
+            deps: Vec::new(),
+            tainted: false,
+        },
+    );
+    Ok(())
+}
