@@ -106,6 +106,42 @@ pub struct FileSignature {
     pub decls: Vec<Decl>,
 }
 
+/// The type of a literal expression (a variable's default); `any` for anything that is
+/// not a literal.
+fn literal_expr_ty(expr: &Expr) -> Ty {
+    match &expr.kind {
+        ExprKind::Number(_) => Ty::Number,
+        ExprKind::Bool(_) => Ty::Bool,
+        ExprKind::Template(t) if t.as_literal().is_some() => Ty::String,
+        ExprKind::Heredoc(h) if h.template.as_literal().is_some() => Ty::String,
+        ExprKind::Tuple(items) => {
+            let mut tys = items.iter().map(literal_expr_ty);
+            match tys.next() {
+                None => Ty::List(Box::new(Ty::Any)),
+                Some(first) => {
+                    let elem = tys.fold(first, |a, b| crate::types::join(&a, &b));
+                    Ty::List(Box::new(elem))
+                }
+            }
+        }
+        ExprKind::Object(items) => {
+            let mut attrs = BTreeMap::new();
+            for item in items {
+                let Some(key) = crate::types::object_key(&item.key) else {
+                    return Ty::Any;
+                };
+                attrs.insert(
+                    key,
+                    mcpo_schema::Attr::new(literal_expr_ty(&item.value), true),
+                );
+            }
+            Ty::object(attrs)
+        }
+        ExprKind::Parens(inner) => literal_expr_ty(inner),
+        _ => Ty::Any,
+    }
+}
+
 /// The labels of a block as strings.
 pub(crate) fn labels(block: &Block) -> Vec<&str> {
     block.labels.iter().map(|l| l.value()).collect()
@@ -182,9 +218,11 @@ pub fn signature(db: &dyn salsa::Database, file: SourceFile) -> FileSignature {
             ("variable", [name]) => {
                 base.kind = DeclKind::Variable;
                 base.key = format!("var.{name}");
-                base.ty = match attr(block, "type") {
-                    Some(t) => parse_type_expr(t).unwrap_or(Ty::Any),
-                    None => Ty::Any,
+                base.ty = match (attr(block, "type"), attr(block, "default")) {
+                    (Some(t), _) => parse_type_expr(t).unwrap_or(Ty::Any),
+                    // Without `type`, a literal default gives the type (as in Terraform).
+                    (None, Some(d)) => literal_expr_ty(d),
+                    (None, None) => Ty::Any,
                 };
                 if base.sensitive {
                     base.ty = Ty::Sensitive(Box::new(base.ty));
