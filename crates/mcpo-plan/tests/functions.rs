@@ -458,7 +458,7 @@ fn all_names() -> Vec<&'static str> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn no_function_panics(
@@ -476,5 +476,97 @@ proptest! {
         if let Err(e) = &result {
             prop_assert!(e.starts_with(&format!("{name}: ")), "error without the name: {e}");
         }
+    }
+}
+
+/// Functions that look only at their arguments' top level (so an element's mark or
+/// unknown-ness stays with the element), or handle marks themselves.
+const TOP_LEVEL_ONLY: &[&str] = &[
+    "chunklist",
+    "coalesce",
+    "coalescelist",
+    "compact",
+    "concat",
+    "element",
+    "flatten",
+    "keys",
+    "length",
+    "lookup",
+    "merge",
+    "nonsensitive",
+    "one",
+    "reverse",
+    "sensitive",
+    "setproduct",
+    "slice",
+    "tolist",
+    "tomap",
+    "toset",
+    "values",
+    "zipmap",
+];
+
+/// Functions the evaluator runs (they only explain that here).
+const EVALUATOR_ONLY: &[&str] = &["can", "templatefile", "try"];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1500, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// A sensitive argument never gives a result that is not marked (except through
+    /// `nonsensitive`, and for elements a structural function leaves alone).
+    #[test]
+    fn sensitive_arguments_never_leak(
+        name in prop::sample::select(all_names()),
+        args in prop::collection::vec(val(), 1..4),
+        which in 0usize..4,
+    ) {
+        let io = MemIo::new();
+        let mut args = args;
+        if name == "bcrypt" {
+            args.truncate(1);
+            args.push(Val::Number(4.0));
+        }
+        let i = which % args.len();
+        if let Some(a) = args.get_mut(i) {
+            *a = a.clone().mark_sensitive();
+        }
+        let nested_sensitive = args.iter().any(Val::is_sensitive);
+        if let Ok(v) = call(name, args, &io) {
+            if name != "nonsensitive" {
+                prop_assert!(matches!(v, Val::Sensitive(_)), "{name}: unmarked result {v:?}");
+            }
+            if nested_sensitive && !TOP_LEVEL_ONLY.contains(&name) {
+                prop_assert!(v.is_sensitive(), "{name}: unmarked result {v:?}");
+            }
+        }
+    }
+
+    /// An unknown argument gives an unknown result, never an error or a guess.
+    #[test]
+    fn unknown_arguments_give_unknown_results(
+        (name, args) in prop::sample::select(all_names())
+            .prop_filter("the evaluator's or mark-handling", |n| {
+                !EVALUATOR_ONLY.contains(n)
+                    && !["coalesce", "coalescelist", "sensitive", "nonsensitive"].contains(n)
+                    && mcpo_sema::lookup(n).is_some_and(|s| s.max_args() != Some(0))
+            })
+            .prop_flat_map(|name| {
+                let (min, max) = mcpo_sema::lookup(name)
+                    .map_or((1, 3), |s| (s.min_args().max(1), s.max_args().unwrap_or(4)));
+                (Just(name), prop::collection::vec(val(), min..=max.max(min)))
+            }),
+        which in 0usize..4,
+    ) {
+        let io = MemIo::new();
+        let mut args = args;
+        let i = which % args.len();
+        if let Some(a) = args.get_mut(i) {
+            *a = Val::Unknown;
+        }
+        let result = call(name, args, &io);
+        prop_assert!(
+            matches!(&result, Ok(v) if v.unmarked() == &Val::Unknown),
+            "{name}: {result:?}"
+        );
     }
 }

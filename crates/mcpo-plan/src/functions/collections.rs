@@ -57,15 +57,27 @@ pub(super) fn chunklist(a: &Args, _: &dyn Io) -> Result<Val, String> {
 }
 
 /// The first argument that is neither null nor an empty string. An unknown argument
-/// before it makes the result unknown (it might have been the one).
+/// before it makes the result unknown (it might have been the one). As in Terraform the
+/// arguments share one type: when strings mix with numbers or bools, the result is a
+/// string.
 pub(super) fn coalesce(a: &Args, _: &dyn Io) -> Result<Val, String> {
     let sensitive = a.vals.iter().any(|v| matches!(v, Val::Sensitive(_)));
+    let any_string = a
+        .vals
+        .iter()
+        .any(|v| matches!(v.unmarked(), Val::String(_)));
     for v in &a.vals {
         match v.unmarked() {
             Val::Unknown => return Ok(mark_if(Val::Unknown, sensitive)),
             Val::Null => {}
             Val::String(s) if s.is_empty() => {}
-            other => return Ok(mark_if(other.clone(), sensitive)),
+            other => {
+                let result = match primitive_text(other) {
+                    Some(s) if any_string => Val::String(s),
+                    _ => other.clone(),
+                };
+                return Ok(mark_if(result, sensitive));
+            }
         }
     }
     a.err("every argument is null or an empty string")
