@@ -132,6 +132,9 @@ pub async fn apply(
         .iter()
         .map(|(a, r)| (a.clone(), r.outputs.clone()))
         .collect();
+    for (a, v) in &values {
+        eval.value_changed(a, Some(v));
+    }
     let ctx = Ctx {
         conns,
         eval,
@@ -348,6 +351,16 @@ impl<'a> Ctx<'a> {
         self.values.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn set_value(&self, address: &str, value: Value) {
+        self.eval.value_changed(address, Some(&value));
+        self.lock_values().insert(address.to_string(), value);
+    }
+
+    fn remove_value(&self, address: &str) {
+        self.eval.value_changed(address, None);
+        self.lock_values().remove(address);
+    }
+
     fn args(&self, step: &Step) -> Result<Value, ExecError> {
         let values = self.lock_values();
         self.eval.args(&step.address, &values).map_err(|e| {
@@ -489,7 +502,7 @@ impl<'a> Ctx<'a> {
             })
             .await
             .map_err(|e| e.at(address))?;
-        self.lock_values().insert(address.clone(), out);
+        self.set_value(address, out);
         self.push_undo(Undo::Created {
             address: address.clone(),
             server: step.server.clone(),
@@ -570,7 +583,7 @@ impl<'a> Ctx<'a> {
             })
             .await
             .map_err(|e| e.at(address))?;
-        self.lock_values().insert(address.clone(), out);
+        self.set_value(address, out);
         self.push_undo(Undo::Updated {
             address: address.clone(),
             prior,
@@ -650,23 +663,30 @@ impl<'a> Ctx<'a> {
             })
             .await
             .map_err(|e| e.at(address))?;
-        self.lock_values().remove(address);
+        self.remove_value(address);
         Ok(())
     }
 
-    /// A task's call or a data read: one tool call; the result is recorded and flows on.
+    /// A task's call or a data read: the result is recorded and flows on.
     async fn run_tool(&self, step: &Step) -> Result<(), ExecError> {
         let address = &step.address;
         let args = self.args(step)?;
-        let out = self
-            .call(address, &step.server, &step.type_name, &args)
-            .await
-            .map_err(|e| e.error)?;
+        let out = if step.action == Action::Read {
+            self.read_data(step, &args).await?
+        } else {
+            self.call(address, &step.server, &step.type_name, &args)
+                .await
+                .map_err(|e| e.error)?
+        };
+        let inputs = {
+            let values = self.lock_values();
+            self.eval.recorded_inputs(address, &args, &values)
+        };
         let record = ResourceState {
             server: step.server.clone(),
             type_name: step.type_name.clone(),
             id: id_of(&out).unwrap_or_else(|| address.clone()),
-            inputs: args,
+            inputs,
             outputs: out.clone(),
             sensitive: step.sensitive.clone(),
             deps: step.deps.clone(),
@@ -678,8 +698,51 @@ impl<'a> Ctx<'a> {
             })
             .await
             .map_err(|e| e.at(address))?;
-        self.lock_values().insert(address.clone(), out);
+        self.set_value(address, out);
         Ok(())
+    }
+
+    /// A data read, by the same rules as at plan time: `{id}` alone reads `T.read`, other
+    /// arguments pick the one item of `T.list` that has them all (`T.read` when the server
+    /// has no list).
+    async fn read_data(&self, step: &Step, args: &Value) -> Result<Value, ExecError> {
+        let address = &step.address;
+        let t = &step.type_name;
+        let obj = args.as_object().cloned().unwrap_or_default();
+        let list_tool = format!("{t}.list");
+        let by_id = obj.len() == 1 && obj.contains_key("id");
+        if by_id || self.conns.tool(&step.server, &list_tool).is_none() {
+            return self
+                .call(address, &step.server, &format!("{t}.read"), args)
+                .await
+                .map_err(|e| e.error);
+        }
+        let listed = self
+            .call(address, &step.server, &list_tool, &serde_json::json!({}))
+            .await
+            .map_err(|e| e.error)?;
+        let items = listed
+            .get("items")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let mut matching: Vec<Value> = items
+            .into_iter()
+            .filter(|item| obj.iter().all(|(k, v)| item.get(k) == Some(v)))
+            .collect();
+        if matching.len() == 1 {
+            return Ok(matching.remove(0));
+        }
+        Err(ExecError::new(
+            codes::E0600,
+            format!(
+                "server `{}`, tool `{list_tool}`: {} items match {}; a data read needs exactly one",
+                step.server,
+                matching.len(),
+                Value::Object(obj)
+            ),
+        )
+        .at(address))
     }
 
     fn push_undo(&self, undo: Undo) {
@@ -760,7 +823,7 @@ impl<'a> Ctx<'a> {
                     })
                     .await
                     .map_err(|e| e.at(address))?;
-                self.lock_values().insert(address.clone(), current);
+                self.set_value(address, current);
                 return Ok(());
             }
         }

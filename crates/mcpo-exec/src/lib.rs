@@ -20,6 +20,7 @@ mod apply;
 mod conns;
 mod error;
 mod events;
+mod program;
 mod refresh;
 mod retry;
 mod schedule;
@@ -29,6 +30,7 @@ pub use apply::{ApplyOptions, Schedule, Summary, apply, destroy_steps};
 pub use conns::Connections;
 pub use error::ExecError;
 pub use events::{Event, EventKind};
+pub use program::{PlanEvaluator, steps_of};
 pub use refresh::{Drift, Gone, RefreshOptions, RefreshReport, import, refresh};
 pub use retry::RetryPolicy;
 pub use store::{NoStore, StateStore};
@@ -84,7 +86,7 @@ pub struct Step {
     pub action: Action,
     /// The server's name.
     pub server: String,
-    /// The resource type (`vpc`); for a task or a data read, the tool to call.
+    /// The resource type (`vpc`, also of a data read); for a task, the tool to call.
     pub type_name: String,
     /// The id of an existing resource (update, replace, delete); taken from the state
     /// when absent.
@@ -157,6 +159,16 @@ pub trait Evaluator: Send + Sync {
     /// The workspace outputs, with the final values: name -> (value, sensitive).
     fn outputs(&self, _values: &Values) -> BTreeMap<String, (Value, bool)> {
         BTreeMap::new()
+    }
+
+    /// Told whenever the value of `address` is set (`Some`) or removed (`None`), before
+    /// the steps that depend on it start: an evaluator may keep its own form of the values.
+    fn value_changed(&self, _address: &str, _value: Option<&Value>) {}
+
+    /// What the state records as the inputs of a task or data read called with `args`
+    /// (the plan compares against it next time).
+    fn recorded_inputs(&self, _address: &str, args: &Value, _values: &Values) -> Value {
+        args.clone()
     }
 }
 

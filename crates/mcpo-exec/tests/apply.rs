@@ -385,7 +385,9 @@ async fn rollback_leaves_the_twin_as_before() {
     );
     assert!(summary.rollback_failed.is_empty(), "{summary:?}");
     assert_eq!(list(&conns, "config_map.list").await, config_maps_before);
-    let now = list(&conns, "deployment.list").await.expect("the call succeeds");
+    let now = list(&conns, "deployment.list")
+        .await
+        .expect("the call succeeds");
     let was = deployments_before.expect("the event happened");
     for key in ["image", "replicas", "id"] {
         assert_eq!(now["items"][0][key], was["items"][0][key], "{key}");

@@ -1,0 +1,133 @@
+//! Applying an `mcpo_plan::Plan`: its changes as [`Step`]s, and its `Program` as the
+//! [`Evaluator`] that computes each step's arguments from the values of finished steps.
+
+use crate::{Action, Connections, Evaluator, Step, Values, WaitFor};
+use mcpo_plan::{Io, NodeKind, Plan, Program, Val};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+/// The steps of a plan: every change, with its dependencies (no-ops included: they finish
+/// at once and their recorded values flow on).
+pub fn steps_of(plan: &Plan) -> Vec<Step> {
+    plan.changes
+        .iter()
+        .map(|c| Step {
+            address: c.address.clone(),
+            action: match c.action {
+                mcpo_plan::Action::Create => Action::Create,
+                mcpo_plan::Action::Update => Action::Update,
+                mcpo_plan::Action::Replace => Action::Replace,
+                mcpo_plan::Action::Delete => Action::Delete,
+                mcpo_plan::Action::Read => Action::Read,
+                mcpo_plan::Action::Run => Action::Run,
+                mcpo_plan::Action::NoOp => Action::NoOp,
+            },
+            server: c.server.clone(),
+            type_name: c.type_name.clone(),
+            id: c.id.clone(),
+            deps: c.deps.clone(),
+            update_attrs: c.update_attrs.clone(),
+            sensitive: c.sensitive.clone(),
+        })
+        .collect()
+}
+
+/// A lowered workspace as the executor's [`Evaluator`]. It keeps the finished values in
+/// the program's own value form, updated as steps finish.
+pub struct PlanEvaluator<'a> {
+    program: &'a Program,
+    io: &'a dyn Io,
+    tasks: Vec<String>,
+    values: Mutex<mcpo_plan::Values>,
+}
+
+impl<'a> PlanEvaluator<'a> {
+    /// Evaluates `program`'s expressions for the changes of `plan`.
+    pub fn new(program: &'a Program, plan: &Plan, io: &'a dyn Io) -> PlanEvaluator<'a> {
+        PlanEvaluator {
+            program,
+            io,
+            tasks: plan
+                .changes
+                .iter()
+                .filter(|c| c.kind == NodeKind::Task)
+                .map(|c| c.address.clone())
+                .collect(),
+            values: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn vals(&self) -> std::sync::MutexGuard<'_, mcpo_plan::Values> {
+        self.values.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Evaluator for PlanEvaluator<'_> {
+    fn args(&self, address: &str, _values: &Values) -> Result<Value, String> {
+        let v = self
+            .program
+            .eval_args(address, &self.vals(), self.io)
+            .map_err(|e| e.message)?;
+        v.to_json().ok_or_else(|| {
+            "some arguments are still unknown after the steps they depend on finished".into()
+        })
+    }
+
+    fn wait_for(&self, address: &str) -> Option<WaitFor> {
+        self.program
+            .wait_for(address)
+            .map(|w| WaitFor { timeout: w.timeout })
+    }
+
+    fn ready(&self, address: &str, current: &Value, _values: &Values) -> Result<bool, String> {
+        self.program
+            .eval_wait_condition(address, &Val::from_json(current), &self.vals(), self.io)
+            .map_err(|e| e.message)
+    }
+
+    fn outputs(&self, _values: &Values) -> BTreeMap<String, (Value, bool)> {
+        self.program
+            .eval_outputs(&self.vals(), self.io)
+            .into_iter()
+            .filter_map(|(name, v)| {
+                let v = v.ok()?;
+                let sensitive = v.is_sensitive();
+                Some((name, (v.to_json()?, sensitive)))
+            })
+            .collect()
+    }
+
+    fn value_changed(&self, address: &str, value: Option<&Value>) {
+        let mut vals = self.vals();
+        match value {
+            Some(v) => {
+                vals.insert(address.to_string(), Val::from_json(v));
+            }
+            None => {
+                vals.remove(address);
+            }
+        }
+    }
+
+    fn recorded_inputs(&self, address: &str, args: &Value, _values: &Values) -> Value {
+        if !self.tasks.iter().any(|t| t == address) {
+            return args.clone();
+        }
+        let triggers = self
+            .program
+            .eval_triggers(address, &self.vals(), self.io)
+            .ok()
+            .and_then(|t| t.to_json())
+            .unwrap_or(Value::Null);
+        mcpo_plan::task_inputs(args, &triggers)
+    }
+}
+
+/// Planning reads data sources through the run's connections. Call it from a blocking
+/// thread (`tokio::task::spawn_blocking`), never from async code.
+impl mcpo_plan::ToolCaller for Connections {
+    fn call(&self, server: &str, tool: &str, args: Value) -> Result<Value, String> {
+        self.call_blocking(server, tool, args)
+    }
+}
