@@ -9,7 +9,6 @@ import {
   LanguageClientOptions,
   ServerOptions,
   State,
-  TransportKind,
 } from 'vscode-languageclient/node';
 
 let client: LanguageClient | undefined;
@@ -104,7 +103,9 @@ async function startClient(): Promise<void> {
   }
   const args = ['lsp', ...extraArgs];
   output?.info(`starting ${executable} ${args.join(' ')}`);
-  const server = { command: executable, args, transport: TransportKind.stdio };
+  // No `transport`: with TransportKind.stdio the client would append `--stdio` to the
+  // arguments, which `mcpoc lsp` does not take; stdio is what it speaks anyway.
+  const server = { command: executable, args };
   const serverOptions: ServerOptions = { run: server, debug: server };
   const clientOptions: LanguageClientOptions = {
     documentSelector: [{ scheme: 'file', language: 'mcpo' }],
