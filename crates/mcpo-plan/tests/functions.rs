@@ -11,6 +11,9 @@
 //! ```
 //!
 //! Literals are JSON plus `unknown` and `sensitive(<literal>)`; map keys may be bare.
+//! A line `## name: description` opens a function's cases; the book's page of built-in
+//! functions (`book/src/functions.md`) is generated from these descriptions and cases
+//! (`UPDATE_BOOK=1 cargo test -p mcpo-plan --test functions book_functions_page`).
 
 use mcpo_plan::functions::{call, exists, names, templatefile_source};
 use mcpo_plan::{Io, Val};
@@ -291,6 +294,116 @@ fn corpus() {
         "functions with fewer than 2 cases: {thin:?}"
     );
     assert!(cases > 300, "only {cases} cases");
+}
+
+/// The book's sections: corpus file stem and title, in page order.
+const SECTIONS: &[(&str, &str)] = &[
+    ("strings", "Strings"),
+    ("numbers", "Numbers"),
+    ("collections", "Collections and conversions"),
+    ("encoding", "Encodings and hashes"),
+    ("network", "Network addresses"),
+    ("files", "Files, paths and the environment"),
+    ("time", "Time"),
+    ("evaluator", "Run by the evaluator"),
+];
+
+/// The page of built-in functions, from the corpus: each function's signature (from the
+/// checker's table), description and examples, errors shown as the function words them.
+fn functions_page() -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/functions");
+    let io = MemIo::new();
+    let mut out = String::from(
+        "# Built-in functions\n\n\
+         <!-- Generated from crates/mcpo-plan/tests/functions/*.txt by \
+         `UPDATE_BOOK=1 cargo test -p mcpo-plan --test functions book_functions_page`; \
+         do not edit by hand. -->\n\n\
+         mcpo has Terraform's function library, with Terraform's semantics; every example \
+         below is a test case. Arguments convert as in Terraform: a number or bool passes \
+         where a string is expected, a numeric string where a number is.\n\n\
+         - A function that looks inside its arguments gives `(known after apply)` when any \
+         part of them is not known yet, and a sensitive result when any part is sensitive.\n\
+         - Functions that only move elements around (`concat`, `element`, `flatten`, \
+         `length`, `lookup`, `merge`, `slice`, `tolist`, ...) leave each element's marks \
+         with the element: `length([a, b])` is known even when `b` is not.\n\
+         - `sensitive(x)` marks a value; `nonsensitive(x)` removes the mark.\n",
+    );
+    for (stem, title) in SECTIONS {
+        let text = std::fs::read_to_string(dir.join(format!("{stem}.txt"))).unwrap_or_default();
+        out.push_str(&format!("\n## {title}\n"));
+        let mut examples: Vec<(String, String)> = Vec::new();
+        let flush = |out: &mut String, examples: &mut Vec<(String, String)>| {
+            if examples.is_empty() {
+                return;
+            }
+            let width = examples
+                .iter()
+                .map(|(c, _)| c.chars().count())
+                .max()
+                .unwrap_or(0);
+            out.push_str("\n```hcl\n");
+            for (c, r) in examples.drain(..) {
+                let pad = " ".repeat(width.min(48).saturating_sub(c.chars().count()));
+                out.push_str(&format!("{c}{pad}  # {r}\n"));
+            }
+            out.push_str("```\n");
+        };
+        for line in text.lines().map(str::trim) {
+            if let Some(head) = line.strip_prefix("## ") {
+                flush(&mut out, &mut examples);
+                let (name, desc) = head.split_once(": ").unwrap_or((head, ""));
+                let sig = mcpo_sema::lookup(name)
+                    .map(|s| s.display(name))
+                    .unwrap_or_default();
+                out.push_str(&format!("\n### `{name}`\n\n`{sig}`\n\n{desc}\n"));
+                continue;
+            }
+            if line.is_empty() || line.starts_with('#') || line.contains("unknown") {
+                continue;
+            }
+            if examples.len() >= 4 {
+                continue;
+            }
+            let mut p = Parser { s: line, pos: 0 };
+            let Ok((name, args)) = p.call() else { continue };
+            let shown = line.get(..p.pos).unwrap_or(line).to_string();
+            let result = if p.eat("==") {
+                p.rest().trim().to_string()
+            } else if p.eat("=~") {
+                format!("a string matching {}", p.rest().trim())
+            } else {
+                match call(&name, args, &io) {
+                    Err(e) => format!("error: {e}"),
+                    Ok(v) => v.display(),
+                }
+            };
+            examples.push((shown, result));
+        }
+        flush(&mut out, &mut examples);
+    }
+    out
+}
+
+#[test]
+fn book_functions_page_matches_the_corpus() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../book/src/functions.md");
+    let page = functions_page();
+    if std::env::var_os("UPDATE_BOOK").is_some() {
+        let written = std::fs::write(&path, &page);
+        assert!(written.is_ok(), "{written:?}");
+    }
+    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        on_disk == page,
+        "book/src/functions.md is out of date: regenerate it with \
+         UPDATE_BOOK=1 cargo test -p mcpo-plan --test functions book_functions_page"
+    );
+    for (name, _) in mcpo_sema::BUILTINS {
+        assert!(
+            page.contains(&format!("### `{name}`")),
+            "{name} is not on the page"
+        );
+    }
 }
 
 #[test]
