@@ -98,6 +98,9 @@ codes! {
     /// A one-line block with more than one item, or two items on one line.
     E0009 = "missing newline",
         "Attributes and blocks each end at a newline. A one-line block (`a { b = 1 }`) holds at most one attribute; put further attributes on their own lines.";
+    /// A `.mcpo.json` file that is not a deployment template.
+    E0014 = "invalid deployment template",
+        "A `*.mcpo.json` file is a JSON deployment template: an object with `name` and `resources: [{server, type, name, properties}]` (LANGUAGE.md section 7). The file is not valid JSON, or lacks that shape.\n\n```json\n{ \"name\": \"shop\", \"resources\": [ { \"server\": \"aws\", \"type\": \"vpc\", \"name\": \"main\", \"properties\": { \"cidrBlock\": \"10.0.0.0/16\" } } ] }\n```\n\nFix the JSON, or rename the file if it is not a template.";
     /// A `/* ... */` comment that never ends.
     E0010 = "unterminated comment",
         "A block comment starts with `/*` and runs until `*/`, which was not found before the end of the file.";
@@ -285,12 +288,27 @@ codes! {
     /// `plan`, `apply`, `destroy`, ... on a workspace with check errors, or no workspace.
     E0630 = "the workspace cannot be planned",
         "Planning starts from a workspace that `mcpoc check` accepts: every file parses, every name and type checks against the pulled schemas. The errors are printed above this one (the same list `mcpoc check` prints); nothing was planned, and no server was called.\n\n```text\nerror[E0103]: unknown attribute\n...\nerror[E0630]: the workspace cannot be planned\n```\n\nFix the errors, or run the command in the workspace's directory (`--dir DIR`).";
+    /// A saved plan made from a state that has changed since.
+    E0631 = "the saved plan is out of date",
+        "`mcpoc plan --out plan.json` records the lineage and serial of the state it was made from. `mcpoc apply plan.json` applies exactly that plan, so it refuses when the state has changed since (another apply, a refresh, `state rm`, an import): the plan's changes were computed against something that no longer holds, and applying them could create resources twice or delete the wrong ones.\n\n```text\nerror[E0631]: the saved plan is out of date\n  the plan was made from state serial 3; the state is now at serial 5; nothing was changed\n```\n\nMake a new plan, review it, and apply that.";
+    /// A plan file that cannot be read or written.
+    E0632 = "unreadable plan file",
+        "`mcpoc apply FILE` reads a plan saved by `mcpoc plan --out FILE` (JSON, with the sources, variables and changes). The file is missing, not a plan, or from a plan format this mcpoc does not read; or `--out` could not write it.\n\n```sh\nmcpoc apply main.mcpo   # a source file, not a saved plan\n```\n\nSave a plan with `mcpoc plan --out plan.json` and apply that file.";
     /// A `--var`, `--var-file` or `MCPO_VAR_<name>` value that cannot be used.
     E0633 = "invalid input variable",
         "Input variables are set with `--var name=value` (repeatable), `--var-file FILE` (a JSON object, or `name = value` lines with literal values) and the environment (`MCPO_VAR_name=value`); later sources win: environment, then files, then `--var`.\n\n```sh\nmcpoc plan --var version    # no `=value`\n```\n\nWrite `--var name=value`.";
     /// `apply` or `destroy` needs a yes from a terminal and there is none.
     E0634 = "confirmation needed",
         "`mcpoc apply` and `mcpoc destroy` show what they will do and ask for `yes` on a terminal. When standard input is not a terminal (a script, CI), nobody can answer, so nothing is changed.\n\nReview the plan with `mcpoc plan`, then run `mcpoc apply --auto-approve`, or save it with `mcpoc plan --out plan.json` and run `mcpoc apply plan.json` (a saved plan is already approved).";
+    /// `mcpoc state show|rm` or `mcpoc output` of something the state does not hold.
+    E0635 = "not in the state",
+        "`mcpoc state show ADDR`, `mcpoc state rm ADDR` and `mcpoc output NAME` work on what the last apply recorded in `.mcpo/state/state.json`; the address or output named is not there (it was never applied, was destroyed or removed, or is misspelt).\n\n```sh\nmcpoc state show aws.vpc.mian\n```\n\n`mcpoc state list` and `mcpoc output` show what is recorded.";
+    /// Refresh could not read resources, so planning or applying would guess.
+    E0636 = "the state could not be refreshed",
+        "Before planning, mcpoc reads every resource in the state through its server (`T.read`) to see what really exists. Some reads failed (the errors above say which server and why), so a plan made now could create something that exists or miss a change; nothing was changed.\n\n```text\nerror[E0603]: aws.vpc.main: server `aws`, tool `vpc.read`: timed out after 60s\nerror[E0636]: the state could not be refreshed\n```\n\nFix the server (`mcpoc servers --health`) and run again; `mcpoc plan --no-refresh` plans from the recorded state.";
+    /// `mcpoc import` to an address the workspace does not declare.
+    E0637 = "import address not declared",
+        "`mcpoc import ADDR ID` records an existing resource under the address of a `resource` block of the workspace, so that mcpo manages it from then on. The address must name a managed resource instance that the workspace declares (`aws.vpc.main`, `aws.vpc.web[0]`, `aws.vpc.web[\"a\"]`); data reads, tasks and outputs cannot be imported.\n\n```sh\nmcpoc import aws.vpc.mian vpc-0a1b2c3d   # no such block\n```\n\nDeclare the block first, then import to its address.";
     /// A resource that would be deleted or replaced has `prevent_destroy`.
     E0401 = "plan would destroy a protected resource",
         "A resource with `lifecycle { prevent_destroy = true }` would be deleted or replaced by this plan (a force-new attribute changed, its type has no update tool, or `destroy` was asked for).\n\n```hcl\nresource \"aws.vpc\" \"main\" {\n  cidr_block = \"10.1.0.0/16\"   # was 10.0.0.0/16: cannot change in place\n  lifecycle { prevent_destroy = true }\n}\n```\n\nChange the configuration so no replacement is needed, or remove `prevent_destroy` if you mean it.";
@@ -312,9 +330,6 @@ codes! {
     /// `count`/`for_each` depends on values known only after apply.
     E0407 = "instances depend on unknown values",
         "How many instances a block makes (`count`, `for_each`) must be known when planning, so it may not depend on attributes that a resource gets only when it is created.\n\n```hcl\nresource \"aws.ec2_instance\" \"web\" {\n  count = length(aws.vpc_subnet.app.id)   # id is known only after apply\n}\n```\n\nUse variables or locals, or apply the resource it depends on first.";
-    /// `mcpoc state show|rm` or `mcpoc output` of something the state does not hold.
-    E0635 = "not in the state",
-        "`mcpoc state show ADDR`, `mcpoc state rm ADDR` and `mcpoc output NAME` work on what the last apply recorded in `.mcpo/state/state.json`; the address or output named is not there (it was never applied, was destroyed or removed, or is misspelt).\n\n```sh\nmcpoc state show aws.vpc.mian\n```\n\n`mcpoc state list` and `mcpoc output` show what is recorded.";
     /// A variable that nothing reads.
     W0001 = "unused variable",
         "A `variable` that no expression reads (`var.<name>`) is probably left over or misspelt where it is used.\n\n```hcl\nvariable \"region\" { default = \"eu-west-1\" }   # never read\n```\n\nRemove it, or read it where it was meant to be used.";

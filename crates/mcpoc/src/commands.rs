@@ -23,10 +23,38 @@ pub fn check(paths: &[PathBuf], syntax_only: bool, format: Format) -> u8 {
         Err(e) => return usage_error(&e),
     };
     let mut parsed = Vec::new();
+    let mut ids = Vec::new();
+    // Deployment templates are checked as the `.mcpo` source they convert to.
+    let mut converted: Vec<(FileId, FileId)> = Vec::new();
     for file in &loaded {
+        if files::is_template(&file.path) {
+            let json = sources.text(file.id).to_string();
+            match crate::typecheck::template_source(&crate::workspace::root_of(paths), &json) {
+                Ok(text) => {
+                    let name = format!("{} (as .mcpo)", sources.name(file.id));
+                    let id = sources.add(name, text);
+                    let p = mcpo_syntax::parse(sources.text(id), id);
+                    diags.extend(p.diagnostics.iter().cloned());
+                    parsed.push((id, p.file));
+                    ids.push(id);
+                    converted.push((id, file.id));
+                }
+                Err(e) => diags.push(
+                    Diagnostic::error(
+                        mcpo_diagnostics::codes::E0014,
+                        file.id,
+                        mcpo_diagnostics::Span::new(0, 0),
+                        "invalid deployment template",
+                    )
+                    .with_primary_label(e),
+                ),
+            }
+            continue;
+        }
         let p = mcpo_syntax::parse(sources.text(file.id), file.id);
         diags.extend(p.diagnostics.iter().cloned());
         parsed.push((file.id, p.file));
+        ids.push(file.id);
     }
     if !syntax_only {
         let files: Vec<_> = parsed.iter().map(|(id, f)| (*id, f)).collect();
@@ -36,12 +64,16 @@ pub fn check(paths: &[PathBuf], syntax_only: bool, format: Format) -> u8 {
             &sources,
             &mut diags,
         );
-        let ids: Vec<FileId> = loaded.iter().map(|f| f.id).collect();
         diags.extend(crate::typecheck::semantic_diagnostics(
             &crate::workspace::root_of(paths),
             &ids,
             &sources,
         ));
+    }
+    for d in &mut diags {
+        if let Some((_, json)) = converted.iter().find(|(id, _)| *id == d.file) {
+            crate::typecheck::point_into_template(d, &sources, *json);
+        }
     }
     output::print(&mut diags, &sources, format);
     if diags.iter().any(Diagnostic::is_error) {
@@ -60,6 +92,11 @@ pub fn fmt(paths: &[PathBuf], check: bool) -> u8 {
         Ok(f) => f,
         Err(e) => return usage_error(&e.to_string()),
     };
+    // JSON deployment templates are not formatted (they are not mcpo source).
+    let files: Vec<PathBuf> = files
+        .into_iter()
+        .filter(|f| !files::is_template(f))
+        .collect();
     let mut sources = Sources::new();
     let mut diags = Vec::new();
     let loaded = match source::load(&files, &mut sources, &mut diags) {

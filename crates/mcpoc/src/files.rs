@@ -19,14 +19,23 @@ impl std::fmt::Display for PathError {
 }
 
 fn is_source(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| SOURCE_EXTENSIONS.contains(&e))
+    is_template(path)
+        || path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| SOURCE_EXTENSIONS.contains(&e))
+}
+
+/// Whether the file is a JSON deployment template (`*.mcpo.json`).
+pub fn is_template(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.ends_with(".mcpo.json") && n.len() > ".mcpo.json".len())
 }
 
 /// Expands files and directories into a sorted, de-duplicated list of source files.
-/// Directories are searched recursively for `.mcpo`, `.tf` and `.hcl` files; a file named
-/// explicitly must have one of those extensions.
+/// Directories are searched recursively for `.mcpo`, `.tf`, `.hcl` and `.mcpo.json` (deployment
+/// template) files; a file named explicitly must have one of those extensions.
 pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, PathError> {
     let mut out = Vec::new();
     for p in paths {
@@ -38,7 +47,7 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, PathError> {
             out.push(p.clone());
         } else {
             return Err(PathError(format!(
-                "`{}` is not an mcpo source file (expected a .mcpo, .tf or .hcl file, or a directory)",
+                "`{}` is not an mcpo source file (expected a .mcpo, .tf, .hcl or .mcpo.json file, or a directory)",
                 p.display()
             )));
         }

@@ -53,6 +53,62 @@ pub fn semantic_diagnostics(start: &Path, files: &[FileId], sources: &Sources) -
     mcpo_sema::check_semantics(&db, ws)
 }
 
+/// A JSON deployment template as formatted `.mcpo` source, against the schemas pulled
+/// under the workspace root found from `start`.
+pub fn template_source(start: &Path, json: &str) -> Result<String, String> {
+    let root = find_root(start);
+    let db = Database::default();
+    let schemas: Vec<SchemaFile> = read_schemas(&root)
+        .into_iter()
+        .map(|(server, name, text)| SchemaFile::new(&db, server, name, text))
+        .collect();
+    let ws = Workspace::new(&db, Vec::new(), schemas);
+    let source = mcpo_sema::convert_template(&db, ws, json)?;
+    let parsed = mcpo_syntax::parse(&source, FileId(0));
+    Ok(if parsed.diagnostics.is_empty() {
+        mcpo_fmt::format(&source, &parsed.file)
+    } else {
+        source
+    })
+}
+
+/// Adds to a diagnostic found in a template's converted source a label on the template
+/// itself: the `"name"` of the resource whose block holds the problem.
+pub fn point_into_template(d: &mut Diagnostic, sources: &Sources, json: FileId) {
+    let text = sources.text(d.file);
+    let at = (d.span.start as usize).min(text.len());
+    // The enclosing top-level block starts at the last line before `at` that begins
+    // with a block keyword.
+    let head = text
+        .get(..at)
+        .unwrap_or("")
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("resource ") || l.starts_with("data "));
+    let Some(name) = head.and_then(|h| h.split('"').nth(3)) else {
+        return;
+    };
+    let json_text = sources.text(json);
+    let needle = format!("\"{name}\"");
+    let mut from = 0;
+    while let Some(i) = json_text.get(from..).and_then(|t| t.find(&needle)) {
+        let pos = from + i;
+        let before = json_text.get(..pos).unwrap_or("").trim_end();
+        if before.ends_with(':')
+            && before
+                .trim_end_matches(':')
+                .trim_end()
+                .ends_with("\"name\"")
+        {
+            let span = mcpo_diagnostics::Span::new(pos, pos + needle.len());
+            let label = format!("in the template's resource `{name}`");
+            *d = d.clone().with_label_in(json, span, label);
+            return;
+        }
+        from = pos + needle.len();
+    }
+}
+
 /// `mcpoc convert`: a JSON deployment template to formatted `.mcpo` source.
 pub fn convert(file: &Path, to_stdout: bool) -> u8 {
     let json = match std::fs::read_to_string(file) {
@@ -63,14 +119,7 @@ pub fn convert(file: &Path, to_stdout: bool) -> u8 {
         }
     };
     let start = file.parent().unwrap_or(Path::new("."));
-    let root = find_root(start);
-    let db = Database::default();
-    let schemas: Vec<SchemaFile> = read_schemas(&root)
-        .into_iter()
-        .map(|(server, name, text)| SchemaFile::new(&db, server, name, text))
-        .collect();
-    let ws = Workspace::new(&db, Vec::new(), schemas);
-    let source = match mcpo_sema::convert_template(&db, ws, &json) {
+    let text = match template_source(start, &json) {
         Ok(s) => s,
         Err(e) => {
             eprintln!(
@@ -79,12 +128,6 @@ pub fn convert(file: &Path, to_stdout: bool) -> u8 {
             );
             return crate::EXIT_ERRORS;
         }
-    };
-    let parsed = mcpo_syntax::parse(&source, FileId(0));
-    let text = if parsed.diagnostics.is_empty() {
-        mcpo_fmt::format(&source, &parsed.file)
-    } else {
-        source
     };
     if to_stdout {
         print!("{text}");

@@ -117,3 +117,34 @@ fn convert_writes_source_that_checks_clean() {
     let fmt = mcpoc(dir.path(), &["fmt", "--check", "store.mcpo"]);
     assert_eq!(fmt.status.code(), Some(0), "converted source is formatted");
 }
+
+#[test]
+fn deployment_templates_are_checked_as_their_converted_source() {
+    let ws = workspace(GOOD);
+    let app = ws.path().join("app");
+    std::fs::write(
+        app.join("shop.mcpo.json"),
+        r#"{
+  "name": "shop",
+  "resources": [
+    { "server": "aws", "type": "vpc", "name": "edge", "properties": { "cidrBlock": "10.1.0.0/16", "enableDnsHostnames": "maybe" } }
+  ]
+}
+"#,
+    )
+    .expect("write");
+    std::fs::write(app.join("broken.mcpo.json"), "{\"name\": 1").expect("write");
+    let out = mcpoc(&app, &["check", "."]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let redacted = stderr.replace(&*ws.path().to_string_lossy(), "<ws>");
+    insta::assert_snapshot!("deployment_templates_are_checked", redacted);
+    // `fmt` leaves templates alone: they are JSON, not mcpo source.
+    let out = mcpoc(&app, &["fmt", "--check", "."]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
