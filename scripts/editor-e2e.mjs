@@ -10,7 +10,8 @@
 // It asserts: the language is registered, the TextMate grammar colours the text, the
 // real `mcpoc lsp` runs, the error that `mcpoc check --format json` reports shows as a
 // squiggle and as a Problems-panel row at the same line and column, and that both clear
-// once the file is fixed in the editor and saved. Screenshots: error.png, fixed.png.
+// once the file is fixed in the editor and saved, and that the command "mcpo: Plan" runs
+// `mcpoc plan` in a terminal. Screenshots: error.png, fixed.png, plan.png.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -171,6 +172,16 @@ try {
     const line = saved.split('\n')[expected.line - 1];
     assert(!line.trimEnd().endsWith('+'), `the saved line ${expected.line} still ends with +: "${line}"`);
     await page.screenshot({ path: join(out, 'fixed.png') });
+  });
+
+  await step('the command "mcpo: Plan" runs `mcpoc plan` in a terminal', async () => {
+    // The fixed workspace has no resources; its plan shows the output's value.
+    await page.keyboard.press('F1');
+    await page.locator('.quick-input-widget input').fill('>mcpo: Plan');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'mcpo: Plan' }).first().waitFor({ timeout: 30000 });
+    await page.keyboard.press('Enter');
+    await page.locator('.terminal-wrapper .xterm-rows', { hasText: /app\s*=\s*"store-3"/ }).waitFor({ timeout: 60000 });
+    await page.screenshot({ path: join(out, 'plan.png') });
   });
 } catch {
   await page.screenshot({ path: join(out, 'failure.png') }).catch(() => {});

@@ -8,7 +8,7 @@
 # MCPO_EDITOR_MCPOC: an mcpoc binary to use instead of building one (cargo build -p mcpoc).
 # Output (screenshots, .vsix, code-server logs):
 #   ${MCPO_EDITOR_OUT:-${CI_ARTIFACTS_DIR:-target}/editor-test}/
-#     error.png (the squiggle and the Problems panel), fixed.png, mcpo.vsix,
+#     error.png (the squiggle and the Problems panel), fixed.png, plan.png, mcpo.vsix,
 #     failure.png and logs/ when it fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,7 +46,7 @@ cat > "$run/data/User/settings.json" <<JSON
 "update.mode":"none","workbench.enableExperiments":false,"workbench.startupEditor":"none","chat.disableAIFeatures":true,
 "workbench.secondarySideBar.defaultVisibility":"hidden","security.workspace.trust.enabled":false,"git.enabled":false,
 "json.schemaDownload.enable":false,"npm.fetchOnlinePackageInfo":false,"editor.hover.above":false,
-"workbench.tips.enabled":false,"files.autoSave":"off"}
+"workbench.tips.enabled":false,"files.autoSave":"off","terminal.integrated.gpuAcceleration":"off"}
 JSON
 # mcpo.server.path is machine-scoped (a path on the machine that runs the extension
 # host), so code-server reads it from the remote (Machine) settings, not the user's.
@@ -103,6 +103,6 @@ if [ "$status" -ne 0 ]; then
   echo "editor-test: failed; screenshot $out/failure.png, logs in $out/logs"
   grep -rh 'mcpo' "$out/logs" --include='*mcpo*' 2>/dev/null | tail -n 20 || true
 else
-  echo "editor-test: screenshots $out/error.png and $out/fixed.png"
+  echo "editor-test: screenshots $out/error.png, $out/fixed.png and $out/plan.png"
 fi
 exit "$status"
