@@ -6,14 +6,30 @@
 //! `create` or `delete` is sent, so a process killed at any moment leaves a state from
 //! which the next run can tell what may exist.
 //!
-//! Backends: the local file backend (atomic write, fsync, versions kept, an exclusive
-//! lock naming its holder).
+//! Backends: the local file backend [`LocalBackend`] (atomic write, fsync, versions kept,
+//! an exclusive lock naming its holder). Errors are [`StateError`]s, each with a
+//! diagnostic code (`E0500`-`E0519`).
+//!
+//! This crate knows nothing of MCP or of the mcpo language: it stores JSON values under
+//! addresses it treats as opaque strings (except for [`State::rm`]'s instance matching).
 
 #![warn(clippy::unwrap_used, clippy::indexing_slicing)]
+
+mod error;
+mod local;
+mod lock;
+
+pub use error::StateError;
+pub use local::{HISTORY_KEPT, LocalBackend};
+pub use lock::{LockGuard, LockInfo, rfc3339};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
+
+/// What [`ResourceState::redacted`] and [`OutputState::redacted`] show instead of a
+/// sensitive value.
+pub const REDACTED: &str = "(sensitive value)";
 
 /// The state format version written by this build.
 pub const FORMAT_VERSION: u32 = 1;
@@ -48,6 +64,36 @@ impl State {
             intents: Vec::new(),
         }
     }
+
+    /// Forgets the resource at `address` and every resource under it: its instances
+    /// (`address[0]`, `address["a"]`) and, for a module (`module.shop`), everything inside
+    /// it (`module.shop.aws.vpc.main`). Intents about those addresses are dropped too.
+    /// Returns what was removed, sorted by address (empty when nothing matched).
+    pub fn rm(&mut self, address: &str) -> Vec<(String, ResourceState)> {
+        let matches = |a: &str| under(a, address);
+        let addresses: Vec<String> = self
+            .resources
+            .keys()
+            .filter(|a| matches(a))
+            .cloned()
+            .collect();
+        self.intents.retain(|i| !matches(&i.address));
+        addresses
+            .into_iter()
+            .filter_map(|a| self.resources.remove(&a).map(|r| (a, r)))
+            .collect()
+    }
+}
+
+/// Whether `address` is `prefix`, one of its instances, or inside it (module).
+fn under(address: &str, prefix: &str) -> bool {
+    match address.strip_prefix(prefix) {
+        Some("") => true,
+        Some(rest) => {
+            rest.starts_with('[') || (prefix.starts_with("module.") && rest.starts_with('.'))
+        }
+        None => false,
+    }
 }
 
 /// One managed resource instance.
@@ -75,6 +121,22 @@ pub struct ResourceState {
     pub tainted: bool,
 }
 
+impl ResourceState {
+    /// A JSON copy of this resource for showing (logs, `mcpoc state show`): the values of
+    /// its sensitive attributes, in `inputs` and in `outputs`, read [`REDACTED`].
+    pub fn redacted(&self) -> Value {
+        let mut copy = self.clone();
+        for name in &self.sensitive {
+            for attrs in [&mut copy.inputs, &mut copy.outputs] {
+                if let Some(v) = attrs.as_object_mut().and_then(|o| o.get_mut(name)) {
+                    *v = Value::String(REDACTED.to_string());
+                }
+            }
+        }
+        serde_json::to_value(copy).unwrap_or(Value::Null)
+    }
+}
+
 /// A workspace output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutputState {
@@ -83,6 +145,17 @@ pub struct OutputState {
     /// Never printed unless asked for by name.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sensitive: bool,
+}
+
+impl OutputState {
+    /// The value for showing: [`REDACTED`] when sensitive.
+    pub fn redacted(&self) -> Value {
+        if self.sensitive {
+            Value::String(REDACTED.to_string())
+        } else {
+            self.value.clone()
+        }
+    }
 }
 
 /// What an intent was about to do.

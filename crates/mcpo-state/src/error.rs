@@ -1,0 +1,170 @@
+//! [`StateError`]: everything that can go wrong reading, writing or locking the state, each
+//! with its diagnostic code, what happened, which file, and what to do.
+
+use crate::lock::LockInfo;
+use mcpo_diagnostics::codes::{self, Code};
+use std::path::PathBuf;
+
+/// An error of a state backend. Paths are relative to the workspace root (as a person in
+/// the workspace would type them), e.g. `.mcpo/state/state.json`.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The state file exists but cannot be read (E0500).
+    #[error(
+        "cannot read the state file {}: {source}; check that it is a readable file",
+        path.display()
+    )]
+    Unreadable {
+        /// The state file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The state file is not valid JSON or not a state (E0501).
+    #[error(
+        "the state file {} is damaged: {detail}; it was left as it is: restore a good version {}",
+        path.display(),
+        restore_hint(history, *newest)
+    )]
+    Corrupt {
+        /// The damaged file.
+        path: PathBuf,
+        /// What is wrong, with the line and column.
+        detail: String,
+        /// The history directory holding earlier versions.
+        history: PathBuf,
+        /// The newest serial found in the history, if any.
+        newest: Option<u64>,
+    },
+    /// The state file was written by a newer mcpoc (E0502).
+    #[error(
+        "the state file {} has format version {found}, but this mcpoc reads versions up to {supported}; it was left as it is: upgrade mcpoc to use this workspace",
+        path.display()
+    )]
+    NewerFormat {
+        /// The state file.
+        path: PathBuf,
+        /// The format version in the file.
+        found: u64,
+        /// The newest version this build reads ([`crate::FORMAT_VERSION`]).
+        supported: u32,
+    },
+    /// Another process holds the state lock (E0503).
+    #[error("{}", locked_message(holder.as_ref(), path))]
+    Locked {
+        /// Who holds it, as written in the lock file (None when the holder has not written
+        /// its details yet, or they cannot be read).
+        holder: Option<LockInfo>,
+        /// The lock file.
+        path: PathBuf,
+    },
+    /// Writing the state (or its history copy) failed; the previous state is intact (E0504).
+    #[error(
+        "the state could not be saved: cannot {action} {}: {source}; the previous state is intact, fix the cause and run again",
+        path.display()
+    )]
+    WriteFailed {
+        /// What was being done (`write`, `rename`, `sync`, ...).
+        action: &'static str,
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The lock file cannot be created, opened or locked (E0505).
+    #[error(
+        "cannot lock the state: {action} {}: {source}; check that .mcpo/state is a writable directory",
+        path.display()
+    )]
+    LockFailed {
+        /// What was being done.
+        action: &'static str,
+        /// The lock file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// `read_version` of a serial that the history does not hold (E0506).
+    #[error("{}", no_version_message(*serial, available))]
+    NoSuchVersion {
+        /// The serial asked for.
+        serial: u64,
+        /// The serials kept.
+        available: Vec<u64>,
+    },
+    /// The state being written is not a successor of the one in the file: another process
+    /// wrote in between, or it belongs to another workspace (E0507).
+    #[error(
+        "the state was not saved: {} now holds {on_disk}, but this state was read at {writing}; it was changed by another process since it was read: run the command again",
+        path.display()
+    )]
+    Conflict {
+        /// The state file.
+        path: PathBuf,
+        /// Lineage and serial in the file, e.g. `lineage 3f2a.., serial 12`.
+        on_disk: String,
+        /// Lineage and serial of the state being written.
+        writing: String,
+    },
+}
+
+impl StateError {
+    /// The diagnostic code of this error.
+    pub fn code(&self) -> Code {
+        match self {
+            StateError::Unreadable { .. } => codes::E0500,
+            StateError::Corrupt { .. } => codes::E0501,
+            StateError::NewerFormat { .. } => codes::E0502,
+            StateError::Locked { .. } => codes::E0503,
+            StateError::WriteFailed { .. } => codes::E0504,
+            StateError::LockFailed { .. } => codes::E0505,
+            StateError::NoSuchVersion { .. } => codes::E0506,
+            StateError::Conflict { .. } => codes::E0507,
+        }
+    }
+
+    /// The error as the CLI shows it: `error[E0503]: the state is locked by ...`.
+    pub fn render(&self) -> String {
+        format!("error[{}]: {self}", self.code())
+    }
+}
+
+fn restore_hint(history: &std::path::Path, newest: Option<u64>) -> String {
+    match newest {
+        Some(n) => format!(
+            "from {} (the newest is {n}.json) by copying it over the state file",
+            history.display()
+        ),
+        None => format!(
+            "from a backup (the history {} holds no versions), or move the file away to start from an empty state and bring the resources it recorded back with `mcpoc import`",
+            history.display()
+        ),
+    }
+}
+
+fn locked_message(holder: Option<&LockInfo>, path: &std::path::Path) -> String {
+    match holder {
+        Some(h) => format!(
+            "the state is locked by `{}` (pid {} on host {}) since {}; wait for it to finish, or if that process is gone, remove {}",
+            h.command,
+            h.pid,
+            h.host,
+            h.since,
+            path.display()
+        ),
+        None => format!(
+            "the state is locked by another process (it has not written who it is to {} yet); wait for it to finish",
+            path.display()
+        ),
+    }
+}
+
+fn no_version_message(serial: u64, available: &[u64]) -> String {
+    match (available.first(), available.last()) {
+        (Some(first), Some(last)) => format!(
+            "no version {serial} of the state is kept; the history holds {} versions, {first} to {last}",
+            available.len()
+        ),
+        _ => format!("no version {serial} of the state is kept; the history is empty"),
+    }
+}

@@ -1,0 +1,471 @@
+//! The local file backend: the state of a workspace in `<root>/.mcpo/state/`.
+//!
+//! ```text
+//! .mcpo/state/state.json          the current state
+//! .mcpo/state/history/<serial>.json  earlier versions, the last HISTORY_KEPT of them
+//! .mcpo/state/lock                the lock (see `lock`)
+//! .mcpo/state/.state.json.tmp     a write in progress (left over only by a crash)
+//! ```
+//!
+//! A write never leaves a half-written `state.json`: the new version goes to a temporary
+//! file in the same directory, is fsynced, renamed over `state.json` (atomic on POSIX), and
+//! the directory is fsynced so that the rename survives a power loss. Before that, the
+//! version being replaced is hard-linked into `history/` (a copy when links are not
+//! supported), which costs no copy of the data.
+
+use crate::error::StateError;
+use crate::lock::{self, Attempt, LockGuard, LockInfo};
+use crate::{FORMAT_VERSION, State};
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How many earlier versions `history/` keeps; older ones are deleted by `write`.
+pub const HISTORY_KEPT: usize = 50;
+
+const STATE_DIR: &str = ".mcpo/state";
+const STATE_FILE: &str = "state.json";
+const HISTORY_DIR: &str = "history";
+const LOCK_FILE: &str = "lock";
+const TEMP_FILE: &str = ".state.json.tmp";
+
+/// The state of one workspace on the local disk.
+///
+/// Methods take `&self` and the backend is `Send + Sync`, so an executor can share it
+/// between threads; writes from one process are serialized. Callers that change the state
+/// hold the [`LocalBackend::lock`] so that other processes do not write at the same time.
+#[derive(Debug)]
+pub struct LocalBackend {
+    root: PathBuf,
+    /// The state file as this backend last read or wrote it: a write must continue from
+    /// there (see [`StateError::Conflict`]).
+    known: Mutex<Option<Known>>,
+}
+
+/// What a backend knows of the state file it last read or wrote.
+#[derive(Debug)]
+struct Known {
+    lineage: String,
+    serial: u64,
+    /// Tells whether someone else replaced the file since (every write is a new file).
+    file: FileId,
+}
+
+/// Identifies one version of a file without reading it: device, inode, size, mtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId(u64, u64, u64, u128);
+
+impl FileId {
+    fn of(meta: &fs::Metadata) -> FileId {
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        #[cfg(unix)]
+        let (dev, ino) = {
+            use std::os::unix::fs::MetadataExt;
+            (meta.dev(), meta.ino())
+        };
+        #[cfg(not(unix))]
+        let (dev, ino) = (0, 0);
+        FileId(dev, ino, meta.len(), mtime)
+    }
+}
+
+impl LocalBackend {
+    /// The backend of the workspace at `workspace_root` (nothing is touched on disk yet).
+    pub fn new(workspace_root: impl Into<PathBuf>) -> LocalBackend {
+        LocalBackend {
+            root: workspace_root.into(),
+            known: Mutex::new(None),
+        }
+    }
+
+    /// The directory holding the state, `<root>/.mcpo/state`.
+    pub fn dir(&self) -> PathBuf {
+        self.root.join(STATE_DIR)
+    }
+
+    /// The current state file, `<root>/.mcpo/state/state.json`.
+    pub fn state_path(&self) -> PathBuf {
+        self.dir().join(STATE_FILE)
+    }
+
+    fn history_dir(&self) -> PathBuf {
+        self.dir().join(HISTORY_DIR)
+    }
+
+    fn history_path(&self, serial: u64) -> PathBuf {
+        self.history_dir().join(format!("{serial}.json"))
+    }
+
+    /// A path relative to the workspace root, for messages.
+    fn shown(name: &str) -> PathBuf {
+        Path::new(STATE_DIR).join(name)
+    }
+
+    /// Reads the current state. No file yet: a fresh state (new random lineage, serial 0).
+    /// A damaged file or one from a newer mcpoc is an error and is left untouched.
+    pub fn read(&self) -> Result<State, StateError> {
+        let mut known = self.known_mut();
+        match self.load(&self.state_path(), &Self::shown(STATE_FILE))? {
+            Some((state, file)) => {
+                *known = Some(Known {
+                    lineage: state.lineage.clone(),
+                    serial: state.serial,
+                    file,
+                });
+                Ok(state)
+            }
+            None => {
+                *known = None;
+                Ok(State::new(new_lineage()))
+            }
+        }
+    }
+
+    /// Reads one file as a state; `Ok(None)` when it does not exist.
+    fn load(&self, path: &Path, shown: &Path) -> Result<Option<(State, FileId)>, StateError> {
+        let unreadable = |source| StateError::Unreadable {
+            path: shown.to_path_buf(),
+            source,
+        };
+        let mut file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(unreadable(source)),
+        };
+        // The identity of the file actually read (the name may be replaced meanwhile).
+        let id = FileId::of(&file.metadata().map_err(unreadable)?);
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut file, &mut bytes).map_err(unreadable)?;
+        match serde_json::from_slice::<State>(&bytes) {
+            Ok(state) if u64::from(state.version) <= u64::from(FORMAT_VERSION) => {
+                Ok(Some((state, id)))
+            }
+            Ok(state) => Err(self.newer(shown, u64::from(state.version))),
+            Err(e) => {
+                // A newer format may not parse as this one: say so rather than "damaged".
+                #[derive(serde::Deserialize)]
+                struct Probe {
+                    version: u64,
+                }
+                match serde_json::from_slice::<Probe>(&bytes) {
+                    Ok(p) if p.version > u64::from(FORMAT_VERSION) => {
+                        Err(self.newer(shown, p.version))
+                    }
+                    _ => Err(StateError::Corrupt {
+                        path: shown.to_path_buf(),
+                        detail: describe_json_error(&e, bytes.is_empty()),
+                        history: Self::shown(HISTORY_DIR),
+                        newest: self.history().last().copied(),
+                    }),
+                }
+            }
+        }
+    }
+
+    fn newer(&self, shown: &Path, found: u64) -> StateError {
+        StateError::NewerFormat {
+            path: shown.to_path_buf(),
+            found,
+            supported: FORMAT_VERSION,
+        }
+    }
+
+    fn known_mut(&self) -> std::sync::MutexGuard<'_, Option<Known>> {
+        self.known.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes `state` as the next version: its serial is incremented, the version it
+    /// replaces goes to the history (the last [`HISTORY_KEPT`] are kept), and the write is
+    /// atomic and durable when this returns. On error nothing changed on disk except
+    /// possibly the history, and `state.serial` is unchanged.
+    ///
+    /// `state` must continue the file: it was returned by [`LocalBackend::read`] (or by a
+    /// previous `write`) of this workspace and nobody wrote in between; otherwise this
+    /// refuses with [`StateError::Conflict`] instead of losing the other write.
+    pub fn write(&self, state: &mut State) -> Result<(), StateError> {
+        let mut known = self.known_mut();
+        let current = self.state_path();
+        // One stat tells whether the file is still the one this backend last saw. If not
+        // (first write without a read, or another process wrote), read what is there: the
+        // state must continue it, and a damaged or newer file is never written over.
+        let on_disk = fs::metadata(&current).ok().map(|m| FileId::of(&m));
+        if known.as_ref().map(|k| k.file) != on_disk {
+            *known = self
+                .load(&current, &Self::shown(STATE_FILE))?
+                .map(|(s, file)| Known {
+                    lineage: s.lineage,
+                    serial: s.serial,
+                    file,
+                });
+        }
+        if let Some(k) = known.as_ref()
+            && (k.lineage != state.lineage || k.serial != state.serial)
+        {
+            return Err(StateError::Conflict {
+                path: Self::shown(STATE_FILE),
+                on_disk: format!("lineage {}, serial {}", k.lineage, k.serial),
+                writing: format!("lineage {}, serial {}", state.lineage, state.serial),
+            });
+        }
+        let dir = self.dir();
+        let history = self.history_dir();
+        fs::create_dir_all(&history).map_err(|source| StateError::WriteFailed {
+            action: "create the directory",
+            path: Self::shown(HISTORY_DIR),
+            source,
+        })?;
+
+        if known.is_some() {
+            self.keep_in_history(&current, state.serial)?;
+        }
+
+        // Encode the next version in place rather than cloning a large state.
+        state.serial += 1;
+        let encoded = serde_json::to_vec_pretty(&*state);
+        state.serial -= 1;
+        let mut bytes = encoded.map_err(|e| StateError::WriteFailed {
+            action: "encode",
+            path: Self::shown(STATE_FILE),
+            source: std::io::Error::other(e),
+        })?;
+        bytes.push(b'\n');
+
+        let temp = dir.join(TEMP_FILE);
+        let failed = |action: &'static str, path: PathBuf| {
+            move |source: std::io::Error| StateError::WriteFailed {
+                action,
+                path,
+                source,
+            }
+        };
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&temp)
+            .map_err(failed("create", Self::shown(TEMP_FILE)))?;
+        file.write_all(&bytes)
+            .map_err(failed("write", Self::shown(TEMP_FILE)))?;
+        file.sync_data()
+            .map_err(failed("sync", Self::shown(TEMP_FILE)))?;
+        let written = file
+            .metadata()
+            .map_err(failed("inspect", Self::shown(TEMP_FILE)))?;
+        drop(file);
+        fs::rename(&temp, &current).map_err(failed("rename over", Self::shown(STATE_FILE)))?;
+        sync_dir(&dir).map_err(failed("sync the directory", PathBuf::from(STATE_DIR)))?;
+
+        state.serial += 1;
+        *known = Some(Known {
+            lineage: state.lineage.clone(),
+            serial: state.serial,
+            file: FileId::of(&written),
+        });
+        drop(known);
+        self.prune_history();
+        Ok(())
+    }
+
+    /// Keeps the file about to be replaced as `history/<serial>.json`.
+    fn keep_in_history(&self, current: &Path, serial: u64) -> Result<(), StateError> {
+        let kept = self.history_path(serial);
+        let shown = Self::shown(&format!("{HISTORY_DIR}/{serial}.json"));
+        // A crash between linking and renaming leaves this version linked already.
+        match fs::remove_file(&kept) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(StateError::WriteFailed {
+                    action: "replace",
+                    path: shown,
+                    source,
+                });
+            }
+        }
+        match fs::hard_link(current, &kept) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(_) => {
+                fs::copy(current, &kept)
+                    .map(|_| ())
+                    .map_err(|source| StateError::WriteFailed {
+                        action: "copy the previous version to",
+                        path: shown,
+                        source,
+                    })
+            }
+        }
+    }
+
+    /// Deletes the oldest versions beyond [`HISTORY_KEPT`]. Best effort: a version that
+    /// cannot be deleted now is deleted by a later write.
+    fn prune_history(&self) {
+        let serials = self.history();
+        let excess = serials.len().saturating_sub(HISTORY_KEPT);
+        for serial in serials.iter().take(excess) {
+            let _ = fs::remove_file(self.history_path(*serial));
+        }
+    }
+
+    /// The serials of the versions kept in the history, oldest first (the current state is
+    /// not among them).
+    pub fn history(&self) -> Vec<u64> {
+        let Ok(entries) = fs::read_dir(self.history_dir()) else {
+            return Vec::new();
+        };
+        let mut serials: Vec<u64> = entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name();
+                let name = name.to_str()?;
+                name.strip_suffix(".json")?.parse().ok()
+            })
+            .collect();
+        serials.sort_unstable();
+        serials
+    }
+
+    /// Reads version `serial`: from the history, or the current state if it has that
+    /// serial.
+    pub fn read_version(&self, serial: u64) -> Result<State, StateError> {
+        let shown = Self::shown(&format!("{HISTORY_DIR}/{serial}.json"));
+        if let Some((state, _)) = self.load(&self.history_path(serial), &shown)? {
+            return Ok(state);
+        }
+        if let Some((state, _)) = self.load(&self.state_path(), &Self::shown(STATE_FILE))?
+            && state.serial == serial
+        {
+            return Ok(state);
+        }
+        Err(StateError::NoSuchVersion {
+            serial,
+            available: self.history(),
+        })
+    }
+
+    /// Takes the state lock now, or fails with [`StateError::Locked`] naming the holder.
+    pub fn lock(&self, info: LockInfo) -> Result<LockGuard, StateError> {
+        match lock::try_take(self.open_lock()?, &info) {
+            Ok(Attempt::Got(guard)) => Ok(guard),
+            Ok(Attempt::Held(holder)) => Err(StateError::Locked {
+                holder,
+                path: Self::shown(LOCK_FILE),
+            }),
+            Err(source) => Err(StateError::LockFailed {
+                action: "lock",
+                path: Self::shown(LOCK_FILE),
+                source,
+            }),
+        }
+    }
+
+    /// Takes the state lock, waiting up to `timeout` for its holder to release it (polling
+    /// every 50 ms); after that, [`StateError::Locked`] naming the holder.
+    pub fn lock_wait(&self, info: LockInfo, timeout: Duration) -> Result<LockGuard, StateError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.lock(info.clone()) {
+                Err(StateError::Locked { .. }) if Instant::now() < deadline => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    std::thread::sleep(left.min(Duration::from_millis(50)));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn open_lock(&self) -> Result<File, StateError> {
+        let failed = |action: &'static str| {
+            move |source: std::io::Error| StateError::LockFailed {
+                action,
+                path: Self::shown(LOCK_FILE),
+                source,
+            }
+        };
+        fs::create_dir_all(self.dir()).map_err(failed("create the directory of"))?;
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(self.dir().join(LOCK_FILE))
+            .map_err(failed("open"))
+    }
+}
+
+/// Makes a rename in `dir` durable.
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Directories cannot be opened for syncing here; the rename is as durable as the OS makes
+/// it.
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// A serde_json error in words, with its position.
+fn describe_json_error(e: &serde_json::Error, empty: bool) -> String {
+    if empty {
+        return "the file is empty".to_string();
+    }
+    let what = match e.classify() {
+        serde_json::error::Category::Eof => "it ends in the middle of the JSON",
+        serde_json::error::Category::Syntax => "it is not valid JSON",
+        serde_json::error::Category::Data => "it is not a state",
+        serde_json::error::Category::Io => "it cannot be read",
+    };
+    let text = e.to_string();
+    let at = format!(" at line {} column {}", e.line(), e.column());
+    let text = text.strip_suffix(&at).unwrap_or(&text);
+    format!("{what}: {text} (line {}, column {})", e.line(), e.column())
+}
+
+/// A new random lineage in the UUID v4 text form.
+pub(crate) fn new_lineage() -> String {
+    let mut b = random_16();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let mut text = String::with_capacity(36);
+    for (i, x) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            text.push('-');
+        }
+        text.push_str(&format!("{x:02x}"));
+    }
+    text
+}
+
+/// 16 random bytes from the OS (`/dev/urandom`), else from std's randomly keyed hasher
+/// mixed with the time and pid.
+fn random_16() -> [u8; 16] {
+    use std::io::Read;
+    let mut b = [0u8; 16];
+    if File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .is_ok()
+    {
+        return b;
+    }
+    use std::hash::{BuildHasher, Hasher};
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    for half in b.chunks_mut(8) {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(nanos);
+        h.write_u32(std::process::id());
+        half.copy_from_slice(&h.finish().to_le_bytes());
+    }
+    b
+}
