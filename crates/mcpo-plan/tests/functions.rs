@@ -15,7 +15,7 @@
 //! functions (`book/src/functions.md`) is generated from these descriptions and cases
 //! (`UPDATE_BOOK=1 cargo test -p mcpo-plan --test functions book_functions_page`).
 
-use mcpo_plan::functions::{call, exists, names, templatefile_source};
+use mcpo_plan::functions::{call, exists, impure, names, templatefile_source};
 use mcpo_plan::{Io, Val};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -423,6 +423,8 @@ fn the_checker_and_the_runtime_know_the_same_functions() {
         "implemented, unknown to the checker: {unchecked:?}"
     );
     assert!(!exists("nope"));
+    let impure_names: Vec<&str> = names().filter(|n| impure(n)).collect();
+    assert_eq!(impure_names, ["bcrypt", "timestamp", "uuid"]);
 }
 
 #[test]

@@ -173,6 +173,15 @@ pub fn exists(name: &str) -> bool {
     find(name).is_some()
 }
 
+/// Whether `name` gives a different result on every call (`bcrypt`, `timestamp`, `uuid`).
+///
+/// Terraform makes their results `(known after apply)` while planning, so that a plan never
+/// shows a value that apply will not use (and a saved plan stays valid); the evaluator
+/// should do the same at plan time and call them only at apply time.
+pub fn impure(name: &str) -> bool {
+    matches!(name, "bcrypt" | "timestamp" | "uuid")
+}
+
 /// The names of every implemented function, sorted.
 pub fn names() -> impl Iterator<Item = &'static str> {
     FUNCTIONS.iter().map(|(n, _, _)| *n)
