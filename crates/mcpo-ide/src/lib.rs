@@ -15,11 +15,26 @@
 
 #![warn(clippy::unwrap_used, clippy::indexing_slicing)]
 
+mod actions;
+mod at;
+mod completion;
 mod diagnostics;
 mod format;
+mod hover;
+mod navigation;
+mod signature;
+mod symbols;
+mod tokens;
 
+pub use actions::{Action, code_actions};
+pub use completion::{Completion, CompletionKind, Completions, completions};
 pub use diagnostics::diagnostics;
 pub use format::format;
+pub use hover::{Hover, hover};
+pub use navigation::{RenameError, declaration, definition, prepare_rename, references, rename};
+pub use signature::{SignatureHelp, signature_help};
+pub use symbols::{Symbol, WorkspaceSymbol, document_symbols, workspace_symbols};
+pub use tokens::{Token, TokenKind, semantic_tokens};
 
 use mcpo_diagnostics::{FileId, Span};
 use mcpo_sema::{SourceFile, Workspace};

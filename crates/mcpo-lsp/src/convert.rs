@@ -74,7 +74,6 @@ impl<'a> Lines<'a> {
     }
 
     /// The span of a range.
-    #[expect(dead_code, reason = "requests with ranges come next")]
     pub fn span(&self, range: lsp::Range) -> Span {
         Span::new(self.offset(range.start), self.offset(range.end))
     }

@@ -20,6 +20,7 @@
 #![warn(clippy::unwrap_used, clippy::indexing_slicing)]
 
 mod convert;
+mod features;
 mod host;
 mod server;
 

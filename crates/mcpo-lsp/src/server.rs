@@ -2,6 +2,7 @@
 //! to the writer thread, debounced diagnostics, and requests answered on snapshots.
 
 use crate::convert::{self, Lines};
+use crate::features;
 use crate::host::{Host, Snapshot};
 use mcpo_diagnostics::{Diagnostic, FileId};
 use std::collections::{BTreeMap, BTreeSet};
@@ -247,6 +248,34 @@ impl LanguageServer for Backend {
                     lsp::TextDocumentSyncKind::FULL,
                 )),
                 document_formatting_provider: Some(lsp::OneOf::Left(true)),
+                hover_provider: Some(lsp::HoverProviderCapability::Simple(true)),
+                completion_provider: Some(lsp::CompletionOptions {
+                    trigger_characters: Some(vec![".".into(), "\"".into(), "=".into()]),
+                    ..lsp::CompletionOptions::default()
+                }),
+                definition_provider: Some(lsp::OneOf::Left(true)),
+                references_provider: Some(lsp::OneOf::Left(true)),
+                rename_provider: Some(lsp::OneOf::Right(lsp::RenameOptions {
+                    prepare_provider: Some(true),
+                    work_done_progress_options: lsp::WorkDoneProgressOptions::default(),
+                })),
+                document_symbol_provider: Some(lsp::OneOf::Left(true)),
+                workspace_symbol_provider: Some(lsp::OneOf::Left(true)),
+                signature_help_provider: Some(lsp::SignatureHelpOptions {
+                    trigger_characters: Some(vec!["(".into(), ",".into()]),
+                    ..lsp::SignatureHelpOptions::default()
+                }),
+                code_action_provider: Some(lsp::CodeActionProviderCapability::Simple(true)),
+                semantic_tokens_provider: Some(
+                    lsp::SemanticTokensServerCapabilities::SemanticTokensOptions(
+                        lsp::SemanticTokensOptions {
+                            legend: features::legend(),
+                            full: Some(lsp::SemanticTokensFullOptions::Bool(true)),
+                            range: None,
+                            work_done_progress_options: lsp::WorkDoneProgressOptions::default(),
+                        },
+                    ),
+                ),
                 ..lsp::ServerCapabilities::default()
             },
             server_info: Some(lsp::ServerInfo {
@@ -277,6 +306,99 @@ impl LanguageServer for Backend {
 
     async fn did_close(&self, params: lsp::DidCloseTextDocumentParams) {
         self.shared.send(Edit::Close(params.text_document.uri));
+    }
+
+    async fn hover(&self, params: lsp::HoverParams) -> Result<Option<lsp::Hover>> {
+        let at = params.text_document_position_params;
+        self.on_snapshot(move |snap| features::hover(snap, &at))
+            .await
+    }
+
+    async fn completion(
+        &self,
+        params: lsp::CompletionParams,
+    ) -> Result<Option<lsp::CompletionResponse>> {
+        let at = params.text_document_position;
+        self.on_snapshot(move |snap| features::completion(snap, &at))
+            .await
+    }
+
+    async fn goto_definition(
+        &self,
+        params: lsp::GotoDefinitionParams,
+    ) -> Result<Option<lsp::GotoDefinitionResponse>> {
+        let at = params.text_document_position_params;
+        self.on_snapshot(move |snap| features::definition(snap, &at))
+            .await
+    }
+
+    async fn references(&self, params: lsp::ReferenceParams) -> Result<Option<Vec<lsp::Location>>> {
+        let at = params.text_document_position;
+        let decl = params.context.include_declaration;
+        self.on_snapshot(move |snap| features::references(snap, &at, decl))
+            .await
+    }
+
+    async fn prepare_rename(
+        &self,
+        params: lsp::TextDocumentPositionParams,
+    ) -> Result<Option<lsp::PrepareRenameResponse>> {
+        self.on_snapshot(move |snap| features::prepare_rename(snap, &params))
+            .await
+    }
+
+    async fn rename(&self, params: lsp::RenameParams) -> Result<Option<lsp::WorkspaceEdit>> {
+        let at = params.text_document_position;
+        let name = params.new_name;
+        self.on_snapshot(move |snap| features::rename(snap, &at, &name))
+            .await?
+            .map_err(Error::invalid_params)
+    }
+
+    async fn document_symbol(
+        &self,
+        params: lsp::DocumentSymbolParams,
+    ) -> Result<Option<lsp::DocumentSymbolResponse>> {
+        let uri = params.text_document.uri;
+        self.on_snapshot(move |snap| features::document_symbols(snap, &uri))
+            .await
+    }
+
+    async fn symbol(
+        &self,
+        params: lsp::WorkspaceSymbolParams,
+    ) -> Result<Option<lsp::WorkspaceSymbolResponse>> {
+        let query = params.query;
+        self.on_snapshot(move |snap| features::workspace_symbols(snap, &query))
+            .await
+    }
+
+    async fn signature_help(
+        &self,
+        params: lsp::SignatureHelpParams,
+    ) -> Result<Option<lsp::SignatureHelp>> {
+        let at = params.text_document_position_params;
+        self.on_snapshot(move |snap| features::signature_help(snap, &at))
+            .await
+    }
+
+    async fn code_action(
+        &self,
+        params: lsp::CodeActionParams,
+    ) -> Result<Option<lsp::CodeActionResponse>> {
+        self.on_snapshot(move |snap| {
+            features::code_actions(snap, &params.text_document.uri, params.range)
+        })
+        .await
+    }
+
+    async fn semantic_tokens_full(
+        &self,
+        params: lsp::SemanticTokensParams,
+    ) -> Result<Option<lsp::SemanticTokensResult>> {
+        let uri = params.text_document.uri;
+        self.on_snapshot(move |snap| features::semantic_tokens(snap, &uri))
+            .await
     }
 
     async fn formatting(

@@ -199,12 +199,50 @@ impl<'db> Cx<'db> {
     }
 
     /// The (input, output) types of a resource type defined by an `adapter` block: its
-    /// `inputs`, and its `outputs` (not typed yet: `any`) plus `id`.
-    fn adapter_type(&self, server: &str, ty: &str) -> Option<(Ty, Ty)> {
-        let d = self.index.get(self.db, &format!("adapter.{server}.{ty}"))?;
+    /// `inputs`, and its `outputs` (each typed by its expression, inferred in the
+    /// adapter's scope without reporting there: `tostring(result.x)` is a string) plus
+    /// `id`.
+    fn adapter_type(&mut self, server: &str, ty: &str) -> Option<(Ty, Ty)> {
+        let db = self.db;
+        let key = format!("adapter.{server}.{ty}");
+        let &(file, i) = self.index.decls.get(&key).and_then(|v| v.first())?;
+        let d = signature(db, file).decls.get(i)?.clone();
+        let inferred = match parse(db, file).file.body.items.get(d.item) {
+            Some(BodyItem::Block(b)) if !self.visiting.contains(&key) => {
+                match names::attr(b, "outputs").map(|e| &e.kind) {
+                    Some(ExprKind::Object(_)) => {
+                        let outputs = names::attr(b, "outputs");
+                        self.visiting.push(key.clone());
+                        let mut id = BTreeMap::new();
+                        id.insert("id".to_string(), Attr::new(Ty::String, true));
+                        let saved = std::mem::replace(
+                            &mut self.scope,
+                            Scope {
+                                self_parts: Some((d.ty.clone(), Ty::object(id))),
+                                tool_calls: true,
+                                vars: vec![("result".to_string(), Ty::Any)],
+                                ..Scope::default()
+                            },
+                        );
+                        self.quiet += 1;
+                        let t = outputs.map(|o| self.infer(o));
+                        self.quiet -= 1;
+                        self.scope = saved;
+                        self.visiting.pop();
+                        t
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
         let mut attrs = BTreeMap::new();
         for o in &d.outputs {
-            attrs.insert(o.clone(), Attr::new(Ty::Any, true));
+            let t = match &inferred {
+                Some(Ty::Object(obj)) => obj.attrs.get(o).map_or(Ty::Any, |a| a.ty.clone()),
+                _ => Ty::Any,
+            };
+            attrs.insert(o.clone(), Attr::new(t, true));
         }
         attrs.insert("id".to_string(), Attr::new(Ty::String, true));
         Some((d.ty.clone(), Ty::object(attrs)))

@@ -83,3 +83,341 @@ fn formatting_uses_the_formatter_of_mcpoc_fmt() {
     let _ = pos;
     c.shutdown();
 }
+
+fn at(c: &Client, file: &str, text: &str, needle: &str, skip: usize) -> Value {
+    json!({"textDocument": doc(c, file), "position": pos(text, needle, skip)})
+}
+
+fn markdown(hover: &Value) -> String {
+    hover["contents"]["value"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
+#[test]
+fn hover_shows_types_schema_descriptions_and_docs() {
+    let ws = workspace("ws");
+    let mut c = Client::start(ws.path());
+    let net = c.open("network.mcpo");
+    let app = c.open("app.mcpo");
+
+    // An attribute of a resource: its schema type and description.
+    let h = c.request(
+        "textDocument/hover",
+        at(&c, "network.mcpo", &net, "cidr_block", 3),
+    );
+    let md = markdown(&h);
+    assert!(md.contains("cidr_block: string"), "{md}");
+    assert!(md.contains("required"), "{md}");
+    assert!(md.contains("The IPv4 network range"), "{md}");
+
+    // A reference: its type, the output attribute's description, and the declaration's
+    // comment.
+    let h = c.request(
+        "textDocument/hover",
+        at(&c, "app.mcpo", &app, "aws.vpc.main.id", 13),
+    );
+    let md = markdown(&h);
+    assert!(md.contains("aws.vpc.main.id: string"), "{md}");
+    assert!(md.contains("resource \"aws.vpc\" \"main\""), "{md}");
+    assert!(md.contains("The main network of the shop."), "{md}");
+    assert_eq!(
+        h["range"],
+        json!({"start": {"line": 5, "character": 22}, "end": {"line": 5, "character": 37}})
+    );
+
+    // A variable: its type and description.
+    let h = c.request(
+        "textDocument/hover",
+        at(&c, "network.mcpo", &net, "var.region", 5),
+    );
+    let md = markdown(&h);
+    assert!(md.contains("type `string`"), "{md}");
+    assert!(md.contains("Where everything runs."), "{md}");
+
+    // A function: its signature.
+    let h = c.request(
+        "textDocument/hover",
+        at(&c, "app.mcpo", &app, "cidrsubnet", 2),
+    );
+    assert!(
+        markdown(&h).contains("cidrsubnet(string, number, number)"),
+        "{h}"
+    );
+    c.shutdown();
+}
+
+fn labels(list: &Value) -> Vec<String> {
+    list.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|i| i["label"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn completion_offers_references_attributes_and_types() {
+    let ws = workspace("ws");
+    let mut c = Client::start(ws.path());
+    let app = c.open("app.mcpo");
+
+    // After `aws.vpc.`: the declared VPCs.
+    let edited = app.replace("aws.vpc.main.id", "aws.vpc.");
+    c.change("app.mcpo", 2, &edited);
+    let items = c.request(
+        "textDocument/completion",
+        at(&c, "app.mcpo", &edited, "aws.vpc.\n", 8),
+    );
+    let l = labels(&items);
+    assert!(
+        l.contains(&"main".to_string()) && l.contains(&"edge".to_string()),
+        "{l:?}"
+    );
+
+    // After `aws.vpc.main.`: the outputs of the type.
+    let edited = app.replace("aws.vpc.main.id", "aws.vpc.main.");
+    c.change("app.mcpo", 3, &edited);
+    let items = c.request(
+        "textDocument/completion",
+        at(&c, "app.mcpo", &edited, "main.\n", 5),
+    );
+    let l = labels(&items);
+    for want in ["id", "cidr_block", "name"] {
+        assert!(l.contains(&want.to_string()), "{want} missing from {l:?}");
+    }
+
+    // In an empty line of a resource body: the type's attributes, required first, those
+    // already set left out.
+    let typo = c.open("typo.mcpo");
+    let edited = typo.replace(
+        "  cidr_blok = \"10.1.0.0/16\"\n",
+        "  cidr_blok = \"10.1.0.0/16\"\n  \n",
+    );
+    c.change("typo.mcpo", 2, &edited);
+    let items = c.request(
+        "textDocument/completion",
+        json!({"textDocument": doc(&c, "typo.mcpo"), "position": {"line": 2, "character": 2}}),
+    );
+    let l = labels(&items);
+    assert_eq!(l.first().map(String::as_str), Some("cidr_block"), "{l:?}");
+    assert!(l.contains(&"enable_dns_hostnames".to_string()), "{l:?}");
+    assert!(l.contains(&"count".to_string()), "{l:?}");
+
+    // In a resource's type label: the types of the pulled schemas.
+    let edited = format!("{typo}\nresource \"aws.\n");
+    c.change("typo.mcpo", 3, &edited);
+    let items = c.request(
+        "textDocument/completion",
+        json!({"textDocument": doc(&c, "typo.mcpo"), "position": {"line": 4, "character": 14}}),
+    );
+    let l = labels(&items);
+    assert!(l.contains(&"aws.vpc_subnet".to_string()), "{l:?}");
+    assert!(l.contains(&"docker.container".to_string()), "{l:?}");
+
+    // At the start of a value: functions with their signatures.
+    let edited = app.replace("local.zone", "cidr");
+    c.change("app.mcpo", 4, &edited);
+    let items = c.request(
+        "textDocument/completion",
+        at(&c, "app.mcpo", &edited, "= cidr\n", 6),
+    );
+    let subnet = items
+        .as_array()
+        .and_then(|a| a.iter().find(|i| i["label"] == "cidrsubnet"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        subnet["detail"], "cidrsubnet(string, number, number)",
+        "{items}"
+    );
+    c.shutdown();
+}
+
+#[test]
+fn definition_references_and_rename_work_across_files() {
+    let ws = workspace("ws");
+    let mut c = Client::start(ws.path());
+    let net = c.open("network.mcpo");
+    let app = c.open("app.mcpo");
+    let net_uri = uri(&c.root.join("network.mcpo"));
+    let app_uri = uri(&c.root.join("app.mcpo"));
+
+    let def = c.request(
+        "textDocument/definition",
+        at(&c, "app.mcpo", &app, "aws.vpc.main.id", 9),
+    );
+    assert_eq!(def["uri"], net_uri.as_str());
+    assert_eq!(
+        def["range"],
+        json!({"start": {"line": 7, "character": 19}, "end": {"line": 7, "character": 25}})
+    );
+    // A local, in the same file.
+    let def = c.request(
+        "textDocument/definition",
+        at(&c, "app.mcpo", &app, "local.zone", 7),
+    );
+    assert_eq!(def["range"]["start"], json!({"line": 1, "character": 2}));
+
+    let mut refs = c.request(
+        "textDocument/references",
+        json!({"textDocument": doc(&c, "network.mcpo"), "position": pos(&net, "\"main\"", 2),
+               "context": {"includeDeclaration": true}}),
+    );
+    let refs = refs.as_array_mut().cloned().unwrap_or_default();
+    let places: Vec<(String, u64, u64)> = refs
+        .iter()
+        .map(|r| {
+            (
+                r["uri"].as_str().unwrap_or("").to_string(),
+                r["range"]["start"]["line"].as_u64().unwrap_or(99),
+                r["range"]["start"]["character"].as_u64().unwrap_or(99),
+            )
+        })
+        .collect();
+    assert_eq!(
+        places,
+        vec![
+            (net_uri.clone(), 7, 19),
+            (app_uri.clone(), 5, 30),
+            (app_uri.clone(), 6, 41),
+        ]
+    );
+
+    let prep = c.request(
+        "textDocument/prepareRename",
+        at(&c, "app.mcpo", &app, "main.id", 1),
+    );
+    assert_eq!(prep["placeholder"], "main");
+    let edit = c.request(
+        "textDocument/rename",
+        json!({"textDocument": doc(&c, "app.mcpo"), "position": pos(&app, "main.id", 1), "newName": "core"}),
+    );
+    let net_edits = edit["changes"][net_uri.as_str()]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let app_edits = edit["changes"][app_uri.as_str()]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(net_edits.len(), 1, "{edit}");
+    assert_eq!(
+        net_edits[0]["range"],
+        json!({"start": {"line": 7, "character": 20}, "end": {"line": 7, "character": 24}}),
+        "the label's text, inside its quotes"
+    );
+    assert_eq!(app_edits.len(), 2, "{edit}");
+    assert!(app_edits.iter().all(|e| e["newText"] == "core"));
+    // A name that is not one is refused.
+    let bad = c.request_raw(
+        "textDocument/rename",
+        json!({"textDocument": doc(&c, "app.mcpo"), "position": pos(&app, "main.id", 1), "newName": "a b"}),
+    );
+    assert!(
+        bad["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("is not a name")),
+        "{bad}"
+    );
+    c.shutdown();
+}
+
+#[test]
+fn code_actions_symbols_signature_help_and_tokens() {
+    let ws = workspace("ws");
+    let mut c = Client::start(ws.path());
+    let typo = c.open("typo.mcpo");
+    let diags = c.diagnostics("typo.mcpo", None);
+    let range = |code: &str| {
+        diags
+            .iter()
+            .find(|d| d["code"] == code)
+            .map(|d| d["range"].clone())
+            .unwrap_or_else(|| panic!("no {code} in {diags:?}"))
+    };
+    // The did-you-mean of the unknown attribute.
+    let actions = c.request(
+        "textDocument/codeAction",
+        json!({"textDocument": doc(&c, "typo.mcpo"), "range": range("E0103"), "context": {"diagnostics": []}}),
+    );
+    let fix = actions
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["title"] == "replace with `cidr_block`"))
+        .cloned()
+        .unwrap_or_else(|| panic!("no did-you-mean in {actions}"));
+    let u = uri(&c.root.join("typo.mcpo"));
+    assert_eq!(
+        fix["edit"]["changes"][u.as_str()][0]["newText"],
+        "cidr_block"
+    );
+    // Adding the missing required attribute.
+    let actions = c.request(
+        "textDocument/codeAction",
+        json!({"textDocument": doc(&c, "typo.mcpo"), "range": range("E0200"), "context": {"diagnostics": []}}),
+    );
+    let add = actions
+        .as_array()
+        .and_then(|a| {
+            a.iter()
+                .find(|x| x["title"] == "add missing required attribute cidr_block")
+        })
+        .cloned()
+        .unwrap_or_else(|| panic!("no add-missing in {actions}"));
+    assert_eq!(
+        add["edit"]["changes"][u.as_str()][0],
+        json!({"range": {"start": {"line": 2, "character": 0}, "end": {"line": 2, "character": 0}},
+               "newText": "  cidr_block = \"\"\n"})
+    );
+    let _ = typo;
+
+    let net = c.open("network.mcpo");
+    let symbols = c.request(
+        "textDocument/documentSymbol",
+        json!({"textDocument": doc(&c, "network.mcpo")}),
+    );
+    let names: Vec<&str> = symbols
+        .as_array()
+        .map(|a| a.iter().filter_map(|s| s["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(names, ["var.region", "aws.vpc.main"]);
+    let found = c.request("workspace/symbol", json!({"query": "vpc.ma"}));
+    assert_eq!(labels_by(&found, "name"), ["aws.vpc.main"]);
+
+    let app = c.open("app.mcpo");
+    let help = c.request(
+        "textDocument/signatureHelp",
+        at(&c, "app.mcpo", &app, "8, 1)", 3),
+    );
+    assert_eq!(
+        help["signatures"][0]["label"],
+        "cidrsubnet(string, number, number)"
+    );
+    assert_eq!(help["activeParameter"], 2);
+
+    let tokens = c.request(
+        "textDocument/semanticTokens/full",
+        json!({"textDocument": doc(&c, "network.mcpo")}),
+    );
+    let data = tokens["data"].as_array().cloned().unwrap_or_default();
+    // The first token is the keyword `variable` at line 0, column 0, length 8.
+    assert_eq!(
+        data[..5],
+        [json!(0), json!(0), json!(8), json!(0), json!(0)]
+    );
+    assert_eq!(data.len() % 5, 0);
+    let _ = net;
+    c.shutdown();
+}
+
+fn labels_by(list: &Value, field: &str) -> Vec<String> {
+    list.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|i| i[field].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
