@@ -1,5 +1,12 @@
-//! Apply: each step's tool calls, state written around them (intent before, result
-//! after, both durable before the step goes on), readiness waits, and rollback.
+//! Apply: each step's tool calls, state written around them, readiness waits, rollback.
+//!
+//! Durability: the intent of a `create`/`update`/`delete` is durable before its tool is
+//! called. The result replaces the intent in memory and becomes durable with the next
+//! write, which happens before any later call that changes the world (the next intent, a
+//! task's call, a rollback step) and at the end of the run. A crash in between leaves the
+//! intent on disk, from which `refresh` recovers the result (adopts the created resource,
+//! drops the deleted one, reads the updated one), so nothing created is forgotten, and a
+//! chain of steps costs one fsync per step instead of two.
 
 use crate::events::{EventKind, Events};
 use crate::retry::{not_found, retryable, said_transient, salt};
@@ -463,9 +470,7 @@ impl<'a> Ctx<'a> {
             Err(CallError { error, certain, .. }) => {
                 if certain {
                     self.state
-                        .commit(|s| drop_intent(s, address, IntentOp::Create))
-                        .await
-                        .map_err(|e| e.at(address))?;
+                        .change(|s| drop_intent(s, address, IntentOp::Create));
                     return Err(error);
                 }
                 // The create may have happened: the intent stays for refresh to resolve.
@@ -495,13 +500,10 @@ impl<'a> Ctx<'a> {
             deps: step.deps.clone(),
             tainted: false,
         };
-        self.state
-            .commit(|s| {
-                drop_intent(s, address, IntentOp::Create);
-                s.resources.insert(address.clone(), record);
-            })
-            .await
-            .map_err(|e| e.at(address))?;
+        self.state.change(|s| {
+            drop_intent(s, address, IntentOp::Create);
+            s.resources.insert(address.clone(), record);
+        });
         self.set_value(address, out);
         self.push_undo(Undo::Created {
             address: address.clone(),
@@ -563,26 +565,21 @@ impl<'a> Ctx<'a> {
             Err(CallError { error, certain, .. }) => {
                 if certain {
                     self.state
-                        .commit(|s| drop_intent(s, address, IntentOp::Update))
-                        .await
-                        .map_err(|e| e.at(address))?;
+                        .change(|s| drop_intent(s, address, IntentOp::Update));
                 }
                 return Err(error);
             }
         };
-        self.state
-            .commit(|s| {
-                drop_intent(s, address, IntentOp::Update);
-                if let Some(r) = s.resources.get_mut(address) {
-                    r.inputs = args.clone();
-                    r.outputs = out.clone();
-                    r.deps = step.deps.clone();
-                    r.sensitive = step.sensitive.clone();
-                    r.tainted = false;
-                }
-            })
-            .await
-            .map_err(|e| e.at(address))?;
+        self.state.change(|s| {
+            drop_intent(s, address, IntentOp::Update);
+            if let Some(r) = s.resources.get_mut(address) {
+                r.inputs = args.clone();
+                r.outputs = out.clone();
+                r.deps = step.deps.clone();
+                r.sensitive = step.sensitive.clone();
+                r.tainted = false;
+            }
+        });
         self.set_value(address, out);
         self.push_undo(Undo::Updated {
             address: address.clone(),
@@ -646,23 +643,18 @@ impl<'a> Ctx<'a> {
                 if !gone {
                     if certain {
                         self.state
-                            .commit(|s| drop_intent(s, address, IntentOp::Delete))
-                            .await
-                            .map_err(|e| e.at(address))?;
+                            .change(|s| drop_intent(s, address, IntentOp::Delete));
                     }
                     return Err(error);
                 }
             }
         }
-        self.state
-            .commit(|s| {
-                drop_intent(s, address, IntentOp::Delete);
-                if s.resources.get(address).is_some_and(|r| r.id == id) {
-                    s.resources.remove(address);
-                }
-            })
-            .await
-            .map_err(|e| e.at(address))?;
+        self.state.change(|s| {
+            drop_intent(s, address, IntentOp::Delete);
+            if s.resources.get(address).is_some_and(|r| r.id == id) {
+                s.resources.remove(address);
+            }
+        });
         self.remove_value(address);
         Ok(())
     }
@@ -674,6 +666,8 @@ impl<'a> Ctx<'a> {
         let out = if step.action == Action::Read {
             self.read_data(step, &args).await?
         } else {
+            // A task changes the world: what was done so far is durable first.
+            self.state.flush().await.map_err(|e| e.at(address))?;
             self.call(address, &step.server, &step.type_name, &args)
                 .await
                 .map_err(|e| e.error)?
@@ -692,12 +686,9 @@ impl<'a> Ctx<'a> {
             deps: step.deps.clone(),
             tainted: false,
         };
-        self.state
-            .commit(|s| {
-                s.resources.insert(address.clone(), record);
-            })
-            .await
-            .map_err(|e| e.at(address))?;
+        self.state.change(|s| {
+            s.resources.insert(address.clone(), record);
+        });
         self.set_value(address, out);
         Ok(())
     }
@@ -815,27 +806,21 @@ impl<'a> Ctx<'a> {
                 Err(e) => return Err(e.error),
             }
             if self.is_ready(step, &current)? {
-                self.state
-                    .commit(|s| {
-                        if let Some(r) = s.resources.get_mut(address) {
-                            r.outputs = current.clone();
-                        }
-                    })
-                    .await
-                    .map_err(|e| e.at(address))?;
+                self.state.change(|s| {
+                    if let Some(r) = s.resources.get_mut(address) {
+                        r.outputs = current.clone();
+                    }
+                });
                 self.set_value(address, current);
                 return Ok(());
             }
         }
-        self.state
-            .commit(|s| {
-                if let Some(r) = s.resources.get_mut(address) {
-                    r.outputs = current.clone();
-                    r.tainted = true;
-                }
-            })
-            .await
-            .map_err(|e| e.at(address))?;
+        self.state.change(|s| {
+            if let Some(r) = s.resources.get_mut(address) {
+                r.outputs = current.clone();
+                r.tainted = true;
+            }
+        });
         Err(ExecError::new(
             codes::E0605,
             format!(
@@ -886,6 +871,8 @@ impl<'a> Ctx<'a> {
 
     /// Updates a resource back to the inputs it had before this apply.
     async fn restore(&self, address: &str, prior: &ResourceState) -> Result<(), ExecError> {
+        // What was done so far is durable before the world changes again.
+        self.state.flush().await.map_err(|e| e.at(address))?;
         let step = Step::new(address, Action::Update, &prior.server, &prior.type_name);
         let sent = self.update_args(&step, &prior.id, &prior.inputs);
         let tool = format!("{}.update", prior.type_name);
@@ -895,12 +882,10 @@ impl<'a> Ctx<'a> {
             .map_err(|e| e.error)?;
         let mut restored = prior.clone();
         restored.outputs = out;
-        self.state
-            .commit(|s| {
-                s.resources.insert(address.to_string(), restored);
-            })
-            .await
-            .map_err(|e| e.at(address))
+        self.state.change(|s| {
+            s.resources.insert(address.to_string(), restored);
+        });
+        Ok(())
     }
 
     /// Creates again a resource this apply deleted, with its former inputs.
@@ -926,13 +911,11 @@ impl<'a> Ctx<'a> {
         let mut again = prior.clone();
         again.id = id_of(&out).unwrap_or_default();
         again.outputs = out;
-        self.state
-            .commit(|s| {
-                drop_intent(s, address, IntentOp::Create);
-                s.resources.insert(address.to_string(), again);
-            })
-            .await
-            .map_err(|e| e.at(address))
+        self.state.change(|s| {
+            drop_intent(s, address, IntentOp::Create);
+            s.resources.insert(address.to_string(), again);
+        });
+        Ok(())
     }
 }
 

@@ -440,3 +440,45 @@ async fn destroy_in_reverse_dependency_order() {
     assert!(web <= ns);
     conns.shutdown().await;
 }
+
+/// A create that gets no answer is not retried (it may have happened): E0603, and its
+/// intent stays in the durable state for refresh to settle; other steps go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hanging_create_keeps_its_intent() {
+    let mut hanging = twin("h", "docker", &["--hang-tool", "volume.create"]);
+    hanging.timeout = Some(Duration::from_millis(300));
+    let conns = connect(vec![hanging, twin("d", "docker", &[])]).await;
+    let mut eval = Closures::new();
+    eval.args("h.volume.x", |_| Ok(json!({"name": "x"})));
+    eval.args("d.volume.y", |_| Ok(json!({"name": "y"})));
+    let steps = vec![volume("h.volume.x", "h"), volume("d.volume.y", "d")];
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = Arc::new(FileStore::new(dir.path()));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (_, summary) = apply(
+        &steps,
+        &eval,
+        &conns,
+        State::new("t"),
+        store.clone(),
+        &opts(Some(tx)),
+    )
+    .await;
+    assert_eq!(summary.failed.len(), 1, "{summary:?}");
+    let e = &summary.failed[0];
+    assert_eq!(e.code, codes::E0603);
+    assert!(
+        e.help.as_deref().is_some_and(|h| h.contains("refresh")),
+        "{e}"
+    );
+    assert_eq!(summary.count(Action::Create), 1);
+    let retried = drain(&mut rx)
+        .iter()
+        .any(|e| matches!(e.kind, mcpo_exec::EventKind::Retrying { .. }));
+    assert!(!retried, "a non-idempotent create was retried");
+    let saved = store.read();
+    assert_eq!(saved.intents.len(), 1);
+    assert_eq!(saved.intents[0].address, "h.volume.x");
+    assert!(saved.resources.contains_key("d.volume.y"));
+    conns.shutdown().await;
+}

@@ -1,0 +1,382 @@
+//! Executor benchmarks on a twin (prints figures; not a timed test):
+//!
+//! (a) a generated 1,000-node DAG of Docker volumes, twin latency 20 ms ± 5: apply wall
+//!     time divided by the critical-path time (the longest path, weighted by each node's
+//!     measured duration), eager and with barrier waves;
+//! (b) executor overhead per node at zero latency: a 1,000-node chain through the
+//!     executor against the same 1,000 create calls made directly, state kept in memory
+//!     and in an fsynced file;
+//! (c) refresh of 1,000 existing resources (zero latency and 20 ms ± 5).
+//!
+//! `cargo build --release -p mcpoc && cargo run --release -p mcpo-bench --bin exec_bench`
+//! (uses `MCPOC`, else `target/release/mcpoc`, else `target/debug/mcpoc`; `--nodes N`).
+
+use mcpo_exec::{
+    Action, ApplyOptions, Closures, Connections, Event, EventKind, NoStore, RefreshOptions,
+    Schedule, StateStore, Step, Values, apply, refresh,
+};
+use mcpo_mcp::{CallOptions, ConnectOptions, Lifecycle, ServerSpec};
+use mcpo_state::State;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn mcpoc() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("MCPOC") {
+        return Some(PathBuf::from(p));
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    ["release", "debug"]
+        .iter()
+        .map(|p| target.join(p).join("mcpoc"))
+        .find(|p| p.is_file())
+}
+
+/// A state file written like the local backend: temp file, fsync, rename.
+struct FileStore(PathBuf);
+
+impl StateStore for FileStore {
+    fn write(&self, state: &mut State) -> Result<(), String> {
+        use std::io::Write;
+        state.serial += 1;
+        let tmp = self.0.with_extension("tmp");
+        let text = serde_json::to_vec(state).map_err(|e| e.to_string())?;
+        let mut f = std::fs::File::create(&tmp).map_err(|e| e.to_string())?;
+        f.write_all(&text).map_err(|e| e.to_string())?;
+        f.sync_all().map_err(|e| e.to_string())?;
+        std::fs::rename(&tmp, &self.0).map_err(|e| e.to_string())
+    }
+}
+
+/// A tiny deterministic generator (the graph is the same on every run).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// A layered random DAG: `n` nodes in about `layers` layers of random width; each node
+/// depends on one node of the previous layer and up to two of any earlier layer.
+fn graph(n: usize, layers: usize, seed: u64) -> Vec<Vec<usize>> {
+    let mut rng = Rng(seed);
+    let mut layer_of: Vec<usize> = (0..n).map(|_| rng.below(layers)).collect();
+    layer_of.sort_unstable();
+    let mut first_of_layer = vec![usize::MAX; layers + 1];
+    for (i, &l) in layer_of.iter().enumerate() {
+        if first_of_layer[l] == usize::MAX {
+            first_of_layer[l] = i;
+        }
+    }
+    let mut deps = vec![Vec::new(); n];
+    for i in 0..n {
+        let l = layer_of[i];
+        if l == 0 || first_of_layer[l] == 0 {
+            continue;
+        }
+        // One dependency in the previous non-empty layer keeps the depth.
+        let start = first_of_layer[l];
+        let prev_layer = layer_of[start - 1];
+        let prev_start = first_of_layer[prev_layer];
+        let mut ds = vec![prev_start + rng.below(start - prev_start)];
+        for _ in 0..rng.below(3) {
+            ds.push(rng.below(start));
+        }
+        ds.sort_unstable();
+        ds.dedup();
+        deps[i] = ds;
+    }
+    deps
+}
+
+fn address(i: usize) -> String {
+    format!("d.volume.v{i}")
+}
+
+fn program(deps: &[Vec<usize>]) -> (Vec<Step>, Closures) {
+    let mut eval = Closures::new();
+    let mut steps = Vec::new();
+    for (i, ds) in deps.iter().enumerate() {
+        let parents: Vec<String> = ds.iter().map(|&d| address(d)).collect();
+        let first = parents.first().cloned();
+        eval.args(address(i), move |v: &Values| {
+            let mut labels = serde_json::Map::new();
+            if let Some(p) = &first {
+                let id = mcpo_exec::get(v, p, "id")?;
+                labels.insert("parent".into(), id.clone());
+            }
+            Ok(json!({ "name": format!("v{i}"), "labels": labels }))
+        });
+        steps.push(Step::new(address(i), Action::Create, "d", "volume").after(parents));
+    }
+    (steps, eval)
+}
+
+async fn connect(bin: &Path, flags: &[&str], limit: usize) -> Result<Connections, String> {
+    let mut args = vec!["twin", "docker"];
+    args.extend_from_slice(flags);
+    let mut spec = ServerSpec::stdio("d", bin.display().to_string(), &args);
+    spec.max_concurrency = Some(limit);
+    let specs: BTreeMap<String, ServerSpec> = [("d".to_string(), spec)].into();
+    let opts = ConnectOptions {
+        lifecycle: Lifecycle::Initialize,
+        ..ConnectOptions::default()
+    };
+    let conns = Connections::connect(&specs, ["d"], &opts).await;
+    match conns.failures().values().next() {
+        Some(e) => Err(e.to_string()),
+        None => Ok(conns),
+    }
+}
+
+/// The longest path, each node weighted by its measured duration.
+fn critical_path(deps: &[Vec<usize>], durations: &[Duration]) -> (Duration, usize) {
+    let mut best = vec![(Duration::ZERO, 0usize); deps.len()];
+    for i in 0..deps.len() {
+        let (d, len) = deps[i]
+            .iter()
+            .map(|&p| best[p])
+            .max()
+            .unwrap_or((Duration::ZERO, 0));
+        best[i] = (d + durations[i], len + 1);
+    }
+    best.into_iter().max().unwrap_or_default()
+}
+
+fn durations(events: &[Event], n: usize) -> Vec<Duration> {
+    let index: BTreeMap<String, usize> = (0..n).map(|i| (address(i), i)).collect();
+    let mut out = vec![Duration::ZERO; n];
+    for e in events {
+        if let (EventKind::Done { elapsed, .. }, Some(&i)) = (&e.kind, index.get(&e.address)) {
+            out[i] = *elapsed;
+        }
+    }
+    out
+}
+
+fn depth(deps: &[Vec<usize>]) -> usize {
+    critical_path(deps, &vec![Duration::from_millis(1); deps.len()]).1
+}
+
+async fn bench_dag(bin: &Path, n: usize, dir: &Path) -> Result<(), String> {
+    let deps = graph(n, 25, 42);
+    let (steps, eval) = program(&deps);
+    let edges: usize = deps.iter().map(Vec::len).sum();
+    println!(
+        "(a) generated DAG: {n} nodes, {edges} edges, {} nodes on the longest path; twin --latency-ms 20,5; parallelism 256, server limit 256; state in an fsynced file",
+        depth(&deps)
+    );
+    for schedule in [Schedule::Eager, Schedule::BarrierWaves] {
+        let conns = connect(bin, &["--latency-ms", "20,5", "--seed", "1"], 256).await?;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let opts = ApplyOptions {
+            parallelism: 256,
+            schedule,
+            events: Some(tx),
+            ..ApplyOptions::default()
+        };
+        let store = Arc::new(FileStore(dir.join(format!("a-{schedule:?}.json"))));
+        let t0 = Instant::now();
+        let (state, summary) = apply(&steps, &eval, &conns, State::new("b"), store, &opts).await;
+        let wall = t0.elapsed();
+        let mut events = Vec::new();
+        while let Ok(e) = rx.try_recv() {
+            events.push(e);
+        }
+        if !summary.ok() {
+            return Err(format!("apply failed: {:?}", summary.failed.first()));
+        }
+        let d = durations(&events, n);
+        let (cp, len) = critical_path(&deps, &d);
+        let nominal = Duration::from_millis(20) * len as u32;
+        println!(
+            "    {schedule:?}: wall {:.0} ms; critical path (measured node durations) {:.0} ms over {len} nodes -> wall/CP = {:.3}; nominal CP ({len} x 20 ms) {:.0} ms -> wall/nominal = {:.3}; {} state writes for {} resources",
+            wall.as_secs_f64() * 1e3,
+            cp.as_secs_f64() * 1e3,
+            wall.as_secs_f64() / cp.as_secs_f64(),
+            nominal.as_secs_f64() * 1e3,
+            wall.as_secs_f64() / nominal.as_secs_f64(),
+            summary.state_writes,
+            state.resources.len()
+        );
+        if schedule == Schedule::Eager {
+            // (c) at 20 ms: refresh everything this apply created.
+            let mut state = state;
+            let t0 = Instant::now();
+            let report = refresh(&conns, &mut state, &RefreshOptions::default()).await;
+            println!(
+                "(c) refresh of {} resources at 20 ms ± 5, 64 reads in flight: {:.0} ms ({} errors)",
+                report.read,
+                t0.elapsed().as_secs_f64() * 1e3,
+                report.errors.len()
+            );
+            let opts = RefreshOptions {
+                parallelism: 256,
+                ..RefreshOptions::default()
+            };
+            let t0 = Instant::now();
+            let report = refresh(&conns, &mut state, &opts).await;
+            println!(
+                "    same with 256 reads in flight: {:.0} ms",
+                t0.elapsed().as_secs_f64() * 1e3,
+            );
+            let _ = report;
+        }
+        conns.shutdown().await;
+    }
+    Ok(())
+}
+
+async fn bench_overhead(bin: &Path, n: usize, dir: &Path) -> Result<(), String> {
+    println!(
+        "(b) executor overhead per node, twin with zero latency, {n}-node chain (one call at a time)"
+    );
+    // Direct calls: the floor.
+    let conns = connect(bin, &[], 16).await?;
+    let conn = conns.get("d").map_err(|e| e.to_string())?;
+    let _ = conn
+        .call_tool("volume.list", json!({}), CallOptions::default())
+        .await;
+    let t0 = Instant::now();
+    for i in 0..n {
+        conn.call_tool(
+            "volume.create",
+            json!({ "name": format!("v{i}"), "labels": {} }),
+            CallOptions::default(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    }
+    let direct = t0.elapsed();
+    println!(
+        "    direct create calls: {:.0} ms = {:.0} µs per call",
+        direct.as_secs_f64() * 1e3,
+        direct.as_secs_f64() * 1e6 / n as f64
+    );
+    conns.shutdown().await;
+    let chain: Vec<Vec<usize>> = (0..n)
+        .map(|i| if i == 0 { vec![] } else { vec![i - 1] })
+        .collect();
+    let (steps, eval) = program(&chain);
+    for (label, store) in [
+        ("state in memory", Arc::new(NoStore) as Arc<dyn StateStore>),
+        (
+            "state in an fsynced file",
+            Arc::new(FileStore(dir.join("b.json"))) as Arc<dyn StateStore>,
+        ),
+    ] {
+        let conns = connect(bin, &[], 16).await?;
+        let t0 = Instant::now();
+        let (state, summary) = apply(
+            &steps,
+            &eval,
+            &conns,
+            State::new("b"),
+            store,
+            &ApplyOptions::default(),
+        )
+        .await;
+        let wall = t0.elapsed();
+        if !summary.ok() {
+            return Err(format!("apply failed: {:?}", summary.failed.first()));
+        }
+        println!(
+            "    executor, {label}: {:.0} ms = {:.0} µs per node, overhead {:.0} µs per node over the direct call ({} state writes)",
+            wall.as_secs_f64() * 1e3,
+            wall.as_secs_f64() * 1e6 / n as f64,
+            (wall.as_secs_f64() - direct.as_secs_f64()) * 1e6 / n as f64,
+            summary.state_writes
+        );
+        if label == "state in memory" {
+            // (c) at zero latency.
+            let mut state = state;
+            let t0 = Instant::now();
+            let report = refresh(&conns, &mut state, &RefreshOptions::default()).await;
+            println!(
+                "(c) refresh of {} resources at zero latency: {:.0} ms",
+                report.read,
+                t0.elapsed().as_secs_f64() * 1e3
+            );
+        }
+        conns.shutdown().await;
+    }
+    // Wide: n independent nodes.
+    let wide: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let (steps, eval) = program(&wide);
+    let conns = connect(bin, &[], 64).await?;
+    let t0 = Instant::now();
+    let store = Arc::new(FileStore(dir.join("b-wide.json")));
+    let (_, summary) = apply(
+        &steps,
+        &eval,
+        &conns,
+        State::new("b"),
+        store,
+        &ApplyOptions::default(),
+    )
+    .await;
+    let wall = t0.elapsed();
+    println!(
+        "    {n} independent nodes, parallelism 64, fsynced file: {:.0} ms = {:.0} µs per node ({} state writes: group commit)",
+        wall.as_secs_f64() * 1e3,
+        wall.as_secs_f64() * 1e6 / n as f64,
+        summary.state_writes
+    );
+    conns.shutdown().await;
+    Ok(())
+}
+
+fn main() {
+    let n = std::env::args()
+        .skip_while(|a| a != "--nodes")
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let Some(bin) = mcpoc() else {
+        eprintln!("no mcpoc binary: build one with `cargo build --release -p mcpoc`");
+        std::process::exit(2);
+    };
+    let Ok(dir) = tempdir() else {
+        eprintln!("cannot create a temporary directory");
+        std::process::exit(2);
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            std::process::exit(2);
+        }
+    };
+    println!("twin binary: {}", bin.display());
+    let result = runtime.block_on(async {
+        bench_dag(&bin, n, &dir).await?;
+        bench_overhead(&bin, n, &dir).await
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = result {
+        eprintln!("benchmark failed: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn tempdir() -> std::io::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("mcpo-exec-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
