@@ -168,8 +168,12 @@ try {
       const label = document.querySelector('[id="status.problems"]')?.getAttribute('aria-label') ?? '';
       return !label.includes('Errors: 1');
     }, undefined, { timeout: 30000 });
-    const saved = readFileSync(file, 'utf8');
-    const line = saved.split('\n')[expected.line - 1];
+    // The save may land after the diagnostics clear (they follow the edit, not the save).
+    const savedLine = () => readFileSync(file, 'utf8').split('\n')[expected.line - 1] ?? '';
+    for (let i = 0; i < 300 && savedLine().trimEnd().endsWith('+'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const line = savedLine();
     assert(!line.trimEnd().endsWith('+'), `the saved line ${expected.line} still ends with +: "${line}"`);
     await page.screenshot({ path: join(out, 'fixed.png') });
   });
