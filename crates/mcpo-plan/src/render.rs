@@ -86,8 +86,8 @@ fn change_text(out: &mut String, c: &Change) {
     for a in &c.attrs {
         let line = match (&a.before, &a.after, c.action) {
             (None, Some(after), _) => format!("{:width$} = {after}", a.name),
-            (Some(before), Some(after), _) => format!("{:width$}: {before} -> {after}", a.name),
-            (Some(before), None, _) => format!("{:width$}: {before} -> (removed)", a.name),
+            (Some(before), Some(after), _) => format!("{:width$} = {before} -> {after}", a.name),
+            (Some(before), None, _) => format!("{:width$} = {before} -> null", a.name),
             (None, None, _) => continue,
         };
         let note = if a.force_new && c.action == Action::Replace {
