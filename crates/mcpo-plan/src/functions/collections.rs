@@ -608,9 +608,9 @@ pub(super) fn zipmap(a: &Args, _: &dyn Io) -> Result<Val, String> {
     let values = a.list(1)?;
     if keys.len() != values.len() {
         return a.err(format!(
-            "there are {} keys but {} values; the lists must have the same length",
-            keys.len(),
-            values.len()
+            "{} but {}; the lists must have the same length",
+            super::plural(keys.len(), "key"),
+            super::plural(values.len(), "value")
         ));
     }
     if !keys.iter().all(Val::is_known) {

@@ -13,17 +13,25 @@ pub(super) fn base64encode(a: &Args, _: &dyn Io) -> Result<Val, String> {
 }
 
 pub(super) fn base64decode(a: &Args, _: &dyn Io) -> Result<Val, String> {
-    let s = a.str(0)?;
+    // Go's decoder skips line breaks (wrapped Base64, as PEM bodies are).
+    let s: String = a
+        .str(0)?
+        .chars()
+        .filter(|c| !matches!(c, '\r' | '\n'))
+        .collect();
     let bytes = match STANDARD.decode(&s) {
         Ok(b) => b,
-        Err(e) => return a.err(format!("the argument is not valid base64: {e}")),
+        Err(e) => {
+            let why = e.to_string();
+            return a.err(format!(
+                "the argument is not valid Base64 ({})",
+                why.trim_end_matches('.').to_lowercase()
+            ));
+        }
     };
     match String::from_utf8(bytes) {
         Ok(text) => Ok(Val::String(text)),
-        Err(_) => a.err(
-            "the decoded bytes are not UTF-8 text; strings hold text only \
-             (filebase64 and base64-taking arguments carry binary data)",
-        ),
+        Err(_) => a.err("the decoded bytes are not UTF-8 text, and strings hold text only"),
     }
 }
 

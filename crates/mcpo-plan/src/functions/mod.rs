@@ -282,7 +282,8 @@ pub(crate) fn mark_if(v: Val, sensitive: bool) -> Val {
     if sensitive { v.mark_sensitive() } else { v }
 }
 
-fn plural(n: usize, word: &str) -> String {
+/// "1 key", "2 keys".
+pub(crate) fn plural(n: usize, word: &str) -> String {
     if n == 1 {
         format!("1 {word}")
     } else {

@@ -93,7 +93,17 @@ pub(super) fn sum(a: &Args, _: &dyn Io) -> Result<Val, String> {
             }
         };
     }
-    finite(a.name, total)
+    finite(a.name, decimal(total))
+}
+
+/// `n` rounded to 15 significant digits: sums and steps of decimal fractions come out as
+/// Terraform's arbitrary-precision numbers give them (`0.1 + 0.2` is `0.3`, not
+/// `0.30000000000000004`); whole numbers below 10^15 are unchanged.
+fn decimal(n: f64) -> f64 {
+    if !n.is_finite() || n == 0.0 {
+        return n;
+    }
+    format!("{n:.14e}").parse().unwrap_or(n)
 }
 
 /// `parseint(string, base)`: an integer written in base 2 to 62.
@@ -156,7 +166,7 @@ pub(super) fn range(a: &Args, _: &dyn Io) -> Result<Val, String> {
                 "more than 1024 values were generated; narrow the range or use a larger step",
             );
         }
-        out.push(Val::Number(v));
+        out.push(Val::Number(decimal(v)));
         i += 1.0;
     }
     Ok(Val::List(out))
