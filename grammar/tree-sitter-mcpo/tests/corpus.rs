@@ -146,11 +146,13 @@ fn corpus_cases_parse_to_their_expected_trees() {
 }
 
 #[test]
-fn the_highlight_query_compiles_and_colours_a_block() {
+fn the_queries_compile() {
     let language = tree_sitter_mcpo::LANGUAGE.into();
     let query =
         Query::new(&language, tree_sitter_mcpo::HIGHLIGHTS_QUERY).expect("highlights.scm is valid");
     let names = query.capture_names();
+    let folds = Query::new(&language, tree_sitter_mcpo::FOLDS_QUERY).expect("folds.scm is valid");
+    assert_eq!(folds.capture_names(), &["fold"]);
     for expected in [
         "keyword",
         "type",

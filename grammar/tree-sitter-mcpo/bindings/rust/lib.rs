@@ -22,3 +22,6 @@ pub const NODE_TYPES: &str = include_str!("../../src/node-types.json");
 
 /// The highlight query (queries/highlights.scm).
 pub const HIGHLIGHTS_QUERY: &str = include_str!("../../queries/highlights.scm");
+
+/// The folding query (queries/folds.scm).
+pub const FOLDS_QUERY: &str = include_str!("../../queries/folds.scm");
