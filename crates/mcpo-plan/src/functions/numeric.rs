@@ -98,9 +98,9 @@ pub(super) fn sum(a: &Args, _: &dyn Io) -> Result<Val, String> {
 
 /// `n` rounded to 15 significant digits: sums and steps of decimal fractions come out as
 /// Terraform's arbitrary-precision numbers give them (`0.1 + 0.2` is `0.3`, not
-/// `0.30000000000000004`); whole numbers below 10^15 are unchanged.
+/// `0.30000000000000004`); whole numbers are unchanged.
 fn decimal(n: f64) -> f64 {
-    if !n.is_finite() || n == 0.0 {
+    if !n.is_finite() || n.fract() == 0.0 {
         return n;
     }
     format!("{n:.14e}").parse().unwrap_or(n)
