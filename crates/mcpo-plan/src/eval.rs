@@ -633,12 +633,10 @@ fn for_expr(f: &ForExpr, span: Span, scope: &Scope<'_>) -> Result<Val, EvalError
 fn binary(op: BinaryOp, lhs: &Expr, rhs: &Expr, scope: &Scope<'_>) -> Result<Val, EvalError> {
     let l = eval(lhs, scope)?;
     // Short-circuit like HCL's logical operators on known values.
-    if matches!(op, BinaryOp::And | BinaryOp::Or)
-        && let Val::Bool(b) = l.unmarked()
+    if let Val::Bool(b) = l.unmarked()
+        && ((op == BinaryOp::And && !b) || (op == BinaryOp::Or && *b))
     {
-        if (op == BinaryOp::And && !b) || (op == BinaryOp::Or && *b) {
-            return Ok(l);
-        }
+        return Ok(l);
     }
     let r = eval(rhs, scope)?;
     let sensitive = l.is_sensitive() || r.is_sensitive();
@@ -698,11 +696,11 @@ fn reference(expr: &Expr, scope: &Scope<'_>) -> Result<Val, EvalError> {
         return match &expr.kind {
             ExprKind::GetAttr { object, name } => {
                 let base = eval(object, scope)?;
-                apply_steps(base, &[Step::Attr(&name.name, name.span)], scope, expr.span)
+                apply_steps(base, &[Step::Attr(&name.name, name.span)], scope)
             }
             ExprKind::Index { collection, key } => {
                 let base = eval(collection, scope)?;
-                apply_steps(base, &[Step::Index(key)], scope, expr.span)
+                apply_steps(base, &[Step::Index(key)], scope)
             }
             ExprKind::LegacyIndex {
                 collection,
@@ -710,17 +708,17 @@ fn reference(expr: &Expr, scope: &Scope<'_>) -> Result<Val, EvalError> {
                 index_span,
             } => {
                 let base = eval(collection, scope)?;
-                apply_steps(base, &[Step::Legacy(index, *index_span)], scope, expr.span)
+                apply_steps(base, &[Step::Legacy(index, *index_span)], scope)
             }
             ExprKind::Splat { collection, .. } => {
                 let base = eval(collection, scope)?;
-                apply_steps(base, &[Step::Splat], scope, expr.span)
+                apply_steps(base, &[Step::Splat], scope)
             }
             _ => err(expr.span, "not a reference"),
         };
     };
     if let Some(v) = scope.bound(root) {
-        return apply_steps(v.clone(), &steps, scope, expr.span);
+        return apply_steps(v.clone(), &steps, scope);
     }
     let (base, rest): (Val, &[Step<'_>]) = match root {
         "self" => match &scope.self_val {
@@ -776,15 +774,10 @@ fn reference(expr: &Expr, scope: &Scope<'_>) -> Result<Val, EvalError> {
             (value, steps.get(n..).unwrap_or(&[]))
         }
     };
-    apply_steps(base, rest, scope, expr.span)
+    apply_steps(base, rest, scope)
 }
 
-fn apply_steps(
-    mut cur: Val,
-    steps: &[Step<'_>],
-    scope: &Scope<'_>,
-    span: Span,
-) -> Result<Val, EvalError> {
+fn apply_steps(mut cur: Val, steps: &[Step<'_>], scope: &Scope<'_>) -> Result<Val, EvalError> {
     for (i, step) in steps.iter().enumerate() {
         let sensitive = cur.is_sensitive();
         if matches!(cur.unmarked(), Val::Unknown) {
@@ -822,7 +815,7 @@ fn apply_steps(
                 };
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
-                    out.push(apply_steps(item, rest, scope, span)?);
+                    out.push(apply_steps(item, rest, scope)?);
                 }
                 return Ok(mark(Val::List(out), sensitive));
             }

@@ -883,7 +883,7 @@ pub fn plan(
                 .iter()
                 .map(|(addr, r)| delete_change(addr, r))
                 .collect();
-            for (addr, _) in &inputs.state.resources {
+            for addr in inputs.state.resources.keys() {
                 if let Some(node) = program
                     .instances
                     .get(addr)
@@ -1053,6 +1053,10 @@ fn deps_of<'a>(nodes: &'a BTreeMap<String, Node>, key: &str) -> Vec<&'a str> {
 }
 
 /// The instances of a resource, data or task block.
+#[expect(
+    clippy::result_large_err,
+    reason = "called once per block; the diagnostic is the error"
+)]
 fn expand(node: &Node, scope: &Scope<'_>) -> Result<Vec<(String, InstanceKey)>, Diagnostic> {
     let Some(block) = &node.block else {
         return Ok(Vec::new());
