@@ -5,7 +5,7 @@
 //! is checked here again against them, so that `call` is safe on its own, and a test keeps
 //! the two tables equal. The semantics are Terraform's.
 //!
-//! **Marks.** Every function falls in one of three groups (see [`Marks`]):
+//! **Marks.** Every function falls in one of three groups (the `Marks` of its table entry):
 //! - most functions look inside their arguments (`upper`, `join`, `jsonencode`, ...): the
 //!   result is `(known after apply)` when anything inside an argument is unknown, and
 //!   sensitive when anything inside an argument is sensitive;
@@ -20,6 +20,10 @@
 //! handles them; [`call`] says so if asked. `templatefile(path, vars)` needs the template
 //! engine of the evaluator: the evaluator reads the template with [`templatefile_source`],
 //! then parses and renders it with `vars` in scope.
+//!
+//! **Impure functions.** `bcrypt`, `timestamp` and `uuid` give a new result on every call;
+//! [`impure`] names them so that the evaluator can make them `(known after apply)` while
+//! planning, as Terraform does.
 
 use crate::{Io, Val};
 use std::collections::BTreeMap;
