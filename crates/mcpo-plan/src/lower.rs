@@ -146,6 +146,8 @@ fn is_true(e: Option<&Expr>) -> bool {
 
 /// Collects the declarations of a workspace.
 struct Builder<'a> {
+    db: &'a dyn salsa::Database,
+    index: &'a mcpo_sema::Index,
     servers: BTreeSet<String>,
     patterns: BTreeMap<String, (FileId, &'a Block)>,
     functions: BTreeMap<String, UserFn>,
@@ -300,7 +302,15 @@ impl<'a> Builder<'a> {
     ) {
         let inner = format!("{prefix}module.{name}.");
         let module_key = format!("{prefix}module.{name}");
-        let Some(ExprKind::Template(t)) = attr(block, "pattern").map(|e| &e.kind) else {
+        let literal = |name: &str| match attr(block, name).map(|e| &e.kind) {
+            Some(ExprKind::Template(t)) => t.as_literal(),
+            _ => None,
+        };
+        // A local `source` directory (a module) names its one pattern.
+        let from_source = literal("source")
+            .filter(|s| mcpo_sema::local_source_dir(s).is_some())
+            .and_then(|s| self.index.use_pattern(self.db, &format!("source:{s}")));
+        let Some(pname) = literal("pattern").or(from_source) else {
             if attr(block, "source").is_some() {
                 self.diags.push(
                     Diagnostic::error(
@@ -310,16 +320,13 @@ impl<'a> Builder<'a> {
                         "pattern source not supported by plan",
                     )
                     .with_primary_label(
-                        "`plan` and `apply` expand patterns declared in this workspace only",
+                        "`plan` and `apply` expand patterns of this workspace and of local module directories (`source = \"./dir\"`) only",
                     )
                     .with_help(
                         "copy the pattern into the workspace and name it with `pattern = \"...\"`",
                     ),
                 );
             }
-            return;
-        };
-        let Some(pname) = t.as_literal() else {
             return;
         };
         let Some((pfile, pattern)) = self.patterns.get(&pname).copied() else {
@@ -501,6 +508,8 @@ pub fn plan(
         })
         .collect();
     let mut b = Builder {
+        db,
+        index: mcpo_sema::index(db, ws),
         servers: BTreeSet::new(),
         patterns: BTreeMap::new(),
         functions: BTreeMap::new(),

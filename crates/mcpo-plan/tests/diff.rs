@@ -59,21 +59,31 @@ impl ToolCaller for FixtureReader {
     }
 }
 
+/// The `.mcpo` files under `dir`, module subdirectories included.
+fn mcpo_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            mcpo_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "mcpo") {
+            out.push(p);
+        }
+    }
+}
+
 fn run_case(dir: &Path) -> String {
     let db = Database::default();
     let mut sources = Sources::new();
-    let mut files: Vec<(String, String)> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "mcpo"))
+    let mut paths = Vec::new();
+    mcpo_files(dir, &mut paths);
+    let mut files: Vec<(String, String)> = paths
+        .iter()
         .map(|p| {
             let name = p
-                .file_name()
+                .strip_prefix(dir)
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            (name, std::fs::read_to_string(&p).unwrap_or_default())
+            (name, std::fs::read_to_string(p).unwrap_or_default())
         })
         .collect();
     files.sort();

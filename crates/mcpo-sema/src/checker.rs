@@ -1080,6 +1080,37 @@ impl<'db> Cx<'db> {
                 }
             }
         }
+        // A local `source` directory (a module) provides the pattern when none is named.
+        if pattern.is_none()
+            && let Some(src) = names::attr(b, "source")
+            && let ExprKind::Template(t) = &src.kind
+            && let Some(text) = t.as_literal()
+            && let Some(dir) = names::local_source_dir(&text)
+        {
+            let key = format!("{}{text}", names::SOURCE_PREFIX);
+            match self.index.use_pattern(self.db, &key) {
+                Some(name) => {
+                    params = self
+                        .index
+                        .get(self.db, &format!("pattern.{name}"))
+                        .map(|d| d.params.clone());
+                }
+                None => {
+                    self.error(codes::E0113, src.span, format!("no pattern in `{text}`"))
+                        .label(format!(
+                            "the module directory `{dir}` must declare exactly one `pattern` block"
+                        ))
+                        .help("name the pattern with `pattern = \"...\"`, or check the path (relative to the workspace root)")
+                        .emit();
+                }
+            }
+        }
+        let local_source = names::attr(b, "source")
+            .and_then(|s| match &s.kind {
+                ExprKind::Template(t) => t.as_literal(),
+                _ => None,
+            })
+            .is_some_and(|t| names::local_source_dir(&t).is_some());
         let meta = [
             "count",
             "depends_on",
@@ -1090,7 +1121,7 @@ impl<'db> Cx<'db> {
         ];
         self.repetition(b);
         match params {
-            Some(params) if !has_source => {
+            Some(params) if !has_source || local_source => {
                 let mut attrs = BTreeMap::new();
                 for (n, t, req) in params {
                     attrs.insert(n, Attr::new(t, req));
@@ -2090,7 +2121,7 @@ impl<'db> Cx<'db> {
                 let pattern = self
                     .index
                     .get(self.db, &key)
-                    .map(|d| d.type_name.clone())
+                    .and_then(|d| self.index.use_pattern(self.db, &d.type_name))
                     .unwrap_or_default();
                 let outputs = self
                     .index

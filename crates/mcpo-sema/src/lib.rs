@@ -33,7 +33,10 @@ mod workspace;
 
 pub use builtins::{BUILTINS, Sig, lookup};
 pub use checker::{RESOURCE_META, TOP_BLOCKS, type_at};
-pub use names::{Decl, DeclKind, FileSignature, Index, Repeat, index, reference, signature, walk};
+pub use names::{
+    Decl, DeclKind, FileSignature, Index, Repeat, index, local_source_dir, reference, signature,
+    walk,
+};
 pub use server_catalog::{Catalog, ResourceType, ToolInfo, catalog};
 pub use template::convert_template;
 pub use workspace::{decl_span, workspace_diagnostics};

@@ -142,6 +142,28 @@ fn literal_expr_ty(expr: &Expr) -> Ty {
     }
 }
 
+/// How a `use` with `source` (and no `pattern`) records its source in `Decl::type_name`.
+pub(crate) const SOURCE_PREFIX: &str = "source:";
+
+/// A relative module directory as written in `source` (`./modules/web/`), normalised to
+/// `modules/web`; None for sources that are not local paths (stdlib, git, registry).
+pub fn local_source_dir(source: &str) -> Option<String> {
+    let s = source.trim();
+    if !(s.starts_with("./") || s.starts_with("../")) {
+        return None;
+    }
+    let s = s.trim_start_matches("./").trim_end_matches('/');
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+/// Whether a file (named by its path as the CLI or editor gave it) lies in `dir`.
+fn file_in_dir(file: &str, dir: &str) -> bool {
+    let file = file.replace('\\', "/");
+    let file = file.trim_start_matches("./");
+    let parent = file.rsplit_once('/').map_or("", |(p, _)| p);
+    parent == dir || parent.ends_with(&format!("/{dir}"))
+}
+
 /// The labels of a block as strings.
 pub(crate) fn labels(block: &Block) -> Vec<&str> {
     block.labels.iter().map(|l| l.value()).collect()
@@ -302,6 +324,11 @@ pub fn signature(db: &dyn salsa::Database, file: SourceFile) -> FileSignature {
                 // The pattern it instantiates, when named by a literal in the workspace.
                 if let Some(ExprKind::Template(t)) = attr(block, "pattern").map(|e| &e.kind) {
                     base.type_name = t.as_literal().unwrap_or_default();
+                } else if let Some(ExprKind::Template(t)) = attr(block, "source").map(|e| &e.kind)
+                    && let Some(src) = t.as_literal()
+                {
+                    // Resolved against the workspace's files by `Index::use_pattern`.
+                    base.type_name = format!("{SOURCE_PREFIX}{src}");
                 }
             }
             ("runbook", [name]) => {
@@ -382,6 +409,23 @@ impl Index {
     pub fn get<'db>(&self, db: &'db dyn salsa::Database, key: &str) -> Option<&'db Decl> {
         let (file, i) = self.decls.get(key)?.first()?;
         signature(db, *file).decls.get(*i)
+    }
+
+    /// The pattern a `use` instantiates: its `pattern`, or the one pattern declared in
+    /// the files of its local `source` directory (a module). None when unknown.
+    pub fn use_pattern(&self, db: &dyn salsa::Database, type_name: &str) -> Option<String> {
+        let Some(src) = type_name.strip_prefix(SOURCE_PREFIX) else {
+            return (!type_name.is_empty()).then(|| type_name.to_string());
+        };
+        let dir = local_source_dir(src)?;
+        let mut found = self.names_with_prefix("pattern.").filter(|name| {
+            self.decls
+                .get(&format!("pattern.{name}"))
+                .and_then(|v| v.first())
+                .is_some_and(|(file, _)| file_in_dir(file.name(db), &dir))
+        });
+        let first = found.next()?;
+        found.next().is_none().then(|| first.to_string())
     }
 
     /// The keys starting with `prefix`, without it (sorted).

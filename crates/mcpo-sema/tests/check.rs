@@ -112,6 +112,20 @@ fn run_case(
     });
 }
 
+/// The `.mcpo` files under `dir`, subdirectories (modules) included.
+fn mcpo_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            if p.file_name().is_some_and(|n| n != ".mcpo") {
+                mcpo_files(&p, out);
+            }
+        } else if p.extension().is_some_and(|x| x == "mcpo") {
+            out.push(p);
+        }
+    }
+}
+
 #[test]
 fn fixtures() {
     let dir = corpus();
@@ -139,16 +153,14 @@ fn fixtures() {
         if path.is_dir() {
             let mut schemas = base.clone();
             schemas_in(&path, &mut schemas);
-            let mut files: Vec<PathBuf> = std::fs::read_dir(&path)
-                .map(|rd| rd.flatten().map(|e| e.path()).collect())
-                .unwrap_or_default();
-            files.retain(|p| p.extension().is_some_and(|e| e == "mcpo"));
+            let mut files: Vec<PathBuf> = Vec::new();
+            mcpo_files(&path, &mut files);
             files.sort();
             let files: Vec<(String, String)> = files
                 .iter()
                 .map(|p| {
                     let n = p
-                        .file_name()
+                        .strip_prefix(&path)
                         .map(|s| s.to_string_lossy().into_owned())
                         .unwrap_or_default();
                     (
