@@ -568,12 +568,20 @@ fn val() -> impl Strategy<Value = Val> {
     })
 }
 
+/// The number of property cases: `default`, or `PROPTEST_CASES` for a longer run.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 fn all_names() -> Vec<&'static str> {
     names().collect()
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(2000), failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn no_function_panics(
@@ -625,7 +633,7 @@ const TOP_LEVEL_ONLY: &[&str] = &[
 const EVALUATOR_ONLY: &[&str] = &["can", "templatefile", "try"];
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 1500, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(1500), failure_persistence: None, ..ProptestConfig::default() })]
 
     /// A sensitive argument never gives a result that is not marked (except through
     /// `nonsensitive`, and for elements a structural function leaves alone).
