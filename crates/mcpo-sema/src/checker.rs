@@ -319,6 +319,34 @@ impl<'db> Cx<'db> {
             match it {
                 BodyItem::Attribute(a) if a.name.name == "inputs" => {}
                 BodyItem::Attribute(a) if a.name.name == "failed_when" => self.condition(&a.value),
+                BodyItem::Attribute(a) if a.name.name == "id" => {
+                    // The id names the resource in read, update and delete: a string (or
+                    // a number, which converts).
+                    let t = self.infer(&a.value);
+                    if !assignable(&t, &Ty::String) {
+                        self.error(
+                            codes::E0201,
+                            a.value.span,
+                            format!("expected `string`, found {}", describe(&t)),
+                        )
+                        .label("an adapter's `id` must be a string")
+                        .emit();
+                    }
+                }
+                BodyItem::Attribute(a) if a.name.name == "outputs" => {
+                    if !matches!(a.value.kind, ExprKind::Object(_)) {
+                        let t = self.infer(&a.value);
+                        self.error(
+                            codes::E0201,
+                            a.value.span,
+                            format!("expected an object, found {}", describe(&t)),
+                        )
+                        .label("`outputs` maps each output's name to its expression")
+                        .emit();
+                    } else {
+                        self.infer(&a.value);
+                    }
+                }
                 BodyItem::Attribute(a) => {
                     self.infer(&a.value);
                 }
