@@ -2151,11 +2151,25 @@ impl<'db> Cx<'db> {
                     .get(self.db, &key)
                     .and_then(|d| self.index.use_pattern(self.db, &d.type_name))
                     .unwrap_or_default();
+                // A `use` with `count`/`for_each` is a collection of instances: the
+                // output comes after the instance's index (`module.web[0].url`).
+                let repeated = self
+                    .index
+                    .get(self.db, &key)
+                    .is_some_and(|d| d.repeat != Repeat::One);
+                let at = match t.steps.get(1) {
+                    Some(Step::Index(i)) if repeated => {
+                        self.infer(i);
+                        2
+                    }
+                    Some(Step::Legacy) if repeated => 2,
+                    _ => 1,
+                };
                 let outputs = self
                     .index
                     .get(self.db, &format!("pattern.{pattern}"))
                     .map(|d| d.outputs.clone());
-                if let (Some(outputs), Some(Step::Attr(out))) = (outputs, t.steps.get(1))
+                if let (Some(outputs), Some(Step::Attr(out))) = (outputs, t.steps.get(at))
                     && !outputs.contains(&out.name)
                 {
                     let hint = suggest::best(&out.name, outputs.iter().map(String::as_str))
@@ -2176,10 +2190,10 @@ impl<'db> Cx<'db> {
                     b.emit();
                     return Ty::Any;
                 }
-                match t.steps.get(1) {
+                match t.steps.get(at) {
                     Some(Step::Attr(out)) => {
                         let ty = self.pattern_output_type(&pattern, &out.name);
-                        self.steps(ty, t.steps.get(2..).unwrap_or(&[]), None)
+                        self.steps(ty, t.steps.get(at + 1..).unwrap_or(&[]), None)
                     }
                     _ => Ty::Any,
                 }
