@@ -5,11 +5,15 @@
 
 mod commands;
 mod conformance;
+mod deploy;
 mod files;
 mod lsp;
 mod output;
+mod progress;
+mod report;
 mod servers;
 mod source;
+mod state_cmd;
 mod typecheck;
 mod workspace;
 
@@ -88,6 +92,28 @@ enum Command {
         #[command(subcommand)]
         command: servers::SchemaCommand,
     },
+    /// Show what `apply` would change: read the resources in the state from their servers,
+    /// compare them with the workspace, and print the changes grouped in waves.
+    Plan(deploy::PlanArgs),
+    /// Make the servers match the workspace: plan, confirm, then create, update, replace
+    /// and delete through the servers' tools. Exit 0 when every step succeeded, 1 if not.
+    Apply(deploy::ApplyArgs),
+    /// Delete everything in the state, dependents first.
+    Destroy(deploy::DestroyArgs),
+    /// Print the resource graph (what depends on what) as DOT or Mermaid.
+    Graph(deploy::GraphArgs),
+    /// Read every resource in the state from its server, record what changed outside
+    /// mcpo (drift) and report it.
+    Refresh(deploy::RefreshArgs),
+    /// Record an existing resource in the state under an address of the workspace.
+    Import(deploy::ImportArgs),
+    /// Inspect or edit the state: `list`, `show ADDR`, `rm ADDR`.
+    State {
+        #[command(subcommand)]
+        command: state_cmd::StateCommand,
+    },
+    /// Print the workspace's outputs from the last apply.
+    Output(state_cmd::OutputArgs),
     /// Run the MCP conformance scenario named in `MCP_CONFORMANCE_SCENARIO` against URL.
     #[command(hide = true)]
     McpConformanceClient {
@@ -97,7 +123,9 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(deploy::normalize_args(
+        std::env::args_os().map(|a| a.to_string_lossy().into_owned()),
+    )) {
         Ok(cli) => cli,
         Err(e) => {
             // Help and version go to stdout with exit 0; usage errors exit 2.
@@ -118,6 +146,14 @@ fn main() -> ExitCode {
         Command::Lsp => lsp::run(),
         Command::Schema { command } => servers::schema(command),
         Command::McpConformanceClient { url } => conformance::run(&url),
+        Command::Plan(args) => deploy::plan(args),
+        Command::Apply(args) => deploy::apply(args),
+        Command::Destroy(args) => deploy::destroy(args),
+        Command::Graph(args) => deploy::graph(args),
+        Command::Refresh(args) => deploy::refresh(args),
+        Command::Import(args) => deploy::import(args),
+        Command::State { command } => state_cmd::state(command),
+        Command::Output(args) => state_cmd::output(args),
         Command::Twin(args) => match mcpo_twins::run(args) {
             Ok(()) => EXIT_OK,
             Err(e) => {
