@@ -92,6 +92,9 @@ pub struct Scope<'a> {
     pub bound: Vec<(String, Val)>,
     /// How many user-function calls deep we are (recursion is cut off).
     pub depth: usize,
+    /// Planning: functions whose result changes on every call (`timestamp`, `uuid`,
+    /// `bcrypt`) are known only after apply, as in Terraform.
+    pub impure_unknown: bool,
 }
 
 impl<'a> Scope<'a> {
@@ -114,6 +117,7 @@ impl<'a> Scope<'a> {
             count_index: None,
             bound: Vec::new(),
             depth: 0,
+            impure_unknown: false,
         }
     }
 
@@ -138,6 +142,7 @@ impl<'a> Scope<'a> {
             count_index: self.count_index.clone(),
             bound: self.bound.clone(),
             depth: self.depth,
+            impure_unknown: self.impure_unknown,
         }
     }
 }
@@ -933,6 +938,9 @@ fn function_call(
     if let Some(f) = scope.functions.get(name) {
         return user_call(expr, name, f, args, scope);
     }
+    if scope.impure_unknown && functions::impure(name) {
+        return Ok(Val::Unknown);
+    }
     if name == "templatefile" {
         return templatefile(expr, args, scope);
     }
@@ -967,6 +975,7 @@ fn user_call(
     }
     let mut inner = Scope::new(scope.lookup, scope.servers, scope.functions, scope.io);
     inner.depth = scope.depth + 1;
+    inner.impure_unknown = scope.impure_unknown;
     inner.bound = f.params.iter().cloned().zip(args).collect();
     eval(&f.result, &inner).map_err(|e| EvalError {
         message: format!("in function `{name}`: {}", e.message),
@@ -1015,6 +1024,7 @@ fn templatefile(expr: &Expr, args: Vec<Val>, scope: &Scope<'_>) -> Result<Val, E
         );
     };
     let mut inner = Scope::new(scope.lookup, scope.servers, scope.functions, scope.io);
+    inner.impure_unknown = scope.impure_unknown;
     if let Val::Map(m) = vars.unmarked() {
         inner.bound = m.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     }

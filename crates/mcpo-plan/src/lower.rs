@@ -37,7 +37,13 @@ enum Kind {
     Local,
     Param,
     Output,
-    Module { outputs: Vec<String> },
+    Module {
+        outputs: Vec<String>,
+    },
+    /// A `use` with `count`/`for_each`: its instances' module nodes (`module.x[0]`).
+    ModuleSet {
+        members: Vec<(InstanceKey, String)>,
+    },
     Resource,
     Data,
     Task,
@@ -72,6 +78,8 @@ struct Node {
     /// Instance addresses with their `count.index` / `each` values.
     instances: Vec<(String, InstanceKey)>,
     sensitive: bool,
+    /// For a param of a repeated `use`: which instance (its `count.index` / `each`).
+    inst: InstanceKey,
 }
 
 /// Which instance of a repeated block.
@@ -148,6 +156,9 @@ fn is_true(e: Option<&Expr>) -> bool {
 struct Builder<'a> {
     db: &'a dyn salsa::Database,
     index: &'a mcpo_sema::Index,
+    /// The variables' values: a `use` block's `count`/`for_each` may read them.
+    vars: BTreeMap<String, Val>,
+    io: &'a dyn Io,
     servers: BTreeSet<String>,
     patterns: BTreeMap<String, (FileId, &'a Block)>,
     functions: BTreeMap<String, UserFn>,
@@ -171,6 +182,7 @@ impl<'a> Builder<'a> {
             repeat: Repeat::One,
             instances: Vec::new(),
             sensitive: false,
+            inst: InstanceKey::One,
         }
     }
 
@@ -346,6 +358,100 @@ impl<'a> Builder<'a> {
             );
             return;
         }
+        if attr(block, "count").is_some() || attr(block, "for_each").is_some() {
+            self.repeated_use(file, block, name, prefix, depth, pfile, pattern);
+            return;
+        }
+        self.instantiate(
+            file,
+            block,
+            prefix,
+            &inner,
+            &module_key,
+            depth,
+            pfile,
+            pattern,
+            &InstanceKey::One,
+        );
+    }
+
+    /// A `use` with `count`/`for_each`: one pattern instance per index or key
+    /// (`module.x[0].`), and `module.x` the list or map of their outputs. How many must
+    /// be known before anything is planned, so it may depend on variables only.
+    #[expect(clippy::too_many_arguments, reason = "the pieces of one use block")]
+    fn repeated_use(
+        &mut self,
+        file: FileId,
+        block: &'a Block,
+        name: &str,
+        prefix: &str,
+        depth: usize,
+        pfile: FileId,
+        pattern: &'a Block,
+    ) {
+        let module_key = format!("{prefix}module.{name}");
+        let mut probe = self.node(
+            module_key.clone(),
+            Kind::Resource,
+            prefix,
+            file,
+            block.ty.span,
+        );
+        probe.block = Some(block.clone());
+        probe.repeat = if attr(block, "count").is_some() {
+            Repeat::Count
+        } else {
+            Repeat::ForEach
+        };
+        let (functions, servers) = (self.functions.clone(), self.servers.clone());
+        let mut scope = Scope::new(&self.vars, &servers, &functions, self.io);
+        scope.prefix = prefix.to_string();
+        let instances = match expand(&probe, &scope) {
+            Ok(i) => i,
+            Err(d) => {
+                self.diags.push(d.with_help(
+                    "a `use` block's `count` and `for_each` may read variables and literals only",
+                ));
+                return;
+            }
+        };
+        let mut members = Vec::new();
+        for (addr, key) in instances {
+            let inner = format!("{addr}.");
+            self.instantiate(
+                file, block, prefix, &inner, &addr, depth, pfile, pattern, &key,
+            );
+            members.push((key, addr));
+        }
+        let mut n = self.node(
+            module_key,
+            Kind::ModuleSet {
+                members: members.clone(),
+            },
+            prefix,
+            file,
+            block.ty.span,
+        );
+        n.repeat = probe.repeat;
+        n.refs = members.into_iter().map(|(_, a)| a).collect();
+        self.add(n);
+    }
+
+    /// One instance of a pattern under `inner` (`module.x.` or `module.x[0].`).
+    #[expect(clippy::too_many_arguments, reason = "the pieces of one use block")]
+    fn instantiate(
+        &mut self,
+        file: FileId,
+        block: &'a Block,
+        prefix: &str,
+        inner: &str,
+        module_key: &str,
+        depth: usize,
+        pfile: FileId,
+        pattern: &'a Block,
+        key: &InstanceKey,
+    ) {
+        let inner = inner.to_string();
         // Params: the value given at the use (evaluated where the use is) or the default.
         for item in &pattern.body.items {
             let BodyItem::Block(p) = item else { continue };
@@ -365,6 +471,7 @@ impl<'a> Builder<'a> {
             if let Some(v) = attr(block, &pn) {
                 n.refs = self.refs_of(v, prefix);
                 n.expr = Some(v.clone());
+                n.inst = key.clone();
             } else if let Some(d) = attr(p, "default") {
                 n.prefix = inner.clone();
                 n.file = pfile;
@@ -386,7 +493,7 @@ impl<'a> Builder<'a> {
             })
             .collect();
         let mut n = self.node(
-            module_key,
+            module_key.to_string(),
             Kind::Module {
                 outputs: outputs.clone(),
             },
@@ -458,6 +565,7 @@ impl Lookup for ProgramLookup<'_> {
                 self.depth.set(self.depth.get() + 1);
                 let mut scope = Scope::new(self, &p.servers, &p.functions, self.io);
                 scope.prefix = node.prefix.clone();
+                set_instance(&mut scope, &node.inst);
                 let v = eval::eval(expr, &scope).ok();
                 self.depth.set(self.depth.get() - 1);
                 let v = v.unwrap_or(Val::Unknown);
@@ -482,6 +590,13 @@ impl Lookup for ProgramLookup<'_> {
                         .collect(),
                 ))
             }
+            Kind::ModuleSet { members } => Some(aggregate(
+                node.repeat,
+                members
+                    .iter()
+                    .map(|(k, m)| (k.clone(), self.get(m).unwrap_or(Val::Unknown)))
+                    .collect(),
+            )),
         }
     }
 }
@@ -510,6 +625,8 @@ pub fn plan(
     let mut b = Builder {
         db,
         index: mcpo_sema::index(db, ws),
+        vars: BTreeMap::new(),
+        io: inputs.io,
         servers: BTreeSet::new(),
         patterns: BTreeMap::new(),
         functions: BTreeMap::new(),
@@ -575,16 +692,6 @@ pub fn plan(
         n.sensitive = is_true(attr(block, "sensitive"));
         b.add(n);
     }
-    for (fid, file) in &files {
-        b.body(*fid, &file.body.items, "", 0);
-    }
-    let Builder {
-        servers,
-        functions,
-        mut nodes,
-        mut diags,
-        ..
-    } = b;
     // Variables: given value, else default, else an error.
     let empty = BTreeMap::new();
     for (fid, block) in &var_blocks {
@@ -593,14 +700,14 @@ pub fn plan(
         };
         let key = format!("var.{name}");
         let ty = attr(block, "type").and_then(|t| mcpo_sema::types::parse_type_expr(t).ok());
-        let scope = Scope::new(&empty, &servers, &functions, inputs.io);
+        let scope = Scope::new(&empty, &b.servers, &b.functions, inputs.io);
         let value = if let Some(raw) = inputs.variables.get(&name) {
             Some(variable_from_text(raw, ty.as_ref(), inputs.io))
         } else if let Some(d) = attr(block, "default") {
             match eval::eval(d, &scope) {
                 Ok(v) => Some(v),
                 Err(e) => {
-                    diags.push(eval_diag(*fid, e));
+                    b.diags.push(eval_diag(*fid, e));
                     None
                 }
             }
@@ -609,7 +716,7 @@ pub fn plan(
         };
         let Some(mut value) = value else {
             let span = block.labels.first().map_or(block.ty.span, |l| l.span());
-            diags.push(
+            b.diags.push(
                 Diagnostic::error(codes::E0403, *fid, span, "variable has no value")
                     .with_primary_label(format!("`{name}` has no default and was not given"))
                     .with_help(format!("give it with `-var {name}=...` or the environment variable MCPO_VAR_{name}, or add a `default`")),
@@ -629,14 +736,14 @@ pub fn plan(
             let Some(cond) = attr(v, "condition") else {
                 continue;
             };
-            let scope = Scope::new(&one, &servers, &functions, inputs.io);
+            let scope = Scope::new(&one, &b.servers, &b.functions, inputs.io);
             match eval::eval(cond, &scope) {
                 Ok(Val::Bool(false)) => {
                     let message = match attr(v, "message").map(|m| eval::eval(m, &scope)) {
                         Some(Ok(Val::String(s))) => s,
                         _ => "the validation condition is false".to_string(),
                     };
-                    diags.push(
+                    b.diags.push(
                         Diagnostic::error(
                             codes::E0404,
                             *fid,
@@ -647,11 +754,22 @@ pub fn plan(
                     );
                 }
                 Ok(_) => {}
-                Err(e) => diags.push(eval_diag(*fid, e)),
+                Err(e) => b.diags.push(eval_diag(*fid, e)),
             }
         }
         vars.insert(key, value);
     }
+    b.vars = vars.clone();
+    for (fid, file) in &files {
+        b.body(*fid, &file.body.items, "", 0);
+    }
+    let Builder {
+        servers,
+        functions,
+        mut nodes,
+        mut diags,
+        ..
+    } = b;
     // Dependency order of config nodes.
     let order = match topo_order(&nodes) {
         Ok(o) => o,
@@ -695,10 +813,18 @@ pub fn plan(
             let lookup = &program.planned;
             let mut scope = Scope::new(lookup, &program.servers, &program.functions, inputs.io);
             scope.prefix = node.prefix.clone();
+            scope.impure_unknown = true;
             match &node.kind {
                 Kind::Var => program.vars.get(key).cloned().unwrap_or(Val::Unknown),
                 Kind::Local | Kind::Param | Kind::Output => match &node.expr {
-                    Some(e) => match eval::eval(e, &scope) {
+                    Some(e) => match {
+                        let mut s =
+                            Scope::new(lookup, &program.servers, &program.functions, inputs.io);
+                        s.prefix = node.prefix.clone();
+                        s.impure_unknown = true;
+                        set_instance(&mut s, &node.inst);
+                        eval::eval(e, &s)
+                    } {
                         Ok(v) if node.sensitive => v.mark_sensitive(),
                         Ok(v) => v,
                         Err(e) => {
@@ -720,6 +846,13 @@ pub fn plan(
                         })
                         .collect(),
                 ),
+                Kind::ModuleSet { members } => aggregate(
+                    node.repeat,
+                    members
+                        .iter()
+                        .map(|(k, m)| (k.clone(), lookup.get(m).cloned().unwrap_or(Val::Unknown)))
+                        .collect(),
+                ),
                 Kind::Resource | Kind::Data | Kind::Task => {
                     match expand(&node, &scope) {
                         Ok(instances) => node.instances = instances,
@@ -733,6 +866,7 @@ pub fn plan(
                         let mut s =
                             Scope::new(lookup, &program.servers, &program.functions, inputs.io);
                         s.prefix = node.prefix.clone();
+                        s.impure_unknown = true;
                         s.tools = inputs.reader;
                         set_instance(&mut s, ik);
                         let args = match node.block.as_ref().map(|b| block_args(b, &node.kind, &s))
@@ -1836,7 +1970,7 @@ impl Program {
                     Kind::Local => "local",
                     Kind::Param => "param",
                     Kind::Output => "output",
-                    Kind::Module { .. } => "module",
+                    Kind::Module { .. } | Kind::ModuleSet { .. } => "module",
                     Kind::Resource => "resource",
                     Kind::Data => "data",
                     Kind::Task => "task",
