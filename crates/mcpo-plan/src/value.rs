@@ -54,12 +54,9 @@ impl Val {
             Val::Bool(b) => Value::Bool(*b),
             Val::Number(n) => number_json(*n),
             Val::String(s) => Value::String(s.clone()),
-            Val::List(items) => Value::Array(
-                items
-                    .iter()
-                    .map(Val::to_json)
-                    .collect::<Option<Vec<_>>>()?,
-            ),
+            Val::List(items) => {
+                Value::Array(items.iter().map(Val::to_json).collect::<Option<Vec<_>>>()?)
+            }
             Val::Map(m) => {
                 let mut out = Map::new();
                 for (k, v) in m {
