@@ -5,7 +5,7 @@
 //!     measured duration), eager and with barrier waves;
 //! (b) executor overhead per node at zero latency: a 1,000-node chain through the
 //!     executor against the same 1,000 create calls made directly, state kept in memory
-//!     and in an fsynced file;
+//!     and in the local state backend (atomic, fsynced, versioned);
 //! (c) refresh of 1,000 existing resources (zero latency and 20 ms ± 5).
 //!
 //! `cargo build --release -p mcpoc && cargo run --release -p mcpo-bench --bin exec_bench`
@@ -16,7 +16,7 @@ use mcpo_exec::{
     Schedule, StateStore, Step, Values, apply, refresh,
 };
 use mcpo_mcp::{CallOptions, ConnectOptions, Lifecycle, ServerSpec};
-use mcpo_state::State;
+use mcpo_state::{LocalBackend, State};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -34,22 +34,6 @@ fn mcpoc() -> Option<PathBuf> {
         .iter()
         .map(|p| target.join(p).join("mcpoc"))
         .find(|p| p.is_file())
-}
-
-/// A state file written like the local backend: temp file, fsync, rename.
-struct FileStore(PathBuf);
-
-impl StateStore for FileStore {
-    fn write(&self, state: &mut State) -> Result<(), String> {
-        use std::io::Write;
-        state.serial += 1;
-        let tmp = self.0.with_extension("tmp");
-        let text = serde_json::to_vec(state).map_err(|e| e.to_string())?;
-        let mut f = std::fs::File::create(&tmp).map_err(|e| e.to_string())?;
-        f.write_all(&text).map_err(|e| e.to_string())?;
-        f.sync_all().map_err(|e| e.to_string())?;
-        std::fs::rename(&tmp, &self.0).map_err(|e| e.to_string())
-    }
 }
 
 /// A tiny deterministic generator (the graph is the same on every run).
@@ -176,7 +160,7 @@ async fn bench_dag(bin: &Path, n: usize, dir: &Path) -> Result<(), String> {
     let (steps, eval) = program(&deps);
     let edges: usize = deps.iter().map(Vec::len).sum();
     println!(
-        "(a) generated DAG: {n} nodes, {edges} edges, {} nodes on the longest path; twin --latency-ms 20,5; parallelism 256, server limit 256; state in an fsynced file",
+        "(a) generated DAG: {n} nodes, {edges} edges, {} nodes on the longest path; twin --latency-ms 20,5; parallelism 256, server limit 256; state in the local backend (fsynced)",
         depth(&deps)
     );
     for schedule in [Schedule::Eager, Schedule::BarrierWaves] {
@@ -188,7 +172,7 @@ async fn bench_dag(bin: &Path, n: usize, dir: &Path) -> Result<(), String> {
             events: Some(tx),
             ..ApplyOptions::default()
         };
-        let store = Arc::new(FileStore(dir.join(format!("a-{schedule:?}.json"))));
+        let store = Arc::new(LocalBackend::new(dir.join(format!("a-{schedule:?}"))));
         let t0 = Instant::now();
         let (state, summary) = apply(&steps, &eval, &conns, State::new("b"), store, &opts).await;
         let wall = t0.elapsed();
@@ -274,8 +258,8 @@ async fn bench_overhead(bin: &Path, n: usize, dir: &Path) -> Result<(), String> 
     for (label, store) in [
         ("state in memory", Arc::new(NoStore) as Arc<dyn StateStore>),
         (
-            "state in an fsynced file",
-            Arc::new(FileStore(dir.join("b.json"))) as Arc<dyn StateStore>,
+            "state in the local backend (fsynced)",
+            Arc::new(LocalBackend::new(dir.join("b"))) as Arc<dyn StateStore>,
         ),
     ] {
         let conns = connect(bin, &[], 16).await?;
@@ -318,7 +302,7 @@ async fn bench_overhead(bin: &Path, n: usize, dir: &Path) -> Result<(), String> 
     let (steps, eval) = program(&wide);
     let conns = connect(bin, &[], 64).await?;
     let t0 = Instant::now();
-    let store = Arc::new(FileStore(dir.join("b-wide.json")));
+    let store = Arc::new(LocalBackend::new(dir.join("b-wide")));
     let (_, summary) = apply(
         &steps,
         &eval,
@@ -330,7 +314,7 @@ async fn bench_overhead(bin: &Path, n: usize, dir: &Path) -> Result<(), String> 
     .await;
     let wall = t0.elapsed();
     println!(
-        "    {n} independent nodes, parallelism 64, fsynced file: {:.0} ms = {:.0} µs per node ({} state writes: group commit)",
+        "    {n} independent nodes, parallelism 64, local backend: {:.0} ms = {:.0} µs per node ({} state writes: group commit)",
         wall.as_secs_f64() * 1e3,
         wall.as_secs_f64() * 1e6 / n as f64,
         summary.state_writes

@@ -13,6 +13,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub trait StateStore: Send + Sync {
     /// Writes `state` durably.
     fn write(&self, state: &mut State) -> Result<(), String>;
+
+    /// Whether writes keep anything; when false the executor does not even take the
+    /// snapshot a write needs (a copy of the whole state).
+    fn keeps(&self) -> bool {
+        true
+    }
 }
 
 /// A store that keeps nothing (dry runs and benchmarks that measure the executor alone).
@@ -22,6 +28,10 @@ pub struct NoStore;
 impl StateStore for NoStore {
     fn write(&self, _state: &mut State) -> Result<(), String> {
         Ok(())
+    }
+
+    fn keeps(&self) -> bool {
+        false
     }
 }
 
@@ -76,6 +86,10 @@ impl StateCell {
         if self.durable.load(Ordering::SeqCst) >= target {
             return Ok(());
         }
+        if !self.store.keeps() {
+            self.durable.fetch_max(target, Ordering::SeqCst);
+            return Ok(());
+        }
         let _writing = self.writing.lock().await;
         if self.durable.load(Ordering::SeqCst) >= target {
             return Ok(());
@@ -112,5 +126,12 @@ impl StateCell {
 
     pub(crate) fn into_state(self) -> State {
         self.state.into_inner().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The local file backend (`.mcpo/state/`): atomic, fsynced, versioned.
+impl StateStore for mcpo_state::LocalBackend {
+    fn write(&self, state: &mut State) -> Result<(), String> {
+        mcpo_state::LocalBackend::write(self, state).map_err(|e| format!("[{}] {e}", e.code()))
     }
 }

@@ -39,34 +39,31 @@ pub async fn connect(specs: Vec<ServerSpec>) -> Connections {
     conns
 }
 
-/// A state file written atomically and fsynced, like the local backend.
+/// The real local state backend in `dir`.
 pub struct FileStore {
-    pub path: PathBuf,
+    root: PathBuf,
+    backend: mcpo_state::LocalBackend,
 }
 
 impl FileStore {
-    pub fn new(dir: &Path) -> FileStore {
+    pub fn new(root: &Path) -> FileStore {
         FileStore {
-            path: dir.join("state.json"),
+            root: root.to_path_buf(),
+            backend: mcpo_state::LocalBackend::new(root),
         }
     }
 
+    /// What is on disk now (a fresh backend, as the next run would read it).
     pub fn read(&self) -> State {
-        let text = std::fs::read_to_string(&self.path).unwrap_or_default();
-        serde_json::from_str(&text).unwrap_or_else(|_| State::new("test"))
+        mcpo_state::LocalBackend::new(&self.root)
+            .read()
+            .expect("the state file reads")
     }
 }
 
 impl StateStore for FileStore {
     fn write(&self, state: &mut State) -> Result<(), String> {
-        use std::io::Write;
-        state.serial += 1;
-        let tmp = self.path.with_extension("tmp");
-        let text = serde_json::to_vec_pretty(state).map_err(|e| e.to_string())?;
-        let mut f = std::fs::File::create(&tmp).map_err(|e| e.to_string())?;
-        f.write_all(&text).map_err(|e| e.to_string())?;
-        f.sync_all().map_err(|e| e.to_string())?;
-        std::fs::rename(&tmp, &self.path).map_err(|e| e.to_string())
+        StateStore::write(&self.backend, state)
     }
 }
 
