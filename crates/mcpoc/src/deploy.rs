@@ -232,7 +232,30 @@ pub fn load_checked(root: &Path) -> Result<Checked, u8> {
             return Err(crate::EXIT_USAGE);
         }
     };
-    let ids: Vec<FileId> = loaded.iter().map(|f| f.id).collect();
+    // Deployment templates (`*.mcpo.json`) are planned as the source they convert to.
+    let mut ids: Vec<FileId> = Vec::with_capacity(loaded.len());
+    for f in &loaded {
+        if !crate::files::is_template(&f.path) {
+            ids.push(f.id);
+            continue;
+        }
+        let json = sources.text(f.id).to_string();
+        match crate::typecheck::template_source(root, &json) {
+            Ok(text) => {
+                let name = format!("{} (as .mcpo)", sources.name(f.id));
+                ids.push(sources.add(name, text));
+            }
+            Err(e) => diags.push(
+                Diagnostic::error(
+                    codes::E0014,
+                    f.id,
+                    mcpo_diagnostics::Span::new(0, 0),
+                    "invalid deployment template",
+                )
+                .with_primary_label(e),
+            ),
+        }
+    }
     check_loaded(root, sources, ids, diags)
 }
 
