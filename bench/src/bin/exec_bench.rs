@@ -160,10 +160,16 @@ async fn bench_dag(bin: &Path, n: usize, dir: &Path) -> Result<(), String> {
     let (steps, eval) = program(&deps);
     let edges: usize = deps.iter().map(Vec::len).sum();
     println!(
-        "(a) generated DAG: {n} nodes, {edges} edges, {} nodes on the longest path; twin --latency-ms 20,5; parallelism 256, server limit 256; state in the local backend (fsynced)",
+        "(a) generated DAG: {n} nodes, {edges} edges, {} nodes on the longest path; twin --latency-ms 20,5; parallelism 256, server limit 256",
         depth(&deps)
     );
-    for schedule in [Schedule::Eager, Schedule::BarrierWaves] {
+    let runs = [
+        (Schedule::Eager, false),
+        (Schedule::BarrierWaves, false),
+        (Schedule::Eager, true),
+        (Schedule::BarrierWaves, true),
+    ];
+    for (schedule, durable) in runs {
         let conns = connect(bin, &["--latency-ms", "20,5", "--seed", "1"], 256).await?;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let opts = ApplyOptions {
@@ -172,7 +178,16 @@ async fn bench_dag(bin: &Path, n: usize, dir: &Path) -> Result<(), String> {
             events: Some(tx),
             ..ApplyOptions::default()
         };
-        let store = Arc::new(LocalBackend::new(dir.join(format!("a-{schedule:?}"))));
+        let store: Arc<dyn StateStore> = if durable {
+            Arc::new(LocalBackend::new(dir.join(format!("a-{schedule:?}"))))
+        } else {
+            Arc::new(NoStore)
+        };
+        let where_ = if durable {
+            "state in the local backend (fsynced)"
+        } else {
+            "state in memory"
+        };
         let t0 = Instant::now();
         let (state, summary) = apply(&steps, &eval, &conns, State::new("b"), store, &opts).await;
         let wall = t0.elapsed();
@@ -187,7 +202,7 @@ async fn bench_dag(bin: &Path, n: usize, dir: &Path) -> Result<(), String> {
         let (cp, len) = critical_path(&deps, &d);
         let nominal = Duration::from_millis(20) * len as u32;
         println!(
-            "    {schedule:?}: wall {:.0} ms; critical path (measured node durations) {:.0} ms over {len} nodes -> wall/CP = {:.3}; nominal CP ({len} x 20 ms) {:.0} ms -> wall/nominal = {:.3}; {} state writes for {} resources",
+            "    {schedule:?}, {where_}: wall {:.0} ms; critical path (measured node durations) {:.0} ms over {len} nodes -> wall/CP = {:.3}; nominal CP ({len} x 20 ms) {:.0} ms -> wall/nominal = {:.3}; {} state writes for {} resources",
             wall.as_secs_f64() * 1e3,
             cp.as_secs_f64() * 1e3,
             wall.as_secs_f64() / cp.as_secs_f64(),
@@ -196,7 +211,7 @@ async fn bench_dag(bin: &Path, n: usize, dir: &Path) -> Result<(), String> {
             summary.state_writes,
             state.resources.len()
         );
-        if schedule == Schedule::Eager {
+        if schedule == Schedule::Eager && durable {
             // (c) at 20 ms: refresh everything this apply created.
             let mut state = state;
             let t0 = Instant::now();

@@ -91,6 +91,24 @@ impl Summary {
     pub fn count(&self, action: Action) -> usize {
         self.done.get(&action).copied().unwrap_or(0)
     }
+
+    /// Every problem as an error to show: failures, skipped steps (E0606, naming the
+    /// failed dependency) and failed undo steps.
+    pub fn errors(&self) -> Vec<ExecError> {
+        let mut out = self.failed.clone();
+        out.extend(self.skipped.iter().map(|(address, because)| {
+            ExecError::new(codes::E0606, format!("skipped because {because} failed")).at(address)
+        }));
+        out.extend(self.not_started.iter().map(|address| {
+            ExecError::new(
+                codes::E0606,
+                "not started: the run stopped after the state could not be saved",
+            )
+            .at(address)
+        }));
+        out.extend(self.rollback_failed.iter().cloned());
+        out
+    }
 }
 
 /// What to undo on rollback, in completion order.

@@ -189,6 +189,14 @@ async fn failure_skips_only_dependents() {
         ]
     );
     assert_eq!(summary.count(Action::Create), 1);
+    let shown: Vec<String> = summary.errors().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown[1..],
+        [
+            "error[E0606]: d.volume.child: skipped because d.volume.bad failed",
+            "error[E0606]: d.volume.grandchild: skipped because d.volume.bad failed",
+        ]
+    );
     assert!(state.resources.contains_key("d.volume.other"));
     // The certain failure left no intent behind.
     assert!(state.intents.is_empty());
