@@ -153,9 +153,14 @@ fn catalog<'db>(db: &'db dyn salsa::Database, ws: Workspace, server: &str) -> Op
 }
 
 /// `"server.type"` labels: every type (or tool, for tasks) of every pulled schema.
-fn labels(db: &dyn salsa::Database, ws: Workspace, kw: &str, _typed: &str) -> Vec<Completion> {
+fn labels(db: &dyn salsa::Database, ws: Workspace, kw: &str, typed: &str) -> Vec<Completion> {
     let mut out = Vec::new();
+    // Once the server is typed (`aws.`), only its types.
+    let server = typed.split_once('.').map(|(s, _)| s);
     for cat in catalogs(db, ws) {
+        if server.is_some_and(|s| s != cat.server) {
+            continue;
+        }
         if kw == "task" {
             for (tool, info) in &cat.tools {
                 let mut c = Completion::new(format!("{}.{tool}", cat.server), CompletionKind::Type);

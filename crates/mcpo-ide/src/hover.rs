@@ -24,7 +24,21 @@ pub fn hover(
     offset: u32,
 ) -> Option<Hover> {
     let text = file.text(db);
-    match at::find(db, file, offset)? {
+    let Some(target) = at::find(db, file, offset) else {
+        // Any other expression (a `for` variable, a literal, ...): its type.
+        let (span, ty) = mcpo_sema::type_at(db, ws, file, offset)?;
+        let shown = text.get(span.range()).unwrap_or("");
+        let shown = if shown.contains('\n') || shown.len() > 60 {
+            "this"
+        } else {
+            shown
+        };
+        return Some(Hover {
+            span,
+            markdown: format!("```mcpo\n{shown}: {ty}\n```"),
+        });
+    };
+    match target {
         Target::Decl { key, name } => Some(Hover {
             span: name,
             markdown: decl_markdown(db, ws, &key)?,

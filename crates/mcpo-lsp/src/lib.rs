@@ -31,11 +31,16 @@ pub fn run_stdio() -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the language server's runtime: {e}"))?;
-    runtime.block_on(async {
-        let (service, socket) = tower_lsp_server::LspService::new(server::Backend::new);
-        tower_lsp_server::Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
-            .serve(service)
-            .await;
-    });
+    runtime.block_on(serve(tokio::io::stdin(), tokio::io::stdout()));
     Ok(())
+}
+
+/// Serves the protocol on any byte streams (`input` from the client, `output` to it)
+/// until the client exits; inside a multi-threaded tokio runtime. The benchmark runs the
+/// server in-process this way, over pipes, with real JSON-RPC framing.
+pub async fn serve(input: impl tokio::io::AsyncRead + Unpin, output: impl tokio::io::AsyncWrite) {
+    let (service, socket) = tower_lsp_server::LspService::new(server::Backend::new);
+    tower_lsp_server::Server::new(input, output, socket)
+        .serve(service)
+        .await;
 }

@@ -8,7 +8,7 @@ use mcpo_diagnostics::{Diagnostic, FileId};
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -42,6 +42,9 @@ struct Shared {
     applied: watch::Receiver<u64>,
     /// Files edited since diagnostics were last published for them.
     touched: Mutex<BTreeSet<FileId>>,
+    /// Requests being answered: diagnostics wait for them (on two cores, a re-check
+    /// running beside a completion doubles the completion's latency).
+    in_flight: AtomicUsize,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -87,6 +90,7 @@ impl Backend {
             sent: AtomicU64::new(0),
             applied: applied_rx.clone(),
             touched: Mutex::new(BTreeSet::new()),
+            in_flight: AtomicUsize::new(0),
         });
         let writer_shared = shared.clone();
         let _ = std::thread::Builder::new()
@@ -105,6 +109,17 @@ impl Backend {
         F: Fn(&Snapshot) -> T + Send + Sync + 'static,
     {
         let f = Arc::new(f);
+        self.shared.in_flight.fetch_add(1, Ordering::SeqCst);
+        let answer = self.answer(f).await;
+        self.shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+        answer
+    }
+
+    async fn answer<T, F>(&self, f: Arc<F>) -> Result<T>
+    where
+        T: Send + 'static,
+        F: Fn(&Snapshot) -> T + Send + Sync + 'static,
+    {
         for _ in 0..2 {
             self.shared.caught_up().await;
             let shared = self.shared.clone();
@@ -163,6 +178,13 @@ async fn publish_loop(client: Client, shared: Arc<Shared>, mut applied: watch::R
             return;
         }
         tokio::time::sleep(DEBOUNCE).await;
+        // Requests first (bounded: diagnostics are not put off for more than 200 ms).
+        for _ in 0..100 {
+            if shared.in_flight.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
         let generation = *applied.borrow_and_update();
         pending.extend(std::mem::take(&mut *lock(&shared.touched)));
         let worker = shared.clone();
