@@ -950,18 +950,18 @@ fn execute(
     let (state, summary) = s.rt.block_on(async {
         let run = mcpo_exec::apply(steps, &eval, conns, state, store, &opts);
         tokio::pin!(run);
-        let mut verbs: BTreeMap<String, Verb> = BTreeMap::new();
+        let mut shown = Shown::default();
         let mut ctrl_c = 0u32;
         loop {
             tokio::select! {
                 done = &mut run => {
                     // Show what is left in the channel before the summary.
                     while let Ok(ev) = rx.try_recv() {
-                        show_event(&mut progress, &mut verbs, ev);
+                        show_event(&mut progress, &mut shown, ev, interrupted.load(Ordering::SeqCst));
                     }
                     return done;
                 }
-                Some(ev) = rx.recv() => show_event(&mut progress, &mut verbs, ev),
+                Some(ev) = rx.recv() => show_event(&mut progress, &mut shown, ev, interrupted.load(Ordering::SeqCst)),
                 _ = tokio::signal::ctrl_c() => {
                     ctrl_c += 1;
                     if ctrl_c == 1 {
@@ -996,7 +996,16 @@ fn execute(
     }
 }
 
-fn show_event(progress: &mut Progress, verbs: &mut BTreeMap<String, Verb>, ev: mcpo_exec::Event) {
+/// What the display remembers between events.
+#[derive(Default)]
+struct Shown {
+    /// What each started step does (failures name it).
+    verbs: BTreeMap<String, Verb>,
+    /// Steps refused because of Ctrl-C.
+    interrupted: BTreeSet<String>,
+}
+
+fn show_event(progress: &mut Progress, shown: &mut Shown, ev: mcpo_exec::Event, stopping: bool) {
     let verb_of = |a: Action| match a {
         Action::Create => Verb::Create,
         Action::Update => Verb::Update,
@@ -1008,10 +1017,11 @@ fn show_event(progress: &mut Progress, verbs: &mut BTreeMap<String, Verb>, ev: m
     let address = ev.address;
     let event = match ev.kind {
         EventKind::Started { action } => {
-            if action == Action::NoOp {
+            shown.verbs.insert(address.clone(), verb_of(action));
+            // After Ctrl-C a step is refused as it starts: it never really starts.
+            if action == Action::NoOp || stopping {
                 return;
             }
-            verbs.insert(address.clone(), verb_of(action));
             ProgressEvent::Started {
                 address,
                 verb: verb_of(action),
@@ -1036,8 +1046,15 @@ fn show_event(progress: &mut Progress, verbs: &mut BTreeMap<String, Verb>, ev: m
                 id: None,
             }
         }
+        EventKind::Failed { error } if error.message.contains(INTERRUPTED) => {
+            shown.interrupted.insert(address.clone());
+            ProgressEvent::Skipped {
+                address,
+                reason: "not started: the run was interrupted".into(),
+            }
+        }
         EventKind::Failed { error } => {
-            let verb = verbs.get(&address).copied().unwrap_or(Verb::Create);
+            let verb = shown.verbs.get(&address).copied().unwrap_or(Verb::Create);
             // One line here; the whole error (stderr tail, help) is in the summary.
             let first = error.message.lines().next().unwrap_or_default();
             ProgressEvent::Failed {
@@ -1048,7 +1065,11 @@ fn show_event(progress: &mut Progress, verbs: &mut BTreeMap<String, Verb>, ev: m
         }
         EventKind::Skipped { because } => ProgressEvent::Skipped {
             address,
-            reason: format!("depends on {because}, which failed"),
+            reason: if shown.interrupted.contains(&because) {
+                "not started: the run was interrupted".into()
+            } else {
+                format!("depends on {because}, which failed")
+            },
         },
         EventKind::RolledBack { action } => ProgressEvent::Done {
             address,
@@ -1075,22 +1096,36 @@ fn print_summary(
     if n(Action::Run) > 0 {
         parts.push(format!("{} tasks run", n(Action::Run)));
     }
-    if !summary.failed.is_empty() {
-        parts.push(format!("{} failed", summary.failed.len()));
+    // Steps refused after Ctrl-C are not failures: they were not started.
+    let (stopped, failed): (Vec<&ExecError>, Vec<&ExecError>) = summary
+        .failed
+        .iter()
+        .partition(|e| e.message.contains(INTERRUPTED));
+    let stopped: BTreeSet<&str> = stopped
+        .iter()
+        .filter_map(|e| e.address.as_deref())
+        .collect();
+    let (skipped_stop, skipped): (Vec<_>, Vec<_>) = summary
+        .skipped
+        .iter()
+        .partition(|(_, because)| stopped.contains(because.as_str()));
+    if !failed.is_empty() {
+        parts.push(format!("{} failed", failed.len()));
     }
-    if !summary.skipped.is_empty() {
-        parts.push(format!("{} skipped", summary.skipped.len()));
+    if !skipped.is_empty() {
+        parts.push(format!("{} skipped", skipped.len()));
     }
-    if !summary.not_started.is_empty() {
-        parts.push(format!("{} not started", summary.not_started.len()));
+    let not_started = summary.not_started.len() + stopped.len() + skipped_stop.len();
+    if not_started > 0 {
+        parts.push(format!("{not_started} not started"));
     }
-    if !summary.failed.is_empty() {
+    if !failed.is_empty() {
         eprintln!();
-        for e in &summary.failed {
+        for e in &failed {
             eprintln!("{}", render_exec(e));
         }
     }
-    for (address, because) in &summary.skipped {
+    for (address, because) in &skipped {
         eprintln!("{address}: skipped: depends on {because}, which failed");
     }
     if !summary.rolled_back.is_empty() {
@@ -1277,7 +1312,8 @@ fn destroy_planned(s: &mut Session, conns: &Connections, args: &DestroyArgs) -> 
         Ok(p) => p,
         Err(code) => return code,
     };
-    let steps = mcpo_exec::destroy_steps(&s.state);
+    let mut steps = mcpo_exec::destroy_steps(&s.state);
+    order_by_declarations(&mut steps, &program);
     if steps.is_empty() {
         println!("Nothing to destroy: the state holds no resources.");
     } else if !args.auto_approve {
@@ -1304,6 +1340,69 @@ fn destroy_planned(s: &mut Session, conns: &Connections, args: &DestroyArgs) -> 
             destroy: true,
         },
     )
+}
+
+/// The block an instance address belongs to: `aws.vpc.web[0]` -> `aws.vpc.web`.
+fn config_key(address: &str) -> &str {
+    match address.strip_suffix(']').and_then(|a| a.rfind('[')) {
+        Some(i) => address.get(..i).unwrap_or(address),
+        None => address,
+    }
+}
+
+/// Adds to the delete steps of `destroy` the order the workspace declares: a resource is
+/// deleted only after every resource that refers to it (directly or through locals and
+/// outputs) is gone. The state records each resource's dependencies too, but a resource
+/// adopted after an interrupted run may not have them.
+fn order_by_declarations(steps: &mut [Step], program: &Program) {
+    let graph: BTreeMap<String, (&'static str, Vec<String>)> = program
+        .graph()
+        .into_iter()
+        .map(|(key, kind, deps)| (key, (kind, deps)))
+        .collect();
+    // The resources each block depends on, looking through non-resource nodes.
+    let resource_deps = |key: &str| -> BTreeSet<String> {
+        let mut found = BTreeSet::new();
+        let mut seen = BTreeSet::new();
+        let mut todo: Vec<String> = graph.get(key).map(|(_, d)| d.clone()).unwrap_or_default();
+        while let Some(k) = todo.pop() {
+            if !seen.insert(k.clone()) {
+                continue;
+            }
+            match graph.get(&k) {
+                Some(("resource", _)) => {
+                    found.insert(k);
+                }
+                Some((_, deps)) => todo.extend(deps.iter().cloned()),
+                None => {}
+            }
+        }
+        found
+    };
+    // The graph is keyed by block; accept instance addresses too.
+    let key_of = |address: &str| -> String {
+        if graph.contains_key(address) {
+            address.to_string()
+        } else {
+            config_key(address).to_string()
+        }
+    };
+    let by_key: Vec<(String, String)> = steps
+        .iter()
+        .map(|st| (st.address.clone(), key_of(&st.address)))
+        .collect();
+    for (address, key) in &by_key {
+        for dep_key in resource_deps(key) {
+            for st in steps.iter_mut() {
+                if (st.address == dep_key || config_key(&st.address) == dep_key)
+                    && st.address != *address
+                    && !st.deps.contains(address)
+                {
+                    st.deps.push(address.clone());
+                }
+            }
+        }
+    }
 }
 
 /// `mcpoc graph`.

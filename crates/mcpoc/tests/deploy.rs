@@ -260,7 +260,10 @@ fn state_rm_forgets_and_import_adopts() {
     ws.run(&["state", "rm", "aws.vpc.main"]).expect_code(0);
     assert!(!ws.state_addresses().contains(&"aws.vpc.main".to_string()));
     // Still on the server: mcpo only forgot it.
-    assert_eq!(ws.twin_resources()["aws.vpc"], std::slice::from_ref(&vpc_id));
+    assert_eq!(
+        ws.twin_resources()["aws.vpc"],
+        std::slice::from_ref(&vpc_id)
+    );
     let missing = ws.run(&["state", "show", "aws.vpc.main"]);
     missing.expect_code(1);
     assert!(
@@ -286,6 +289,16 @@ fn state_rm_forgets_and_import_adopts() {
     let bad = ws.run(&["import", "aws.vpc.nope", &vpc_id]);
     bad.expect_code(1);
     assert!(bad.stderr.contains("error[E0637]"), "{}", bad.both());
+
+    // An imported resource has no recorded dependencies; destroy still deletes in the
+    // declared order (the rule, then the subnet, then the VPC, which refuses to go while
+    // it has subnets).
+    let subnet_id = id_of(&ws, "aws.vpc_subnet.a");
+    ws.run(&["state", "rm", "aws.vpc_subnet.a"]).expect_code(0);
+    ws.run(&["import", "aws.vpc_subnet.a", &subnet_id])
+        .expect_code(0);
+    ws.run(&["destroy", "--auto-approve"]).expect_code(0);
+    assert_eq!(ws.twin_counts(), counts(&[]));
 }
 
 #[test]
@@ -372,7 +385,10 @@ fn the_quick_start_applies_clean_on_all_four_twins() {
         .and_then(Value::as_str)
         .expect("app_ip");
     assert!(ip.starts_with("10.0.1."), "{ip}");
-    assert_eq!(outputs.get("image"), Some(&Value::String("store:1.0.0".into())));
+    assert_eq!(
+        outputs.get("image"),
+        Some(&Value::String("store:1.0.0".into()))
+    );
     ws.run(&["plan", "--detailed-exitcode"]).expect_code(0);
     ws.run(&["destroy", "--auto-approve"]).expect_code(0);
     assert_eq!(ws.twin_counts(), counts(&[]));

@@ -201,26 +201,61 @@ fn a_server_crashing_mid_apply_is_a_clear_error_and_the_state_stays_true() {
 
 #[test]
 fn ctrl_c_during_apply_finishes_the_calls_in_flight_saves_the_state_and_exits_130() {
+    use std::io::BufRead;
     let ws = Ws::fixture("chaos");
-    let text = ws.read("main.mcpo").replace("\"40,20\"", "\"300,0\"");
-    ws.write("main.mcpo", &text);
+    let text = ws.read("main.mcpo");
+    assert!(text.contains("\"80,40\""));
+    ws.write("main.mcpo", &text.replace("\"80,40\"", "\"400,0\""));
     ws.pull();
-    let child = ws.spawn(&["apply", "--auto-approve"]);
-    // The first wave's calls take 300 ms each: interrupt in the middle of them.
-    std::thread::sleep(std::time::Duration::from_millis(700));
+    let mut child = ws.spawn(&["apply", "--auto-approve"]);
+    let stderr = child.stderr.take().expect("piped stderr");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    // Interrupt while the first wave's calls (400 ms each) are in flight.
+    let mut seen = Vec::new();
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(20)) {
+        let started = line.contains("creating...");
+        seen.push(line);
+        if started {
+            break;
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
     let status = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .expect("kill");
     assert!(status.success());
-    let out = child.wait_with_output().expect("wait");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let code = child.wait().expect("wait").code();
+    let _ = reader.join();
+    seen.extend(rx.try_iter());
+    let stderr = seen.join("\n");
+    assert_eq!(code, Some(130), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
-    // What was done is recorded; nothing is left half-known.
+    // The calls in flight finished and were recorded; nothing after them started.
+    assert!(
+        !stderr.contains("aws.vpc_subnet.tier[0]: creating..."),
+        "no step starts after Ctrl-C\n{stderr}"
+    );
     state_is_true(&ws);
-    let done = ws.twin_counts().values().sum::<usize>();
-    assert!(done < 11, "the interrupt stopped the run early ({done} of 11 done)");
+    // The first wave (the VPC, the network, the two VLANs) was in flight and finished;
+    // the subnets and volumes that needed it never started.
+    assert_eq!(
+        ws.twin_counts(),
+        counts(&[
+            ("aws.vpc", 1),
+            ("docker.network", 1),
+            ("opnsense.network_vlan", 2)
+        ]),
+        "{stderr}"
+    );
     ws.apply_ok();
     assert_eq!(ws.twin_counts().values().sum::<usize>(), 11);
     ws.run(&["plan", "--detailed-exitcode"]).expect_code(0);

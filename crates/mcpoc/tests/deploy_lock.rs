@@ -11,8 +11,9 @@ use std::time::Duration;
 fn two_concurrent_applies_never_both_run() {
     let ws = Ws::fixture("chaos");
     // Slow twins, so the first apply still holds the lock when the second starts.
-    let text = ws.read("main.mcpo").replace("\"40,20\"", "\"150,0\"");
-    ws.write("main.mcpo", &text);
+    let text = ws.read("main.mcpo");
+    assert!(text.contains("\"80,40\""));
+    ws.write("main.mcpo", &text.replace("\"80,40\"", "\"150,0\""));
     ws.pull();
 
     let first = ws.spawn(&["apply", "--auto-approve"]);

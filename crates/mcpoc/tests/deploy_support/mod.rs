@@ -192,9 +192,38 @@ impl Ws {
         self.path().join(".mcpo/twins").join(kind)
     }
 
+    /// Twin processes running in this workspace (started by `mcpoc`, so their working
+    /// directory is the workspace).
+    pub fn twin_processes(&self) -> Vec<u32> {
+        let ws = std::fs::canonicalize(self.path()).unwrap_or_else(|_| self.path().to_path_buf());
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                let is_twin = std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .map(|c| c.split(|b| *b == 0).any(|arg| arg == b"twin"))
+                    .unwrap_or(false);
+                is_twin && std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd == ws)
+            })
+            .collect()
+    }
+
     /// Waits until no twin process holds the state directories any more (a twin started
-    /// by a killed `mcpoc` exits when its standard input closes).
+    /// by a killed `mcpoc` exits when its standard input closes; one that was still
+    /// starting takes the lock first).
     pub fn wait_twins_released(&self) {
+        let start = Instant::now();
+        while !self.twin_processes().is_empty() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "twins still running in the workspace after 20s: {:?}",
+                self.twin_processes()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
         for kind in KINDS {
             let lock = self.twin_dir(kind).join(format!("{kind}.lock"));
             let Ok(file) = std::fs::OpenOptions::new().write(true).open(&lock) else {
