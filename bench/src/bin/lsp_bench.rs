@@ -302,6 +302,7 @@ async fn run(dir: PathBuf, n: usize) {
     };
     let mut completion_times = Vec::new();
     let mut request_times = Vec::new();
+    let mut repeat_times = Vec::new();
     let mut items = 0;
     for _ in 0..31 {
         version += 1;
@@ -330,6 +331,14 @@ async fn run(dir: PathBuf, n: usize) {
             .await;
         completion_times.push(start.elapsed());
         request_times.push(asked.elapsed());
+        // The same request again, nothing changed: the protocol's share.
+        let again = Instant::now();
+        c.request(
+            "textDocument/completion",
+            json!({"textDocument": {"uri": target_uri}, "position": position(&edited, at + 1)}),
+        )
+        .await;
+        repeat_times.push(again.elapsed());
         items = resp["result"].as_array().map_or(0, Vec::len);
         // Back to the original text before the next round.
         version += 1;
@@ -347,7 +356,7 @@ async fn run(dir: PathBuf, n: usize) {
         .await;
     }
     println!(
-        "N = {n} resources in {files} files: loaded and first diagnostics in {}; didChange (1 character) -> publishDiagnostics median {} (min {}, max {}); didChange `.` -> completion ({items} items) median {} (min {}, max {}), of which the completion request itself median {}; 31 runs each",
+        "N = {n} resources in {files} files: loaded and first diagnostics in {}; didChange (1 character) -> publishDiagnostics median {} (min {}, max {}); didChange `.` -> completion ({items} items) median {} (min {}, max {}), of which the completion request itself median {}; the same request repeated without an edit median {}; 31 runs each",
         ms(loaded),
         ms(median(diag_times.clone())),
         ms(diag_times.iter().min().copied().unwrap_or_default()),
@@ -356,6 +365,7 @@ async fn run(dir: PathBuf, n: usize) {
         ms(completion_times.iter().min().copied().unwrap_or_default()),
         ms(completion_times.iter().max().copied().unwrap_or_default()),
         ms(median(request_times)),
+        ms(median(repeat_times)),
     );
     let _ = c.request("shutdown", Value::Null).await;
 }

@@ -52,8 +52,7 @@ pub(crate) fn completion(
     let items = c
         .items
         .into_iter()
-        .enumerate()
-        .map(|(i, item)| lsp::CompletionItem {
+        .map(|item| lsp::CompletionItem {
             kind: Some(match item.kind {
                 CompletionKind::Keyword => lsp::CompletionItemKind::KEYWORD,
                 CompletionKind::Server => lsp::CompletionItemKind::MODULE,
@@ -70,9 +69,8 @@ pub(crate) fn completion(
                     value: d,
                 })
             }),
-            // The items come sorted; keep that order.
-            sort_text: Some(format!("{i:05}")),
-            filter_text: Some(item.label.clone()),
+            // Clients order by sortText, then by label: the order of the items.
+            sort_text: Some(item.sort),
             text_edit: Some(lsp::CompletionTextEdit::Edit(lsp::TextEdit::new(
                 range,
                 item.label.clone(),
