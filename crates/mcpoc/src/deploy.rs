@@ -723,7 +723,14 @@ impl Session {
             &mut self.state,
             &RefreshOptions::default(),
         ));
-        print_refresh(&report, quiet);
+        print_refresh(
+            &report,
+            if quiet {
+                RefreshShow::Quiet
+            } else {
+                RefreshShow::Notes
+            },
+        );
         report.errors.is_empty()
     }
 
@@ -766,27 +773,48 @@ impl Session {
     }
 }
 
-fn print_refresh(report: &RefreshReport, quiet: bool) {
+/// How much of a refresh report to show, and where.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RefreshShow {
+    /// Before a plan: what changed the state, on stderr; drift is left to the plan.
+    Quiet,
+    /// Before a plan that shows drift too: everything on stderr.
+    Notes,
+    /// `mcpoc refresh`: the report is the output, on stdout; errors on stderr.
+    Report,
+}
+
+fn print_refresh(report: &RefreshReport, show: RefreshShow) {
+    let mut lines = Vec::new();
     for (address, id) in &report.adopted {
-        eprintln!(
+        lines.push(format!(
             "{address}: found the resource an interrupted create made (id {id}); it is now in the state"
-        );
+        ));
     }
     for (address, what) in &report.resolved {
-        eprintln!("{address}: an interrupted operation was settled: {what}");
+        lines.push(format!(
+            "{address}: an interrupted operation was settled: {what}"
+        ));
     }
     for g in &report.gone {
-        eprintln!(
+        lines.push(format!(
             "{}: deleted outside mcpo (server `{}` has no {} `{}`); removed from the state",
             g.address, g.server, g.type_name, g.id
-        );
+        ));
     }
-    if !quiet {
+    if show != RefreshShow::Quiet {
         for d in &report.drift {
-            eprintln!(
+            lines.push(format!(
                 "{}: `{}` changed outside mcpo: {} -> {}",
                 d.address, d.attribute, d.recorded, d.live
-            );
+            ));
+        }
+    }
+    for line in lines {
+        if show == RefreshShow::Report {
+            println!("{line}");
+        } else {
+            eprintln!("{line}");
         }
     }
     for e in &report.errors {
@@ -1456,7 +1484,7 @@ pub fn refresh(args: RefreshArgs) -> u8 {
         &RefreshOptions::default(),
     ));
     s.rt.block_on(conns.shutdown());
-    print_refresh(&report, false);
+    print_refresh(&report, RefreshShow::Report);
     if let Err(code) = s.save_if_changed(&before) {
         return code;
     }

@@ -396,3 +396,62 @@ fn the_quick_start_applies_clean_on_all_four_twins() {
     after.expect_code(0);
     assert_eq!(after.stdout.trim(), "{}");
 }
+
+/// Changes made outside mcpo: `refresh` reports them and records what exists, and the
+/// next apply puts the declared values back; a resource deleted outside mcpo is dropped
+/// from the state and created again.
+#[test]
+fn refresh_reports_drift_and_apply_corrects_it() {
+    let ws = Ws::fixture("basic");
+    ws.pull();
+    ws.apply_ok();
+    let vlan_id = id_of(&ws, "opnsense.network_vlan.app");
+    let volume_id = id_of(&ws, "docker.volume.data");
+    ws.twin_call(
+        "opnsense",
+        "network_vlan.update",
+        serde_json::json!({"id": vlan_id, "description": "changed by hand", "pcp": 0}),
+    );
+    ws.twin_call(
+        "docker",
+        "volume.delete",
+        serde_json::json!({"id": volume_id}),
+    );
+
+    let refresh = ws.run(&["refresh"]);
+    refresh.expect_code(0);
+    let all = format!("{}{}", refresh.stdout, refresh.stderr);
+    assert!(
+        all.contains("opnsense.network_vlan.app") && all.contains("changed by hand"),
+        "{}",
+        refresh.both()
+    );
+    assert!(
+        all.contains("docker.volume.data") && all.contains("deleted outside mcpo"),
+        "{}",
+        refresh.both()
+    );
+    assert!(
+        !ws.state_addresses()
+            .contains(&"docker.volume.data".to_string())
+    );
+
+    assert_eq!(
+        actions(&ws),
+        BTreeMap::from([
+            ("docker.volume.data".to_string(), "create".to_string()),
+            (
+                "opnsense.network_vlan.app".to_string(),
+                "update".to_string()
+            ),
+        ])
+    );
+    ws.apply_ok();
+    let vlan = state_show(&ws, "opnsense.network_vlan.app");
+    assert_eq!(
+        vlan.pointer("/outputs/description"),
+        Some(&Value::String("app dev".into()))
+    );
+    assert_eq!(ws.twin_counts(), counts(BASIC));
+    ws.run(&["plan", "--detailed-exitcode"]).expect_code(0);
+}

@@ -300,6 +300,28 @@ impl Ws {
         })
     }
 
+    /// Calls `tool` with `args` on the `kind` twin of this workspace, as someone changing
+    /// things outside mcpo would; returns the structured result.
+    pub fn twin_call(&self, kind: &str, tool: &str, args: Value) -> Value {
+        self.wait_twins_released();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let dir_arg = self.twin_dir(kind).display().to_string();
+            let twin = crate::twins_support::start(
+                kind,
+                crate::twins_support::Transport::Stdio,
+                &["--state-dir", &dir_arg],
+            )
+            .await;
+            let out = twin.ok(tool, args).await;
+            twin.stop().await;
+            out
+        })
+    }
+
     /// How many resources of each `"<kind>.<type>"` the twins hold.
     pub fn twin_counts(&self) -> BTreeMap<String, usize> {
         self.twin_resources()
