@@ -67,6 +67,16 @@ pub(crate) struct Host {
     ws: Workspace,
     table: Arc<FileTable>,
     next_id: u32,
+    root: Option<PathBuf>,
+}
+
+/// What happened to a file on disk (from the client's file watcher).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DiskChange {
+    /// Created or changed.
+    Written,
+    /// Deleted.
+    Deleted,
 }
 
 /// How a document URI is keyed: its file path, else its text.
@@ -87,6 +97,7 @@ impl Host {
             ws,
             table: Arc::default(),
             next_id: 0,
+            root: None,
         }
     }
 
@@ -101,6 +112,7 @@ impl Host {
 
     /// Reads the workspace under `root`: every `*.mcpo` file and the pulled schemas.
     pub fn load(&mut self, root: &Path) {
+        self.root = Some(root.to_path_buf());
         let mut paths = Vec::new();
         walk(root, 0, &mut paths);
         paths.sort();
@@ -208,6 +220,72 @@ impl Host {
             }
         }
         Some(entry.id)
+    }
+}
+
+impl Host {
+    /// A file changed on disk. Open documents keep the editor's text; a pulled schema
+    /// reloads every schema. Returns the files whose diagnostics may change.
+    pub fn disk_changed(&mut self, path: &Path, change: DiskChange) -> Vec<FileId> {
+        let Some(root) = self.root.clone() else {
+            return Vec::new();
+        };
+        let schema_dir = root.join(mcpo_schema::SCHEMA_DIR);
+        if path.starts_with(&schema_dir) && path.extension().is_some_and(|e| e == "json") {
+            let schemas: Vec<SchemaFile> = mcpo_schema::read_pulled_schemas(&root)
+                .into_iter()
+                .map(|(server, name, text)| SchemaFile::new(&self.db, server, name, text))
+                .collect();
+            self.ws.set_schemas(&mut self.db).to(schemas);
+            return self.table.ids().collect();
+        }
+        if path.extension().is_none_or(|e| e != "mcpo") {
+            return Vec::new();
+        }
+        let existing = self.table.by_key.get(path).cloned();
+        if existing.as_ref().is_some_and(|e| e.version.is_some()) {
+            return Vec::new();
+        }
+        match (existing, change, std::fs::read_to_string(path)) {
+            (Some(e), DiskChange::Written, Ok(text)) => {
+                if *e.source.text(&self.db) != text {
+                    e.source.set_text(&mut self.db).to(text);
+                }
+                vec![e.id]
+            }
+            (Some(e), _, _) => {
+                let files: Vec<SourceFile> = self
+                    .ws
+                    .files(&self.db)
+                    .iter()
+                    .copied()
+                    .filter(|f| *f != e.source)
+                    .collect();
+                self.ws.set_files(&mut self.db).to(files);
+                let table = Arc::make_mut(&mut self.table);
+                table.by_key.remove(path);
+                table.by_id.remove(&e.id);
+                // Its diagnostics are cleared by the caller; the others may change.
+                let mut ids: Vec<FileId> = self.table.ids().collect();
+                ids.push(e.id);
+                ids
+            }
+            (None, DiskChange::Written, Ok(text)) => {
+                let Some(uri) = Uri::from_file_path(path) else {
+                    return Vec::new();
+                };
+                let entry = self.new_entry(uri, display_name(&root, path), text);
+                let id = entry.id;
+                let mut files = self.ws.files(&self.db).clone();
+                files.push(entry.source);
+                self.ws.set_files(&mut self.db).to(files);
+                let table = Arc::make_mut(&mut self.table);
+                table.by_id.insert(id, path.to_path_buf());
+                table.by_key.insert(path.to_path_buf(), entry);
+                self.table.ids().collect()
+            }
+            (None, _, _) => Vec::new(),
+        }
     }
 }
 

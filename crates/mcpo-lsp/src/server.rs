@@ -3,7 +3,7 @@
 
 use crate::convert::{self, Lines};
 use crate::features;
-use crate::host::{Host, Snapshot};
+use crate::host::{DiskChange, Host, Snapshot};
 use mcpo_diagnostics::{Diagnostic, FileId};
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::AssertUnwindSafe;
@@ -28,6 +28,8 @@ enum Edit {
     Set(lsp::Uri, String, i32),
     /// A document was closed.
     Close(lsp::Uri),
+    /// Files changed on disk.
+    Disk(Vec<(PathBuf, DiskChange)>),
 }
 
 /// What the handlers share.
@@ -76,7 +78,10 @@ impl Shared {
 
 /// The language server.
 pub(crate) struct Backend {
+    client: Client,
     shared: Arc<Shared>,
+    /// Whether the client lets the server register file watchers.
+    watch: std::sync::atomic::AtomicBool,
 }
 
 impl Backend {
@@ -96,8 +101,12 @@ impl Backend {
         let _ = std::thread::Builder::new()
             .name("mcpo-lsp-writer".into())
             .spawn(move || writer(&writer_shared, &rx, &applied_tx));
-        tokio::spawn(publish_loop(client, shared.clone(), applied_rx));
-        Backend { shared }
+        tokio::spawn(publish_loop(client.clone(), shared.clone(), applied_rx));
+        Backend {
+            client,
+            shared,
+            watch: std::sync::atomic::AtomicBool::new(false),
+        }
     }
 
     /// Runs `f` on a fresh snapshot on a blocking thread, after the edits sent so far.
@@ -159,6 +168,11 @@ fn writer(shared: &Shared, rx: &mpsc::Receiver<(u64, Edit)>, applied: &watch::Se
                         touched.extend(host.set_document(&uri, text, version));
                     }
                     Edit::Close(uri) => touched.extend(host.close_document(&uri)),
+                    Edit::Disk(changes) => {
+                        for (path, change) in changes {
+                            touched.extend(host.disk_changed(&path, change));
+                        }
+                    }
                 }
             }
         }
@@ -173,6 +187,7 @@ fn writer(shared: &Shared, rx: &mpsc::Receiver<(u64, Edit)>, applied: &watch::Se
 async fn publish_loop(client: Client, shared: Arc<Shared>, mut applied: watch::Receiver<u64>) {
     let mut published: BTreeMap<FileId, Vec<Diagnostic>> = BTreeMap::new();
     let mut pending: BTreeSet<FileId> = BTreeSet::new();
+    let mut uris: BTreeMap<FileId, lsp::Uri> = BTreeMap::new();
     loop {
         if applied.changed().await.is_err() {
             return;
@@ -208,15 +223,27 @@ async fn publish_loop(client: Client, shared: Arc<Shared>, mut applied: watch::R
             // Stale: a newer edit is waiting; its run publishes.
             continue;
         }
-        for (uri, diags, version) in messages {
+        for (id, uri, diags, version) in messages {
+            uris.insert(id, uri.clone());
             client.publish_diagnostics(uri, diags, version).await;
+        }
+        // Files that left the workspace (deleted on disk): clear what they showed.
+        let gone: Vec<FileId> = uris
+            .keys()
+            .filter(|id| !now.contains_key(id))
+            .copied()
+            .collect();
+        for id in gone {
+            if let Some(uri) = uris.remove(&id) {
+                client.publish_diagnostics(uri, Vec::new(), None).await;
+            }
         }
         published = now;
         pending.clear();
     }
 }
 
-type Messages = Vec<(lsp::Uri, Vec<lsp::Diagnostic>, Option<i32>)>;
+type Messages = Vec<(FileId, lsp::Uri, Vec<lsp::Diagnostic>, Option<i32>)>;
 
 /// The diagnostics of every file, and the messages for the files that are in `touched`
 /// or whose diagnostics differ from `before`.
@@ -239,7 +266,7 @@ fn file_diagnostics(
             .iter()
             .map(|d| convert::diagnostic(snap, &lines, d))
             .collect();
-        messages.push((entry.uri.clone(), converted, entry.version));
+        messages.push((*id, entry.uri.clone(), converted, entry.version));
     }
     (now, messages)
 }
@@ -259,6 +286,14 @@ fn root_of(params: &lsp::InitializeParams) -> Option<PathBuf> {
 
 impl LanguageServer for Backend {
     async fn initialize(&self, params: lsp::InitializeParams) -> Result<lsp::InitializeResult> {
+        let dynamic = params
+            .capabilities
+            .workspace
+            .as_ref()
+            .and_then(|w| w.did_change_watched_files.as_ref())
+            .and_then(|w| w.dynamic_registration)
+            .unwrap_or(false);
+        self.watch.store(dynamic, Ordering::SeqCst);
         if let Some(root) = root_of(&params) {
             self.shared.send(Edit::Load(root));
             self.shared.caught_up().await;
@@ -306,6 +341,48 @@ impl LanguageServer for Backend {
             }),
             offset_encoding: None,
         })
+    }
+
+    async fn initialized(&self, _: lsp::InitializedParams) {
+        if !self.watch.load(Ordering::SeqCst) {
+            return;
+        }
+        // Sources and pulled schemas written outside the editor (`mcpoc schema pull`, a
+        // checkout) reach the server as `workspace/didChangeWatchedFiles`.
+        let watchers = ["**/*.mcpo", "**/.mcpo/schemas/*.json"]
+            .into_iter()
+            .map(|g| lsp::FileSystemWatcher {
+                glob_pattern: lsp::GlobPattern::String(g.to_string()),
+                kind: None,
+            })
+            .collect();
+        let options = lsp::DidChangeWatchedFilesRegistrationOptions { watchers };
+        let registration = lsp::Registration {
+            id: "mcpo-watched-files".to_string(),
+            method: "workspace/didChangeWatchedFiles".to_string(),
+            register_options: serde_json::to_value(options).ok(),
+        };
+        // A client that refuses only loses updates from outside the editor.
+        let _ = self.client.register_capability(vec![registration]).await;
+    }
+
+    async fn did_change_watched_files(&self, params: lsp::DidChangeWatchedFilesParams) {
+        let changes: Vec<(PathBuf, DiskChange)> = params
+            .changes
+            .into_iter()
+            .filter_map(|c| {
+                let path = c.uri.to_file_path()?.into_owned();
+                let change = if c.typ == lsp::FileChangeType::DELETED {
+                    DiskChange::Deleted
+                } else {
+                    DiskChange::Written
+                };
+                Some((path, change))
+            })
+            .collect();
+        if !changes.is_empty() {
+            self.shared.send(Edit::Disk(changes));
+        }
     }
 
     async fn shutdown(&self) -> Result<()> {

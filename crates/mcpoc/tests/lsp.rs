@@ -421,3 +421,30 @@ fn labels_by(list: &Value, field: &str) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+#[test]
+fn files_written_and_deleted_on_disk_are_followed() {
+    let ws = workspace("ws");
+    let mut c = Client::start(ws.path());
+    let _ = c.diagnostics("typo.mcpo", None);
+    let extra = c.root.join("extra.mcpo");
+    std::fs::write(
+        &extra,
+        "resource \"aws.vpc\" \"x\" {\n  cidr_blok = \"10.9.0.0/16\"\n}\n",
+    )
+    .expect("write extra.mcpo");
+    c.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({"changes": [{"uri": uri(&extra), "type": 1}]}),
+    );
+    let diags = c.diagnostics("extra.mcpo", None);
+    assert!(diags.iter().any(|d| d["code"] == "E0103"), "{diags:?}");
+
+    std::fs::remove_file(&extra).expect("delete extra.mcpo");
+    c.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({"changes": [{"uri": uri(&extra), "type": 3}]}),
+    );
+    assert_eq!(c.diagnostics("extra.mcpo", None), Vec::<Value>::new());
+    c.shutdown();
+}
