@@ -35,7 +35,10 @@ pub const EXIT_USAGE: u8 = 2;
     about = "Deploy across MCP servers from declarative .mcpo files",
     long_about = "mcpoc checks and formats .mcpo programs that describe infrastructure \
                   behind MCP servers (firewalls, clouds, container engines, clusters), \
-                  against the schemas those servers publish.\n\nExit codes: 0 success, 1 diagnostics with errors, 2 usage or I/O error."
+                  against the schemas those servers publish, then plans and applies them \
+                  through the servers' tools.\n\nExit codes: 0 success, 1 diagnostics with errors \
+                  or a failed step, 2 usage or I/O error (`plan --detailed-exitcode`: 2 when \
+                  there are changes), 130 interrupted."
 )]
 struct Cli {
     #[command(subcommand)]
