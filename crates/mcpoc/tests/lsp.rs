@@ -448,3 +448,41 @@ fn files_written_and_deleted_on_disk_are_followed() {
     assert_eq!(c.diagnostics("extra.mcpo", None), Vec::<Value>::new());
     c.shutdown();
 }
+
+#[test]
+fn a_burst_of_edits_is_debounced_and_requests_see_the_last_text() {
+    let ws = workspace("ws");
+    let mut c = Client::start(ws.path());
+    let text = c.open("typo.mcpo");
+    let fixed = text.replace("cidr_blok", "cidr_block");
+    // Typing: twenty versions in a row, the last one setting `name` instead.
+    let last = text.replace("cidr_blok", "name");
+    for v in 2..=21 {
+        let t = if v == 21 {
+            last.as_str()
+        } else if v % 2 == 0 {
+            fixed.as_str()
+        } else {
+            text.as_str()
+        };
+        c.change("typo.mcpo", v, t);
+    }
+    // A request sent right after the burst answers on the last text.
+    let h = c.request("textDocument/hover", at(&c, "typo.mcpo", &last, "name", 2));
+    assert!(markdown(&h).contains("name: string"), "{h}");
+    let diags = c.diagnostics("typo.mcpo", Some(21));
+    let codes: Vec<&str> = diags.iter().filter_map(|d| d["code"].as_str()).collect();
+    assert_eq!(codes, ["E0200"], "only the missing cidr_block: {diags:?}");
+    // Stale versions were dropped, not all published.
+    let uri_typo = uri(&c.root.join("typo.mcpo"));
+    let published = c
+        .backlog
+        .iter()
+        .filter(|m| {
+            m["method"] == "textDocument/publishDiagnostics"
+                && m["params"]["uri"] == uri_typo.as_str()
+        })
+        .count();
+    assert!(published < 19, "{published} publishes for 20 edits");
+    c.shutdown();
+}
