@@ -89,7 +89,12 @@ enum Command {
     /// List declared and discovered MCP servers and where each came from.
     Servers(servers::ServersArgs),
     /// Run the language server on stdin/stdout (editors start it; see the book's editor page).
-    Lsp,
+    Lsp {
+        /// Accepted for editors that pass it (VS Code's client does); stdio is the only
+        /// transport.
+        #[arg(long)]
+        stdio: bool,
+    },
     /// Pull server schemas (`mcpoc schema pull`).
     Schema {
         #[command(subcommand)]
@@ -146,7 +151,7 @@ fn main() -> ExitCode {
         Command::Explain { code } => commands::explain(code.as_deref()),
         Command::Convert { file, stdout } => typecheck::convert(&file, stdout),
         Command::Servers(args) => servers::servers(args),
-        Command::Lsp => lsp::run(),
+        Command::Lsp { stdio: _ } => lsp::run(),
         Command::Schema { command } => servers::schema(command),
         Command::McpConformanceClient { url } => conformance::run(&url),
         Command::Plan(args) => deploy::plan(args),
