@@ -35,6 +35,13 @@ pub(crate) enum Target<'a> {
     Call(&'a FunctionCall),
     /// The type label of a `resource`, `data` or `task` block.
     TypeLabel(&'a Block),
+    /// `param.<name>` inside a pattern or runbook (the top-level block).
+    Param {
+        /// The pattern or runbook.
+        top: &'a Block,
+        /// The parameter's name in the reference.
+        name: &'a mcpo_syntax::ast::Ident,
+    },
 }
 
 /// Whether `span` holds `offset` (both ends included: a cursor just after a name is on it).
@@ -85,6 +92,23 @@ fn in_block<'a>(b: &'a Block, offset: u32, blocks: &mut Vec<&'a Block>) -> Optio
                 });
             }
             BodyItem::Attribute(a) if holds(a.value.span, offset) => {
+                if let Some(top) = blocks.first()
+                    && let Some(p) = param_at(top, &a.value, offset)
+                {
+                    return Some(p);
+                }
+                // `use "x" { pattern = "<name>" }` names a pattern of the workspace.
+                if let (Some(top), true) = (blocks.first(), a.name.name == "pattern")
+                    && top.ty.name == "use"
+                    && let ExprKind::Template(t) = &a.value.kind
+                    && let Some(name) = t.as_literal()
+                {
+                    return Some(Target::Ref {
+                        key: format!("pattern.{name}"),
+                        name: a.value.span,
+                        expr: &a.value,
+                    });
+                }
                 return in_expr(&a.value, offset);
             }
             BodyItem::Block(inner) if holds(inner.span, offset) => {
@@ -94,6 +118,35 @@ fn in_block<'a>(b: &'a Block, offset: u32, blocks: &mut Vec<&'a Block>) -> Optio
         }
     }
     None
+}
+
+/// `param.<name>` at `offset`, inside a pattern or runbook.
+fn param_at<'a>(top: &'a Block, expr: &'a Expr, offset: u32) -> Option<Target<'a>> {
+    if !matches!(top.ty.name.as_str(), "pattern" | "runbook") {
+        return None;
+    }
+    let mut found = None;
+    mcpo_sema::walk(expr, &mut |e| {
+        if let ExprKind::GetAttr { object, name } = &e.kind
+            && matches!(&object.kind, ExprKind::Variable(v) if v.name == "param")
+            && holds(e.span, offset)
+        {
+            found = Some(Target::Param { top, name });
+        }
+    });
+    found
+}
+
+/// The `param "<name>"` block of a pattern or runbook.
+pub(crate) fn param_block<'a>(top: &'a Block, name: &str) -> Option<&'a Block> {
+    top.body.items.iter().find_map(|i| match i {
+        BodyItem::Block(b)
+            if b.ty.name == "param" && b.labels.first().is_some_and(|l| l.value() == name) =>
+        {
+            Some(b)
+        }
+        _ => None,
+    })
 }
 
 /// The innermost reference or call name around `offset` in an expression.

@@ -86,6 +86,27 @@ pub fn hover(
                 markdown: md,
             })
         }
+        Target::Param { top, name } => {
+            let b = at::param_block(top, &name.name)?;
+            let ty = b.body.items.iter().find_map(|i| match i {
+                BodyItem::Attribute(a) if a.name.name == "type" => text.get(a.value.span.range()),
+                _ => None,
+            });
+            let mut md = format!(
+                "```mcpo\nparam \"{}\": {}\n```\nparameter of {} `{}`",
+                name.name,
+                ty.unwrap_or("any"),
+                top.ty.name,
+                top.labels.first().map_or("", |l| l.value())
+            );
+            if let Some(desc) = string_attr(b, "description") {
+                md.push_str(&format!("\n\n{desc}"));
+            }
+            Some(Hover {
+                span: name.span,
+                markdown: md,
+            })
+        }
         Target::TypeLabel(b) => {
             let (server, name) = at::block_type(b)?;
             let what = if b.ty.name == "task" {

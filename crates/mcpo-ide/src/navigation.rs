@@ -36,6 +36,13 @@ pub fn definition(
     match at::find(db, file, offset)? {
         Target::Decl { key, .. } | Target::Ref { key, .. } => declaration(db, ws, &key),
         Target::Call(c) => declaration(db, ws, &format!("function.{}", c.name.name)),
+        Target::Param { top, name } => {
+            let b = at::param_block(top, &name.name)?;
+            Some(Location {
+                file: file.id(db),
+                span: b.labels.first()?.span(),
+            })
+        }
         _ => None,
     }
 }
