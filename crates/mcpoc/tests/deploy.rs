@@ -455,3 +455,32 @@ fn refresh_reports_drift_and_apply_corrects_it() {
     assert_eq!(ws.twin_counts(), counts(BASIC));
     ws.run(&["plan", "--detailed-exitcode"]).expect_code(0);
 }
+
+/// `--parallelism 1` runs one step at a time (read from the plain progress lines, one per
+/// event); the default runs independent steps together.
+#[test]
+fn parallelism_bounds_the_steps_in_flight() {
+    let most_in_flight = |run: &deploy_support::Run| {
+        let (mut now, mut most) = (0i32, 0i32);
+        for line in run.stderr.lines() {
+            if line.ends_with(": creating...") {
+                now += 1;
+                most = most.max(now);
+            } else if line.contains(": created in ") {
+                now -= 1;
+            }
+        }
+        most
+    };
+    let ws = Ws::fixture("basic");
+    ws.pull();
+    let one = ws.run(&["apply", "--auto-approve", "--parallelism", "1"]);
+    one.expect_code(0);
+    assert_eq!(most_in_flight(&one), 1, "{}", one.both());
+    assert_eq!(ws.twin_counts(), counts(BASIC));
+    ws.run(&["destroy", "--auto-approve"]).expect_code(0);
+    let many = ws.apply_ok();
+    assert!(most_in_flight(&many) >= 2, "{}", many.both());
+    let zero = ws.run(&["apply", "--auto-approve", "--parallelism", "0"]);
+    zero.expect_code(2);
+}
