@@ -367,6 +367,23 @@ fn members(
         ["var"] => declared("var.".into(), CompletionKind::Reference),
         ["local"] => declared("local.".into(), CompletionKind::Reference),
         ["module"] => declared("module.".into(), CompletionKind::Reference),
+        ["param"] => blocks
+            .first()
+            .filter(|top| matches!(top.ty.name.as_str(), "pattern" | "runbook"))
+            .map(|top| {
+                top.body
+                    .items
+                    .iter()
+                    .filter_map(|i| match i {
+                        BodyItem::Block(b) if b.ty.name == "param" => {
+                            let name = b.labels.first()?.value();
+                            Some(Completion::new(name, CompletionKind::Reference).detail("param"))
+                        }
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
         ["count"] => vec![Completion::new("index", CompletionKind::Attribute).detail("number")],
         ["each"] => vec![
             Completion::new("key", CompletionKind::Attribute).detail("string"),
