@@ -144,7 +144,7 @@ pub async fn refresh(
                 if let Some(obj) = inputs.as_object_mut() {
                     for (k, recorded) in obj.iter_mut() {
                         let Some(now) = live.get(k) else { continue };
-                        if now != recorded {
+                        if !same_as_recorded(recorded, now) {
                             let sensitive = r.sensitive.iter().any(|s| s == k);
                             report.drift.push(Drift {
                                 address: address.clone(),
@@ -179,6 +179,22 @@ pub async fn refresh(
         }
     }
     report
+}
+
+/// Whether a live value still matches what was recorded: servers fill in defaults inside
+/// nested objects (`ports[0].protocol = "TCP"`), which is not a change made outside mcpo.
+/// Objects match when every recorded key matches (keys only the server reports are
+/// ignored), lists when they have the same length and match item by item.
+fn same_as_recorded(recorded: &Value, live: &Value) -> bool {
+    match (recorded, live) {
+        (Value::Object(r), Value::Object(l)) => r
+            .iter()
+            .all(|(k, v)| l.get(k).is_some_and(|lv| same_as_recorded(v, lv))),
+        (Value::Array(r), Value::Array(l)) => {
+            r.len() == l.len() && r.iter().zip(l).all(|(a, b)| same_as_recorded(a, b))
+        }
+        _ => recorded == live,
+    }
 }
 
 /// Whether `item` has every argument of a create with the same value.

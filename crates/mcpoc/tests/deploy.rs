@@ -484,3 +484,21 @@ fn parallelism_bounds_the_steps_in_flight() {
     let zero = ws.run(&["apply", "--auto-approve", "--parallelism", "0"]);
     zero.expect_code(2);
 }
+
+/// Defaults a server fills in inside nested values (a service port's `protocol`) are not
+/// changes made outside mcpo.
+#[test]
+fn server_defaults_inside_nested_values_are_not_drift() {
+    let ws = Ws::fixture("instances");
+    let text = ws.read("main.mcpo")
+        + "\nresource \"kubernetes.service\" \"api\" {\n  name      = \"api\"\n  \
+           namespace = kubernetes.namespace.app.name\n  \
+           ports     = [{ port = 80, target_port = 8080 }]\n  \
+           selector  = { app = \"api\" }\n}\n";
+    ws.write("main.mcpo", &text);
+    ws.pull();
+    ws.apply_ok();
+    let refresh = ws.run(&["refresh"]);
+    refresh.expect_code(0);
+    assert!(refresh.stdout.contains("no drift"), "{}", refresh.both());
+}
