@@ -98,9 +98,6 @@ codes! {
     /// A one-line block with more than one item, or two items on one line.
     E0009 = "missing newline",
         "Attributes and blocks each end at a newline. A one-line block (`a { b = 1 }`) holds at most one attribute; put further attributes on their own lines.";
-    /// A `.mcpo.json` file that is not a deployment template.
-    E0014 = "invalid deployment template",
-        "A `*.mcpo.json` file is a JSON deployment template: an object with `name` and `resources: [{server, type, name, properties}]` (LANGUAGE.md section 7). The file is not valid JSON, or lacks that shape.\n\n```json\n{ \"name\": \"shop\", \"resources\": [ { \"server\": \"aws\", \"type\": \"vpc\", \"name\": \"main\", \"properties\": { \"cidrBlock\": \"10.0.0.0/16\" } } ] }\n```\n\nFix the JSON, or rename the file if it is not a template.";
     /// A `/* ... */` comment that never ends.
     E0010 = "unterminated comment",
         "A block comment starts with `/*` and runs until `*/`, which was not found before the end of the file.";
@@ -113,6 +110,9 @@ codes! {
     /// A one-line block (`a { b = 1 }`) whose closing `}` is not on the same line.
     E0013 = "one-line block not closed on its line",
         "A block whose first attribute follows `{` on the same line is a one-line block, and its `}` must follow on that line too (as in HCL).\n\n```hcl\nlifecycle { prevent_destroy = true\n}\n```\n\nEither close it on the same line (`lifecycle { prevent_destroy = true }`) or start the body on a new line after `{`.";
+    /// A `.mcpo.json` file that is not a deployment template.
+    E0014 = "invalid deployment template",
+        "A `*.mcpo.json` file is a JSON deployment template: an object with `name` and `resources: [{server, type, name, properties}]` (LANGUAGE.md section 7). The file is not valid JSON, or lacks that shape.\n\n```json\n{ \"name\": \"shop\", \"resources\": [ { \"server\": \"aws\", \"type\": \"vpc\", \"name\": \"main\", \"properties\": { \"cidrBlock\": \"10.0.0.0/16\" } } ] }\n```\n\nFix the JSON, or rename the file if it is not a template.";
     /// A block type the language does not have, at the top level or inside a block.
     E0100 = "unknown block type",
         "Top-level blocks are `server`, `variable`, `locals`, `resource`, `data`, `task`, `output`, `pattern`, `use`, `function`, `runbook` and `adapter`; inside a resource, `lifecycle`, `wait_for` and blocks for object-typed attributes.\n\n```hcl\nresorce \"aws.vpc\" \"main\" {   # misspelt\n  cidr_block = \"10.0.0.0/16\"\n}\n```\n\nFix the block type; the help line suggests the closest one.";
@@ -213,6 +213,27 @@ codes! {
     /// Resources, data, locals or tasks that depend on each other in a loop.
     E0400 = "dependency cycle",
         "Everything a declaration references must exist before it, so references (and `depends_on`) may not form a loop.\n\n```hcl\nlocals {\n  a = local.b\n  b = local.a\n}\n```\n\nThe message shows the cycle's path; break it by removing one reference.";
+    /// A resource that would be deleted or replaced has `prevent_destroy`.
+    E0401 = "plan would destroy a protected resource",
+        "A resource with `lifecycle { prevent_destroy = true }` would be deleted or replaced by this plan (a force-new attribute changed, its type has no update tool, or `destroy` was asked for).\n\n```hcl\nresource \"aws.vpc\" \"main\" {\n  cidr_block = \"10.1.0.0/16\"   # was 10.0.0.0/16: cannot change in place\n  lifecycle { prevent_destroy = true }\n}\n```\n\nChange the configuration so no replacement is needed, or remove `prevent_destroy` if you mean it.";
+    /// A data block's read failed or matched no single object.
+    E0402 = "data read failed",
+        "A `data` block is read at plan time: with only `id` through `T.read`, otherwise through `T.list`, keeping the objects whose attributes equal every argument given. Exactly one must match.\n\n```hcl\ndata \"aws.vpc_subnet\" \"private\" { name = \"private-1\" }   # no subnet has that name\n```\n\nThe message says how many objects exist or matched; add or correct arguments so exactly one matches.";
+    /// A required variable was not given.
+    E0403 = "variable has no value",
+        "A `variable` without `default` must be given a value when planning: `-var name=value` on the command line or the environment variable `MCPO_VAR_<name>`.\n\n```hcl\nvariable \"region\" { type = string }\n```\n\n`mcpoc plan -var region=eu-west-1`";
+    /// A variable's `validation` condition is false.
+    E0404 = "variable validation failed",
+        "A `validation` block's `condition` evaluated to false for the variable's value; the message is the block's `message`.\n\n```hcl\nvariable \"replicas\" {\n  type = number\n  validation {\n    condition = var.replicas > 0\n    message   = \"at least one replica\"\n  }\n}\n```";
+    /// A `use` whose pattern plan cannot expand.
+    E0405 = "pattern source not supported by plan",
+        "`plan` and `apply` expand patterns declared in the workspace (`use \"x\" { pattern = \"name\" }`). A `source` (stdlib, path, git) is checked but not yet expanded for planning, and patterns may nest at most 16 levels.\n\nCopy the pattern into the workspace and refer to it with `pattern = \"name\"`.";
+    /// An expression failed at plan or apply time.
+    E0406 = "expression cannot be evaluated",
+        "An expression that type-checks failed when evaluated with real values: an index out of range, a key that is not there, a function given a bad value (`cidrsubnet` with no room left), division by zero.\n\n```hcl\nlocals { first = var.names[5] }   # var.names has 2 elements\n```\n\nThe label says what failed; fix the value or guard the expression with `try(...)` or a conditional.";
+    /// `count`/`for_each` depends on values known only after apply.
+    E0407 = "instances depend on unknown values",
+        "How many instances a block makes (`count`, `for_each`) must be known when planning, so it may not depend on attributes that a resource gets only when it is created.\n\n```hcl\nresource \"aws.ec2_instance\" \"web\" {\n  count = length(aws.vpc_subnet.app.id)   # id is known only after apply\n}\n```\n\nUse variables or locals, or apply the resource it depends on first.";
     /// The state file exists but cannot be read.
     E0500 = "state file unreadable",
         "The state of a workspace lives in `.mcpo/state/state.json`. That path exists but could not be read: it is a directory, its permissions forbid reading, or the disk reported an error. Nothing was changed.\n\n```text\nerror[E0500]: cannot read the state file .mcpo/state/state.json: Is a directory (os error 21); check that it is a readable file\n```\n\nMake it a readable file again (restore it from `.mcpo/state/history/` if needed).";
@@ -309,27 +330,6 @@ codes! {
     /// `mcpoc import` to an address the workspace does not declare.
     E0637 = "import address not declared",
         "`mcpoc import ADDR ID` records an existing resource under the address of a `resource` block of the workspace, so that mcpo manages it from then on. The address must name a managed resource instance that the workspace declares (`aws.vpc.main`, `aws.vpc.web[0]`, `aws.vpc.web[\"a\"]`); data reads, tasks and outputs cannot be imported.\n\n```sh\nmcpoc import aws.vpc.mian vpc-0a1b2c3d   # no such block\n```\n\nDeclare the block first, then import to its address.";
-    /// A resource that would be deleted or replaced has `prevent_destroy`.
-    E0401 = "plan would destroy a protected resource",
-        "A resource with `lifecycle { prevent_destroy = true }` would be deleted or replaced by this plan (a force-new attribute changed, its type has no update tool, or `destroy` was asked for).\n\n```hcl\nresource \"aws.vpc\" \"main\" {\n  cidr_block = \"10.1.0.0/16\"   # was 10.0.0.0/16: cannot change in place\n  lifecycle { prevent_destroy = true }\n}\n```\n\nChange the configuration so no replacement is needed, or remove `prevent_destroy` if you mean it.";
-    /// A data block's read failed or matched no single object.
-    E0402 = "data read failed",
-        "A `data` block is read at plan time: with only `id` through `T.read`, otherwise through `T.list`, keeping the objects whose attributes equal every argument given. Exactly one must match.\n\n```hcl\ndata \"aws.vpc_subnet\" \"private\" { name = \"private-1\" }   # no subnet has that name\n```\n\nThe message says how many objects exist or matched; add or correct arguments so exactly one matches.";
-    /// A required variable was not given.
-    E0403 = "variable has no value",
-        "A `variable` without `default` must be given a value when planning: `-var name=value` on the command line or the environment variable `MCPO_VAR_<name>`.\n\n```hcl\nvariable \"region\" { type = string }\n```\n\n`mcpoc plan -var region=eu-west-1`";
-    /// A variable's `validation` condition is false.
-    E0404 = "variable validation failed",
-        "A `validation` block's `condition` evaluated to false for the variable's value; the message is the block's `message`.\n\n```hcl\nvariable \"replicas\" {\n  type = number\n  validation {\n    condition = var.replicas > 0\n    message   = \"at least one replica\"\n  }\n}\n```";
-    /// A `use` whose pattern plan cannot expand.
-    E0405 = "pattern source not supported by plan",
-        "`plan` and `apply` expand patterns declared in the workspace (`use \"x\" { pattern = \"name\" }`). A `source` (stdlib, path, git) is checked but not yet expanded for planning, and patterns may nest at most 16 levels.\n\nCopy the pattern into the workspace and refer to it with `pattern = \"name\"`.";
-    /// An expression failed at plan or apply time.
-    E0406 = "expression cannot be evaluated",
-        "An expression that type-checks failed when evaluated with real values: an index out of range, a key that is not there, a function given a bad value (`cidrsubnet` with no room left), division by zero.\n\n```hcl\nlocals { first = var.names[5] }   # var.names has 2 elements\n```\n\nThe label says what failed; fix the value or guard the expression with `try(...)` or a conditional.";
-    /// `count`/`for_each` depends on values known only after apply.
-    E0407 = "instances depend on unknown values",
-        "How many instances a block makes (`count`, `for_each`) must be known when planning, so it may not depend on attributes that a resource gets only when it is created.\n\n```hcl\nresource \"aws.ec2_instance\" \"web\" {\n  count = length(aws.vpc_subnet.app.id)   # id is known only after apply\n}\n```\n\nUse variables or locals, or apply the resource it depends on first.";
     /// A variable that nothing reads.
     W0001 = "unused variable",
         "A `variable` that no expression reads (`var.<name>`) is probably left over or misspelt where it is used.\n\n```hcl\nvariable \"region\" { default = \"eu-west-1\" }   # never read\n```\n\nRemove it, or read it where it was meant to be used.";
