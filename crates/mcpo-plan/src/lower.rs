@@ -1541,7 +1541,16 @@ fn diff_resource(
             .map(Val::from_json);
         let after = args_map.get(name);
         let same = match (&before, after) {
-            (Some(b), Some(a)) => a.is_known() && equal(a, b),
+            // The server may fill defaults inside nested values (a port's protocol): what
+            // is declared must be part of what it reports, and equal to what was last
+            // sent (so that removing a nested key is still a change).
+            (Some(b), Some(a)) => {
+                a.is_known()
+                    && declared_in(a, b)
+                    && prior_in
+                        .and_then(|i| i.get(name))
+                        .is_none_or(|sent| equal(a, &Val::from_json(sent)))
+            }
             (None, None) => true,
             // Set before only as a computed output, never sent: not ours to manage.
             (Some(_), None) => !prior_in.is_some_and(|i| i.contains_key(name)),
@@ -1606,6 +1615,21 @@ fn diff_resource(
         }
     }
     (Some(change), mark_attrs(current, &sensitive))
+}
+
+/// Whether a declared value is found in what the server reports: equal, except that
+/// objects may hold more keys (defaults the server filled in), at any depth.
+fn declared_in(declared: &Val, live: &Val) -> bool {
+    match (declared.unmarked(), live.unmarked()) {
+        (Val::Map(d), Val::Map(l)) => d.iter().all(|(k, v)| match l.get(k) {
+            Some(lv) => declared_in(v, lv),
+            None => matches!(v.unmarked(), Val::Null),
+        }),
+        (Val::List(d), Val::List(l)) => {
+            d.len() == l.len() && d.iter().zip(l).all(|(a, b)| declared_in(a, b))
+        }
+        _ => equal(declared, live),
+    }
 }
 
 fn mark_attrs(m: BTreeMap<String, Val>, sensitive: &BTreeSet<String>) -> Val {

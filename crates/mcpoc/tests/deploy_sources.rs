@@ -61,3 +61,32 @@ fn templates_and_module_directories_apply_and_converge() {
         ws.twin_counts()
     );
 }
+
+/// Every example applies on the twins and a second plan finds nothing to do: servers that
+/// fill defaults inside nested values (a service port's protocol, a backend server's
+/// weight) must not show up as perpetual updates.
+#[test]
+fn every_example_applies_and_then_has_no_changes() {
+    let secret = [("MCPO_VAR_db_password", "correct-horse-battery")];
+    for example in [
+        "quickstart",
+        "dev-environment",
+        "load-balanced-web-app",
+        "full-stack-production",
+    ] {
+        let ws = Ws::copy_of(&format!("examples/{example}"));
+        ws.pull();
+        let apply = ws.run_env(&["apply", "--auto-approve"], &secret);
+        assert_eq!(apply.code, Some(0), "{example}: {}", apply.both());
+        let plan = ws.run_env(&["plan", "--detailed-exitcode"], &secret);
+        assert_eq!(plan.code, Some(0), "{example}: {}", plan.both());
+        let destroy = ws.run_env(&["destroy", "--auto-approve"], &secret);
+        if example == "full-stack-production" {
+            // Its database has `lifecycle { prevent_destroy = true }`.
+            assert_eq!(destroy.code, Some(1), "{example}: {}", destroy.both());
+            assert!(destroy.stderr.contains("E0401"), "{}", destroy.both());
+        } else {
+            assert_eq!(destroy.code, Some(0), "{example}: {}", destroy.both());
+        }
+    }
+}
