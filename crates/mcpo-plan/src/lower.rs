@@ -814,17 +814,12 @@ pub fn plan(
             let mut scope = Scope::new(lookup, &program.servers, &program.functions, inputs.io);
             scope.prefix = node.prefix.clone();
             scope.impure_unknown = true;
+            // A param of a repeated `use` sees its instance's `count.index` / `each`.
+            set_instance(&mut scope, &node.inst);
             match &node.kind {
                 Kind::Var => program.vars.get(key).cloned().unwrap_or(Val::Unknown),
                 Kind::Local | Kind::Param | Kind::Output => match &node.expr {
-                    Some(e) => match {
-                        let mut s =
-                            Scope::new(lookup, &program.servers, &program.functions, inputs.io);
-                        s.prefix = node.prefix.clone();
-                        s.impure_unknown = true;
-                        set_instance(&mut s, &node.inst);
-                        eval::eval(e, &s)
-                    } {
+                    Some(e) => match eval::eval(e, &scope) {
                         Ok(v) if node.sensitive => v.mark_sensitive(),
                         Ok(v) => v,
                         Err(e) => {
