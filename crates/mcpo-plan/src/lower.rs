@@ -325,13 +325,9 @@ impl<'a> Builder<'a> {
         let Some(pname) = literal("pattern").or(from_source) else {
             if attr(block, "source").is_some() {
                 self.diags.push(
-                    Diagnostic::error(
-                        codes::E0405,
+                    not_expanded(
                         file,
                         block.ty.span,
-                        "pattern source not supported by plan",
-                    )
-                    .with_primary_label(
                         "`plan` and `apply` expand patterns of this workspace and of local module directories (`source = \"./dir\"`) only",
                     )
                     .with_help(
@@ -345,17 +341,11 @@ impl<'a> Builder<'a> {
             return;
         };
         if depth >= 16 {
-            self.diags.push(
-                Diagnostic::error(
-                    codes::E0405,
-                    file,
-                    block.ty.span,
-                    "pattern source not supported by plan",
-                )
-                .with_primary_label(
-                    "patterns nest more than 16 levels deep here (a pattern that uses itself?)",
-                ),
-            );
+            self.diags.push(not_expanded(
+                file,
+                block.ty.span,
+                "patterns nest more than 16 levels deep here (a pattern that uses itself?)",
+            ));
             return;
         }
         if attr(block, "count").is_some() || attr(block, "for_each").is_some() {
@@ -1099,6 +1089,17 @@ fn sort_changes(plan: &mut Plan) {
         let rb = rank.get(&b.address).copied().unwrap_or(usize::MAX);
         ra.cmp(&rb).then_with(|| a.address.cmp(&b.address))
     });
+}
+
+/// E0405: a `use` whose pattern planning cannot expand.
+fn not_expanded(file: FileId, span: Span, why: &str) -> Diagnostic {
+    Diagnostic::error(
+        codes::E0405,
+        file,
+        span,
+        "pattern source not supported by plan",
+    )
+    .with_primary_label(why)
 }
 
 fn prevent_destroy(node: &Node) -> bool {

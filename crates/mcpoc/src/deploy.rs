@@ -13,7 +13,7 @@ use mcpo_exec::{
 };
 use mcpo_mcp::{ConnectOptions, ServerSpec};
 use mcpo_plan::{Plan, PlanInputs, PlanMode, PlanSource, Program, render};
-use mcpo_sema::{Database, SchemaFile, SourceFile, Workspace};
+use mcpo_sema::{Database, Workspace};
 use mcpo_state::{LocalBackend, LockGuard, LockInfo, State};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -288,23 +288,7 @@ fn check_loaded(
     let mut ignored = Vec::new();
     let servers = crate::workspace::server_blocks(&refs, &sources, &env, &mut ignored);
 
-    let db = Database::default();
-    let inputs: Vec<SourceFile> = ids
-        .iter()
-        .map(|id| {
-            SourceFile::new(
-                &db,
-                *id,
-                sources.name(*id).to_string(),
-                sources.text(*id).to_string(),
-            )
-        })
-        .collect();
-    let schemas: Vec<SchemaFile> = crate::typecheck::read_schemas(root)
-        .into_iter()
-        .map(|(server, name, text)| SchemaFile::new(&db, server, name, text))
-        .collect();
-    let workspace = Workspace::new(&db, inputs, schemas);
+    let (db, workspace) = crate::typecheck::database(root, &ids, &sources);
     diags.extend(mcpo_sema::check_semantics(&db, workspace));
     if !diags.is_empty() {
         output::print(&mut diags, &sources, Format::Human);

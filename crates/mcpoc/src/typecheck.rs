@@ -32,7 +32,12 @@ pub fn read_schemas(root: &Path) -> Vec<(String, String, String)> {
 /// Name and type diagnostics for the loaded files, against the schemas under the
 /// workspace root found from `start`.
 pub fn semantic_diagnostics(start: &Path, files: &[FileId], sources: &Sources) -> Vec<Diagnostic> {
-    let root = find_root(start);
+    let (db, ws) = database(&find_root(start), files, sources);
+    mcpo_sema::check_semantics(&db, ws)
+}
+
+/// The checker's database for the loaded files and the schemas pulled under `root`.
+pub fn database(root: &Path, files: &[FileId], sources: &Sources) -> (Database, Workspace) {
     let db = Database::default();
     let inputs: Vec<SourceFile> = files
         .iter()
@@ -45,12 +50,12 @@ pub fn semantic_diagnostics(start: &Path, files: &[FileId], sources: &Sources) -
             )
         })
         .collect();
-    let schemas: Vec<SchemaFile> = read_schemas(&root)
+    let schemas: Vec<SchemaFile> = read_schemas(root)
         .into_iter()
         .map(|(server, name, text)| SchemaFile::new(&db, server, name, text))
         .collect();
     let ws = Workspace::new(&db, inputs, schemas);
-    mcpo_sema::check_semantics(&db, ws)
+    (db, ws)
 }
 
 /// A JSON deployment template as formatted `.mcpo` source, against the schemas pulled
