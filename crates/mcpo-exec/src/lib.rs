@@ -43,39 +43,8 @@ use std::time::Duration;
 /// returned, including `id`).
 pub type Values = BTreeMap<String, Value>;
 
-/// What a step does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Action {
-    /// `T.create`.
-    Create,
-    /// `T.update` in place.
-    Update,
-    /// `T.delete` of the old resource, then `T.create`.
-    Replace,
-    /// `T.delete`.
-    Delete,
-    /// A data read at apply time.
-    Read,
-    /// A task: one tool call.
-    Run,
-    /// Nothing; the recorded value flows to dependents.
-    NoOp,
-}
-
-impl Action {
-    /// `create`, `update`, ... (for messages and events).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Create => "create",
-            Action::Update => "update",
-            Action::Replace => "replace",
-            Action::Delete => "delete",
-            Action::Read => "read",
-            Action::Run => "run",
-            Action::NoOp => "no-op",
-        }
-    }
-}
+/// What a step does: the plan's action (`Action::verb` names it in messages and events).
+pub use mcpo_plan::Action;
 
 /// One node of the work: what to do to which address, and what it waits for.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,7 +1,7 @@
 //! Applying an `mcpo_plan::Plan`: its changes as [`Step`]s, and its `Program` as the
 //! [`Evaluator`] that computes each step's arguments from the values of finished steps.
 
-use crate::{Action, Connections, Evaluator, Step, Values, WaitFor};
+use crate::{Connections, Evaluator, Step, Values, WaitFor};
 use mcpo_plan::{Io, NodeKind, Plan, Program, Val};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -14,15 +14,7 @@ pub fn steps_of(plan: &Plan) -> Vec<Step> {
         .iter()
         .map(|c| Step {
             address: c.address.clone(),
-            action: match c.action {
-                mcpo_plan::Action::Create => Action::Create,
-                mcpo_plan::Action::Update => Action::Update,
-                mcpo_plan::Action::Replace => Action::Replace,
-                mcpo_plan::Action::Delete => Action::Delete,
-                mcpo_plan::Action::Read => Action::Read,
-                mcpo_plan::Action::Run => Action::Run,
-                mcpo_plan::Action::NoOp => Action::NoOp,
-            },
+            action: c.action,
             server: c.server.clone(),
             type_name: c.type_name.clone(),
             id: c.id.clone(),

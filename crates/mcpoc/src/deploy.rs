@@ -1083,10 +1083,10 @@ fn show_event(progress: &mut Progress, shown: &mut Shown, ev: mcpo_exec::Event, 
                 format!("depends on {because}, which failed")
             },
         },
-        EventKind::RolledBack { action } => ProgressEvent::Done {
+        EventKind::RolledBack { action: _ } => ProgressEvent::Done {
             address,
             verb: Verb::Rollback,
-            id: Some(action.as_str().to_string()).filter(|_| false),
+            id: None,
         },
     };
     progress.event(&event);
