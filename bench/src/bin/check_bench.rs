@@ -14,103 +14,9 @@ use mcpo_diagnostics::FileId;
 use mcpo_sema::{Database, SchemaFile, SourceFile, Workspace};
 use salsa::Setter;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// Resources per generated file.
-const PER_FILE: usize = 100;
-
-/// One group of ten resources, referring to group `g - 1` when there is one.
-fn group(out: &mut String, g: usize, replicas: usize) {
-    let prev = g.saturating_sub(1);
-    let _ = write!(
-        out,
-        r#"
-resource "aws.vpc" "v{g}" {{
-  cidr_block = "10.{a}.0.0/16"
-  name       = "vpc-{g}"
-}}
-
-resource "aws.vpc_subnet" "s{g}" {{
-  vpc_id            = aws.vpc.v{g}.id
-  cidr_block        = cidrsubnet(aws.vpc.v{g}.cidr_block, 8, 1)
-  availability_zone = "eu-west-1a"
-}}
-
-resource "aws.ec2_security_group" "sg{g}" {{
-  group_name  = "sg-{g}"
-  description = "group {g}"
-  vpc_id      = aws.vpc.v{g}.id
-  ingress     = [{{ protocol = "tcp", from_port = 443, to_port = 443, cidr_blocks = ["0.0.0.0/0"] }}]
-}}
-
-resource "aws.ec2_instance" "i{g}" {{
-  ami                = "ami-0abcdef1234567890"
-  instance_type      = "t3.micro"
-  subnet_id          = aws.vpc_subnet.s{g}.id
-  security_group_ids = [aws.ec2_security_group.sg{g}.id, aws.ec2_security_group.sg{prev}.id]
-}}
-
-resource "opnsense.network_vlan" "vl{g}" {{
-  interface   = "igb1"
-  tag         = {tag}
-  description = "vlan for ${{aws.vpc.v{g}.name}}"
-}}
-
-resource "opnsense.firewall_rule" "fw{g}" {{
-  interface        = "vlan1.{tag}"
-  action           = "pass"
-  protocol         = "tcp"
-  destination      = aws.ec2_instance.i{g}.private_ip
-  destination_port = "443"
-}}
-
-resource "docker.image_build" "img{g}" {{
-  context = "./app{g}"
-  tag     = "app{g}:1.0.${{opnsense.network_vlan.vl{prev}.tag}}"
-}}
-
-resource "docker.container" "c{g}" {{
-  name  = "c{g}"
-  image = docker.image_build.img{g}.tag
-  env   = {{ UPSTREAM = aws.ec2_instance.i{prev}.private_ip }}
-}}
-
-resource "kubernetes.namespace" "ns{g}" {{
-  name = "ns{g}"
-}}
-
-resource "kubernetes.deployment" "d{g}" {{
-  name      = "d{g}"
-  namespace = kubernetes.namespace.ns{g}.name
-  image     = docker.image_build.img{prev}.tag
-  replicas  = {replicas}
-}}
-"#,
-        a = g % 250,
-        tag = 1 + g % 4000,
-    );
-}
-
-/// The workspace's files: `n` resources (rounded up to groups of ten).
-fn generate(n: usize) -> Vec<String> {
-    let groups = n.div_ceil(10);
-    let per_file = PER_FILE / 10;
-    let mut files = Vec::new();
-    let mut cur = String::new();
-    for g in 0..groups {
-        group(&mut cur, g, 3);
-        if (g + 1) % per_file == 0 {
-            files.push(std::mem::take(&mut cur));
-        }
-    }
-    if !cur.is_empty() {
-        files.push(cur);
-    }
-    files
-}
 
 fn schemas(db: &Database) -> Vec<SchemaFile> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/check/.mcpo/schemas");
@@ -128,7 +34,7 @@ fn ms(d: Duration) -> String {
 }
 
 fn run(n: usize) {
-    let texts = generate(n);
+    let texts = mcpo_bench::workspace(n);
     let bytes: usize = texts.iter().map(String::len).sum();
     // Cold: a fresh database, best of three.
     let mut cold = Duration::MAX;

@@ -11,81 +11,10 @@
 //! Usage: `cargo run --release -p mcpo-bench --bin lsp_bench -- [N]`.
 
 use serde_json::{Value, json};
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
-
-/// Resources per generated file.
-const PER_FILE: usize = 100;
-
-fn group(out: &mut String, g: usize) {
-    let prev = g.saturating_sub(1);
-    let _ = write!(
-        out,
-        r#"
-resource "aws.vpc" "v{g}" {{
-  cidr_block = "10.{a}.0.0/16"
-  name       = "vpc-{g}"
-}}
-
-resource "aws.vpc_subnet" "s{g}" {{
-  vpc_id            = aws.vpc.v{g}.id
-  cidr_block        = cidrsubnet(aws.vpc.v{g}.cidr_block, 8, 1)
-  availability_zone = "eu-west-1a"
-}}
-
-resource "aws.ec2_security_group" "sg{g}" {{
-  group_name  = "sg-{g}"
-  description = "group {g}"
-  vpc_id      = aws.vpc.v{g}.id
-}}
-
-resource "aws.ec2_instance" "i{g}" {{
-  ami                = "ami-0abcdef1234567890"
-  instance_type      = "t3.micro"
-  subnet_id          = aws.vpc_subnet.s{g}.id
-  security_group_ids = [aws.ec2_security_group.sg{g}.id, aws.ec2_security_group.sg{prev}.id]
-}}
-
-resource "opnsense.network_vlan" "vl{g}" {{
-  interface   = "igb1"
-  tag         = {tag}
-  description = "vlan for ${{aws.vpc.v{g}.name}}"
-}}
-
-resource "opnsense.firewall_rule" "fw{g}" {{
-  interface = "vlan1.{tag}"
-  action    = "pass"
-  protocol  = "tcp"
-}}
-
-resource "docker.image_build" "img{g}" {{
-  context = "./app{g}"
-  tag     = "app{g}:1.0"
-}}
-
-resource "docker.container" "c{g}" {{
-  name  = "c{g}"
-  image = docker.image_build.img{g}.tag
-}}
-
-resource "kubernetes.namespace" "ns{g}" {{
-  name = "ns{g}"
-}}
-
-resource "kubernetes.deployment" "d{g}" {{
-  name      = "d{g}"
-  namespace = kubernetes.namespace.ns{g}.name
-  image     = docker.image_build.img{prev}.tag
-  replicas  = 3
-}}
-"#,
-        a = g % 250,
-        tag = 1 + g % 4000,
-    );
-}
 
 /// Writes the workspace under `dir`; returns the number of files.
 fn generate(dir: &Path, n: usize) -> std::io::Result<usize> {
@@ -98,21 +27,11 @@ fn generate(dir: &Path, n: usize) -> std::io::Result<usize> {
             schemas.join(format!("{s}.json")),
         )?;
     }
-    let groups = n.div_ceil(10);
-    let per_file = PER_FILE / 10;
-    let mut files = 0;
-    let mut cur = String::new();
-    for g in 0..groups {
-        group(&mut cur, g);
-        if (g + 1) % per_file == 0 || g + 1 == groups {
-            std::fs::write(
-                dir.join(format!("gen{files}.mcpo")),
-                std::mem::take(&mut cur),
-            )?;
-            files += 1;
-        }
+    let texts = mcpo_bench::workspace(n);
+    for (i, text) in texts.iter().enumerate() {
+        std::fs::write(dir.join(format!("gen{i}.mcpo")), text)?;
     }
-    Ok(files)
+    Ok(texts.len())
 }
 
 /// The client side of the pipes.
