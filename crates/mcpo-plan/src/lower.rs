@@ -1435,11 +1435,7 @@ fn diff_resource(
     prior: Option<&ResourceState>,
     catalog: Option<&Catalog>,
 ) -> (Option<Change>, Val) {
-    let empty = BTreeMap::new();
-    let args_map = match args {
-        Val::Map(m) => m,
-        _ => &empty,
-    };
+    let args_map = object(args);
     let out_types = output_attrs(catalog, &node.type_name);
     let updatable = update_attrs(catalog, &node.type_name, args_map);
     let sensitive_out: BTreeSet<String> = out_types
@@ -1628,6 +1624,15 @@ fn declared_in(declared: &Val, live: &Val) -> bool {
     }
 }
 
+/// The attributes of an object value (none for anything else).
+fn object(v: &Val) -> &BTreeMap<String, Val> {
+    static EMPTY: BTreeMap<String, Val> = BTreeMap::new();
+    match v {
+        Val::Map(m) => m,
+        _ => &EMPTY,
+    }
+}
+
 fn mark_attrs(m: BTreeMap<String, Val>, sensitive: &BTreeSet<String>) -> Val {
     Val::Map(
         m.into_iter()
@@ -1655,11 +1660,7 @@ fn diff_task(
     triggers: &Val,
     prior: Option<&ResourceState>,
 ) -> (Option<Change>, Val) {
-    let empty = BTreeMap::new();
-    let args_map = match args {
-        Val::Map(m) => m,
-        _ => &empty,
-    };
+    let args_map = object(args);
     let (after, after_unknown) = args_json(args_map);
     let recorded = task_inputs(&after, &known_json(triggers));
     let same = prior.is_some_and(|p| {
@@ -1711,26 +1712,19 @@ fn diff_task(
 }
 
 fn data_change(node: &Node, addr: &str, args: &Val) -> Change {
-    let empty = BTreeMap::new();
-    let args_map = match args {
-        Val::Map(m) => m,
-        _ => &empty,
-    };
+    let args_map = object(args);
     let (after, after_unknown) = args_json(args_map);
     Change {
-        address: addr.to_string(),
-        kind: NodeKind::Data,
-        action: Action::Read,
-        server: node.server.clone(),
-        type_name: node.type_name.clone(),
-        id: None,
-        deps: Vec::new(),
         after,
         after_unknown,
-        attrs: Vec::new(),
         reasons: vec!["its arguments are known only after apply".into()],
-        update_attrs: Vec::new(),
-        sensitive: Vec::new(),
+        ..Change::new(
+            addr,
+            NodeKind::Data,
+            Action::Read,
+            &node.server,
+            &node.type_name,
+        )
     }
 }
 
@@ -1802,19 +1796,9 @@ fn delete_change(addr: &str, r: &ResourceState) -> Change {
         NodeKind::Resource
     };
     Change {
-        address: addr.to_string(),
-        kind,
-        action: Action::Delete,
-        server: r.server.clone(),
-        type_name: r.type_name.clone(),
         id: Some(r.id.clone()),
-        deps: Vec::new(),
-        after: serde_json::Value::Null,
-        after_unknown: Vec::new(),
-        attrs: Vec::new(),
-        reasons: Vec::new(),
-        update_attrs: Vec::new(),
         sensitive: r.sensitive.clone(),
+        ..Change::new(addr, kind, Action::Delete, &r.server, &r.type_name)
     }
 }
 

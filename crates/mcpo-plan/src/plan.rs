@@ -125,6 +125,33 @@ pub struct Change {
     pub sensitive: Vec<String>,
 }
 
+impl Change {
+    /// A change with nothing planned beyond its action: no arguments, diffs or reasons.
+    pub fn new(
+        address: &str,
+        kind: NodeKind,
+        action: Action,
+        server: &str,
+        type_name: &str,
+    ) -> Change {
+        Change {
+            address: address.to_string(),
+            kind,
+            action,
+            server: server.to_string(),
+            type_name: type_name.to_string(),
+            id: None,
+            deps: Vec::new(),
+            after: Value::Null,
+            after_unknown: Vec::new(),
+            attrs: Vec::new(),
+            reasons: Vec::new(),
+            update_attrs: Vec::new(),
+            sensitive: Vec::new(),
+        }
+    }
+}
+
 /// A workspace output's planned value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutputChange {
