@@ -9,12 +9,12 @@ use clap::{Args, ValueEnum};
 use mcpo_diagnostics::{Diagnostic, FileId, SourceMap, Sources, codes};
 use mcpo_exec::{
     Action, ApplyOptions, Connections, Evaluator, EventKind, ExecError, PlanEvaluator,
-    RefreshOptions, RefreshReport, StateStore, Step,
+    RefreshOptions, RefreshReport, Step,
 };
 use mcpo_mcp::{ConnectOptions, ServerSpec};
 use mcpo_plan::{Plan, PlanInputs, PlanMode, PlanSource, Program, render};
 use mcpo_sema::{Database, Workspace};
-use mcpo_state::{LocalBackend, LockGuard, LockInfo, State};
+use mcpo_state::{Backend, LocalBackend, LockGuard, LockInfo, State};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, IsTerminal, Write};
@@ -535,15 +535,6 @@ impl mcpo_plan::Io for RealIo {
     }
 }
 
-/// The state backend as the executor's store.
-struct Store(Arc<LocalBackend>);
-
-impl StateStore for Store {
-    fn write(&self, state: &mut State) -> Result<(), String> {
-        self.0.write(state).map_err(|e| e.render())
-    }
-}
-
 /// The executor's view of the program (`mcpo-exec`'s [`PlanEvaluator`]), refusing to
 /// start steps once Ctrl-C was pressed: those fail with "interrupted" and their
 /// dependents are skipped, while calls in flight finish and are recorded.
@@ -622,6 +613,7 @@ struct Session {
     rt: tokio::runtime::Runtime,
     io: RealIo,
     vars: BTreeMap<String, String>,
+    drivers: mcpo_plan::Drivers,
 }
 
 /// Checks the workspace, takes the state lock (naming `command` as the holder) and reads
@@ -649,7 +641,9 @@ fn open_checked(
     let io = RealIo {
         root: checked.root.clone(),
     };
+    let drivers = mcpo_plan::driver::workspace_drivers(&checked.db, checked.workspace);
     Ok(Session {
+        drivers,
         checked,
         backend,
         _lock: lock,
@@ -704,6 +698,7 @@ impl Session {
         }
         let report = self.rt.block_on(mcpo_exec::refresh(
             conns,
+            &self.drivers,
             &mut self.state,
             &RefreshOptions::default(),
         ));
@@ -958,9 +953,9 @@ fn execute(
         interrupted: &interrupted,
     };
     let state = s.state.clone();
-    let store: Arc<dyn StateStore> = Arc::new(Store(Arc::clone(&s.backend)));
+    let store: Arc<dyn Backend> = Arc::clone(&s.backend) as Arc<dyn Backend>;
     let (state, summary) = s.rt.block_on(async {
-        let run = mcpo_exec::apply(steps, &eval, conns, state, store, &opts);
+        let run = mcpo_exec::apply(steps, &eval, conns, program.drivers(), state, store, &opts);
         tokio::pin!(run);
         let mut shown = Shown::default();
         let mut ctrl_c = 0u32;
@@ -1023,7 +1018,7 @@ fn show_event(progress: &mut Progress, shown: &mut Shown, ev: mcpo_exec::Event, 
         Action::Update => Verb::Update,
         Action::Replace => Verb::Replace,
         Action::Delete => Verb::Delete,
-        Action::Read | Action::NoOp => Verb::Read,
+        Action::Read | Action::NoOp | Action::Forget => Verb::Read,
         Action::Run => Verb::Run,
     };
     let address = ev.address;
@@ -1324,8 +1319,7 @@ fn destroy_planned(s: &mut Session, conns: &Connections, args: &DestroyArgs) -> 
         Ok(p) => p,
         Err(code) => return code,
     };
-    let mut steps = mcpo_exec::destroy_steps(&s.state);
-    order_by_declarations(&mut steps, &program);
+    let steps = mcpo_exec::steps_of(&plan);
     if steps.is_empty() {
         println!("Nothing to destroy: the state holds no resources.");
     } else if !args.auto_approve {
@@ -1352,69 +1346,6 @@ fn destroy_planned(s: &mut Session, conns: &Connections, args: &DestroyArgs) -> 
             destroy: true,
         },
     )
-}
-
-/// The block an instance address belongs to: `aws.vpc.web[0]` -> `aws.vpc.web`.
-fn config_key(address: &str) -> &str {
-    match address.strip_suffix(']').and_then(|a| a.rfind('[')) {
-        Some(i) => address.get(..i).unwrap_or(address),
-        None => address,
-    }
-}
-
-/// Adds to the delete steps of `destroy` the order the workspace declares: a resource is
-/// deleted only after every resource that refers to it (directly or through locals and
-/// outputs) is gone. The state records each resource's dependencies too, but a resource
-/// adopted after an interrupted run may not have them.
-fn order_by_declarations(steps: &mut [Step], program: &Program) {
-    let graph: BTreeMap<String, (&'static str, Vec<String>)> = program
-        .graph()
-        .into_iter()
-        .map(|(key, kind, deps)| (key, (kind, deps)))
-        .collect();
-    // The resources each block depends on, looking through non-resource nodes.
-    let resource_deps = |key: &str| -> BTreeSet<String> {
-        let mut found = BTreeSet::new();
-        let mut seen = BTreeSet::new();
-        let mut todo: Vec<String> = graph.get(key).map(|(_, d)| d.clone()).unwrap_or_default();
-        while let Some(k) = todo.pop() {
-            if !seen.insert(k.clone()) {
-                continue;
-            }
-            match graph.get(&k) {
-                Some(("resource", _)) => {
-                    found.insert(k);
-                }
-                Some((_, deps)) => todo.extend(deps.iter().cloned()),
-                None => {}
-            }
-        }
-        found
-    };
-    // The graph is keyed by block; accept instance addresses too.
-    let key_of = |address: &str| -> String {
-        if graph.contains_key(address) {
-            address.to_string()
-        } else {
-            config_key(address).to_string()
-        }
-    };
-    let by_key: Vec<(String, String)> = steps
-        .iter()
-        .map(|st| (st.address.clone(), key_of(&st.address)))
-        .collect();
-    for (address, key) in &by_key {
-        for dep_key in resource_deps(key) {
-            for st in steps.iter_mut() {
-                if (st.address == dep_key || config_key(&st.address) == dep_key)
-                    && st.address != *address
-                    && !st.deps.contains(address)
-                {
-                    st.deps.push(address.clone());
-                }
-            }
-        }
-    }
 }
 
 /// `mcpoc graph`.
@@ -1464,6 +1395,7 @@ pub fn refresh(args: RefreshArgs) -> u8 {
     let before = s.state.clone();
     let report = s.rt.block_on(mcpo_exec::refresh(
         &conns,
+        &s.drivers,
         &mut s.state,
         &RefreshOptions::default(),
     ));
@@ -1550,6 +1482,7 @@ pub fn import(args: ImportArgs) -> u8 {
     ));
     let result = s.rt.block_on(mcpo_exec::import(
         &conns,
+        &s.drivers,
         &mut s.state,
         &args.address,
         &server,

@@ -7,7 +7,7 @@ use crate::report::CliError;
 use crate::{EXIT_ERRORS, EXIT_OK};
 use clap::{Args, Subcommand};
 use mcpo_diagnostics::codes;
-use mcpo_state::{LocalBackend, LockInfo, State, StateError};
+use mcpo_state::{Backend, LocalBackend, LockInfo, State, StateError};
 use serde_json::Value;
 
 /// `mcpoc state ...`
