@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
 
 pub use crate::schedule::Schedule;
 
@@ -43,6 +44,9 @@ pub struct ApplyOptions {
     pub subscribe: bool,
     /// Where progress goes.
     pub events: Option<UnboundedSender<Event>>,
+    /// Once cancelled, no step starts (the steps running finish and are recorded); the
+    /// steps that never started are listed in [`Summary::not_started`].
+    pub cancel: CancellationToken,
 }
 
 impl Default for ApplyOptions {
@@ -55,6 +59,7 @@ impl Default for ApplyOptions {
             poll_interval: Duration::from_millis(100),
             subscribe: true,
             events: None,
+            cancel: CancellationToken::new(),
         }
     }
 }
@@ -68,8 +73,11 @@ pub struct Summary {
     pub failed: Vec<ExecError>,
     /// Steps skipped: (address, address of the failed step it depended on).
     pub skipped: Vec<(String, String)>,
-    /// Steps never started because the run stopped (the state could not be saved).
+    /// Steps never started because the run stopped: it was cancelled ([`Summary::cancelled`]),
+    /// or the state could not be saved.
     pub not_started: Vec<String>,
+    /// The run was cancelled before every step started.
+    pub cancelled: bool,
     /// Addresses undone by `rollback_on_failure`, in the order they were undone.
     pub rolled_back: Vec<String>,
     /// Undo steps that failed.
@@ -98,13 +106,16 @@ impl Summary {
         out.extend(self.skipped.iter().map(|(address, because)| {
             ExecError::new(codes::E0606, format!("skipped because {because} failed")).at(address)
         }));
-        out.extend(self.not_started.iter().map(|address| {
-            ExecError::new(
-                codes::E0606,
-                "not started: the run stopped after the state could not be saved",
-            )
-            .at(address)
-        }));
+        let why = if self.cancelled {
+            "not started: the run was cancelled"
+        } else {
+            "not started: the run stopped after the state could not be saved"
+        };
+        out.extend(
+            self.not_started
+                .iter()
+                .map(|address| ExecError::new(codes::E0606, why).at(address)),
+        );
         out.extend(self.rollback_failed.iter().cloned());
         out
     }
@@ -193,6 +204,7 @@ pub async fn apply(
         opts.parallelism,
         opts.schedule,
         &ctx.events,
+        &opts.cancel,
         |i| {
             let ctx = &ctx;
             let step = steps.get(i);
@@ -226,7 +238,10 @@ pub async fn apply(
             Outcome::NotStarted => summary.not_started.push(address),
         }
     }
-    if !summary.ok() && opts.rollback_on_failure {
+    summary.cancelled = opts.cancel.is_cancelled() && !summary.not_started.is_empty();
+    // A cancelled run is not a failed one: what was done stays.
+    let failed = !summary.failed.is_empty() || !summary.skipped.is_empty();
+    if failed && opts.rollback_on_failure {
         ctx.rollback(&mut summary).await;
     }
     if summary.ok() {

@@ -38,6 +38,7 @@ pub use events::{Event, EventKind};
 pub use program::{PlanEvaluator, steps_of};
 pub use refresh::{Drift, Gone, RefreshOptions, RefreshReport, import, refresh};
 pub use retry::RetryPolicy;
+pub use tokio_util::sync::CancellationToken;
 
 use serde_json::Value;
 use std::collections::BTreeMap;

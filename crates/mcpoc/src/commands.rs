@@ -1,7 +1,8 @@
 //! The subcommands that work on source files: `check`, `fmt`, `explain`.
 
 use crate::output::{self, Format};
-use crate::{EXIT_ERRORS, EXIT_OK, EXIT_USAGE, files, source};
+use crate::{EXIT_ERRORS, EXIT_OK, EXIT_USAGE};
+use mcpo_deploy::files;
 use mcpo_diagnostics::{Code, Diagnostic, FileId, SourceMap, Sources};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -12,68 +13,12 @@ use std::path::{Path, PathBuf};
 /// stale (E0301/E0302; reads `mcpo.lock` and `.mcpo/schemas/` only) and runs the type
 /// checker (`mcpo-sema`) against the pulled schemas, unless `--syntax-only` is given.
 pub fn check(paths: &[PathBuf], syntax_only: bool, format: Format) -> u8 {
-    let files = match files::collect(paths) {
-        Ok(f) => f,
-        Err(e) => return usage_error(&e.to_string()),
+    let (mut diags, sources, notes) = match mcpo_deploy::load::check_paths(paths, syntax_only) {
+        Ok(found) => found,
+        Err(p) => return crate::report::problem(&p),
     };
-    let mut sources = Sources::new();
-    let mut diags = Vec::new();
-    let loaded = match source::load(&files, &mut sources, &mut diags) {
-        Ok(l) => l,
-        Err(e) => return usage_error(&e),
-    };
-    let mut parsed = Vec::new();
-    let mut ids = Vec::new();
-    // Deployment templates are checked as the `.mcpo` source they convert to.
-    let mut converted: Vec<(FileId, FileId)> = Vec::new();
-    for file in &loaded {
-        if files::is_template(&file.path) {
-            let json = sources.text(file.id).to_string();
-            match crate::typecheck::template_source(&crate::workspace::root_of(paths), &json) {
-                Ok(text) => {
-                    let name = format!("{} (as .mcpo)", sources.name(file.id));
-                    let id = sources.add(name, text);
-                    let p = mcpo_syntax::parse(sources.text(id), id);
-                    diags.extend(p.diagnostics.iter().cloned());
-                    parsed.push((id, p.file));
-                    ids.push(id);
-                    converted.push((id, file.id));
-                }
-                Err(e) => diags.push(
-                    Diagnostic::error(
-                        mcpo_diagnostics::codes::E0014,
-                        file.id,
-                        mcpo_diagnostics::Span::new(0, 0),
-                        "invalid deployment template",
-                    )
-                    .with_primary_label(e),
-                ),
-            }
-            continue;
-        }
-        let p = mcpo_syntax::parse(sources.text(file.id), file.id);
-        diags.extend(p.diagnostics.iter().cloned());
-        parsed.push((file.id, p.file));
-        ids.push(file.id);
-    }
-    if !syntax_only {
-        let files: Vec<_> = parsed.iter().map(|(id, f)| (*id, f)).collect();
-        crate::workspace::check_schemas(
-            &crate::workspace::root_of(paths),
-            &files,
-            &sources,
-            &mut diags,
-        );
-        diags.extend(crate::typecheck::semantic_diagnostics(
-            &crate::workspace::root_of(paths),
-            &ids,
-            &sources,
-        ));
-    }
-    for d in &mut diags {
-        if let Some((_, json)) = converted.iter().find(|(id, _)| *id == d.file) {
-            crate::typecheck::point_into_template(d, &sources, *json);
-        }
+    for note in &notes {
+        eprintln!("warning: {note}");
     }
     output::print(&mut diags, &sources, format);
     if diags.iter().any(Diagnostic::is_error) {
@@ -99,7 +44,7 @@ pub fn fmt(paths: &[PathBuf], check: bool) -> u8 {
         .collect();
     let mut sources = Sources::new();
     let mut diags = Vec::new();
-    let loaded = match source::load(&files, &mut sources, &mut diags) {
+    let loaded = match files::load(&files, &mut sources, &mut diags) {
         Ok(l) => l,
         Err(e) => return usage_error(&e),
     };
@@ -153,7 +98,7 @@ fn fmt_stdin(check: bool) -> u8 {
     }
     let mut sources = Sources::new();
     let mut diags = Vec::new();
-    let file = source::load_bytes(Path::new("<stdin>"), bytes, &mut sources, &mut diags);
+    let file = files::load_bytes(Path::new("<stdin>"), bytes, &mut sources, &mut diags);
     let formatted = if file.utf8 {
         format_one(file.id, &sources, &mut diags)
     } else {

@@ -1,9 +1,9 @@
 //! `mcpoc servers` and `mcpoc schema pull`: the commands that talk to MCP servers.
 
 use crate::output::{self, Format};
-use crate::workspace::{self, ServerBlock};
 use crate::{EXIT_ERRORS, EXIT_OK, EXIT_USAGE};
 use clap::{Args, Subcommand};
+use mcpo_deploy::servers::{self as workspace, ServerBlock};
 use mcpo_mcp::discovery::{DiscoverOptions, RealEnvironment, Registry, discover};
 use mcpo_mcp::{ConnectOptions, Connection, ServerSpec};
 use mcpo_schema::{Files, LOCK_FILE, Lockfile, schema_path};
@@ -355,7 +355,7 @@ pub fn schema(command: SchemaCommand) -> u8 {
                         eprintln!(
                             "error: cannot write `{}`: {}",
                             path.display(),
-                            crate::files::io_reason(&e)
+                            mcpo_deploy::files::io_reason(&e)
                         );
                         failed = true;
                         continue;
@@ -390,7 +390,7 @@ pub fn schema(command: SchemaCommand) -> u8 {
         if wrote && let Err(e) = store.write(Path::new(LOCK_FILE), &lock.to_file_text()) {
             eprintln!(
                 "error: cannot write `{LOCK_FILE}`: {}",
-                crate::files::io_reason(&e)
+                mcpo_deploy::files::io_reason(&e)
             );
             failed = true;
         }

@@ -1,10 +1,12 @@
-//! Reading `server` blocks out of a parsed workspace, and the schema checks of `check`.
+//! Reading `server` blocks out of a parsed workspace, the schema checks of `check`
+//! (E0301-E0303), and the declarations the session connects to.
 //!
 //! This holds a deliberately small evaluator: a `server` block's attributes may be
 //! literals (strings, numbers, booleans, lists, objects), `env("NAME")` calls and
 //! templates that interpolate them (`"Bearer ${env("TOKEN")}"`). Anything else is
-//! reported as E0303. The type checker (issue 5) will take this over and evaluate server
-//! blocks like any other expression; then this module shrinks to the call into it.
+//! reported as E0303. The checker is taking these checks over, so that the language
+//! server reports them too; then this module shrinks to mapping its declarations to
+//! server specs.
 
 use crate::files::io_reason;
 use mcpo_diagnostics::{Diagnostic, FileId, SourceMap, Sources, Span, codes};
@@ -357,7 +359,7 @@ pub fn load(paths: &[PathBuf]) -> Result<(Sources, Vec<ServerBlock>, Vec<Diagnos
     let files = crate::files::collect(paths).map_err(|e| e.to_string())?;
     let mut sources = Sources::new();
     let mut diags = Vec::new();
-    let loaded = crate::source::load(&files, &mut sources, &mut diags)?;
+    let loaded = crate::files::load(&files, &mut sources, &mut diags)?;
     let parsed: Vec<_> = loaded
         .iter()
         .map(|f| (f.id, mcpo_syntax::parse(sources.text(f.id), f.id)))
@@ -379,6 +381,7 @@ pub fn check_schemas(
     files: &[(FileId, &SourceFile)],
     sources: &Sources,
     diags: &mut Vec<Diagnostic>,
+    notes: &mut Vec<String>,
 ) {
     let env = |n: &str| std::env::var(n).ok();
     let blocks = server_blocks(files, sources, &env, diags);
@@ -390,17 +393,17 @@ pub fn check_schemas(
         Ok(Some(text)) => match mcpo_schema::Lockfile::from_file_text(&text) {
             Ok(l) => Some(l),
             Err(e) => {
-                eprintln!("warning: {e}; run `mcpoc schema pull`");
+                notes.push(format!("{e}; run `mcpoc schema pull`"));
                 None
             }
         },
         Ok(None) => None,
         Err(e) => {
-            eprintln!(
-                "warning: cannot read `{}`: {}",
+            notes.push(format!(
+                "cannot read `{}`: {}",
                 mcpo_schema::LOCK_FILE,
                 io_reason(&e)
-            );
+            ));
             None
         }
     };
@@ -463,4 +466,26 @@ pub fn check_schemas(
             ),
         }
     }
+}
+
+/// What each server of `blocks` is connected with: its own `command` or `url`, else the
+/// declaration of that name found by discovery (run only when a block needs it). Blocks
+/// that neither declare nor discover a transport are left out: their steps fail with
+/// "not declared".
+pub fn specs(blocks: &[ServerBlock], root: &Path) -> BTreeMap<String, ServerSpec> {
+    let registry = if blocks.iter().any(|b| b.spec.is_none()) {
+        mcpo_mcp::discovery::discover(
+            &mcpo_mcp::discovery::RealEnvironment,
+            &mcpo_mcp::discovery::DiscoverOptions {
+                workspace_root: root.to_path_buf(),
+                ..Default::default()
+            },
+        )
+    } else {
+        mcpo_mcp::discovery::Registry::default()
+    };
+    used_servers(blocks, &registry)
+        .into_iter()
+        .filter_map(|(b, spec)| Some((b.name, spec?)))
+        .collect()
 }
