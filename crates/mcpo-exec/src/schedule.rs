@@ -243,6 +243,7 @@ mod tests {
             8,
             Schedule::Eager,
             &Events::default(),
+            &tokio_util::sync::CancellationToken::new(),
             |i| {
                 if let Ok(mut s) = started.lock()
                     && let Some(slot) = s.get_mut(i)
@@ -287,6 +288,7 @@ mod tests {
             8,
             Schedule::BarrierWaves,
             &Events::default(),
+            &tokio_util::sync::CancellationToken::new(),
             |i| {
                 if i == 2
                     && let Ok(mut s) = started.lock()
