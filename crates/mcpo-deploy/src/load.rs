@@ -143,19 +143,45 @@ pub fn point_into_template(d: &mut Diagnostic, sources: &Sources, json: FileId) 
     }
 }
 
+/// What `mcpoc check` found under some paths.
+pub struct CheckReport {
+    /// Every file read, and the `.mcpo` source of converted templates.
+    pub sources: Sources,
+    /// The `.mcpo` (and `.tf`, `.hcl`) files checked, with their ids in `sources` (not the
+    /// deployment templates).
+    pub files: Vec<(PathBuf, FileId)>,
+    /// The diagnostics, in any order.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Things worth saying that are not diagnostics (an unreadable `mcpo.lock`).
+    pub notes: Vec<String>,
+}
+
 /// What `mcpoc check` reports for `paths`: every diagnostic (unsorted) and the sources
 /// they point into. Deployment templates are checked as the source they convert to, with
-/// a label on the template. With `syntax_only`, only syntax.
+/// a label on the template. With `syntax_only`, only syntax. A file named in `overrides`
+/// is checked with that text instead of what is on disk (to check edits before writing
+/// them).
 pub fn check_paths(
     paths: &[PathBuf],
     syntax_only: bool,
-) -> Result<(Vec<Diagnostic>, Sources, Vec<String>), Problem> {
+    overrides: &std::collections::BTreeMap<PathBuf, String>,
+) -> Result<CheckReport, Problem> {
     let found = files::collect(paths).map_err(|e| Problem::uncoded(e.0).usage())?;
     let root = root_of(paths);
     let mut sources = Sources::new();
     let mut diags = Vec::new();
-    let loaded =
+    let mut loaded =
         files::load(&found, &mut sources, &mut diags).map_err(|e| Problem::uncoded(e).usage())?;
+    for file in &mut loaded {
+        if let Some(text) = overrides.get(&file.path) {
+            file.id = sources.add(sources.name(file.id).to_string(), text.clone());
+        }
+    }
+    let checked_files: Vec<(PathBuf, FileId)> = loaded
+        .iter()
+        .filter(|f| f.utf8 && !files::is_template(&f.path))
+        .map(|f| (f.path.clone(), f.id))
+        .collect();
     let (ids, converted) = sources_of(&root, &loaded, &mut sources, &mut diags);
     let mut notes = Vec::new();
     let mut parsed = Vec::new();
@@ -175,7 +201,12 @@ pub fn check_paths(
             point_into_template(d, &sources, *json);
         }
     }
-    Ok((diags, sources, notes))
+    Ok(CheckReport {
+        sources,
+        files: checked_files,
+        diagnostics: diags,
+        notes,
+    })
 }
 
 /// The files to check: sources as they are, templates as the source they convert to (or
