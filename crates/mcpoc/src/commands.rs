@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 
 /// `mcpoc check`: parses every file and reports diagnostics.
 ///
-/// Besides syntax, `check` reports `server` blocks whose pulled schema is missing or
-/// stale (E0301/E0302; reads `mcpo.lock` and `.mcpo/schemas/` only) and runs the type
-/// checker (`mcpo-sema`) against the pulled schemas, unless `--syntax-only` is given.
+/// Besides syntax, `check` runs the checker (`mcpo-sema`) against what is pulled under the
+/// workspace root, unless `--syntax-only` is given: names and types, and `server` blocks
+/// that are invalid or whose pulled schema is missing or stale (E0301-E0303; it reads
+/// `mcpo.lock` and `.mcpo/schemas/` only and never starts a server).
 pub fn check(paths: &[PathBuf], syntax_only: bool, format: Format) -> u8 {
     let files = match files::collect(paths) {
         Ok(f) => f,
@@ -22,7 +23,6 @@ pub fn check(paths: &[PathBuf], syntax_only: bool, format: Format) -> u8 {
         Ok(l) => l,
         Err(e) => return usage_error(&e),
     };
-    let mut parsed = Vec::new();
     let mut ids = Vec::new();
     // Deployment templates are checked as the `.mcpo` source they convert to.
     let mut converted: Vec<(FileId, FileId)> = Vec::new();
@@ -33,9 +33,7 @@ pub fn check(paths: &[PathBuf], syntax_only: bool, format: Format) -> u8 {
                 Ok(text) => {
                     let name = format!("{} (as .mcpo)", sources.name(file.id));
                     let id = sources.add(name, text);
-                    let p = mcpo_syntax::parse(sources.text(id), id);
-                    diags.extend(p.diagnostics.iter().cloned());
-                    parsed.push((id, p.file));
+                    diags.extend(mcpo_syntax::parse(sources.text(id), id).diagnostics);
                     ids.push(id);
                     converted.push((id, file.id));
                 }
@@ -51,19 +49,10 @@ pub fn check(paths: &[PathBuf], syntax_only: bool, format: Format) -> u8 {
             }
             continue;
         }
-        let p = mcpo_syntax::parse(sources.text(file.id), file.id);
-        diags.extend(p.diagnostics.iter().cloned());
-        parsed.push((file.id, p.file));
+        diags.extend(mcpo_syntax::parse(sources.text(file.id), file.id).diagnostics);
         ids.push(file.id);
     }
     if !syntax_only {
-        let files: Vec<_> = parsed.iter().map(|(id, f)| (*id, f)).collect();
-        crate::workspace::check_schemas(
-            &crate::workspace::root_of(paths),
-            &files,
-            &sources,
-            &mut diags,
-        );
         diags.extend(crate::typecheck::semantic_diagnostics(
             &crate::workspace::root_of(paths),
             &ids,
