@@ -2,7 +2,8 @@
 # Tests the tree-sitter grammar (grammar/tree-sitter-mcpo) with the committed generated
 # parser, without the tree-sitter CLI: the corpus cases (test/corpus/*.txt), the
 # highlight query, every examples/**/*.mcpo and the HCL corpus (MCPO_HCL_CORPUS, default
-# ../shared/corpus/hcl beside the checkout; skipped with a reason when absent) parse with
+# ../shared/corpus/hcl beside the checkout; skipped with a reason when absent, a failure
+# with MCPO_REQUIRE_CORPUS=1 as CI sets it) parse with
 # no ERROR node. With the CLI on PATH (cargo install tree-sitter-cli --locked), it also
 # checks that src/ is what grammar.js generates and runs `tree-sitter test`
 # (corpus and highlight tests).

@@ -86,18 +86,12 @@ fn truncated_fixtures_do_not_panic() {
 
 #[test]
 fn hcl_corpus_does_not_panic() {
-    let dir = std::env::var_os("MCPO_HCL_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/corpus/hcl"));
+    let Some(dir) = mcpo_test_support::hcl_corpus("hcl_corpus_does_not_panic") else {
+        return;
+    };
     let mut paths = Vec::new();
     files(&dir, "tf", &mut paths);
-    if paths.is_empty() {
-        eprintln!(
-            "SKIPPED hcl_corpus_does_not_panic: no corpus at {}",
-            dir.display()
-        );
-        return;
-    }
+    assert!(!paths.is_empty(), "no .tf files under {}", dir.display());
     paths.sort();
     let db = Database::default();
     let schemas = schemas(&db);

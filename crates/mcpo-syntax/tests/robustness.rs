@@ -8,20 +8,10 @@ use mcpo_syntax::parse;
 use proptest::prelude::*;
 use std::path::{Path, PathBuf};
 
-fn corpus_dir() -> PathBuf {
-    let dir = match std::env::var_os("MCPO_HCL_CORPUS") {
-        Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/hcl"),
-    };
-    assert!(
-        dir.is_dir(),
-        "HCL corpus not found at {} (set MCPO_HCL_CORPUS)",
-        dir.display()
-    );
-    dir
-}
-
-fn corpus_texts() -> Vec<String> {
+/// The HCL corpus's `.tf` and `.hcl` texts, or `None` (after a notice, or a failure with
+/// `MCPO_REQUIRE_CORPUS=1`) when the corpus is absent.
+fn corpus_texts(test: &str) -> Option<Vec<String>> {
+    let dir = mcpo_test_support::hcl_corpus(test)?;
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         let Ok(rd) = std::fs::read_dir(dir) else {
             return;
@@ -37,11 +27,13 @@ fn corpus_texts() -> Vec<String> {
         }
     }
     let mut files = Vec::new();
-    walk(&corpus_dir(), &mut files);
-    files
-        .iter()
-        .filter_map(|f| std::fs::read_to_string(f).ok())
-        .collect()
+    walk(&dir, &mut files);
+    Some(
+        files
+            .iter()
+            .filter_map(|f| std::fs::read_to_string(f).ok())
+            .collect(),
+    )
 }
 
 fn check_span(text: &str, s: Span, what: &str) {
@@ -206,7 +198,9 @@ const INSERTS: &[&str] = &[
 
 #[test]
 fn truncated_and_mutated_corpus_files() {
-    let texts = corpus_texts();
+    let Some(texts) = corpus_texts("truncated_and_mutated_corpus_files") else {
+        return;
+    };
     assert!(texts.len() > 100);
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     for text in &texts {

@@ -246,6 +246,12 @@ fn every_hcl_corpus_file_parses_without_errors() {
         None => manifest_dir().join("../../../shared/corpus/hcl"),
     };
     if !dir.is_dir() {
+        // CI sets MCPO_REQUIRE_CORPUS=1: there a missing corpus is a failure, not a skip.
+        assert!(
+            std::env::var("MCPO_REQUIRE_CORPUS").as_deref() != Ok("1"),
+            "no HCL corpus at {} (MCPO_REQUIRE_CORPUS=1 requires it; set MCPO_HCL_CORPUS)",
+            dir.display()
+        );
         println!(
             "skipped: no HCL corpus at {} (set MCPO_HCL_CORPUS to the directory of .tf files)",
             dir.display()
