@@ -4,9 +4,13 @@
 
 use crate::error::{DeployError, Problem};
 use crate::files;
-use crate::servers::{self, ServerBlock};
+use crate::servers;
 use mcpo_diagnostics::{Diagnostic, FileId, SourceMap, Sources, Span, codes};
+use mcpo_mcp::ServerSpec;
+use mcpo_mcp::discovery::Registry;
 use mcpo_sema::{Database, SchemaFile, SourceFile, Workspace};
+use salsa::Setter;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// A workspace that checks clean, ready to be planned.
@@ -22,8 +26,9 @@ pub struct Checked {
     /// `(name, text)` of every source file (templates as the source they convert to), for
     /// saved plans.
     pub texts: Vec<(String, String)>,
-    /// The `server` blocks.
-    pub servers: Vec<ServerBlock>,
+    /// The servers the workspace declares, by name (discovered declarations for `server`
+    /// blocks without a transport).
+    pub servers: BTreeMap<String, ServerSpec>,
     /// Warnings of the check (the workspace has no errors).
     pub warnings: Vec<Diagnostic>,
     /// Things worth saying that are not diagnostics (an unreadable `mcpo.lock`).
@@ -65,8 +70,35 @@ pub fn root_of(paths: &[PathBuf]) -> PathBuf {
     }
 }
 
-/// The checker's database for `files` of `sources` and the schemas pulled under `root`.
-pub fn database(root: &Path, files: &[FileId], sources: &Sources) -> (Database, Workspace) {
+/// The checker's database for `files` of `sources`: the schemas and `mcpo.lock` pulled
+/// under `root`, the process's environment, and, when a `server` block names no transport,
+/// what discovery finds (returned too: the session starts servers from it). Problems
+/// reading `mcpo.lock` go to `notes`.
+pub fn database(
+    root: &Path,
+    files: &[FileId],
+    sources: &Sources,
+    notes: &mut Vec<String>,
+) -> (Database, Workspace, Registry) {
+    let (mut db, ws) = sources_database(files, sources);
+    let schemas: Vec<SchemaFile> = mcpo_schema::read_pulled_schemas(root)
+        .into_iter()
+        .map(|(server, name, text)| SchemaFile::new(&db, server, name, text))
+        .collect();
+    ws.set_schemas(&mut db).to(schemas);
+    let decls = mcpo_sema::servers(&db, ws);
+    if decls.is_empty() {
+        return (db, ws, Registry::default());
+    }
+    let registry = servers::discover_if_needed(decls, root);
+    ws.set_lock(&mut db).to(read_lock(root, notes));
+    ws.set_discovered(&mut db)
+        .to(servers::identities(&registry));
+    (db, ws, registry)
+}
+
+/// A database holding the loaded files and the process's environment (no schemas).
+pub fn sources_database(files: &[FileId], sources: &Sources) -> (Database, Workspace) {
     let db = Database::default();
     let inputs: Vec<SourceFile> = files
         .iter()
@@ -79,12 +111,27 @@ pub fn database(root: &Path, files: &[FileId], sources: &Sources) -> (Database, 
             )
         })
         .collect();
-    let schemas: Vec<SchemaFile> = mcpo_schema::read_pulled_schemas(root)
-        .into_iter()
-        .map(|(server, name, text)| SchemaFile::new(&db, server, name, text))
-        .collect();
-    let ws = Workspace::new(&db, inputs, schemas);
+    let ws = Workspace::builder(inputs, Vec::new())
+        .env(mcpo_sema::EnvVars::from_os(std::env::vars_os()))
+        .new(&db);
     (db, ws)
+}
+
+/// The text of `mcpo.lock` under `root`; `None` when there is none. An unreadable file is
+/// noted (the checker then says the lock is missing).
+fn read_lock(root: &Path, notes: &mut Vec<String>) -> Option<String> {
+    let store = mcpo_schema::DiskFiles::new(root);
+    match mcpo_schema::Files::read(&store, Path::new(mcpo_schema::LOCK_FILE)) {
+        Ok(text) => text,
+        Err(e) => {
+            notes.push(format!(
+                "cannot read `{}`: {}",
+                mcpo_schema::LOCK_FILE,
+                files::io_reason(&e)
+            ));
+            None
+        }
+    }
 }
 
 /// A JSON deployment template as formatted `.mcpo` source, against the schemas pulled
@@ -184,16 +231,11 @@ pub fn check_paths(
         .collect();
     let (ids, converted) = sources_of(&root, &loaded, &mut sources, &mut diags);
     let mut notes = Vec::new();
-    let mut parsed = Vec::new();
     for id in &ids {
-        let p = mcpo_syntax::parse(sources.text(*id), *id);
-        diags.extend(p.diagnostics.iter().cloned());
-        parsed.push((*id, p.file));
+        diags.extend(mcpo_syntax::parse(sources.text(*id), *id).diagnostics);
     }
     if !syntax_only {
-        let refs: Vec<_> = parsed.iter().map(|(id, f)| (*id, f)).collect();
-        servers::check_schemas(&root, &refs, &sources, &mut diags, &mut notes);
-        let (db, ws) = database(&find_root(&root), &ids, &sources);
+        let (db, ws, _) = database(&find_root(&root), &ids, &sources, &mut notes);
         diags.extend(mcpo_sema::check_semantics(&db, ws));
     }
     for d in &mut diags {
@@ -285,19 +327,13 @@ fn check_loaded(
     ids: Vec<FileId>,
     mut diags: Vec<Diagnostic>,
 ) -> Result<Checked, DeployError> {
-    let mut parsed = Vec::new();
     for id in &ids {
-        let p = mcpo_syntax::parse(sources.text(*id), *id);
-        diags.extend(p.diagnostics.iter().cloned());
-        parsed.push((*id, p.file));
+        diags.extend(mcpo_syntax::parse(sources.text(*id), *id).diagnostics);
     }
-    let refs: Vec<_> = parsed.iter().map(|(id, f)| (*id, f)).collect();
     let mut notes = Vec::new();
-    servers::check_schemas(root, &refs, &sources, &mut diags, &mut notes);
-    let env = |n: &str| std::env::var(n).ok();
-    let mut ignored = Vec::new();
-    let blocks = servers::server_blocks(&refs, &sources, &env, &mut ignored);
-    let (db, workspace) = database(root, &ids, &sources);
+    let (db, workspace, registry) = database(root, &ids, &sources, &mut notes);
+    let specs = servers::server_specs(mcpo_sema::servers(&db, workspace), &registry, &sources);
+    diags.extend(specs.diagnostics());
     diags.extend(mcpo_sema::check_semantics(&db, workspace));
     if diags.iter().any(Diagnostic::is_error) {
         return Err(DeployError::Diagnostics {
@@ -322,7 +358,7 @@ fn check_loaded(
         workspace,
         sources,
         texts,
-        servers: blocks,
+        servers: specs.by_name(),
         warnings: diags,
         notes,
     })

@@ -95,7 +95,7 @@ impl Session {
         let state = backend.read()?;
         let io = WorkspaceIo::new(checked.root.clone());
         let drivers = mcpo_plan::driver::workspace_drivers(&checked.db, checked.workspace);
-        let specs = crate::servers::specs(&checked.servers, &checked.root);
+        let specs = checked.servers.clone();
         Ok(Session {
             checked,
             backend,
