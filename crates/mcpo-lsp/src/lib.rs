@@ -21,6 +21,7 @@
 
 mod convert;
 mod features;
+mod framing;
 mod host;
 mod server;
 
@@ -32,15 +33,17 @@ pub fn run_stdio() -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start the language server's runtime: {e}"))?;
     runtime.block_on(serve(tokio::io::stdin(), tokio::io::stdout()));
+    // After `exit` the client may keep stdin open: a read of it may still be blocked on a
+    // thread of the runtime, which a plain drop would wait for.
+    runtime.shutdown_background();
     Ok(())
 }
 
 /// Serves the protocol on any byte streams (`input` from the client, `output` to it)
 /// until the client exits; inside a multi-threaded tokio runtime. The benchmark runs the
-/// server in-process this way, over pipes, with real JSON-RPC framing.
+/// server in-process this way, over pipes, with real JSON-RPC framing. Every message
+/// passes through [`framing`], which answers what the protocol library cannot decode.
 pub async fn serve(input: impl tokio::io::AsyncRead + Unpin, output: impl tokio::io::AsyncWrite) {
     let (service, socket) = tower_lsp_server::LspService::new(server::Backend::new);
-    tower_lsp_server::Server::new(input, output, socket)
-        .serve(service)
-        .await;
+    framing::serve(input, output, service, socket).await;
 }
