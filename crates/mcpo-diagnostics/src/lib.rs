@@ -3,7 +3,8 @@
 //! Every stage (parser, checker, planner, executor) reports problems as [`Diagnostic`]s:
 //! a stable [`Code`], a [`Severity`], a terse message, a primary [`Span`] in a file, optional
 //! secondary [`Label`]s and a help line. Stages collect diagnostics and go on; sorting and
-//! rendering happen only at the edge ([`render`] for the terminal, [`json`] for tools).
+//! rendering happen only at the edge ([`render`] for the terminal, [`json`] for tools,
+//! [`github`] for workflow annotations, [`sarif`] for code scanning).
 //!
 //! This crate knows nothing of files on disk: callers hand it a [`SourceMap`] that maps a
 //! [`FileId`] to a display name and the file's text.
@@ -12,9 +13,12 @@
 #![cfg_attr(test, allow(clippy::indexing_slicing, clippy::unwrap_used))]
 
 pub mod codes;
+pub mod fix;
+pub mod github;
 pub mod json;
 mod line_index;
 pub mod render;
+pub mod sarif;
 
 pub use codes::{Code, CodeInfo};
 pub use line_index::{LineCol, LineIndex};

@@ -5,8 +5,10 @@
 //! -> `ec2_security_group`); when the server has no such type and the last part is a verb
 //! (`container:run`), the verb is dropped. Property names become snake_case unless the
 //! schema has the name as written. Strings `${server:type:name.attr}` become references
-//! (interpolations inside longer strings); a reference to a resource the template does not
-//! declare reads an existing one through a `data` block; `${version}`-style names become
+//! (interpolations inside longer strings), also when they leave out the verb of the
+//! declaration's type (`${docker:image:app.tag}` for an `image:build` named `app`); a
+//! reference to a resource the template does not declare reads an existing one through a
+//! `data` block; `${version}`-style names become
 //! variables. The result is unformatted but valid source; callers format it.
 
 use crate::{Workspace, catalog};
@@ -103,6 +105,29 @@ impl Cx<'_> {
         }
     }
 
+    /// The type of the one resource declared on `server` as `label` whose type starts with
+    /// `ty` and a `_` (a reference that leaves out the verb of the declaration's type, as
+    /// `image` for `image:build`), when `ty` itself is not a resource type of the server.
+    fn declared_by_prefix(&self, server: &str, ty: &str, label: &str) -> Option<String> {
+        let db = self.db;
+        let known = self
+            .ws
+            .schemas(db)
+            .iter()
+            .find(|s| s.server(db) == server)
+            .is_some_and(|s| catalog(db, *s).resource_types.contains_key(ty));
+        if known {
+            return None;
+        }
+        let prefix = format!("{ty}_");
+        let mut found = self
+            .declared
+            .iter()
+            .filter(|(s, t, l)| s == server && l == label && t.starts_with(&prefix));
+        let first = found.next()?;
+        found.next().is_none().then(|| first.1.clone())
+    }
+
     /// The expression for a `${...}` reference.
     fn reference(&mut self, inner: &str) -> String {
         let Some((path, attr)) = inner.split_once('.') else {
@@ -129,6 +154,9 @@ impl Cx<'_> {
             .contains(&(server.to_string(), mapped.clone(), label.clone()))
         {
             format!("{server}.{mapped}.{label}.{attr}")
+        } else if let Some(declared) = self.declared_by_prefix(server, &mapped, &label) {
+            // `${docker:image:app.tag}` for the template's `image:build` named `app`.
+            format!("{server}.{declared}.{label}.{attr}")
         } else {
             self.data
                 .insert(format!("{server}.{mapped}\" \"{label}"), name.to_string());

@@ -46,7 +46,7 @@ fn schema(db: &Database, server: &str) -> SchemaFile {
 }
 
 const A: &str = "resource \"aws.vpc\" \"main\" {\n  cidr_block = \"10.0.0.0/16\"\n}\n";
-const B: &str = "resource \"aws.vpc_subnet\" \"app\" {\n  vpc_id            = aws.vpc.main.id\n  cidr_block        = \"10.0.1.0/24\"\n  availability_zone = \"eu-west-1a\"\n}\n";
+const B: &str = "resource \"aws.vpc_subnet\" \"app\" {\n  vpc_id            = aws.vpc.main.id\n  cidr_block        = \"10.0.1.0/24\"\n  availability_zone = \"us-east-1a\"\n}\n";
 const C: &str = "resource \"docker.volume\" \"data\" {\n  name = \"data\"\n}\n";
 
 #[test]

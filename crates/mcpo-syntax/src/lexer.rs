@@ -641,6 +641,7 @@ impl<'a> Lexer<'a> {
             b'/' if b1 == b'/' => self.line_comment(CommentKind::DoubleSlash),
             b'/' if b1 == b'*' => self.block_comment(),
             b'0'..=b'9' => self.number(),
+            b'"' if self.closes_unclosed_sequence(start) => {}
             b'"' => {
                 self.pos += 1;
                 self.push_frame(Tok::OQuote, FrameKind::Quoted, start, start + 1);
@@ -1021,6 +1022,65 @@ impl<'a> Lexer<'a> {
         {
             *line_start = value;
         }
+    }
+
+    /// At a `"` inside a `${ }` or `%{ }` of a quoted string (possibly within brackets):
+    /// when nothing after it on its line could close that sequence, the sequence was left
+    /// open (`"x ${var.name y"`) and this `"` ends the string. Reports one E0002 at the
+    /// `${`, closes the sequence and the string here and returns true; the parser's errors
+    /// inside the sequence are consequences and are not reported. Otherwise (a string
+    /// nested in the sequence, `"${"a"}"`) returns false.
+    fn closes_unclosed_sequence(&mut self, at: usize) -> bool {
+        let Some(seq) = self.frames.iter().rposition(|f| {
+            !matches!(
+                f.kind,
+                FrameKind::Paren | FrameKind::Bracket | FrameKind::Brace { .. }
+            )
+        }) else {
+            return false;
+        };
+        let in_quoted_sequence = matches!(
+            self.frames.get(seq).map(|f| f.kind),
+            Some(FrameKind::Interp | FrameKind::Control)
+        ) && seq
+            .checked_sub(1)
+            .and_then(|i| self.frames.get(i))
+            .is_some_and(|f| f.kind == FrameKind::Quoted);
+        if !in_quoted_sequence {
+            return false;
+        }
+        let line_end = self
+            .bytes
+            .get(at + 1..)
+            .and_then(|rest| rest.iter().position(|b| *b == b'\n'))
+            .map_or(self.bytes.len(), |i| at + 1 + i);
+        if self
+            .bytes
+            .get(at + 1..line_end)
+            .is_some_and(|rest| rest.contains(&b'}'))
+        {
+            return false;
+        }
+        self.end_ops_skip(self.frames.len());
+        while self.frames.len() > seq + 1 {
+            if let Some(f) = self.frames.last().copied() {
+                self.emit_closer(f.kind, at, at);
+                self.pop_frame(at);
+            }
+        }
+        if let Some(f) = self.frames.last().copied() {
+            let inside_cut = self.skip.is_some_and(|s| self.frames.len() > s.level + 1);
+            if !inside_cut {
+                self.report_unclosed(f, at);
+                self.help_last("add the missing `}` before the closing `\"`");
+            }
+            self.emit_closer(f.kind, at, at);
+            self.pop_frame(at);
+        }
+        self.emit(Tok::CQuote, at, at + 1);
+        self.pos = at + 1;
+        self.pop_frame(at + 1);
+        true
     }
 
     /// At `${` or `%{` inside a template: emits the opener and enters expression mode.

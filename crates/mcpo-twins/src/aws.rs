@@ -4,6 +4,7 @@
 use crate::check::{domain_name, identifier, in_range, one_of};
 use crate::kind::{Kind, TypeDef};
 use crate::net::{Cidr, allocate, parse_ip};
+use crate::shape::{AWS_CIDR_PATTERN, CIDR_PATTERN, enum_of, items_pattern, pattern};
 use crate::store::{Record, World, rfc3339, splitmix64};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -49,6 +50,12 @@ const INSTANCE_TYPES: &[&str] = &[
     "r5.large",
     "r6i.large",
 ];
+/// An AMI id: `ami-` and 8 or 17 hex digits.
+const AMI_PATTERN: &str = "^ami-([0-9a-fA-F]{8}|[0-9a-fA-F]{17})$";
+const SG_PROTOCOLS: &[&str] = &["tcp", "udp", "icmp", "-1"];
+const VALIDATION_METHODS: &[&str] = &["DNS", "EMAIL"];
+const ENGINES: &[&str] = &["postgres", "mysql", "mariadb"];
+const RECORD_TYPES: &[&str] = &["A", "AAAA", "CNAME", "TXT", "MX", "NS", "SRV", "CAA"];
 const DB_CLASSES: &[&str] = &[
     "db.t3.micro",
     "db.t3.small",
@@ -154,6 +161,7 @@ pub(crate) struct Vpc;
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub(crate) struct VpcInput {
     /// The IPv4 network range of the VPC in CIDR notation, from /16 to /28 (e.g. 10.0.0.0/16).
+    #[schemars(transform = pattern(AWS_CIDR_PATTERN))]
     pub cidr_block: String,
     /// The value of the VPC's Name tag.
     #[serde(default)]
@@ -241,8 +249,10 @@ pub(crate) struct SubnetInput {
     pub vpc_id: String,
     /// The subnet's IPv4 range: inside the VPC's range, /16 to /28, not overlapping another
     /// subnet of the VPC.
+    #[schemars(transform = pattern(AWS_CIDR_PATTERN))]
     pub cidr_block: String,
     /// The availability zone, e.g. us-east-1a.
+    #[schemars(transform = enum_of(AZS))]
     pub availability_zone: String,
     /// The value of the subnet's Name tag.
     #[serde(default)]
@@ -356,14 +366,18 @@ pub(crate) struct SecurityGroup;
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub(crate) struct SgRule {
     /// IP protocol: tcp, udp, icmp, or -1 for all traffic.
+    #[schemars(transform = enum_of(SG_PROTOCOLS))]
     pub protocol: String,
     /// First port of the range (tcp/udp; ignored for -1).
     #[serde(default)]
+    #[schemars(range(min = -1, max = 65535))]
     pub from_port: i64,
     /// Last port of the range (tcp/udp; ignored for -1).
     #[serde(default)]
+    #[schemars(range(min = -1, max = 65535))]
     pub to_port: i64,
     /// IPv4 ranges the rule applies to, e.g. ["0.0.0.0/0"].
+    #[schemars(transform = items_pattern(CIDR_PATTERN))]
     pub cidr_blocks: Vec<String>,
     /// What the rule is for.
     #[serde(default)]
@@ -404,7 +418,7 @@ fn check_rule(direction: &str, rule: &SgRule) -> Result<(), String> {
     one_of(
         &format!("{direction} rule protocol"),
         &rule.protocol,
-        &["tcp", "udp", "icmp", "-1"],
+        SG_PROTOCOLS,
     )?;
     if rule.protocol == "tcp" || rule.protocol == "udp" {
         in_range(
@@ -501,8 +515,10 @@ pub(crate) struct Instance;
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub(crate) struct InstanceInput {
     /// The machine image, e.g. ami-0abcdef1234567890.
+    #[schemars(transform = pattern(AMI_PATTERN))]
     pub ami: String,
     /// The instance type, e.g. t3.micro.
+    #[schemars(transform = enum_of(INSTANCE_TYPES))]
     pub instance_type: String,
     /// The subnet to launch into; the private IP comes from its range.
     pub subnet_id: String,
@@ -662,6 +678,7 @@ pub(crate) struct CertificateInput {
     pub subject_alternative_names: Vec<String>,
     /// How ownership of the domain is proven: DNS or EMAIL.
     #[serde(default = "default_validation")]
+    #[schemars(transform = enum_of(VALIDATION_METHODS))]
     pub validation_method: String,
 }
 
@@ -716,7 +733,7 @@ impl Kind for Certificate {
         one_of(
             "validation_method",
             &input.validation_method,
-            &["DNS", "EMAIL"],
+            VALIDATION_METHODS,
         )
     }
 
@@ -792,8 +809,10 @@ pub(crate) struct AsgInput {
     /// Subnets (of one VPC) the instances are spread over.
     pub subnet_ids: Vec<String>,
     /// The machine image of the instances.
+    #[schemars(transform = pattern(AMI_PATTERN))]
     pub image_id: String,
     /// The instance type of the instances.
+    #[schemars(transform = enum_of(INSTANCE_TYPES))]
     pub instance_type: String,
 }
 
@@ -923,11 +942,13 @@ pub(crate) struct RdsInput {
     /// The DB instance identifier: 1-63 letters, digits or hyphens, starting with a letter.
     pub identifier: String,
     /// The database engine: postgres, mysql or mariadb.
+    #[schemars(transform = enum_of(ENGINES))]
     pub engine: String,
     /// The engine version (the engine's current default when absent).
     #[serde(default)]
     pub engine_version: Option<String>,
     /// The instance class, e.g. db.t3.micro.
+    #[schemars(transform = enum_of(DB_CLASSES))]
     pub instance_class: String,
     /// Storage in GiB, 20 to 65536; can only grow.
     #[serde(default = "default_storage")]
@@ -1012,7 +1033,7 @@ impl Kind for RdsInstance {
                 "DBInstanceAlreadyExists: a DB instance named {id} already exists"
             ));
         }
-        one_of("engine", &input.engine, &["postgres", "mysql", "mariadb"])?;
+        one_of("engine", &input.engine, ENGINES)?;
         one_of("instance_class", &input.instance_class, DB_CLASSES)?;
         in_range(
             "allocated_storage (GiB)",
@@ -1137,6 +1158,7 @@ pub(crate) struct RecordInput {
     pub name: String,
     /// Record type: A, AAAA, CNAME, TXT, MX, NS, SRV or CAA.
     #[serde(rename = "type")]
+    #[schemars(transform = enum_of(RECORD_TYPES))]
     pub record_type: String,
     /// Time to live in seconds.
     #[serde(default = "default_ttl")]
@@ -1208,11 +1230,7 @@ impl Kind for Route53Record {
             ));
         }
         let t = input.record_type.as_str();
-        one_of(
-            "type",
-            t,
-            &["A", "AAAA", "CNAME", "TXT", "MX", "NS", "SRV", "CAA"],
-        )?;
+        one_of("type", t, RECORD_TYPES)?;
         in_range("ttl", input.ttl, 0, 2_147_483_647)?;
         if input.records.is_empty() {
             return Err(

@@ -3,6 +3,7 @@
 use crate::check::{identifier, one_of, port};
 use crate::kind::{Kind, TypeDef};
 use crate::net::{Cidr, allocate, parse_ip};
+use crate::shape::{CIDR_PATTERN, enum_of, ipv4, pattern, port_number};
 use crate::store::{Record, World, rfc3339};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -12,6 +13,10 @@ use std::net::Ipv4Addr;
 
 /// The built-in bridge network every engine has.
 const BRIDGE_SUBNET: &str = "172.17.0.0/16";
+const NETWORK_DRIVERS: &[&str] = &["bridge", "overlay", "macvlan", "ipvlan"];
+const VOLUME_DRIVERS: &[&str] = &["local"];
+const PORT_PROTOCOLS: &[&str] = &["tcp", "udp"];
+const RESTART_POLICIES: &[&str] = &["no", "always", "unless-stopped", "on-failure"];
 
 /// The Docker twin's resource types, in dependency order.
 pub(crate) fn types() -> Result<Vec<TypeDef>, String> {
@@ -53,12 +58,15 @@ pub(crate) struct NetworkInput {
     pub name: String,
     /// The driver: bridge, overlay, macvlan or ipvlan.
     #[serde(default = "default_bridge")]
+    #[schemars(transform = enum_of(NETWORK_DRIVERS))]
     pub driver: String,
     /// The IPv4 subnet (allocated from 172.18.0.0/16 upwards when absent).
     #[serde(default)]
+    #[schemars(transform = pattern(CIDR_PATTERN))]
     pub subnet: Option<String>,
     /// The gateway address (the subnet's first address when absent).
     #[serde(default)]
+    #[schemars(transform = ipv4)]
     pub gateway: Option<String>,
     /// Whether the network is cut off from the outside.
     #[serde(default)]
@@ -116,11 +124,7 @@ impl Kind for Network {
         {
             return Err(format!("network with name {} already exists", input.name));
         }
-        one_of(
-            "driver",
-            &input.driver,
-            &["bridge", "overlay", "macvlan", "ipvlan"],
-        )?;
+        one_of("driver", &input.driver, NETWORK_DRIVERS)?;
         if let Some(subnet) = &input.subnet {
             let cidr = Cidr::parse(subnet)?;
             if let Some((name, other)) = network_subnets(world)
@@ -212,6 +216,7 @@ pub(crate) struct VolumeInput {
     pub name: String,
     /// The volume driver (only local on this engine).
     #[serde(default = "default_local")]
+    #[schemars(transform = enum_of(VOLUME_DRIVERS))]
     pub driver: String,
     /// Labels (metadata).
     #[serde(default)]
@@ -244,7 +249,7 @@ impl Kind for Volume {
 
     fn check(world: &World, input: &VolumeInput, _: Option<&str>) -> Result<(), String> {
         check_name("name", &input.name)?;
-        one_of("driver", &input.driver, &["local"])?;
+        one_of("driver", &input.driver, VOLUME_DRIVERS)?;
         if world.get(Self::TYPE, &input.name).is_some() {
             return Err(format!("a volume named {} already exists", input.name));
         }
@@ -419,11 +424,14 @@ pub(crate) struct Container;
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub(crate) struct PortMapping {
     /// The port on the host (0.0.0.0).
+    #[schemars(transform = port_number)]
     pub host_port: i64,
     /// The port inside the container.
+    #[schemars(transform = port_number)]
     pub container_port: i64,
     /// tcp or udp.
     #[serde(default = "default_tcp")]
+    #[schemars(transform = enum_of(PORT_PROTOCOLS))]
     pub protocol: String,
 }
 
@@ -467,6 +475,7 @@ pub(crate) struct ContainerInput {
     pub command: Option<Vec<String>>,
     /// Restart policy: no, always, unless-stopped or on-failure.
     #[serde(default = "default_restart")]
+    #[schemars(transform = enum_of(RESTART_POLICIES))]
     pub restart_policy: String,
 }
 
@@ -522,7 +531,7 @@ impl Kind for Container {
         for p in &input.ports {
             port("host_port", p.host_port)?;
             port("container_port", p.container_port)?;
-            one_of("port protocol", &p.protocol, &["tcp", "udp"])?;
+            one_of("port protocol", &p.protocol, PORT_PROTOCOLS)?;
             let taken = world.all(Self::TYPE).find(|c| {
                 Some(c.id.as_str()) != this
                     && c.inputs
@@ -564,11 +573,7 @@ impl Kind for Container {
                 ));
             }
         }
-        one_of(
-            "restart_policy",
-            &input.restart_policy,
-            &["no", "always", "unless-stopped", "on-failure"],
-        )
+        one_of("restart_policy", &input.restart_policy, RESTART_POLICIES)
     }
 
     fn create(

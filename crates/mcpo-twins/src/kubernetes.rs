@@ -3,6 +3,7 @@
 use crate::check::{dns_label, in_range, one_of, port};
 use crate::kind::{Kind, TypeDef};
 use crate::net::{Cidr, allocate};
+use crate::shape::{DNS_LABEL_PATTERN, DNS_SUBDOMAIN_PATTERN, enum_of, pattern, port_number};
 use crate::store::{Record, World, rfc3339};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -13,6 +14,14 @@ use std::net::Ipv4Addr;
 const SERVICE_CIDR: &str = "10.96.0.0/12";
 const LB_POOL: &str = "192.0.2.0/24";
 const NAMESPACED: &[&str] = &["deployment", "service", "config_map", "secret"];
+const SECRET_TYPES: &[&str] = &[
+    "Opaque",
+    "kubernetes.io/tls",
+    "kubernetes.io/basic-auth",
+    "kubernetes.io/dockerconfigjson",
+];
+const SERVICE_TYPES: &[&str] = &["ClusterIP", "NodePort", "LoadBalancer"];
+const PROTOCOLS: &[&str] = &["TCP", "UDP"];
 
 /// The Kubernetes twin's resource types, in dependency order.
 pub(crate) fn types() -> Result<Vec<TypeDef>, String> {
@@ -117,6 +126,7 @@ pub(crate) struct Namespace;
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub(crate) struct NamespaceInput {
     /// The namespace's name (a DNS-1123 label); it is also its id.
+    #[schemars(length(max = 63), transform = pattern(DNS_LABEL_PATTERN))]
     pub name: String,
     /// Labels.
     #[serde(default)]
@@ -201,8 +211,10 @@ pub(crate) struct ConfigMap;
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub(crate) struct ConfigMapInput {
     /// The config map's name.
+    #[schemars(length(max = 253), transform = pattern(DNS_SUBDOMAIN_PATTERN))]
     pub name: String,
     /// The namespace it lives in.
+    #[schemars(length(max = 63), transform = pattern(DNS_LABEL_PATTERN))]
     pub namespace: String,
     /// The configuration entries.
     #[serde(default)]
@@ -294,12 +306,15 @@ pub(crate) struct Secret;
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub(crate) struct SecretInput {
     /// The secret's name.
+    #[schemars(length(max = 253), transform = pattern(DNS_SUBDOMAIN_PATTERN))]
     pub name: String,
     /// The namespace it lives in.
+    #[schemars(length(max = 63), transform = pattern(DNS_LABEL_PATTERN))]
     pub namespace: String,
     /// Secret type: Opaque, kubernetes.io/tls, kubernetes.io/basic-auth or
     /// kubernetes.io/dockerconfigjson.
     #[serde(default = "default_opaque", rename = "type")]
+    #[schemars(transform = enum_of(SECRET_TYPES))]
     pub secret_type: String,
     /// The secret values (plain text; stored, never returned). Sensitive.
     #[schemars(extend("writeOnly" = true))]
@@ -345,16 +360,7 @@ impl Kind for Secret {
             &input.namespace,
             this,
         )?;
-        one_of(
-            "type",
-            &input.secret_type,
-            &[
-                "Opaque",
-                "kubernetes.io/tls",
-                "kubernetes.io/basic-auth",
-                "kubernetes.io/dockerconfigjson",
-            ],
-        )?;
+        one_of("type", &input.secret_type, SECRET_TYPES)?;
         check_keys(input.data.keys().cloned())?;
         let required: &[&str] = match input.secret_type.as_str() {
             "kubernetes.io/tls" => &["tls.crt", "tls.key"],
@@ -415,8 +421,10 @@ pub(crate) struct Deployment;
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub(crate) struct DeploymentInput {
     /// The deployment's name.
+    #[schemars(length(max = 253), transform = pattern(DNS_SUBDOMAIN_PATTERN))]
     pub name: String,
     /// The namespace it lives in.
+    #[schemars(length(max = 63), transform = pattern(DNS_LABEL_PATTERN))]
     pub namespace: String,
     /// The container image, e.g. nginx:1.27.
     pub image: String,
@@ -429,6 +437,7 @@ pub(crate) struct DeploymentInput {
     pub labels: BTreeMap<String, String>,
     /// The port the container listens on.
     #[serde(default)]
+    #[schemars(transform = port_number)]
     pub container_port: Option<i64>,
     /// Environment variables of the container.
     #[serde(default)]
@@ -568,12 +577,15 @@ pub(crate) struct ServicePort {
     #[serde(default)]
     pub name: Option<String>,
     /// The port the service listens on.
+    #[schemars(transform = port_number)]
     pub port: i64,
     /// The port on the pods (the same as port when absent).
     #[serde(default)]
+    #[schemars(transform = port_number)]
     pub target_port: Option<i64>,
     /// TCP or UDP.
     #[serde(default = "default_tcp")]
+    #[schemars(transform = enum_of(PROTOCOLS))]
     pub protocol: String,
 }
 
@@ -585,11 +597,14 @@ fn default_tcp() -> String {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub(crate) struct ServiceInput {
     /// The service's name (a DNS-1123 label).
+    #[schemars(length(max = 63), transform = pattern(DNS_LABEL_PATTERN))]
     pub name: String,
     /// The namespace it lives in.
+    #[schemars(length(max = 63), transform = pattern(DNS_LABEL_PATTERN))]
     pub namespace: String,
     /// Service type: ClusterIP, NodePort or LoadBalancer.
     #[serde(default = "default_cluster_ip", rename = "type")]
+    #[schemars(transform = enum_of(SERVICE_TYPES))]
     pub service_type: String,
     /// Pod labels that select the endpoints.
     #[serde(default)]
@@ -673,11 +688,7 @@ impl Kind for Service {
             &input.namespace,
             this,
         )?;
-        one_of(
-            "spec.type",
-            &input.service_type,
-            &["ClusterIP", "NodePort", "LoadBalancer"],
-        )?;
+        one_of("spec.type", &input.service_type, SERVICE_TYPES)?;
         if input.ports.is_empty() {
             return Err("spec.ports: Required value: a service needs at least one port".into());
         }
@@ -687,7 +698,7 @@ impl Kind for Service {
             if let Some(t) = p.target_port {
                 port("spec.ports[].targetPort", t)?;
             }
-            one_of("spec.ports[].protocol", &p.protocol, &["TCP", "UDP"])?;
+            one_of("spec.ports[].protocol", &p.protocol, PROTOCOLS)?;
             if seen.contains(&(p.port, &p.protocol)) {
                 return Err(format!(
                     "spec.ports: Duplicate value: port {}/{}",

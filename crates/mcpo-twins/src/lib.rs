@@ -16,6 +16,7 @@ mod kubernetes;
 mod net;
 mod opnsense;
 mod server;
+mod shape;
 mod store;
 
 use clap::{Args, ValueEnum};
@@ -97,6 +98,19 @@ fn types_of(kind: TwinKind) -> Result<Vec<kind::TypeDef>, String> {
         TwinKind::Docker => docker::types(),
         TwinKind::Kubernetes => kubernetes::types(),
     }
+}
+
+/// The tools `kind` publishes, as the JSON objects its `tools/list` answers with, in
+/// name order. Tests compare them with the pulled schema fixtures in the repository.
+pub fn published_tools(kind: TwinKind) -> Result<Vec<serde_json::Value>, String> {
+    let mut tools = Vec::new();
+    for def in types_of(kind)? {
+        for tool in server::tools_of(&def) {
+            tools.push(serde_json::to_value(&tool).map_err(|e| e.to_string())?);
+        }
+    }
+    tools.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    Ok(tools)
 }
 
 fn title_of(kind: TwinKind) -> &'static str {

@@ -3,15 +3,31 @@
 use crate::check::{identifier, in_range, one_of, port};
 use crate::kind::{Kind, TypeDef};
 use crate::net::{Cidr, parse_ip};
+use crate::shape::{
+    ADDRESS_OR_ANY_PATTERN, PORT_RANGE_PATTERN, enum_of, ipv4, pattern, port_number,
+};
 use crate::store::{Record, World};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-/// Physical interfaces of the simulated appliance.
-const PARENTS: &[&str] = &["igb0", "igb1", "igb2", "igb3", "vtnet0", "vtnet1"];
+/// Physical interfaces of the simulated appliance: Intel igb and igc NICs (current
+/// appliances have igc) and virtio ones. New names go at the end: a VLAN's device name
+/// counts its parent's position.
+const PARENTS: &[&str] = &[
+    "igb0", "igb1", "igb2", "igb3", "vtnet0", "vtnet1", "igc0", "igc1", "igc2", "igc3",
+];
 /// Assigned interfaces rules can attach to (plus VLAN devices).
 const ASSIGNED: &[&str] = &["lan", "wan", "opt1", "opt2", "opt3"];
+/// What a rule's `interface` may look like: an assigned interface or a VLAN device
+/// (`vlan<parent>.<tag>`); whether the VLAN exists is checked at apply.
+const RULE_INTERFACE_PATTERN: &str = r"^(lan|wan|opt[1-3]|vlan[0-9]+\.[0-9]{1,4})$";
+const DIRECTIONS: &[&str] = &["in", "out"];
+const ACTIONS: &[&str] = &["pass", "block", "reject"];
+const PROTOCOLS: &[&str] = &["any", "tcp", "udp", "tcp/udp", "icmp"];
+const MODES: &[&str] = &["http", "tcp"];
+const BALANCES: &[&str] = &["roundrobin", "leastconn", "source", "uri"];
+const CHECK_TYPES: &[&str] = &["tcp", "http"];
 /// The WAN address frontends bound to 0.0.0.0 answer on.
 const WAN_IP: &str = "203.0.113.10";
 
@@ -34,7 +50,8 @@ pub(crate) struct Vlan;
 /// Inputs of a VLAN.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub(crate) struct VlanInput {
-    /// The parent (physical) interface, e.g. igb1.
+    /// The parent (physical) interface, e.g. igc2.
+    #[schemars(transform = enum_of(PARENTS))]
     pub interface: String,
     /// The 802.1Q VLAN tag, 1 to 4094, unique per parent interface.
     #[schemars(range(min = 1, max = 4094))]
@@ -135,23 +152,30 @@ pub(crate) struct FirewallRule;
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub(crate) struct RuleInput {
     /// Interface the rule applies to: lan, wan, opt1..opt3 or a VLAN device such as vlan1.10.
+    #[schemars(transform = pattern(RULE_INTERFACE_PATTERN))]
     pub interface: String,
     /// Direction of traffic: in or out.
     #[serde(default = "default_in")]
+    #[schemars(transform = enum_of(DIRECTIONS))]
     pub direction: String,
     /// What to do with matching packets: pass, block (drop silently) or reject.
+    #[schemars(transform = enum_of(ACTIONS))]
     pub action: String,
     /// IP protocol: any, tcp, udp, tcp/udp or icmp.
     #[serde(default = "default_any")]
+    #[schemars(transform = enum_of(PROTOCOLS))]
     pub protocol: String,
     /// Source: any, an IPv4 address or a CIDR block.
     #[serde(default = "default_any")]
+    #[schemars(transform = pattern(ADDRESS_OR_ANY_PATTERN))]
     pub source: String,
     /// Destination: any, an IPv4 address or a CIDR block.
     #[serde(default = "default_any")]
+    #[schemars(transform = pattern(ADDRESS_OR_ANY_PATTERN))]
     pub destination: String,
     /// Destination port or range such as 443 or 8000-8080 (tcp, udp, tcp/udp only).
     #[serde(default)]
+    #[schemars(transform = pattern(PORT_RANGE_PATTERN))]
     pub destination_port: Option<String>,
     /// A description shown in the rule list.
     #[serde(default)]
@@ -237,13 +261,9 @@ impl Kind for FirewallRule {
                 input.interface
             ));
         }
-        one_of("direction", &input.direction, &["in", "out"])?;
-        one_of("action", &input.action, &["pass", "block", "reject"])?;
-        one_of(
-            "protocol",
-            &input.protocol,
-            &["any", "tcp", "udp", "tcp/udp", "icmp"],
-        )?;
+        one_of("direction", &input.direction, DIRECTIONS)?;
+        one_of("action", &input.action, ACTIONS)?;
+        one_of("protocol", &input.protocol, PROTOCOLS)?;
         check_address("source", &input.source)?;
         check_address("destination", &input.destination)?;
         if let Some(p) = &input.destination_port {
@@ -302,8 +322,10 @@ pub(crate) struct BackendServer {
     /// The server's name, unique within the backend.
     pub name: String,
     /// The server's IPv4 address.
+    #[schemars(transform = ipv4)]
     pub address: String,
     /// The server's port.
+    #[schemars(transform = port_number)]
     pub port: i64,
     /// Relative share of traffic, 0 to 256.
     #[serde(default = "default_weight")]
@@ -319,6 +341,7 @@ fn default_weight() -> i64 {
 pub(crate) struct HealthCheck {
     /// Check type: tcp (connect) or http (request a path).
     #[serde(rename = "type")]
+    #[schemars(transform = enum_of(CHECK_TYPES))]
     pub check_type: String,
     /// Path requested by http checks, e.g. /healthz.
     #[serde(default)]
@@ -339,9 +362,11 @@ pub(crate) struct BackendInput {
     pub name: String,
     /// Proxy mode: http or tcp.
     #[serde(default = "default_http")]
+    #[schemars(transform = enum_of(MODES))]
     pub mode: String,
     /// Load balancing algorithm: roundrobin, leastconn, source or uri.
     #[serde(default = "default_balance")]
+    #[schemars(transform = enum_of(BALANCES))]
     pub balance: String,
     /// The real servers.
     pub servers: Vec<BackendServer>,
@@ -379,12 +404,8 @@ impl Kind for HaproxyBackend {
 
     fn check(world: &World, input: &BackendInput, this: Option<&str>) -> Result<(), String> {
         identifier("name", &input.name, 64)?;
-        one_of("mode", &input.mode, &["http", "tcp"])?;
-        one_of(
-            "balance",
-            &input.balance,
-            &["roundrobin", "leastconn", "source", "uri"],
-        )?;
+        one_of("mode", &input.mode, MODES)?;
+        one_of("balance", &input.balance, BALANCES)?;
         let mut names: Vec<&str> = Vec::new();
         for s in &input.servers {
             identifier("server name", &s.name, 64)?;
@@ -400,7 +421,7 @@ impl Kind for HaproxyBackend {
             in_range(&format!("weight of server {}", s.name), s.weight, 0, 256)?;
         }
         if let Some(hc) = &input.health_check {
-            one_of("health_check.type", &hc.check_type, &["tcp", "http"])?;
+            one_of("health_check.type", &hc.check_type, CHECK_TYPES)?;
             in_range("health_check.interval_ms", hc.interval_ms, 100, 3_600_000)?;
             if hc.check_type == "http" {
                 if input.mode != "http" {
@@ -467,11 +488,14 @@ pub(crate) struct FrontendInput {
     pub name: String,
     /// Address to listen on; 0.0.0.0 listens on all interfaces.
     #[serde(default = "default_bind")]
+    #[schemars(transform = ipv4)]
     pub bind_address: String,
     /// Port to listen on.
+    #[schemars(transform = port_number)]
     pub bind_port: i64,
     /// Proxy mode: http or tcp.
     #[serde(default = "default_http")]
+    #[schemars(transform = enum_of(MODES))]
     pub mode: String,
     /// Reference (refid) of the certificate for TLS offloading; plain when absent.
     #[serde(default)]
@@ -508,7 +532,7 @@ impl Kind for HaproxyFrontend {
         identifier("name", &input.name, 64)?;
         parse_ip("bind_address", &input.bind_address)?;
         port("bind_port", input.bind_port)?;
-        one_of("mode", &input.mode, &["http", "tcp"])?;
+        one_of("mode", &input.mode, MODES)?;
         if let Some(cert) = &input.certificate_ref {
             identifier("certificate_ref", cert, 64)?;
         }

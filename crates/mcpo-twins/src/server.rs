@@ -223,7 +223,7 @@ fn parse_uri(uri: &str) -> Option<(&str, &str)> {
     uri.strip_prefix("mcpo://")?.split_once('/')
 }
 
-fn tools_of(def: &TypeDef) -> Vec<Tool> {
+pub(crate) fn tools_of(def: &TypeDef) -> Vec<Tool> {
     let name = def.name;
     let about = def.about;
     let mut tools = vec![

@@ -1,8 +1,9 @@
 //! The subcommands that work on source files: `check`, `fmt`, `explain`.
 
-use crate::output::{self, Format};
+use crate::output::{self, CheckFormat, Format};
 use crate::{EXIT_ERRORS, EXIT_OK, EXIT_USAGE, files, source};
 use mcpo_diagnostics::{Code, Diagnostic, FileId, SourceMap, Sources};
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -11,22 +12,60 @@ use std::path::{Path, PathBuf};
 /// Besides syntax, `check` reports `server` blocks whose pulled schema is missing or
 /// stale (E0301/E0302; reads `mcpo.lock` and `.mcpo/schemas/` only) and runs the type
 /// checker (`mcpo-sema`) against the pulled schemas, unless `--syntax-only` is given.
-pub fn check(paths: &[PathBuf], syntax_only: bool, format: Format) -> u8 {
+pub fn check(paths: &[PathBuf], syntax_only: bool, format: CheckFormat) -> u8 {
+    let mut checked = match diagnose(paths, syntax_only, &BTreeMap::new()) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    output::print_check(&mut checked.diags, &checked.sources, format);
+    if checked.diags.iter().any(Diagnostic::is_error) {
+        EXIT_ERRORS
+    } else {
+        EXIT_OK
+    }
+}
+
+/// What `check` found: the sources read, the `.mcpo` files among them (path and id; not
+/// the deployment templates), and every diagnostic (unsorted).
+pub struct Checked {
+    /// Every file read, and the `.mcpo` source of converted templates.
+    pub sources: Sources,
+    /// The `.mcpo` files checked, with their ids in `sources`.
+    pub files: Vec<(PathBuf, FileId)>,
+    /// The diagnostics, in any order.
+    pub diags: Vec<Diagnostic>,
+}
+
+/// Reads, parses and (unless `syntax_only`) type-checks the files under `paths`: what
+/// `check` prints and `fix` applies the suggestions of. A file named in `overrides` is
+/// checked with that text instead of what is on disk (`fix --dry-run` checks its edits
+/// without writing them). `Err` is the exit code of a usage or I/O error, already
+/// reported.
+pub fn diagnose(
+    paths: &[PathBuf],
+    syntax_only: bool,
+    overrides: &BTreeMap<PathBuf, String>,
+) -> Result<Checked, u8> {
     let files = match files::collect(paths) {
         Ok(f) => f,
-        Err(e) => return usage_error(&e.to_string()),
+        Err(e) => return Err(usage_error(&e.to_string())),
     };
     let mut sources = Sources::new();
     let mut diags = Vec::new();
     let loaded = match source::load(&files, &mut sources, &mut diags) {
         Ok(l) => l,
-        Err(e) => return usage_error(&e),
+        Err(e) => return Err(usage_error(&e)),
     };
     let mut parsed = Vec::new();
     let mut ids = Vec::new();
+    let mut mcpo_files = Vec::new();
     // Deployment templates are checked as the `.mcpo` source they convert to.
     let mut converted: Vec<(FileId, FileId)> = Vec::new();
     for file in &loaded {
+        let id = match overrides.get(&file.path) {
+            Some(text) => sources.add(sources.name(file.id).to_string(), text.clone()),
+            None => file.id,
+        };
         if files::is_template(&file.path) {
             let json = sources.text(file.id).to_string();
             match crate::typecheck::template_source(&crate::workspace::root_of(paths), &json) {
@@ -51,10 +90,13 @@ pub fn check(paths: &[PathBuf], syntax_only: bool, format: Format) -> u8 {
             }
             continue;
         }
-        let p = mcpo_syntax::parse(sources.text(file.id), file.id);
+        let p = mcpo_syntax::parse(sources.text(id), id);
         diags.extend(p.diagnostics.iter().cloned());
-        parsed.push((file.id, p.file));
-        ids.push(file.id);
+        parsed.push((id, p.file));
+        ids.push(id);
+        if file.utf8 {
+            mcpo_files.push((file.path.clone(), id));
+        }
     }
     if !syntax_only {
         let files: Vec<_> = parsed.iter().map(|(id, f)| (*id, f)).collect();
@@ -75,12 +117,11 @@ pub fn check(paths: &[PathBuf], syntax_only: bool, format: Format) -> u8 {
             crate::typecheck::point_into_template(d, &sources, *json);
         }
     }
-    output::print(&mut diags, &sources, format);
-    if diags.iter().any(Diagnostic::is_error) {
-        EXIT_ERRORS
-    } else {
-        EXIT_OK
-    }
+    Ok(Checked {
+        sources,
+        files: mcpo_files,
+        diags,
+    })
 }
 
 /// `mcpoc fmt`: formats files in place, or with `check` only lists those that would change.
@@ -181,7 +222,7 @@ fn fmt_stdin(check: bool) -> u8 {
 
 /// Replaces a file's contents atomically (temp file in the same directory, fsync, rename),
 /// keeping its permissions, so an interrupted `fmt` never leaves a half-written file.
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
     let dir = dir.unwrap_or(Path::new("."));
     let name = path

@@ -4,9 +4,12 @@
 //! prints. Every rule lives in a library crate.
 
 mod commands;
+mod completions;
 mod conformance;
 mod deploy;
 mod files;
+mod fix;
+mod init;
 mod lsp;
 mod output;
 mod progress;
@@ -17,7 +20,7 @@ mod state_cmd;
 mod typecheck;
 mod workspace;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -55,9 +58,28 @@ enum Command {
         /// Only check syntax (no names, types or schemas).
         #[arg(long)]
         syntax_only: bool,
-        /// Output format of the diagnostics.
+        /// Output format of the diagnostics (`github`: workflow annotations; `sarif`: a
+        /// SARIF 2.1.0 log for code scanning).
         #[arg(long, value_enum, default_value_t)]
-        format: output::Format,
+        format: output::CheckFormat,
+    },
+    /// Apply every machine-applicable suggestion of `check` (did-you-mean renames of
+    /// attributes, types, references and functions), then report what is left.
+    Fix(fix::FixArgs),
+    /// Create a workspace: `server` blocks for the four twin servers and a small example,
+    /// or with --from-discovery for the servers discovery finds.
+    Init(init::InitArgs),
+    /// Print a shell completion script, e.g. `mcpoc completions bash > ~/.local/share/bash-completion/completions/mcpoc`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: completions::Shell,
+    },
+    /// Print the manual page (roff), or write one page per command into a directory.
+    Man {
+        /// Write `mcpoc.1` and `mcpoc-<command>.1` into this directory.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
     /// Rewrite files in the canonical layout (2-space indent, aligned `=`).
     Fmt {
@@ -148,6 +170,10 @@ fn main() -> ExitCode {
             format,
         } => commands::check(&default_paths(paths), syntax_only, format),
         Command::Fmt { paths, check } => commands::fmt(&default_paths(paths), check),
+        Command::Fix(args) => fix::fix_command(args),
+        Command::Init(args) => init::init(args),
+        Command::Completions { shell } => completions::completions(Cli::command(), shell),
+        Command::Man { dir } => completions::man(Cli::command(), dir.as_deref()),
         Command::Explain { code } => commands::explain(code.as_deref()),
         Command::Convert { file, stdout } => typecheck::convert(&file, stdout),
         Command::Servers(args) => servers::servers(args),
