@@ -2,11 +2,16 @@
 //!
 //! The root folder's `*.mcpo` files are read from disk when the session starts; an open
 //! document's text overrides the file's on disk until it is closed. Schemas come from
-//! `<root>/.mcpo/schemas/*.json` (read once, at start). Only the writer thread calls the
-//! `&mut` methods here; requests work on [`Snapshot`]s.
+//! `<root>/.mcpo/schemas/*.json` and the lock from `<root>/mcpo.lock`, read at start and
+//! again when the client's file watcher reports them changed; `server` blocks read the
+//! server process's environment. Servers declared outside the workspace's `.mcpo` files
+//! come from the [`Discover`](crate::Discover) hook the front end passes in (this crate
+//! does no discovery itself), at start and when a discovery file changes. Only the
+//! writer thread calls the `&mut` methods here; requests work on [`Snapshot`]s.
 
+use crate::Discover;
 use mcpo_diagnostics::FileId;
-use mcpo_sema::{Database, SchemaFile, SourceFile, Workspace};
+use mcpo_sema::{Database, EnvVars, SchemaFile, SourceFile, Workspace};
 use salsa::Setter;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,6 +23,10 @@ const SKIPPED_DIRS: &[&str] = &["target", "node_modules", ".git", ".mcpo", ".ter
 
 /// Files are read at most this deep below the root (a guard against symlink loops).
 const MAX_DEPTH: usize = 32;
+
+/// Files under the root that declare servers for discovery (the Claude Desktop
+/// configuration lives outside the workspace and is read at start only).
+pub(crate) const DISCOVERY_FILES: &[&str] = &["mcpo.toml", ".vscode/mcp.json", ".cursor/mcp.json"];
 
 /// One file of the workspace.
 #[derive(Debug, Clone)]
@@ -68,6 +77,7 @@ pub(crate) struct Host {
     table: Arc<FileTable>,
     next_id: u32,
     root: Option<PathBuf>,
+    discover: Option<Discover>,
 }
 
 /// What happened to a file on disk (from the client's file watcher).
@@ -88,16 +98,20 @@ pub(crate) fn key_of(uri: &Uri) -> PathBuf {
 }
 
 impl Host {
-    /// A session with no files.
-    pub fn new() -> Self {
+    /// A session with no files; `discover` finds the servers declared outside the
+    /// workspace's `.mcpo` files.
+    pub fn new(discover: Option<Discover>) -> Self {
         let db = Database::default();
-        let ws = Workspace::new(&db, Vec::new(), Vec::new());
+        let ws = Workspace::builder(Vec::new(), Vec::new())
+            .env(EnvVars::from_os(std::env::vars_os()))
+            .new(&db);
         Host {
             db,
             ws,
             table: Arc::default(),
             next_id: 0,
             root: None,
+            discover,
         }
     }
 
@@ -136,13 +150,40 @@ impl Host {
             table.by_id.insert(entry.id, path.clone());
             table.by_key.insert(path, entry);
         }
+        self.ws.set_files(&mut self.db).to(files);
+        self.table = Arc::new(table);
+        self.reload_schemas(root);
+        self.reload_lock(root);
+        self.rediscover(root);
+    }
+
+    /// Reads the pulled schemas again.
+    fn reload_schemas(&mut self, root: &Path) {
         let schemas: Vec<SchemaFile> = mcpo_schema::read_pulled_schemas(root)
             .into_iter()
             .map(|(server, name, text)| SchemaFile::new(&self.db, server, name, text))
             .collect();
-        self.ws.set_files(&mut self.db).to(files);
         self.ws.set_schemas(&mut self.db).to(schemas);
-        self.table = Arc::new(table);
+    }
+
+    /// Reads `mcpo.lock` again (an unreadable lock counts as none: the checker then says
+    /// the lock is missing).
+    fn reload_lock(&mut self, root: &Path) {
+        let text = std::fs::read_to_string(root.join(mcpo_schema::LOCK_FILE)).ok();
+        if *self.ws.lock(&self.db) != text {
+            self.ws.set_lock(&mut self.db).to(text);
+        }
+    }
+
+    /// Runs discovery again through the front end's hook.
+    fn rediscover(&mut self, root: &Path) {
+        let Some(discover) = &self.discover else {
+            return;
+        };
+        let found = discover(root);
+        if *self.ws.discovered(&self.db) != found {
+            self.ws.set_discovered(&mut self.db).to(found);
+        }
     }
 
     fn new_entry(&mut self, uri: Uri, name: String, text: String) -> Entry {
@@ -225,18 +266,23 @@ impl Host {
 
 impl Host {
     /// A file changed on disk. Open documents keep the editor's text; a pulled schema
-    /// reloads every schema. Returns the files whose diagnostics may change.
+    /// reloads every schema, `mcpo.lock` the lock, a discovery file the discovered
+    /// servers. Returns the files whose diagnostics may change.
     pub fn disk_changed(&mut self, path: &Path, change: DiskChange) -> Vec<FileId> {
         let Some(root) = self.root.clone() else {
             return Vec::new();
         };
         let schema_dir = root.join(mcpo_schema::SCHEMA_DIR);
         if path.starts_with(&schema_dir) && path.extension().is_some_and(|e| e == "json") {
-            let schemas: Vec<SchemaFile> = mcpo_schema::read_pulled_schemas(&root)
-                .into_iter()
-                .map(|(server, name, text)| SchemaFile::new(&self.db, server, name, text))
-                .collect();
-            self.ws.set_schemas(&mut self.db).to(schemas);
+            self.reload_schemas(&root);
+            return self.table.ids().collect();
+        }
+        if path == root.join(mcpo_schema::LOCK_FILE) {
+            self.reload_lock(&root);
+            return self.table.ids().collect();
+        }
+        if DISCOVERY_FILES.iter().any(|f| path == root.join(f)) {
+            self.rediscover(&root);
             return self.table.ids().collect();
         }
         if path.extension().is_none_or(|e| e != "mcpo") {

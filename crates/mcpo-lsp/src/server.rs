@@ -86,11 +86,11 @@ pub(crate) struct Backend {
 
 impl Backend {
     /// Starts the writer thread and the diagnostics task.
-    pub fn new(client: Client) -> Self {
+    pub fn new(client: Client, discover: Option<crate::Discover>) -> Self {
         let (tx, rx) = mpsc::channel();
         let (applied_tx, applied_rx) = watch::channel(0u64);
         let shared = Arc::new(Shared {
-            host: Mutex::new(Host::new()),
+            host: Mutex::new(Host::new(discover)),
             edits: Mutex::new(tx),
             sent: AtomicU64::new(0),
             applied: applied_rx.clone(),
@@ -348,12 +348,23 @@ impl LanguageServer for Backend {
         if !self.watch.load(Ordering::SeqCst) {
             return;
         }
-        // Sources and pulled schemas written outside the editor (`mcpoc schema pull`, a
-        // checkout) reach the server as `workspace/didChangeWatchedFiles`.
-        let watchers = ["**/*.mcpo", "**/.mcpo/schemas/*.json"]
+        // Sources, pulled schemas, the lock and discovery files written outside the editor
+        // (`mcpoc schema pull`, a checkout) reach the server as
+        // `workspace/didChangeWatchedFiles`.
+        let mut globs = vec![
+            "**/*.mcpo".to_string(),
+            "**/.mcpo/schemas/*.json".to_string(),
+            format!("**/{}", mcpo_schema::LOCK_FILE),
+        ];
+        globs.extend(
+            crate::host::DISCOVERY_FILES
+                .iter()
+                .map(|f| format!("**/{f}")),
+        );
+        let watchers = globs
             .into_iter()
             .map(|g| lsp::FileSystemWatcher {
-                glob_pattern: lsp::GlobPattern::String(g.to_string()),
+                glob_pattern: lsp::GlobPattern::String(g),
                 kind: None,
             })
             .collect();

@@ -1,6 +1,6 @@
 //! What a server is: how to reach it, its limits, and where the declaration came from.
 
-use mcpo_schema::ServerIdentity;
+use mcpo_schema::{DeclaredTransport, ServerIdentity};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -176,14 +176,20 @@ impl ServerSpec {
         )
     }
 
-    /// What a pulled schema of this server depends on (no secret values).
+    /// What a pulled schema of this server depends on (no secret values): computed by
+    /// [`ServerIdentity::declared`], as the checker does for `server` blocks.
     pub fn identity(&self) -> ServerIdentity {
-        match &self.transport {
-            Transport::Stdio(s) => {
-                ServerIdentity::stdio(&s.command, s.args.clone(), s.env.keys().cloned())
-            }
-            Transport::Http(h) => ServerIdentity::http(&h.url, h.headers.keys().cloned()),
-        }
+        ServerIdentity::declared(match &self.transport {
+            Transport::Stdio(s) => DeclaredTransport::Stdio {
+                command: &s.command,
+                args: &s.args,
+                env_names: s.env.keys().map(String::as_str).collect(),
+            },
+            Transport::Http(h) => DeclaredTransport::Http {
+                url: &h.url,
+                header_names: h.headers.keys().map(String::as_str).collect(),
+            },
+        })
     }
 
     /// `stdio` or `http`.

@@ -3,10 +3,10 @@
 use crate::{Files, LOCK_FILE, Lockfile, ServerIdentity, ServerSchema, schema_path};
 
 /// Whether a server's pulled schema can be used.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Freshness {
     /// The schema file and the lock agree with the declaration.
-    Fresh(Box<ServerSchema>),
+    Fresh,
     /// Nothing usable was pulled for this server; `reason` says what is missing.
     Missing {
         /// E.g. "`.mcpo/schemas/aws.json` does not exist".
@@ -28,7 +28,7 @@ impl Freshness {
     /// A one-line message for people (`None` when fresh).
     pub fn message(&self, server: &str) -> Option<String> {
         match self {
-            Freshness::Fresh(_) => None,
+            Freshness::Fresh => None,
             Freshness::Missing { reason } => Some(format!(
                 "no pulled schema for server `{server}`: {reason}; run `{}`",
                 Self::fix_command(server)
@@ -42,42 +42,67 @@ impl Freshness {
     }
 }
 
-/// Compares what the workspace declares for `server` now (`declared`) with `mcpo.lock`
-/// and `.mcpo/schemas/<server>.json`. `lock` is the parsed lock file (`None` when there
-/// is none); reading errors of the schema file count as missing.
-pub fn freshness(
-    files: &dyn Files,
-    lock: Option<&Lockfile>,
-    server: &str,
-    declared: &ServerIdentity,
-) -> Freshness {
-    let path = schema_path(server);
-    let shown = path.display().to_string();
-    let text = match files.read(&path) {
-        Ok(Some(text)) => text,
-        Ok(None) => {
+/// What freshness needs of a pulled schema file: the identity it was pulled with and its
+/// hash. Reading a big schema and hashing it costs; the checker keeps this per file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PulledSchema {
+    /// What the schema was pulled with (as the file records it).
+    pub identity: ServerIdentity,
+    /// [`ServerSchema::hash`] of the file.
+    pub hash: String,
+}
+
+impl PulledSchema {
+    /// Reads the text of `.mcpo/schemas/<server>.json` (`shown` names it in messages).
+    /// `Err` is why it cannot be used.
+    pub fn from_file_text(shown: &str, text: &str) -> Result<PulledSchema, String> {
+        let schema = ServerSchema::from_file_text(shown, text).map_err(|e| e.to_string())?;
+        Ok(PulledSchema {
+            hash: schema.hash(),
+            identity: schema.identity,
+        })
+    }
+}
+
+/// What the workspace has for one server: its schema file, if any, and `mcpo.lock`.
+#[derive(Debug, Clone, Copy)]
+pub struct Pulled<'a> {
+    /// `.mcpo/schemas/<server>.json`: `None` when it does not exist, `Some(Err(why))`
+    /// when it cannot be used.
+    pub schema: Option<Result<&'a PulledSchema, &'a str>>,
+    /// `mcpo.lock`: `None` when there is none, `Some(Err(why))` when it cannot be read.
+    pub lock: Option<Result<&'a Lockfile, &'a str>>,
+}
+
+/// Compares what the workspace declares for `server` now (`declared`) with what was
+/// pulled: fresh, missing (with the reason) or stale (with what changed).
+pub fn judge(server: &str, declared: &ServerIdentity, pulled: Pulled<'_>) -> Freshness {
+    let shown = schema_path(server).display().to_string();
+    let schema = match pulled.schema {
+        None => {
             return Freshness::Missing {
                 reason: format!("`{shown}` does not exist"),
             };
         }
-        Err(e) => {
+        Some(Err(why)) => {
             return Freshness::Missing {
-                reason: format!("`{shown}` cannot be read ({e})"),
+                reason: why.to_string(),
             };
         }
+        Some(Ok(schema)) => schema,
     };
-    let schema = match ServerSchema::from_file_text(&shown, &text) {
-        Ok(s) => s,
-        Err(e) => {
+    let lock = match pulled.lock {
+        None => {
             return Freshness::Missing {
-                reason: e.to_string(),
+                reason: format!("`{LOCK_FILE}` does not exist"),
             };
         }
-    };
-    let Some(lock) = lock else {
-        return Freshness::Missing {
-            reason: format!("`{LOCK_FILE}` does not exist"),
-        };
+        Some(Err(why)) => {
+            return Freshness::Missing {
+                reason: why.to_string(),
+            };
+        }
+        Some(Ok(lock)) => lock,
     };
     let Some(entry) = lock.servers.get(server) else {
         return Freshness::Missing {
@@ -85,7 +110,7 @@ pub fn freshness(
         };
     };
     let mut changes = declared.changes_since(&entry.identity);
-    if changes.is_empty() && schema.hash() != entry.schema_hash {
+    if changes.is_empty() && schema.hash != entry.schema_hash {
         changes.push(format!(
             "`{shown}` does not match the hash recorded in `{LOCK_FILE}`"
         ));
@@ -96,10 +121,36 @@ pub fn freshness(
         ));
     }
     if changes.is_empty() {
-        Freshness::Fresh(Box::new(schema))
+        Freshness::Fresh
     } else {
         Freshness::Stale { changes }
     }
+}
+
+/// [`judge`] with the schema file read through `files`. `lock` is the parsed lock file
+/// (`None` when there is none); reading errors of the schema file count as missing.
+pub fn freshness(
+    files: &dyn Files,
+    lock: Option<&Lockfile>,
+    server: &str,
+    declared: &ServerIdentity,
+) -> Freshness {
+    let path = schema_path(server);
+    let shown = path.display().to_string();
+    let schema = match files.read(&path) {
+        Ok(Some(text)) => Some(PulledSchema::from_file_text(&shown, &text)),
+        Ok(None) => None,
+        Err(e) => Some(Err(format!("`{shown}` cannot be read ({e})"))),
+    };
+    let schema = schema.as_ref().map(|s| s.as_ref().map_err(String::as_str));
+    judge(
+        server,
+        declared,
+        Pulled {
+            schema,
+            lock: lock.map(Ok),
+        },
+    )
 }
 
 #[cfg(test)]
@@ -144,10 +195,7 @@ mod tests {
             "no pulled schema for server `mem`: `.mcpo/schemas/mem.json` does not exist; run `mcpoc schema pull --server mem`"
         );
         let lock = pulled(&files, &id);
-        assert!(matches!(
-            freshness(&files, Some(&lock), "mem", &id),
-            Freshness::Fresh(_)
-        ));
+        assert_eq!(freshness(&files, Some(&lock), "mem", &id), Freshness::Fresh);
         let changed = ServerIdentity::stdio("node", vec!["other.js".into()], []);
         let f = freshness(&files, Some(&lock), "mem", &changed);
         assert_eq!(

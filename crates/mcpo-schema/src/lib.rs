@@ -27,11 +27,12 @@ pub mod types;
 
 pub use canonical::canonical_json;
 pub use files::{DiskFiles, Files, MemoryFiles, read_pulled_schemas};
-pub use fresh::{Freshness, freshness};
+pub use fresh::{Freshness, Pulled, PulledSchema, freshness, judge};
 pub use lock::{LOCK_FILE, LOCK_VERSION, LockEntry, Lockfile};
 pub use schema::{
-    CLIENT_CAPABILITIES, ResourceTemplate, SCHEMA_DIR, SCHEMA_VERSION, ServerIdentity, ServerInfo,
-    ServerSchema, ToolSchema, TransportKind, schema_path, validate_server_name,
+    CLIENT_CAPABILITIES, DeclaredTransport, ResourceTemplate, SCHEMA_DIR, SCHEMA_VERSION,
+    ServerIdentity, ServerInfo, ServerSchema, ToolSchema, TransportKind, schema_path,
+    validate_server_name,
 };
 pub use types::{Attr, Constraints, Converted, ObjectTy, SchemaWarning, Ty, convert};
 

@@ -103,6 +103,27 @@ impl ServerIdentity {
         }
     }
 
+    /// The identity of a server declared with `transport`. The one rule for what a pulled
+    /// schema depends on: the checker (a `server` block) and the MCP client (any declared
+    /// or discovered server) both compute it here, so that `check` and `schema pull`
+    /// always agree.
+    pub fn declared(transport: DeclaredTransport<'_>) -> Self {
+        match transport {
+            DeclaredTransport::Stdio {
+                command,
+                args,
+                env_names,
+            } => Self::stdio(
+                command,
+                args.to_vec(),
+                env_names.into_iter().map(str::to_string),
+            ),
+            DeclaredTransport::Http { url, header_names } => {
+                Self::http(url, header_names.into_iter().map(str::to_string))
+            }
+        }
+    }
+
     /// How this identity differs from `pulled` (the one a schema was pulled with), one
     /// sentence per difference; empty when they are equal.
     pub fn changes_since(&self, pulled: &ServerIdentity) -> Vec<String> {
@@ -144,6 +165,28 @@ impl ServerIdentity {
         }
         out
     }
+}
+
+/// A server's transport as declared, borrowed from whatever type declares it (a checked
+/// `server` block, the client's server spec): what [`ServerIdentity::declared`] reads.
+pub enum DeclaredTransport<'a> {
+    /// A child process speaking MCP on stdin/stdout.
+    Stdio {
+        /// The program.
+        command: &'a str,
+        /// Its arguments.
+        args: &'a [String],
+        /// The names of the environment variables set for it (values are not part of
+        /// the identity: they may be secrets).
+        env_names: Vec<&'a str>,
+    },
+    /// Streamable HTTP.
+    Http {
+        /// The endpoint.
+        url: &'a str,
+        /// The names of the headers sent (values are not part of the identity).
+        header_names: Vec<&'a str>,
+    },
 }
 
 fn default_capabilities() -> Vec<String> {

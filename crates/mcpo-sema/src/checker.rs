@@ -477,7 +477,7 @@ impl<'db> Cx<'db> {
             "function" => self.function(b),
             "runbook" => self.runbook(b),
             "adapter" => self.adapter(b),
-            // Server blocks are read by the registry (E0303).
+            // Server blocks are evaluated by `servers` (E0303).
             "server" => {}
             other => {
                 let hint = suggest::best(other, TOP_BLOCKS.iter().copied()).map(str::to_string);
@@ -880,27 +880,9 @@ impl<'db> Cx<'db> {
         {
             return true;
         }
-        let db = self.db;
-        let Some(&(file, i)) = self
-            .index
-            .decls
-            .get(&format!("server.{server}"))
-            .and_then(|v| v.first())
-        else {
-            return false;
-        };
-        let Some(d) = signature(db, file).decls.get(i) else {
-            return false;
-        };
-        let Some(BodyItem::Block(b)) = parse(db, file).file.body.items.get(d.item) else {
-            return false;
-        };
-        match names::attr(b, "read_only_tools").map(|e| &e.kind) {
-            Some(ExprKind::Tuple(items)) => items.iter().any(|e| {
-                matches!(&e.kind, ExprKind::Template(t) if t.as_literal().as_deref() == Some(tool))
-            }),
-            _ => false,
-        }
+        crate::read_only_tools(self.db, self.ws)
+            .get(server)
+            .is_some_and(|tools| tools.contains(tool))
     }
 
     fn variable(&mut self, b: &Block) {

@@ -1,4 +1,5 @@
-//! The salsa inputs: source files, schema files and the workspace that groups them.
+//! The salsa inputs: source files, schema files, and the workspace that groups them with
+//! `mcpo.lock`, the environment and the discovered servers.
 
 #![expect(
     missing_docs,
@@ -6,6 +7,9 @@
 )]
 
 use mcpo_diagnostics::FileId;
+use mcpo_schema::ServerIdentity;
+use std::collections::BTreeMap;
+use std::ffi::OsString;
 
 /// One source file: its id in the caller's source map, its display name and its text.
 #[salsa::input(debug)]
@@ -35,7 +39,10 @@ pub struct SchemaFile {
     pub text: String,
 }
 
-/// The files and schemas checked together.
+/// The files and schemas checked together, and what `server` blocks are checked against.
+///
+/// `lock`, `env` and `discovered` default to empty: a front end that checks servers
+/// (`mcpoc check`, the language server) sets them; `Workspace::new` leaves them out.
 #[salsa::input(debug)]
 pub struct Workspace {
     /// The source files, in a stable order.
@@ -44,4 +51,44 @@ pub struct Workspace {
     /// The pulled schemas, sorted by server name.
     #[returns(ref)]
     pub schemas: Vec<SchemaFile>,
+    /// The text of `mcpo.lock`; `None` when the workspace has none.
+    #[default]
+    #[returns(ref)]
+    pub lock: Option<String>,
+    /// The environment that `env("NAME")` reads in `server` blocks.
+    #[default]
+    #[returns(ref)]
+    pub env: EnvVars,
+    /// What discovery (`mcpo.toml`, `MCPO_SERVER_*`, editor configurations) declares, by
+    /// server name: the identities that `server` blocks without `command` or `url` are
+    /// checked against. The front end runs discovery; the checker does no I/O.
+    #[default]
+    #[returns(ref)]
+    pub discovered: BTreeMap<String, ServerIdentity>,
+}
+
+/// Environment variables by name. Its `Debug` shows the names only: values may be secrets.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct EnvVars(pub BTreeMap<String, String>);
+
+impl std::fmt::Debug for EnvVars {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+impl EnvVars {
+    /// The variables of `std::env::vars_os()`. Those whose name or value is not UTF-8
+    /// cannot be named in a `.mcpo` file and are left out.
+    pub fn from_os(vars: impl IntoIterator<Item = (OsString, OsString)>) -> Self {
+        vars.into_iter()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect()
+    }
+}
+
+impl FromIterator<(String, String)> for EnvVars {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Self {
+        EnvVars(iter.into_iter().collect())
+    }
 }

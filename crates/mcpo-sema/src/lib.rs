@@ -2,8 +2,9 @@
 //!
 //! Everything comes in as salsa inputs, never as paths: [`SourceFile`] (a file's name and
 //! text), [`SchemaFile`] (the text of one `.mcpo/schemas/<server>.json`) and
-//! [`Workspace`] (which files and schemas belong together). The queries build on each
-//! other so that editing one file re-runs only what depends on it:
+//! [`Workspace`] (which files and schemas belong together, with the text of `mcpo.lock`,
+//! the environment `server` blocks read and the servers discovery found). The queries
+//! build on each other so that editing one file re-runs only what depends on it:
 //!
 //! - [`parse`]: one file's syntax tree;
 //! - [`signature`]: what a file declares (names, declared types, references between
@@ -14,36 +15,52 @@
 //! - [`check_file`]: the diagnostics of one file (names, types, schemas);
 //! - [`workspace_diagnostics`]: what needs the whole workspace (duplicates, dependency
 //!   cycles, unused variables, schema warnings);
+//! - [`file_servers`], [`servers`]: the `server` blocks, evaluated ([`ServerDecl`]: what
+//!   the deployment session starts); [`server_diagnostics`]: invalid blocks and missing
+//!   or stale pulled schemas (E0301-E0303);
 //! - [`check`]: all of it, the entry point of `mcpoc check` and the language server.
 //!
+//! The evaluator ([`eval`], [`value`], [`functions`], [`Io`]) lives here too: the checker
+//! evaluates `server` blocks with it, and `mcpo-plan` evaluates everything else with it.
+//!
 //! **Architecture invariant:** no I/O, no paths, no clock, no environment. The CLI and the
-//! language server read files and hand their text in.
+//! language server read files (and the environment) and hand them in as inputs.
 
 #![warn(clippy::unwrap_used, clippy::indexing_slicing)]
 
 mod builtins;
 mod checker;
+pub mod eval;
+pub mod functions;
 mod inputs;
 mod names;
+mod server_blocks;
 mod server_catalog;
 mod suggest;
 pub mod template;
 pub mod types;
+pub mod value;
 mod workspace;
 
 pub use builtins::{BUILTINS, Sig, lookup};
 pub use checker::{RESOURCE_META, TOP_BLOCKS, type_at};
+pub use eval::Io;
 pub use names::{
     Decl, DeclKind, FileSignature, Index, Repeat, index, local_source_dir, reference, signature,
     walk,
 };
+pub use server_blocks::{
+    FileServers, ServerDecl, ServerTransport, Setting, file_servers, read_only_tools,
+    server_diagnostics, servers,
+};
 pub use server_catalog::{Catalog, ResourceType, ToolInfo, catalog};
 pub use template::convert_template;
+pub use value::Val;
 pub use workspace::{decl_span, workspace_diagnostics};
 
 use mcpo_diagnostics::Diagnostic;
 
-pub use inputs::{SchemaFile, SourceFile, Workspace};
+pub use inputs::{EnvVars, SchemaFile, SourceFile, Workspace};
 
 /// The concrete database. Cheap to clone (a clone shares the storage: a snapshot for
 /// another thread).
@@ -77,13 +94,14 @@ pub fn check_file(db: &dyn salsa::Database, ws: Workspace, file: SourceFile) -> 
     checker::check_file(db, ws, file)
 }
 
-/// Every name, type, schema and workspace diagnostic (no syntax errors), unsorted.
+/// Every name, type, schema, server and workspace diagnostic (no syntax errors), unsorted.
 pub fn check_semantics(db: &dyn salsa::Database, ws: Workspace) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for file in ws.files(db) {
         out.extend(check_file(db, ws, *file).iter().cloned());
     }
     out.extend(workspace_diagnostics(db, ws).iter().cloned());
+    out.extend(server_diagnostics(db, ws).iter().cloned());
     out
 }
 

@@ -1,7 +1,9 @@
 //! The checker's fixture corpus: every `tests/check/*.mcpo` file is one case, every
 //! directory under `tests/check/` (but `snapshots`) a whole-workspace case. They are checked
 //! against the twins' pulled schemas in `tests/check/.mcpo/schemas/` (plus a directory
-//! case's own `.mcpo/schemas/`, which override them).
+//! case's own `.mcpo/schemas/`, which override them) and `tests/check/mcpo.lock` (or a
+//! directory case's own `mcpo.lock`, which replaces it). A schema file edited by hand
+//! must be locked again (its hash is in the lock), else its `server` blocks are E0302.
 //!
 //! Expected diagnostics are written on the offending line, as in ty's mdtest:
 //! `# error[E0103]` or `# warning[W0001]` (several on one line allowed). The codes and
@@ -62,6 +64,7 @@ fn run_case(
     name: &str,
     files: &[(String, String)],
     schemas: &BTreeMap<String, (String, String)>,
+    lock: Option<&str>,
     mismatches: &mut Vec<String>,
 ) {
     let db = Database::default();
@@ -77,7 +80,9 @@ fn run_case(
         .iter()
         .map(|(server, (n, t))| SchemaFile::new(&db, server.clone(), n.clone(), t.clone()))
         .collect();
-    let ws = Workspace::new(&db, inputs, schema_inputs);
+    let ws = Workspace::builder(inputs, schema_inputs)
+        .lock(lock.map(str::to_string))
+        .new(&db);
     let mut diags: Vec<Diagnostic> = mcpo_sema::check(&db, ws);
     mcpo_diagnostics::sort(&mut diags);
 
@@ -131,6 +136,7 @@ fn fixtures() {
     let dir = corpus();
     let mut base = BTreeMap::new();
     schemas_in(&dir, &mut base);
+    let base_lock = std::fs::read_to_string(dir.join("mcpo.lock")).ok();
     assert!(
         base.len() >= 4,
         "the twins' schemas are missing from {}",
@@ -169,7 +175,10 @@ fn fixtures() {
                     )
                 })
                 .collect();
-            run_case(&name, &files, &schemas, &mut mismatches);
+            let lock = std::fs::read_to_string(path.join("mcpo.lock"))
+                .ok()
+                .or_else(|| base_lock.clone());
+            run_case(&name, &files, &schemas, lock.as_deref(), &mut mismatches);
             cases += 1;
         } else if path.extension().is_some_and(|e| e == "mcpo") {
             let stem = path
@@ -177,7 +186,13 @@ fn fixtures() {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let text = std::fs::read_to_string(&path).unwrap_or_default();
-            run_case(&stem, &[(name.clone(), text)], &base, &mut mismatches);
+            run_case(
+                &stem,
+                &[(name.clone(), text)],
+                &base,
+                base_lock.as_deref(),
+                &mut mismatches,
+            );
             cases += 1;
         }
     }

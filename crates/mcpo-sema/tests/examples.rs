@@ -1,9 +1,46 @@
 //! Every example under `examples/` checks clean against the twins' pulled schemas
-//! (`tests/check/.mcpo/schemas/`), warnings included.
+//! (`tests/check/.mcpo/schemas/`), warnings included, as after `mcpoc schema pull`: each
+//! twin's schema is recorded with the example's `server` block, as a pull would record it.
 
 use mcpo_diagnostics::{FileId, Sources, render};
+use mcpo_schema::{LockEntry, Lockfile, ServerSchema};
 use mcpo_sema::{Database, SchemaFile, SourceFile, Workspace};
+use salsa::Setter;
 use std::path::{Path, PathBuf};
+
+/// What `mcpoc schema pull` writes for the workspace's `server` blocks when each server is
+/// the twin of that name: the twin's schema with the block's identity, and the lock.
+fn pull(db: &mut Database, ws: Workspace, twins: &Path) {
+    let mut lock = Lockfile::default();
+    let mut schemas = Vec::new();
+    for decl in mcpo_sema::servers(db, ws).clone() {
+        let path = twins.join(format!("{}.json", decl.name));
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let mut schema = ServerSchema::from_file_text(&decl.name, &text)
+            .unwrap_or_else(|e| panic!("no twin schema for `{}`: {e}", decl.name));
+        schema.identity = decl
+            .identity()
+            .unwrap_or_else(|| panic!("`{}` has no transport", decl.name));
+        lock.servers.insert(
+            decl.name.clone(),
+            LockEntry {
+                identity: schema.identity.clone(),
+                protocol_version: schema.protocol_version.clone(),
+                server_info: schema.server_info.clone(),
+                tools: schema.tools.len(),
+                schema_hash: schema.hash(),
+            },
+        );
+        schemas.push(SchemaFile::new(
+            db,
+            decl.name.clone(),
+            format!("{}.json", decl.name),
+            schema.to_file_text(),
+        ));
+    }
+    ws.set_schemas(db).to(schemas);
+    ws.set_lock(db).to(Some(lock.to_file_text()));
+}
 
 fn list(dir: &Path, ext: &str) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -28,8 +65,9 @@ fn examples_check_clean() {
     dirs.sort();
     assert!(dirs.len() >= 4, "examples missing: {dirs:?}");
     let mut failures = String::new();
+    let twins = root.join("tests/check/.mcpo/schemas");
     for dir in dirs {
-        let db = Database::default();
+        let mut db = Database::default();
         let mut sources = Sources::new();
         let mut files = Vec::new();
         for (i, p) in list(&dir, "mcpo").iter().enumerate() {
@@ -39,22 +77,8 @@ fn examples_check_clean() {
             files.push(SourceFile::new(&db, FileId(i as u32), name, text));
         }
         assert!(!files.is_empty(), "no .mcpo in {}", dir.display());
-        let schemas: Vec<SchemaFile> = list(&root.join("tests/check/.mcpo/schemas"), "json")
-            .iter()
-            .map(|p| {
-                let server = p
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                SchemaFile::new(
-                    &db,
-                    server.clone(),
-                    format!("{server}.json"),
-                    std::fs::read_to_string(p).unwrap_or_default(),
-                )
-            })
-            .collect();
-        let ws = Workspace::new(&db, files, schemas);
+        let ws = Workspace::new(&db, files, Vec::new());
+        pull(&mut db, ws, &twins);
         let mut diags = mcpo_sema::check(&db, ws);
         if !diags.is_empty() {
             mcpo_diagnostics::sort(&mut diags);

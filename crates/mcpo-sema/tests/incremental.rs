@@ -88,6 +88,12 @@ fn one_attribute_edit_rechecks_one_file() {
         None,
         "the workspace checks are reused: {warm:?}"
     );
+    assert_eq!(warm.get("file_servers"), Some(&1), "{warm:?}");
+    assert_eq!(
+        warm.get("server_diagnostics"),
+        None,
+        "the server checks are reused: {warm:?}"
+    );
 
     // An error introduced in b is found, and only b is checked again.
     b.set_text(&mut db)
@@ -119,4 +125,46 @@ fn declaring_something_new_rebuilds_the_name_table() {
     let warm = take(&log);
     assert_eq!(warm.get("index"), Some(&1), "{warm:?}");
     assert_eq!(warm.get("catalog"), None, "{warm:?}");
+}
+
+const SERVERS: &str =
+    "server \"docker\" {\n  command = \"docker-mcp\"\n  args    = [\"--stdio\"]\n}\n";
+
+#[test]
+fn server_blocks_and_the_lock_recheck_only_the_servers() {
+    let (mut db, log) = db_with_log();
+    let s = SourceFile::new(&db, FileId(0), "servers.mcpo".into(), SERVERS.into());
+    let c = SourceFile::new(&db, FileId(1), "c.mcpo".into(), C.into());
+    let ws = Workspace::new(&db, vec![s, c], vec![schema(&db, "docker")]);
+    let first = mcpo_sema::check(&db, ws);
+    let codes: Vec<&str> = first.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(codes, ["E0301"], "no mcpo.lock yet: {first:?}");
+    take(&log);
+
+    // `mcpo.lock` appears: only the server checks run again (the pulled schema was read
+    // by the first check and is not read again).
+    ws.set_lock(&mut db).to(Some("version = 1\n".to_string()));
+    let again = mcpo_sema::check(&db, ws);
+    assert_eq!(again.len(), 1, "{again:?}");
+    let warm = take(&log);
+    assert_eq!(warm.get("server_diagnostics"), Some(&1), "{warm:?}");
+    assert_eq!(warm.get("lockfile"), Some(&1), "{warm:?}");
+    assert_eq!(warm.get("pulled_schema"), None, "{warm:?}");
+    assert_eq!(warm.get("parse"), None, "{warm:?}");
+    assert_eq!(warm.get("check_file"), None, "{warm:?}");
+
+    // A changed argument: the server file's blocks are evaluated again, the other file is
+    // not checked again, and the pulled schema is not read again.
+    s.set_text(&mut db)
+        .to(SERVERS.replace("--stdio", "--verbose"));
+    let _ = mcpo_sema::check(&db, ws);
+    let warm = take(&log);
+    assert_eq!(warm.get("file_servers"), Some(&1), "{warm:?}");
+    assert_eq!(warm.get("server_diagnostics"), Some(&1), "{warm:?}");
+    assert_eq!(warm.get("pulled_schema"), None, "{warm:?}");
+    assert_eq!(
+        warm.get("check_file"),
+        Some(&1),
+        "only servers.mcpo: {warm:?}"
+    );
 }

@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 
 /// `mcpoc check`: parses every file and reports diagnostics.
 ///
-/// Besides syntax, `check` reports `server` blocks whose pulled schema is missing or
-/// stale (E0301/E0302; reads `mcpo.lock` and `.mcpo/schemas/` only) and runs the type
-/// checker (`mcpo-sema`) against the pulled schemas, unless `--syntax-only` is given.
+/// Besides syntax, `check` runs the checker (`mcpo-sema`) against what is pulled under the
+/// workspace root, unless `--syntax-only` is given: names and types, and `server` blocks
+/// that are invalid or whose pulled schema is missing or stale (E0301-E0303; it reads
+/// `mcpo.lock` and `.mcpo/schemas/` only and never starts a server).
 pub fn check(paths: &[PathBuf], syntax_only: bool, format: CheckFormat) -> u8 {
     let mut checked = match diagnose(paths, syntax_only, &BTreeMap::new()) {
         Ok(c) => c,
@@ -56,7 +57,6 @@ pub fn diagnose(
         Ok(l) => l,
         Err(e) => return Err(usage_error(&e)),
     };
-    let mut parsed = Vec::new();
     let mut ids = Vec::new();
     let mut mcpo_files = Vec::new();
     // Deployment templates are checked as the `.mcpo` source they convert to.
@@ -72,9 +72,7 @@ pub fn diagnose(
                 Ok(text) => {
                     let name = format!("{} (as .mcpo)", sources.name(file.id));
                     let id = sources.add(name, text);
-                    let p = mcpo_syntax::parse(sources.text(id), id);
-                    diags.extend(p.diagnostics.iter().cloned());
-                    parsed.push((id, p.file));
+                    diags.extend(mcpo_syntax::parse(sources.text(id), id).diagnostics);
                     ids.push(id);
                     converted.push((id, file.id));
                 }
@@ -90,22 +88,13 @@ pub fn diagnose(
             }
             continue;
         }
-        let p = mcpo_syntax::parse(sources.text(id), id);
-        diags.extend(p.diagnostics.iter().cloned());
-        parsed.push((id, p.file));
+        diags.extend(mcpo_syntax::parse(sources.text(id), id).diagnostics);
         ids.push(id);
         if file.utf8 {
             mcpo_files.push((file.path.clone(), id));
         }
     }
     if !syntax_only {
-        let files: Vec<_> = parsed.iter().map(|(id, f)| (*id, f)).collect();
-        crate::workspace::check_schemas(
-            &crate::workspace::root_of(paths),
-            &files,
-            &sources,
-            &mut diags,
-        );
         diags.extend(crate::typecheck::semantic_diagnostics(
             &crate::workspace::root_of(paths),
             &ids,

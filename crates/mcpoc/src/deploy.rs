@@ -199,8 +199,9 @@ pub struct Checked {
     pub sources: Sources,
     /// `(name, text)` of every source file, for saved plans.
     pub texts: Vec<(String, String)>,
-    /// The resolved `server` blocks.
-    pub servers: Vec<crate::workspace::ServerBlock>,
+    /// The servers the workspace declares, by name (discovered declarations for `server`
+    /// blocks without a transport).
+    pub servers: BTreeMap<String, ServerSpec>,
 }
 
 /// Loads, parses and checks the workspace at `root` exactly as `mcpoc check` does. With
@@ -276,20 +277,15 @@ fn check_loaded(
     ids: Vec<FileId>,
     mut diags: Vec<Diagnostic>,
 ) -> Result<Checked, u8> {
-    let mut parsed = Vec::new();
     for id in &ids {
-        let p = mcpo_syntax::parse(sources.text(*id), *id);
-        diags.extend(p.diagnostics.iter().cloned());
-        parsed.push((*id, p.file));
+        diags.extend(mcpo_syntax::parse(sources.text(*id), *id).diagnostics);
     }
-    let refs: Vec<_> = parsed.iter().map(|(id, f)| (*id, f)).collect();
-    crate::workspace::check_schemas(root, &refs, &sources, &mut diags);
-    let env = |n: &str| std::env::var(n).ok();
-    let mut ignored = Vec::new();
-    let servers = crate::workspace::server_blocks(&refs, &sources, &env, &mut ignored);
-
-    let (db, workspace) = crate::typecheck::database(root, &ids, &sources);
+    let (db, workspace, registry) = crate::typecheck::database(root, &ids, &sources);
     diags.extend(mcpo_sema::check_semantics(&db, workspace));
+    let specs =
+        crate::workspace::server_specs(mcpo_sema::servers(&db, workspace), &registry, &sources);
+    diags.extend(specs.diagnostics());
+    let servers = specs.by_name();
     if !diags.is_empty() {
         output::print(&mut diags, &sources, Format::Human);
     }
@@ -664,22 +660,7 @@ impl Session {
     /// The declarations of the servers the workspace uses (discovered ones for `server`
     /// blocks without a transport).
     fn specs(&self) -> BTreeMap<String, ServerSpec> {
-        let blocks = &self.checked.servers;
-        let registry = if blocks.iter().any(|b| b.spec.is_none()) {
-            mcpo_mcp::discovery::discover(
-                &mcpo_mcp::discovery::RealEnvironment,
-                &mcpo_mcp::discovery::DiscoverOptions {
-                    workspace_root: self.checked.root.clone(),
-                    ..Default::default()
-                },
-            )
-        } else {
-            mcpo_mcp::discovery::Registry::default()
-        };
-        crate::workspace::used_servers(blocks, &registry)
-            .into_iter()
-            .filter_map(|(b, spec)| Some((b.name, spec?)))
-            .collect()
+        self.checked.servers.clone()
     }
 
     /// Connects to every server the workspace declares or the state mentions.

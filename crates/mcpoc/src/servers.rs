@@ -1,9 +1,10 @@
 //! `mcpoc servers` and `mcpoc schema pull`: the commands that talk to MCP servers.
 
 use crate::output::{self, Format};
-use crate::workspace::{self, ServerBlock};
+use crate::workspace::{self, ServerSpecs};
 use crate::{EXIT_ERRORS, EXIT_OK, EXIT_USAGE};
 use clap::{Args, Subcommand};
+use mcpo_diagnostics::Sources;
 use mcpo_mcp::discovery::{DiscoverOptions, RealEnvironment, Registry, discover};
 use mcpo_mcp::{ConnectOptions, Connection, ServerSpec};
 use mcpo_schema::{Files, LOCK_FILE, Lockfile, schema_path};
@@ -80,32 +81,43 @@ fn run_interruptible<F: Future<Output = u8>>(fut: F) -> u8 {
     code
 }
 
-fn load_workspace(root: &Path, mdns: bool) -> Result<(Vec<ServerBlock>, Registry), String> {
-    let (sources, blocks, mut diags) = workspace::load(&[root.to_path_buf()])?;
+/// The workspace's `server` blocks with their declarations, the registry of every
+/// declared or discovered server, and the sources. Syntax errors and invalid blocks are
+/// reported on stderr; blocks that cannot be started are left to the caller
+/// ([`ServerSpecs::errors`]).
+fn load_workspace(root: &Path, mdns: bool) -> Result<(ServerSpecs, Registry, Sources), String> {
+    let (sources, decls, mut diags) = workspace::load(&[root.to_path_buf()])?;
     if diags.iter().any(|d| d.code.as_str().starts_with("E03")) {
         output::print(&mut diags, &sources, Format::Human);
     }
+    let own = workspace::server_specs(&decls, &Registry::default(), &sources);
     let registry = discover(
         &RealEnvironment,
         &DiscoverOptions {
             workspace_root: root.to_path_buf(),
-            server_blocks: blocks.iter().filter_map(|b| b.spec.clone()).collect(),
+            server_blocks: own.used.iter().filter_map(|(_, s)| s.clone()).collect(),
             mdns: mdns.then_some(Duration::from_secs(3)),
         },
     );
-    Ok((blocks, registry))
+    let specs = workspace::server_specs(&decls, &registry, &sources);
+    Ok((specs, registry, sources))
 }
 
 /// `mcpoc servers`.
 pub fn servers(args: ServersArgs) -> u8 {
     let root = args.path.clone().unwrap_or_else(|| PathBuf::from("."));
-    let (blocks, registry) = match load_workspace(&root, args.mdns) {
+    let (specs, registry, sources) = match load_workspace(&root, args.mdns) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("error: {e}");
             return EXIT_USAGE;
         }
     };
+    // Blocks that cannot be started are not listed; say why.
+    let mut cannot_start: Vec<_> = specs.diagnostics().collect();
+    if !cannot_start.is_empty() {
+        output::print(&mut cannot_start, &sources, Format::Human);
+    }
     for w in &registry.warnings {
         eprintln!("warning: {w}");
     }
@@ -116,9 +128,11 @@ pub fn servers(args: ServersArgs) -> u8 {
             let checks = registry.entries.iter().map(|e| check_health(&e.spec));
             healths = futures::future::join_all(checks).await;
         }
-        let unresolved: Vec<&ServerBlock> = blocks
+        let unresolved: Vec<&mcpo_sema::ServerDecl> = specs
+            .used
             .iter()
-            .filter(|b| b.spec.is_none() && registry.get(&b.name).is_none())
+            .filter(|(_, spec)| spec.is_none())
+            .map(|(b, _)| b)
             .collect();
         match args.format {
             Format::Json => {
@@ -276,22 +290,32 @@ pub fn schema(command: SchemaCommand) -> u8 {
         timeout,
     } = command;
     let root = path.unwrap_or_else(|| PathBuf::from("."));
-    let (blocks, registry) = match load_workspace(&root, false) {
+    let (specs, registry, sources) = match load_workspace(&root, false) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("error: {e}");
             return EXIT_USAGE;
         }
     };
+    // Blocks that cannot be started fail the pull when they are pulled.
+    let mut cannot_start: Vec<_> = specs
+        .errors
+        .iter()
+        .filter(|(name, _)| server.is_empty() || server.contains(name))
+        .map(|(_, d)| d.clone())
+        .collect();
+    if !cannot_start.is_empty() {
+        output::print(&mut cannot_start, &sources, Format::Human);
+    }
     for w in &registry.warnings {
         eprintln!("warning: {w}");
     }
     // Which servers: those named with --server, else every server block (with its
     // discovered declaration when the block has no transport).
     let mut targets: Vec<ServerSpec> = Vec::new();
-    let mut failed = false;
+    let mut failed = !cannot_start.is_empty();
     if server.is_empty() {
-        for (block, spec) in workspace::used_servers(&blocks, &registry) {
+        for (block, spec) in specs.used.iter().cloned() {
             match spec {
                 Some(s) => targets.push(s),
                 None => {
@@ -303,7 +327,7 @@ pub fn schema(command: SchemaCommand) -> u8 {
                 }
             }
         }
-        if blocks.is_empty() {
+        if specs.used.is_empty() && specs.errors.is_empty() {
             eprintln!(
                 "error: no `server` blocks under `{}`; name servers with --server (see `mcpoc servers`)",
                 root.display()
@@ -312,6 +336,9 @@ pub fn schema(command: SchemaCommand) -> u8 {
         }
     } else {
         for name in &server {
+            if specs.errors.iter().any(|(n, _)| n == name) {
+                continue; // reported above
+            }
             match registry.get(name) {
                 Some(s) => targets.push(s.clone()),
                 None => {

@@ -1,8 +1,11 @@
-//! Wiring for the type checker: finds the workspace root, reads the pulled schemas and
-//! hands files and schemas to the `mcpo-sema` database. No rule lives here.
+//! Wiring for the type checker: finds the workspace root, reads the pulled schemas,
+//! `mcpo.lock` and the environment and hands them to the `mcpo-sema` database. No rule
+//! lives here.
 
 use mcpo_diagnostics::{Diagnostic, FileId, SourceMap, Sources};
+use mcpo_mcp::discovery::Registry;
 use mcpo_sema::{Database, SchemaFile, SourceFile, Workspace};
+use salsa::Setter;
 use std::path::{Path, PathBuf};
 
 /// The workspace root: the nearest directory, from `start` up, holding `mcpo.toml` or
@@ -29,15 +32,40 @@ pub fn read_schemas(root: &Path) -> Vec<(String, String, String)> {
     mcpo_schema::read_pulled_schemas(root)
 }
 
-/// Name and type diagnostics for the loaded files, against the schemas under the
-/// workspace root found from `start`.
+/// Name, type and server diagnostics for the loaded files, against what is pulled under
+/// the workspace root found from `start`.
 pub fn semantic_diagnostics(start: &Path, files: &[FileId], sources: &Sources) -> Vec<Diagnostic> {
-    let (db, ws) = database(&find_root(start), files, sources);
+    let (db, ws, _) = database(&find_root(start), files, sources);
     mcpo_sema::check_semantics(&db, ws)
 }
 
-/// The checker's database for the loaded files and the schemas pulled under `root`.
-pub fn database(root: &Path, files: &[FileId], sources: &Sources) -> (Database, Workspace) {
+/// The checker's database for the loaded files: the schemas and `mcpo.lock` pulled under
+/// `root`, the process's environment, and, when a `server` block names no transport,
+/// what discovery finds (returned too: the deployment path starts servers from it).
+pub fn database(
+    root: &Path,
+    files: &[FileId],
+    sources: &Sources,
+) -> (Database, Workspace, Registry) {
+    let (mut db, ws) = sources_database(files, sources);
+    let schemas: Vec<SchemaFile> = read_schemas(root)
+        .into_iter()
+        .map(|(server, name, text)| SchemaFile::new(&db, server, name, text))
+        .collect();
+    ws.set_schemas(&mut db).to(schemas);
+    let decls = mcpo_sema::servers(&db, ws);
+    if decls.is_empty() {
+        return (db, ws, Registry::default());
+    }
+    let registry = crate::workspace::discover_if_needed(decls, root);
+    ws.set_lock(&mut db).to(read_lock(root));
+    ws.set_discovered(&mut db)
+        .to(crate::workspace::identities(&registry));
+    (db, ws, registry)
+}
+
+/// A database holding the loaded files and the process's environment (no schemas).
+pub fn sources_database(files: &[FileId], sources: &Sources) -> (Database, Workspace) {
     let db = Database::default();
     let inputs: Vec<SourceFile> = files
         .iter()
@@ -50,12 +78,27 @@ pub fn database(root: &Path, files: &[FileId], sources: &Sources) -> (Database, 
             )
         })
         .collect();
-    let schemas: Vec<SchemaFile> = read_schemas(root)
-        .into_iter()
-        .map(|(server, name, text)| SchemaFile::new(&db, server, name, text))
-        .collect();
-    let ws = Workspace::new(&db, inputs, schemas);
+    let ws = Workspace::builder(inputs, Vec::new())
+        .env(mcpo_sema::EnvVars::from_os(std::env::vars_os()))
+        .new(&db);
     (db, ws)
+}
+
+/// The text of `mcpo.lock` under `root`; `None` when there is none. An unreadable file is
+/// reported here (the checker then says the lock is missing).
+fn read_lock(root: &Path) -> Option<String> {
+    let store = mcpo_schema::DiskFiles::new(root);
+    match mcpo_schema::Files::read(&store, Path::new(mcpo_schema::LOCK_FILE)) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!(
+                "warning: cannot read `{}`: {}",
+                mcpo_schema::LOCK_FILE,
+                crate::files::io_reason(&e)
+            );
+            None
+        }
+    }
 }
 
 /// A JSON deployment template as formatted `.mcpo` source, against the schemas pulled

@@ -501,3 +501,121 @@ fn a_burst_of_edits_is_debounced_and_requests_see_the_last_text() {
     assert!(published < 19, "{published} publishes for 20 edits");
     c.shutdown();
 }
+
+/// Writes `.mcpo/schemas/<name>.json` and its `mcpo.lock` entry as `mcpoc schema pull`
+/// does for a server pulled with `identity` (a server with no tools).
+fn pulled(root: &std::path::Path, lock: &mut mcpo_schema::Lockfile, name: &str, command: &str) {
+    let schema = mcpo_schema::ServerSchema {
+        format: mcpo_schema::SCHEMA_VERSION,
+        server: name.to_string(),
+        identity: mcpo_schema::ServerIdentity::stdio(command, Vec::new(), []),
+        protocol_version: "2025-06-18".into(),
+        server_info: None,
+        pulled_at: "2026-11-24T00:00:00Z".into(),
+        tools: Vec::new(),
+        resource_templates: Vec::new(),
+    };
+    std::fs::write(
+        root.join(mcpo_schema::schema_path(name)),
+        schema.to_file_text(),
+    )
+    .expect("write schema");
+    lock.servers.insert(
+        name.to_string(),
+        mcpo_schema::LockEntry {
+            identity: schema.identity.clone(),
+            protocol_version: schema.protocol_version.clone(),
+            server_info: None,
+            tools: 0,
+            schema_hash: schema.hash(),
+        },
+    );
+}
+
+fn codes_of(p: &Value) -> Vec<String> {
+    p["diagnostics"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| d["code"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn server_blocks_are_checked_against_pulled_schemas_the_lock_and_discovery() {
+    let ws = workspace("ws");
+    let root = ws.path();
+    std::fs::write(
+        root.join("servers.mcpo"),
+        "server \"never\" {\n  command = \"never-mcp\"\n}\n\nserver \"found\" {\n  max_concurrency = 2\n}\n",
+    )
+    .expect("write servers.mcpo");
+    // `found` names no transport: discovery finds it in mcpo.toml, as `mcpoc check` does.
+    std::fs::write(
+        root.join("mcpo.toml"),
+        "[servers.found]\ncommand = \"found-mcp\"\n",
+    )
+    .expect("write mcpo.toml");
+    let mut c = Client::start(root);
+
+    // Never pulled: E0301 on each block's first line, with `mcpoc check`'s message.
+    let diags = c.diagnostics("servers.mcpo", None);
+    let e0301: Vec<&Value> = diags.iter().filter(|d| d["code"] == "E0301").collect();
+    assert_eq!(e0301.len(), 2, "{diags:?}");
+    assert_eq!(
+        e0301[0]["range"],
+        json!({"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 14}})
+    );
+    assert_eq!(
+        e0301[0]["message"],
+        "server schema not pulled\n\
+         no pulled schema for `never`: `.mcpo/schemas/never.json` does not exist\n\
+         help: run `mcpoc schema pull --server never`"
+    );
+    assert!(
+        e0301[1]["message"].as_str().is_some_and(|m| m
+            .contains("no pulled schema for `found`: `.mcpo/schemas/found.json` does not exist")),
+        "found by discovery, so only its schema is missing: {:?}",
+        e0301[1]
+    );
+
+    // `mcpoc schema pull` writes the schemas and the lock; the file watcher reports them.
+    let mut lock = mcpo_schema::Lockfile::default();
+    pulled(root, &mut lock, "never", "never-mcp");
+    pulled(root, &mut lock, "found", "found-mcp");
+    std::fs::write(root.join(mcpo_schema::LOCK_FILE), lock.to_file_text()).expect("write lock");
+    let changed: Vec<Value> = [
+        ".mcpo/schemas/never.json",
+        ".mcpo/schemas/found.json",
+        "mcpo.lock",
+    ]
+    .iter()
+    .map(|f| json!({"uri": uri(&root.join(f)), "type": 2}))
+    .collect();
+    c.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({ "changes": changed }),
+    );
+    let u = uri(&root.join("servers.mcpo"));
+    c.wait_for("textDocument/publishDiagnostics", |p| {
+        p["uri"] == u.as_str() && codes_of(p).is_empty()
+    });
+
+    // Discovery's declaration changes: the schema of `found` is stale.
+    std::fs::write(
+        root.join("mcpo.toml"),
+        "[servers.found]\ncommand = \"found-mcp\"\nargs = [\"--verbose\"]\n",
+    )
+    .expect("rewrite mcpo.toml");
+    c.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({"changes": [{"uri": uri(&root.join("mcpo.toml")), "type": 2}]}),
+    );
+    let p = c.wait_for("textDocument/publishDiagnostics", |p| {
+        p["uri"] == u.as_str() && !codes_of(p).is_empty()
+    });
+    assert_eq!(codes_of(&p), ["E0302"], "{p}");
+    c.shutdown();
+}

@@ -121,7 +121,7 @@ fn pull_then_check_is_clean_and_a_changed_declaration_is_e0302() {
 fn invalid_server_blocks_are_e0303() {
     let ws = workspace(&[(
         "main.mcpo",
-        "server \"both\" {\n  command = \"x\"\n  url     = \"http://127.0.0.1:1/mcp\"\n}\n\nserver \"computed\" {\n  command = upper(\"x\")\n}\n",
+        "server \"both\" {\n  command = \"x\"\n  url     = \"http://127.0.0.1:1/mcp\"\n}\n\nserver \"computed\" {\n  command = upper(var.cmd)\n}\n",
     )]);
     let out = mcpoc(ws.path(), &["check"], &[]);
     assert_eq!(out.status.code(), Some(1));

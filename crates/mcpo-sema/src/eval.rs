@@ -7,8 +7,8 @@
 //! an operation on an unknown is unknown. Sensitive marks propagate to every value
 //! computed from a sensitive one.
 
+use crate::functions;
 use crate::value::Val;
-use crate::{Io, functions};
 use mcpo_diagnostics::Span;
 use mcpo_syntax::ast::{BinaryOp, Expr, ExprKind, ForExpr, TemplatePart, UnaryOp};
 use std::collections::{BTreeMap, BTreeSet};
@@ -26,6 +26,20 @@ impl std::fmt::Display for EvalError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)
     }
+}
+
+/// What evaluation may ask of the world: files relative to the workspace, environment
+/// variables, the clock. The CLI implements it over the real file system; the checker
+/// over its inputs (server blocks read the environment only); tests in memory.
+pub trait Io: Send + Sync {
+    /// The text of a file, relative to the workspace root (or absolute).
+    fn read_file(&self, path: &str) -> Result<String, String>;
+    /// The bytes of a file (for `filebase64`, `filesha256`).
+    fn read_bytes(&self, path: &str) -> Result<Vec<u8>, String>;
+    /// An environment variable.
+    fn env(&self, name: &str) -> Option<String>;
+    /// The current time as RFC 3339 (for `timestamp()`).
+    fn now_rfc3339(&self) -> String;
 }
 
 fn err<T>(span: Span, message: impl Into<String>) -> Result<T, EvalError> {
@@ -95,6 +109,11 @@ pub struct Scope<'a> {
     /// Planning: functions whose result changes on every call (`timestamp`, `uuid`,
     /// `bcrypt`) are known only after apply, as in Terraform.
     pub impure_unknown: bool,
+    /// `env("X")` (without a default) of a variable that is not set is unknown instead of
+    /// an error. The checker evaluates `server` blocks this way: it may run where the
+    /// servers are not started (an editor), and a value needed only to start one (a token)
+    /// need not be set there.
+    pub unset_env_unknown: bool,
 }
 
 impl<'a> Scope<'a> {
@@ -118,6 +137,7 @@ impl<'a> Scope<'a> {
             bound: Vec::new(),
             depth: 0,
             impure_unknown: false,
+            unset_env_unknown: false,
         }
     }
 
@@ -143,6 +163,7 @@ impl<'a> Scope<'a> {
             bound: self.bound.clone(),
             depth: self.depth,
             impure_unknown: self.impure_unknown,
+            unset_env_unknown: self.unset_env_unknown,
         }
     }
 }
@@ -338,7 +359,7 @@ pub fn eval(expr: &Expr, scope: &Scope<'_>) -> Result<Val, EvalError> {
             let mut out = BTreeMap::new();
             let mut sensitive = false;
             for item in items {
-                let key = match mcpo_sema::types::object_key(&item.key) {
+                let key = match crate::types::object_key(&item.key) {
                     Some(k) => Val::String(k),
                     None => eval(&item.key, scope)?,
                 };
@@ -944,6 +965,14 @@ fn function_call(
     if name == "templatefile" {
         return templatefile(expr, args, scope);
     }
+    if name == "env"
+        && scope.unset_env_unknown
+        && let [var] = args.as_slice()
+        && let Some(var) = to_str(var)
+        && scope.io.env(&var).is_none()
+    {
+        return Ok(Val::Unknown);
+    }
     functions::call(name, args, scope.io).map_err(|message| EvalError {
         message,
         span: expr.span,
@@ -976,6 +1005,7 @@ fn user_call(
     let mut inner = Scope::new(scope.lookup, scope.servers, scope.functions, scope.io);
     inner.depth = scope.depth + 1;
     inner.impure_unknown = scope.impure_unknown;
+    inner.unset_env_unknown = scope.unset_env_unknown;
     inner.bound = f.params.iter().cloned().zip(args).collect();
     eval(&f.result, &inner).map_err(|e| EvalError {
         message: format!("in function `{name}`: {}", e.message),
@@ -1025,6 +1055,7 @@ fn templatefile(expr: &Expr, args: Vec<Val>, scope: &Scope<'_>) -> Result<Val, E
     };
     let mut inner = Scope::new(scope.lookup, scope.servers, scope.functions, scope.io);
     inner.impure_unknown = scope.impure_unknown;
+    inner.unset_env_unknown = scope.unset_env_unknown;
     if let Val::Map(m) = vars.unmarked() {
         inner.bound = m.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     }

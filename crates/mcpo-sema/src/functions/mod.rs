@@ -1,8 +1,8 @@
 //! The built-in function library at run time: [`call`] runs a function on evaluated
 //! arguments, [`exists`] says whether one is implemented.
 //!
-//! The typed signatures live in `mcpo_sema` ([`mcpo_sema::BUILTINS`]); the argument count
-//! is checked here again against them, so that `call` is safe on its own, and a test keeps
+//! The typed signatures are the checker's ([`crate::BUILTINS`]); the argument count is
+//! checked here again against them, so that `call` is safe on its own, and a test keeps
 //! the two tables equal. The semantics are Terraform's.
 //!
 //! **Marks.** Every function falls in one of three groups (the `Marks` of its table entry):
@@ -197,7 +197,7 @@ pub fn call(name: &str, args: Vec<Val>, io: &dyn Io) -> Result<Val, String> {
     let Some(&(fname, marks, imp)) = find(name) else {
         return Err(format!("there is no built-in function named `{name}`"));
     };
-    if let Some(sig) = mcpo_sema::lookup(fname) {
+    if let Some(sig) = crate::lookup(fname) {
         let too_many = sig.max_args().is_some_and(|max| args.len() > max);
         if args.len() < sig.min_args() || too_many {
             return Err(format!(
