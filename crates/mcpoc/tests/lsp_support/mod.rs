@@ -54,6 +54,11 @@ impl Client {
     /// Starts the server and initializes it with `root` as the workspace folder; waits
     /// for the `initialize` response (messages sent before it may be dropped).
     pub fn start(root: &Path) -> Client {
+        Client::start_with(root, Value::Null)
+    }
+
+    /// [`Client::start`] with `initializationOptions`.
+    pub fn start_with(root: &Path, options: Value) -> Client {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mcpoc"))
             .arg("lsp")
             .stdin(Stdio::piped())
@@ -88,6 +93,7 @@ impl Client {
                 "rootUri": root_uri,
                 "workspaceFolders": [{"uri": root_uri, "name": "ws"}],
                 "capabilities": {},
+                "initializationOptions": options,
             }),
         );
         assert!(init["capabilities"].is_object(), "initialize: {init}");
