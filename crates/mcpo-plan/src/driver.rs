@@ -483,6 +483,7 @@ mod tests {
                     input: mcpo_schema::convert(input).ty,
                     output: Ty::Any,
                     read_only: false,
+                    description: None,
                 },
             );
         }
