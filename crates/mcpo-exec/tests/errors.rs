@@ -126,7 +126,11 @@ async fn e0602_the_server_crashes_during_a_create() {
     assert_eq!(codes_of(&summary.failed), ["E0602"]);
     assert_eq!(state.intents.len(), 1, "the create may have happened");
     // The server's stderr tail follows on later lines; the first says what happened.
-    let first = shown(&summary.failed).lines().next().unwrap_or_default().to_string();
+    let first = shown(&summary.failed)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
     insta::assert_snapshot!("e0602", first);
     conns.shutdown().await;
 }
