@@ -540,8 +540,7 @@ impl<'db> Cx<'db> {
         for it in &b.body.items {
             match it {
                 BodyItem::Attribute(a) => {
-                    let ty = self.infer(&a.value);
-                    self.local_types.entry(a.name.name.clone()).or_insert(ty);
+                    self.infer(&a.value);
                 }
                 BodyItem::Block(blk) => {
                     self.error(

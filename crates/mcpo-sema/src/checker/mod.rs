@@ -2,11 +2,14 @@
 //!
 //! The checker walks the file's tree once. Types of things declared elsewhere come from
 //! the workspace [`Index`](crate::Index) (variables, resources, ...), the server
-//! [`catalog`]s (resource and tool types) and, for local values, from inferring their
-//! expressions (in whatever file declares them, without reporting there).
+//! [`catalog`](crate::catalog)s (resource and tool types) and, for local values, adapters'
+//! and patterns' outputs, from queries that infer their expressions in their own scope
+//! ([`decl_types`]).
 
 mod blocks;
 mod decl_types;
+
+pub use decl_types::{DeclKey, adapter_type, local_type, pattern_output_type};
 mod expect;
 mod infer;
 mod references;
@@ -120,11 +123,10 @@ struct Cx<'db> {
     file: FileId,
     index: &'db Index,
     diags: Vec<Diagnostic>,
-    /// While > 0, diagnostics are dropped (inferring another declaration's type).
+    /// While > 0, diagnostics are dropped (inferring a type without checking: another
+    /// declaration's, [`type_at`], a union's members).
     quiet: usize,
     scope: Scope,
-    local_types: HashMap<String, Ty>,
-    visiting: Vec<String>,
     catalogs: HashMap<String, Option<&'db Catalog>>,
     /// Current nesting of `infer`/`against`.
     depth: usize,
@@ -144,8 +146,6 @@ impl<'db> Cx<'db> {
             diags: Vec::new(),
             quiet: 0,
             scope: Scope::default(),
-            local_types: HashMap::new(),
-            visiting: Vec::new(),
             catalogs: HashMap::new(),
             depth: 0,
             probe: None,
