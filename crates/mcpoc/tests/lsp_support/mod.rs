@@ -107,6 +107,36 @@ impl Client {
         self.stdin.flush().expect("flush");
     }
 
+    /// Sends `body` as one well-framed message, whatever it holds.
+    pub fn send_raw(&mut self, body: &[u8]) {
+        write!(self.stdin, "Content-Length: {}\r\n\r\n", body.len()).expect("write");
+        self.stdin.write_all(body).expect("write");
+        self.stdin.flush().expect("flush");
+    }
+
+    /// Writes `bytes` to the server's input as they are (no framing added).
+    pub fn send_raw_bytes(&mut self, bytes: &[u8]) {
+        self.stdin.write_all(bytes).expect("write");
+        self.stdin.flush().expect("flush");
+    }
+
+    /// Waits for any message satisfying `pred` (looking at the backlog first).
+    pub fn wait_message(&mut self, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(i) = self.backlog.iter().position(&pred) {
+            return self.backlog.remove(i);
+        }
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let msg = self
+                .recv(deadline)
+                .unwrap_or_else(|| panic!("no such message arrived; backlog: {:?}", self.backlog));
+            if pred(&msg) {
+                return msg;
+            }
+            self.backlog.push(msg);
+        }
+    }
+
     /// Sends a notification.
     pub fn notify(&mut self, method: &str, params: Value) {
         self.send(&json!({"jsonrpc": "2.0", "method": method, "params": params}));
