@@ -217,7 +217,10 @@ fn document(path: &mut Vec<String>, page: &mut String) {
         format!("mcpoc {}", path.join(" "))
     };
     let level = "#".repeat((path.len() + 1).min(4));
-    page.push_str(&format!("\n#{level} `{title}`\n\n```text\n{}\n```\n", help.trim_end()));
+    page.push_str(&format!(
+        "\n#{level} `{title}`\n\n```text\n{}\n```\n",
+        help.trim_end()
+    ));
     for sub in subcommands(&help) {
         path.push(sub);
         document(path, page);
