@@ -306,6 +306,9 @@ codes! {
     /// Reading a resource during refresh failed.
     E0615 = "refresh read failed",
         "`refresh` reads every resource in the state through its server (`T.read {id}`). This read failed for another reason than the resource being gone, so its recorded state was kept unchanged.\n\n```text\nerror[E0615]: aws.vpc.main: refresh: server `aws`, tool `vpc.read`: timed out after 60s (the call was cancelled)\n```\n\nCheck the server and refresh again.";
+    /// A step needs a tool or an operation the server does not have.
+    E0616 = "tool not found",
+        "A step asked a server for a tool it does not list, or for an operation its resource type does not have (a convention type without `T.delete`, say). That is a configuration error: the server is not the one the workspace was checked against (another version, other flags), or the type cannot do what the step needs. Nothing was called, and the state is unchanged: a missing `T.delete` never counts as \"already deleted\".\n\n```text\nerror[E0616]: docker.volume.data: server `docker` has no tool `volume.delete`; nothing was called\n```\n\nPull the server's schema again (`mcpoc schema pull`), run `mcpoc check`, and fix the workspace or the server.";
     /// `plan`, `apply`, `destroy`, ... on a workspace with check errors, or no workspace.
     E0630 = "the workspace cannot be planned",
         "Planning starts from a workspace that `mcpoc check` accepts: every file parses, every name and type checks against the pulled schemas. The errors are printed above this one (the same list `mcpoc check` prints); nothing was planned, and no server was called.\n\n```text\nerror[E0103]: unknown attribute\n...\nerror[E0630]: the workspace cannot be planned\n```\n\nFix the errors, or run the command in the workspace's directory (`--dir DIR`).";
