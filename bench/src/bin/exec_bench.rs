@@ -12,11 +12,11 @@
 //! (uses `MCPOC`, else `target/release/mcpoc`, else `target/debug/mcpoc`; `--nodes N`).
 
 use mcpo_exec::{
-    Action, ApplyOptions, Closures, Connections, Event, EventKind, NoStore, RefreshOptions,
-    Schedule, StateStore, Step, Values, apply, refresh,
+    Action, ApplyOptions, Closures, Connections, Event, EventKind, RefreshOptions, Schedule, Step,
+    Values, apply, refresh,
 };
 use mcpo_mcp::{CallOptions, ConnectOptions, Lifecycle, ServerSpec};
-use mcpo_state::{LocalBackend, State};
+use mcpo_state::{Backend, Discard, LocalBackend, State};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -178,10 +178,10 @@ async fn bench_dag(bin: &Path, n: usize, dir: &Path) -> Result<(), String> {
             events: Some(tx),
             ..ApplyOptions::default()
         };
-        let store: Arc<dyn StateStore> = if durable {
+        let store: Arc<dyn Backend> = if durable {
             Arc::new(LocalBackend::new(dir.join(format!("a-{schedule:?}"))))
         } else {
-            Arc::new(NoStore)
+            Arc::new(Discard)
         };
         let where_ = if durable {
             "state in the local backend (fsynced)"
@@ -189,7 +189,16 @@ async fn bench_dag(bin: &Path, n: usize, dir: &Path) -> Result<(), String> {
             "state in memory"
         };
         let t0 = Instant::now();
-        let (state, summary) = apply(&steps, &eval, &conns, State::new("b"), store, &opts).await;
+        let (state, summary) = apply(
+            &steps,
+            &eval,
+            &conns,
+            &conns.drivers(),
+            State::new("b"),
+            store,
+            &opts,
+        )
+        .await;
         let wall = t0.elapsed();
         let mut events = Vec::new();
         while let Ok(e) = rx.try_recv() {
@@ -215,7 +224,13 @@ async fn bench_dag(bin: &Path, n: usize, dir: &Path) -> Result<(), String> {
             // (c) at 20 ms: refresh everything this apply created.
             let mut state = state;
             let t0 = Instant::now();
-            let report = refresh(&conns, &mut state, &RefreshOptions::default()).await;
+            let report = refresh(
+                &conns,
+                &conns.drivers(),
+                &mut state,
+                &RefreshOptions::default(),
+            )
+            .await;
             println!(
                 "(c) refresh of {} resources at 20 ms ± 5, 64 reads in flight: {:.0} ms ({} errors)",
                 report.read,
@@ -227,7 +242,7 @@ async fn bench_dag(bin: &Path, n: usize, dir: &Path) -> Result<(), String> {
                 ..RefreshOptions::default()
             };
             let t0 = Instant::now();
-            let report = refresh(&conns, &mut state, &opts).await;
+            let report = refresh(&conns, &conns.drivers(), &mut state, &opts).await;
             println!(
                 "    same with 256 reads in flight: {:.0} ms",
                 t0.elapsed().as_secs_f64() * 1e3,
@@ -271,10 +286,10 @@ async fn bench_overhead(bin: &Path, n: usize, dir: &Path) -> Result<(), String> 
         .collect();
     let (steps, eval) = program(&chain);
     for (label, store) in [
-        ("state in memory", Arc::new(NoStore) as Arc<dyn StateStore>),
+        ("state in memory", Arc::new(Discard) as Arc<dyn Backend>),
         (
             "state in the local backend (fsynced)",
-            Arc::new(LocalBackend::new(dir.join("b"))) as Arc<dyn StateStore>,
+            Arc::new(LocalBackend::new(dir.join("b"))) as Arc<dyn Backend>,
         ),
     ] {
         let conns = connect(bin, &[], 16).await?;
@@ -283,6 +298,7 @@ async fn bench_overhead(bin: &Path, n: usize, dir: &Path) -> Result<(), String> 
             &steps,
             &eval,
             &conns,
+            &conns.drivers(),
             State::new("b"),
             store,
             &ApplyOptions::default(),
@@ -303,7 +319,13 @@ async fn bench_overhead(bin: &Path, n: usize, dir: &Path) -> Result<(), String> 
             // (c) at zero latency.
             let mut state = state;
             let t0 = Instant::now();
-            let report = refresh(&conns, &mut state, &RefreshOptions::default()).await;
+            let report = refresh(
+                &conns,
+                &conns.drivers(),
+                &mut state,
+                &RefreshOptions::default(),
+            )
+            .await;
             println!(
                 "(c) refresh of {} resources at zero latency: {:.0} ms",
                 report.read,
@@ -322,6 +344,7 @@ async fn bench_overhead(bin: &Path, n: usize, dir: &Path) -> Result<(), String> 
         &steps,
         &eval,
         &conns,
+        &conns.drivers(),
         State::new("b"),
         store,
         &ApplyOptions::default(),

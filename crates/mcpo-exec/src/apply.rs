@@ -9,20 +9,20 @@
 //! chain of steps costs one fsync per step instead of two.
 
 use crate::events::{EventKind, Events};
-use crate::retry::{not_found, retryable, said_transient, salt};
+use crate::ops::{CallError, Resource, Runner, call_tool};
 use crate::schedule::{self, Outcome};
 use crate::store::StateCell;
-use crate::{
-    Action, Connections, Evaluator, Event, ExecError, RetryPolicy, StateStore, Step, Values,
-};
+use crate::{Action, Connections, Evaluator, Event, ExecError, RetryPolicy, Step, Values};
 use mcpo_diagnostics::codes;
-use mcpo_mcp::{CallOptions, ErrorKind, McpError};
+use mcpo_plan::Drivers;
+use mcpo_plan::driver::{Op, Reading, Target};
 use mcpo_state::{Intent, IntentOp, ResourceState, State};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
 
 pub use crate::schedule::Schedule;
 
@@ -44,6 +44,9 @@ pub struct ApplyOptions {
     pub subscribe: bool,
     /// Where progress goes.
     pub events: Option<UnboundedSender<Event>>,
+    /// Once cancelled, no step starts (the steps running finish and are recorded); the
+    /// steps that never started are listed in [`Summary::not_started`].
+    pub cancel: CancellationToken,
 }
 
 impl Default for ApplyOptions {
@@ -56,6 +59,7 @@ impl Default for ApplyOptions {
             poll_interval: Duration::from_millis(100),
             subscribe: true,
             events: None,
+            cancel: CancellationToken::new(),
         }
     }
 }
@@ -69,8 +73,11 @@ pub struct Summary {
     pub failed: Vec<ExecError>,
     /// Steps skipped: (address, address of the failed step it depended on).
     pub skipped: Vec<(String, String)>,
-    /// Steps never started because the run stopped (the state could not be saved).
+    /// Steps never started because the run stopped: it was cancelled ([`Summary::cancelled`]),
+    /// or the state could not be saved.
     pub not_started: Vec<String>,
+    /// The run was cancelled before every step started.
+    pub cancelled: bool,
     /// Addresses undone by `rollback_on_failure`, in the order they were undone.
     pub rolled_back: Vec<String>,
     /// Undo steps that failed.
@@ -99,13 +106,16 @@ impl Summary {
         out.extend(self.skipped.iter().map(|(address, because)| {
             ExecError::new(codes::E0606, format!("skipped because {because} failed")).at(address)
         }));
-        out.extend(self.not_started.iter().map(|address| {
-            ExecError::new(
-                codes::E0606,
-                "not started: the run stopped after the state could not be saved",
-            )
-            .at(address)
-        }));
+        let why = if self.cancelled {
+            "not started: the run was cancelled"
+        } else {
+            "not started: the run stopped after the state could not be saved"
+        };
+        out.extend(
+            self.not_started
+                .iter()
+                .map(|address| ExecError::new(codes::E0606, why).at(address)),
+        );
         out.extend(self.rollback_failed.iter().cloned());
         out
     }
@@ -132,6 +142,7 @@ enum Undo {
 
 struct Ctx<'a> {
     conns: &'a Connections,
+    drivers: &'a Drivers,
     eval: &'a dyn Evaluator,
     state: StateCell,
     values: Mutex<Values>,
@@ -141,14 +152,16 @@ struct Ctx<'a> {
 }
 
 /// Applies `steps` (in any order; `deps` give the order) starting from `state`, writing
-/// the state to `store` after every step. Returns the final state and what happened.
+/// the state to `store` after every step; each resource type is created, updated and
+/// deleted as its driver in `drivers` says. Returns the final state and what happened.
 /// Never fails as a whole: failures are in the summary, and the state is true.
 pub async fn apply(
     steps: &[Step],
     eval: &dyn Evaluator,
     conns: &Connections,
+    drivers: &Drivers,
     state: State,
-    store: Arc<dyn StateStore>,
+    store: Arc<dyn mcpo_state::Backend>,
     opts: &ApplyOptions,
 ) -> (State, Summary) {
     let started = Instant::now();
@@ -162,6 +175,7 @@ pub async fn apply(
     }
     let ctx = Ctx {
         conns,
+        drivers,
         eval,
         state: StateCell::new(state, store),
         values: Mutex::new(values),
@@ -190,6 +204,7 @@ pub async fn apply(
         opts.parallelism,
         opts.schedule,
         &ctx.events,
+        &opts.cancel,
         |i| {
             let ctx = &ctx;
             let step = steps.get(i);
@@ -223,7 +238,10 @@ pub async fn apply(
             Outcome::NotStarted => summary.not_started.push(address),
         }
     }
-    if !summary.ok() && opts.rollback_on_failure {
+    summary.cancelled = opts.cancel.is_cancelled() && !summary.not_started.is_empty();
+    // A cancelled run is not a failed one: what was done stays.
+    let failed = !summary.failed.is_empty() || !summary.skipped.is_empty();
+    if failed && opts.rollback_on_failure {
         ctx.rollback(&mut summary).await;
     }
     if summary.ok() {
@@ -250,125 +268,8 @@ pub async fn apply(
     (ctx.state.into_state(), summary)
 }
 
-/// The steps of `mcpoc destroy`: a delete of every resource in `state` (tasks and data
-/// reads are only forgotten), each waiting for the resources that depended on it.
-pub fn destroy_steps(state: &State) -> Vec<Step> {
-    let managed = |a: &str| !a.starts_with("data.") && !a.starts_with("task.");
-    let mut steps: BTreeMap<&str, Step> = state
-        .resources
-        .iter()
-        .filter(|(a, _)| managed(a))
-        .map(|(a, r)| {
-            let mut s = Step::new(a.clone(), Action::Delete, &r.server, &r.type_name);
-            s.id = Some(r.id.clone());
-            (a.as_str(), s)
-        })
-        .collect();
-    for (a, r) in &state.resources {
-        if !managed(a) {
-            continue;
-        }
-        for d in &r.deps {
-            if let Some(s) = steps.get_mut(d.as_str()) {
-                s.deps.push(a.clone());
-            }
-        }
-    }
-    steps.into_values().collect()
-}
-
-/// Whether a failed call certainly did nothing (the tool ran and said it failed, or the
-/// server refused the request).
-fn certainly_failed(e: &McpError) -> bool {
-    matches!(
-        e.kind,
-        ErrorKind::ToolFailed { .. } | ErrorKind::Rejected { .. }
-    )
-}
-
-fn result_value(out: mcpo_mcp::ToolOutput) -> Value {
-    match out.structured {
-        Some(v) => v,
-        None => {
-            let text = out.text();
-            serde_json::from_str::<Value>(&text)
-                .ok()
-                .filter(Value::is_object)
-                .unwrap_or_else(|| serde_json::json!({ "text": text }))
-        }
-    }
-}
-
-pub(crate) fn id_of(v: &Value) -> Option<String> {
-    match v.get("id")? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
 fn drop_intent(s: &mut State, address: &str, op: IntentOp) {
     s.intents.retain(|i| !(i.address == address && i.op == op));
-}
-
-/// Calls `tool` of `server` for the step at `address`, retrying transient failures.
-pub(crate) async fn call_tool(
-    conns: &Connections,
-    policy: RetryPolicy,
-    events: &Events,
-    address: &str,
-    server: &str,
-    tool: &str,
-    args: &Value,
-) -> Result<Value, CallError> {
-    let conn = conns.get(server).map_err(|e| CallError {
-        error: e.at(address),
-        certain: true,
-        gone: false,
-    })?;
-    let idempotent = conns.idempotent(server, tool);
-    let mut attempt = 1u32;
-    loop {
-        match conn
-            .call_tool(tool, args.clone(), CallOptions::default())
-            .await
-        {
-            Ok(out) => return Ok(result_value(out)),
-            Err(e) => {
-                if attempt < policy.max_attempts && retryable(&e, idempotent) {
-                    events.send(
-                        address,
-                        EventKind::Retrying {
-                            attempt,
-                            error: e.to_string(),
-                        },
-                    );
-                    tokio::time::sleep(policy.pause(attempt, salt(address))).await;
-                    attempt += 1;
-                    continue;
-                }
-                let certain = certainly_failed(&e);
-                let error = if attempt > 1 && (said_transient(&e) || e.is_transient()) {
-                    ExecError::new(codes::E0613, format!("{e} (failed {attempt} times)"))
-                } else {
-                    ExecError::from_mcp(&e)
-                };
-                return Err(CallError {
-                    error: error.at(address),
-                    certain,
-                    gone: not_found(&e),
-                });
-            }
-        }
-    }
-}
-
-/// A failed call: the MCP error, and whether it certainly did nothing.
-pub(crate) struct CallError {
-    pub(crate) error: ExecError,
-    pub(crate) certain: bool,
-    /// The server said the resource does not exist.
-    pub(crate) gone: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -395,26 +296,6 @@ impl<'a> Ctx<'a> {
             )
             .at(&step.address)
         })
-    }
-
-    /// Calls `tool` with retries (see [`crate::RetryPolicy`]).
-    async fn call(
-        &self,
-        address: &str,
-        server: &str,
-        tool: &str,
-        args: &Value,
-    ) -> Result<Value, CallError> {
-        call_tool(
-            self.conns,
-            self.opts.retry,
-            &self.events,
-            address,
-            server,
-            tool,
-            args,
-        )
-        .await
     }
 
     async fn run_step(&self, step: &Step) -> Result<(), ExecError> {
@@ -449,6 +330,10 @@ impl<'a> Ctx<'a> {
             }
             Action::Delete => self.delete(step).await,
             Action::Read | Action::Run => self.run_tool(step).await,
+            Action::Forget => {
+                self.forget(step).await;
+                Ok(())
+            }
             Action::NoOp => Ok(()),
         };
         match &result {
@@ -466,9 +351,24 @@ impl<'a> Ctx<'a> {
         result
     }
 
+    fn runner(&self) -> Runner<'_> {
+        Runner {
+            conns: self.conns,
+            drivers: self.drivers,
+            retry: self.opts.retry,
+            events: &self.events,
+        }
+    }
+
     async fn create(&self, step: &Step) -> Result<(), ExecError> {
         let args = self.args(step)?;
         let address = &step.address;
+        let r = resource_of(step);
+        let target = Target::new(&args);
+        let (driver, call) = self
+            .runner()
+            .prepare(&r, Op::Create, &target)
+            .map_err(|e| e.error)?;
         self.state
             .commit(|s| {
                 s.intents.push(Intent {
@@ -482,9 +382,25 @@ impl<'a> Ctx<'a> {
             })
             .await
             .map_err(|e| e.at(address))?;
-        let tool = format!("{}.create", step.type_name);
-        let out = match self.call(address, &step.server, &tool, &args).await {
-            Ok(v) => v,
+        let reading = self
+            .runner()
+            .finish(&r, driver.as_ref(), Op::Create, &target, &call)
+            .await;
+        let (id, out) = match reading {
+            Ok(Reading::Resource { id, outputs }) => (id, outputs),
+            Ok(_) => {
+                return Err(ExecError::new(
+                    codes::E0604,
+                    format!(
+                        "server `{}`, tool `{}`: the create returned no resource",
+                        call.server, call.tool
+                    ),
+                )
+                .at(address)
+                .with_help(
+                    "this is a bug in the server or its adapter; the intent stays in the state",
+                ));
+            }
             Err(CallError { error, certain, .. }) => {
                 if certain {
                     self.state
@@ -492,21 +408,13 @@ impl<'a> Ctx<'a> {
                     return Err(error);
                 }
                 // The create may have happened: the intent stays for refresh to resolve.
-                return Err(error.with_help(
-                    "the resource may exist: `mcpoc refresh` looks it up and adopts it",
-                ));
+                let help = if error.code == codes::E0604 {
+                    "this is a bug in the server; the intent stays in the state"
+                } else {
+                    "the resource may exist: `mcpoc refresh` looks it up and adopts it"
+                };
+                return Err(error.with_help(help));
             }
-        };
-        let Some(id) = id_of(&out) else {
-            return Err(ExecError::new(
-                codes::E0604,
-                format!(
-                    "server `{}`, tool `{tool}`: the result has no string `id`",
-                    step.server
-                ),
-            )
-            .at(address)
-            .with_help("this is a bug in the server; the intent stays in the state"));
         };
         let record = ResourceState {
             server: step.server.clone(),
@@ -532,28 +440,16 @@ impl<'a> Ctx<'a> {
         self.wait_ready(step, &id).await
     }
 
-    fn recorded(&self, address: &str) -> Option<ResourceState> {
-        self.state.lock().resources.get(address).cloned()
+    /// Removes a data read or task from the state; nothing is called.
+    async fn forget(&self, step: &Step) {
+        self.state.change(|s| {
+            s.resources.remove(&step.address);
+        });
+        self.remove_value(&step.address);
     }
 
-    /// The arguments of `T.update`: the id and the attributes it takes.
-    fn update_args(&self, step: &Step, id: &str, args: &Value) -> Value {
-        let tool = format!("{}.update", step.type_name);
-        let takes: Option<Vec<String>> = if step.update_attrs.is_empty() {
-            self.conns.input_properties(&step.server, &tool)
-        } else {
-            Some(step.update_attrs.clone())
-        };
-        let mut out = Map::new();
-        if let Some(obj) = args.as_object() {
-            for (k, v) in obj {
-                if takes.as_ref().is_none_or(|t| t.iter().any(|a| a == k)) {
-                    out.insert(k.clone(), v.clone());
-                }
-            }
-        }
-        out.insert("id".into(), Value::String(id.to_string()));
-        Value::Object(out)
+    fn recorded(&self, address: &str) -> Option<ResourceState> {
+        self.state.lock().resources.get(address).cloned()
     }
 
     async fn update(&self, step: &Step) -> Result<(), ExecError> {
@@ -563,33 +459,8 @@ impl<'a> Ctx<'a> {
         };
         let id = step.id.clone().unwrap_or_else(|| prior.id.clone());
         let args = self.args(step)?;
-        let sent = self.update_args(step, &id, &args);
-        self.state
-            .commit(|s| {
-                s.intents.push(Intent {
-                    op: IntentOp::Update,
-                    address: address.clone(),
-                    server: step.server.clone(),
-                    type_name: step.type_name.clone(),
-                    args: sent.clone(),
-                    id: Some(id.clone()),
-                })
-            })
-            .await
-            .map_err(|e| e.at(address))?;
-        let tool = format!("{}.update", step.type_name);
-        let out = match self.call(address, &step.server, &tool, &sent).await {
-            Ok(v) => v,
-            Err(CallError { error, certain, .. }) => {
-                if certain {
-                    self.state
-                        .change(|s| drop_intent(s, address, IntentOp::Update));
-                }
-                return Err(error);
-            }
-        };
+        let out = self.update_to(&resource_of(step), &id, &args).await?;
         self.state.change(|s| {
-            drop_intent(s, address, IntentOp::Update);
             if let Some(r) = s.resources.get_mut(address) {
                 r.inputs = args.clone();
                 r.outputs = out.clone();
@@ -606,6 +477,56 @@ impl<'a> Ctx<'a> {
         self.wait_ready(step, &id).await
     }
 
+    /// Updates resource `id` in place to `inputs` (the intent first); returns what the
+    /// server reports.
+    async fn update_to(
+        &self,
+        r: &Resource<'_>,
+        id: &str,
+        inputs: &Value,
+    ) -> Result<Value, ExecError> {
+        let address = r.address;
+        let target = Target::existing(inputs, id);
+        let (driver, call) = self
+            .runner()
+            .prepare(r, Op::Update, &target)
+            .map_err(|e| e.error)?;
+        self.state
+            .commit(|s| {
+                s.intents.push(Intent {
+                    op: IntentOp::Update,
+                    address: address.to_string(),
+                    server: r.server.to_string(),
+                    type_name: r.type_name.to_string(),
+                    args: call.args.clone(),
+                    id: Some(id.to_string()),
+                })
+            })
+            .await
+            .map_err(|e| e.at(address))?;
+        let reading = self
+            .runner()
+            .finish(r, driver.as_ref(), Op::Update, &target, &call)
+            .await;
+        match reading {
+            Ok(reading) => {
+                self.state
+                    .change(|s| drop_intent(s, address, IntentOp::Update));
+                Ok(match reading {
+                    Reading::Resource { outputs, .. } => outputs,
+                    _ => Value::Object(serde_json::Map::new()),
+                })
+            }
+            Err(CallError { error, certain, .. }) => {
+                if certain {
+                    self.state
+                        .change(|s| drop_intent(s, address, IntentOp::Update));
+                }
+                Err(error)
+            }
+        }
+    }
+
     async fn delete(&self, step: &Step) -> Result<(), ExecError> {
         let address = &step.address;
         let prior = self.recorded(address);
@@ -616,8 +537,8 @@ impl<'a> Ctx<'a> {
         else {
             return Err(missing(address, "delete"));
         };
-        self.delete_id(address, &step.server, &step.type_name, &id)
-            .await?;
+        let inputs = prior.as_ref().map_or(Value::Null, |p| p.inputs.clone());
+        self.delete_id(&resource_of(step), &id, &inputs).await?;
         if let Some(prior) = prior {
             self.push_undo(Undo::Deleted {
                 address: address.clone(),
@@ -627,44 +548,44 @@ impl<'a> Ctx<'a> {
         Ok(())
     }
 
-    /// Deletes `id` (already gone counts as deleted) and forgets `address`.
-    async fn delete_id(
-        &self,
-        address: &str,
-        server: &str,
-        type_name: &str,
-        id: &str,
-    ) -> Result<(), ExecError> {
+    /// Deletes `id` (a "not found" answer counts as deleted) and forgets its address.
+    async fn delete_id(&self, r: &Resource<'_>, id: &str, inputs: &Value) -> Result<(), ExecError> {
+        let address = r.address;
+        let target = Target::existing(inputs, id);
+        let (driver, call) = self
+            .runner()
+            .prepare(r, Op::Delete, &target)
+            .map_err(|e| e.error)?;
         self.state
             .commit(|s| {
                 s.intents.push(Intent {
                     op: IntentOp::Delete,
                     address: address.to_string(),
-                    server: server.to_string(),
-                    type_name: type_name.to_string(),
+                    server: r.server.to_string(),
+                    type_name: r.type_name.to_string(),
                     args: Value::Null,
                     id: Some(id.to_string()),
                 })
             })
             .await
             .map_err(|e| e.at(address))?;
-        let tool = format!("{type_name}.delete");
-        let args = serde_json::json!({ "id": id });
-        match self.call(address, server, &tool, &args).await {
-            Ok(_) => {}
-            Err(CallError {
-                error,
-                certain,
-                gone,
-            }) => {
-                // Only a "not found" answer means it is gone already.
-                if !gone {
-                    if certain {
-                        self.state
-                            .change(|s| drop_intent(s, address, IntentOp::Delete));
-                    }
-                    return Err(error);
+        let reading = self
+            .runner()
+            .finish(r, driver.as_ref(), Op::Delete, &target, &call)
+            .await;
+        if let Err(CallError {
+            error,
+            certain,
+            gone,
+        }) = reading
+        {
+            // Only a "not found" answer means it is gone already.
+            if !gone {
+                if certain {
+                    self.state
+                        .change(|s| drop_intent(s, address, IntentOp::Delete));
                 }
+                return Err(error);
             }
         }
         self.state.change(|s| {
@@ -686,9 +607,17 @@ impl<'a> Ctx<'a> {
         } else {
             // A task changes the world: what was done so far is durable first.
             self.state.flush().await.map_err(|e| e.at(address))?;
-            self.call(address, &step.server, &step.type_name, &args)
-                .await
-                .map_err(|e| e.error)?
+            call_tool(
+                self.conns,
+                self.opts.retry,
+                &self.events,
+                address,
+                &step.server,
+                &step.type_name,
+                &args,
+            )
+            .await
+            .map_err(|e| e.error)?
         };
         let inputs = {
             let values = self.lock_values();
@@ -697,7 +626,7 @@ impl<'a> Ctx<'a> {
         let record = ResourceState {
             server: step.server.clone(),
             type_name: step.type_name.clone(),
-            id: id_of(&out).unwrap_or_else(|| address.clone()),
+            id: mcpo_plan::driver::id_of(&out).unwrap_or_else(|| address.clone()),
             inputs,
             outputs: out.clone(),
             sensitive: step.sensitive.clone(),
@@ -711,47 +640,35 @@ impl<'a> Ctx<'a> {
         Ok(())
     }
 
-    /// A data read, by the same rules as at plan time: `{id}` alone reads `T.read`, other
-    /// arguments pick the one item of `T.list` that has them all (`T.read` when the server
-    /// has no list).
+    /// A data read, by the same rules as at plan time (the type's driver says how).
     async fn read_data(&self, step: &Step, args: &Value) -> Result<Value, ExecError> {
         let address = &step.address;
-        let t = &step.type_name;
-        let obj = args.as_object().cloned().unwrap_or_default();
-        let list_tool = format!("{t}.list");
-        let by_id = obj.len() == 1 && obj.contains_key("id");
-        if by_id || self.conns.tool(&step.server, &list_tool).is_none() {
-            return self
-                .call(address, &step.server, &format!("{t}.read"), args)
-                .await
-                .map_err(|e| e.error);
-        }
-        let listed = self
-            .call(address, &step.server, &list_tool, &serde_json::json!({}))
-            .await
-            .map_err(|e| e.error)?;
-        let items = listed
-            .get("items")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let mut matching: Vec<Value> = items
-            .into_iter()
-            .filter(|item| obj.iter().all(|(k, v)| item.get(k) == Some(v)))
-            .collect();
-        if matching.len() == 1 {
-            return Ok(matching.remove(0));
-        }
-        Err(ExecError::new(
-            codes::E0600,
-            format!(
-                "server `{}`, tool `{list_tool}`: {} items match {}; a data read needs exactly one",
-                step.server,
-                matching.len(),
-                Value::Object(obj)
-            ),
+        let driver = self.drivers.get(&step.server, &step.type_name);
+        let Some(query) = driver.data_query(args) else {
+            return Err(ExecError::new(
+                codes::E0616,
+                format!(
+                    "`{}.{}` cannot be read on server `{}`; nothing was called",
+                    step.server, step.type_name, step.server
+                ),
+            )
+            .at(address));
+        };
+        let call = query.call();
+        let out = call_tool(
+            self.conns,
+            self.opts.retry,
+            &self.events,
+            address,
+            &call.server,
+            &call.tool,
+            &call.args,
         )
-        .at(address))
+        .await
+        .map_err(|e| e.error)?;
+        query
+            .pick(out)
+            .map_err(|m| ExecError::new(codes::E0600, m).at(address))
     }
 
     fn push_undo(&self, undo: Undo) {
@@ -775,7 +692,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// Waits for the `wait_for` condition of `step` (resource `id`): on resource updates
-    /// when the server offers subscriptions, else by polling `T.read` with backoff.
+    /// when the server offers subscriptions, else by polling the type's read.
     async fn wait_ready(&self, step: &Step, id: &str) -> Result<(), ExecError> {
         let Some(wait) = self.eval.wait_for(&step.address) else {
             return Ok(());
@@ -796,8 +713,9 @@ impl<'a> Ctx<'a> {
             } else {
                 None
             };
-        let read_tool = format!("{}.read", step.type_name);
-        let args = serde_json::json!({ "id": id });
+        let inputs = self.recorded(address).map_or(Value::Null, |r| r.inputs);
+        let target = Target::existing(&inputs, id);
+        let r = resource_of(step);
         let mut pause = self.opts.poll_interval;
         loop {
             // With a subscription, read as soon as the server says the resource changed
@@ -819,8 +737,15 @@ impl<'a> Ctx<'a> {
                     pause = (pause.mul_f64(1.5)).min(Duration::from_secs(2));
                 }
             }
-            match self.call(address, &step.server, &read_tool, &args).await {
-                Ok(v) => current = v,
+            match self.runner().perform(&r, Op::Read, &target).await {
+                Ok(Reading::Resource { outputs, .. }) => current = outputs,
+                Ok(_) => {
+                    return Err(ExecError::new(
+                        codes::E0605,
+                        "the resource disappeared while waiting for it to be ready",
+                    )
+                    .at(address));
+                }
                 Err(e) => return Err(e.error),
             }
             if self.is_ready(step, &current)? {
@@ -861,8 +786,14 @@ impl<'a> Ctx<'a> {
                     type_name,
                     id,
                 } => {
-                    let r = self.delete_id(&address, &server, &type_name, &id).await;
-                    (address, Action::Delete, r)
+                    let r = Resource {
+                        address: &address,
+                        server: &server,
+                        type_name: &type_name,
+                    };
+                    let inputs = self.recorded(&address).map_or(Value::Null, |p| p.inputs);
+                    let result = self.delete_id(&r, &id, &inputs).await;
+                    (address.clone(), Action::Delete, result)
                 }
                 Undo::Updated { address, prior } => {
                     let r = self.restore(&address, &prior).await;
@@ -889,15 +820,12 @@ impl<'a> Ctx<'a> {
 
     /// Updates a resource back to the inputs it had before this apply.
     async fn restore(&self, address: &str, prior: &ResourceState) -> Result<(), ExecError> {
-        // What was done so far is durable before the world changes again.
-        self.state.flush().await.map_err(|e| e.at(address))?;
-        let step = Step::new(address, Action::Update, &prior.server, &prior.type_name);
-        let sent = self.update_args(&step, &prior.id, &prior.inputs);
-        let tool = format!("{}.update", prior.type_name);
-        let out = self
-            .call(address, &prior.server, &tool, &sent)
-            .await
-            .map_err(|e| e.error)?;
+        let r = Resource {
+            address,
+            server: &prior.server,
+            type_name: &prior.type_name,
+        };
+        let out = self.update_to(&r, &prior.id, &prior.inputs).await?;
         let mut restored = prior.clone();
         restored.outputs = out;
         self.state.change(|s| {
@@ -908,7 +836,16 @@ impl<'a> Ctx<'a> {
 
     /// Creates again a resource this apply deleted, with its former inputs.
     async fn recreate(&self, address: &str, prior: &ResourceState) -> Result<(), ExecError> {
-        let tool = format!("{}.create", prior.type_name);
+        let r = Resource {
+            address,
+            server: &prior.server,
+            type_name: &prior.type_name,
+        };
+        let target = Target::new(&prior.inputs);
+        let (driver, call) = self
+            .runner()
+            .prepare(&r, Op::Create, &target)
+            .map_err(|e| e.error)?;
         self.state
             .commit(|s| {
                 s.intents.push(Intent {
@@ -922,18 +859,30 @@ impl<'a> Ctx<'a> {
             })
             .await
             .map_err(|e| e.at(address))?;
-        let out = self
-            .call(address, &prior.server, &tool, &prior.inputs)
+        let reading = self
+            .runner()
+            .finish(&r, driver.as_ref(), Op::Create, &target, &call)
             .await
             .map_err(|e| e.error)?;
         let mut again = prior.clone();
-        again.id = id_of(&out).unwrap_or_default();
-        again.outputs = out;
+        if let Reading::Resource { id, outputs } = reading {
+            again.id = id;
+            again.outputs = outputs;
+        }
         self.state.change(|s| {
             drop_intent(s, address, IntentOp::Create);
             s.resources.insert(address.to_string(), again);
         });
         Ok(())
+    }
+}
+
+/// The resource a step is about.
+fn resource_of(step: &Step) -> Resource<'_> {
+    Resource {
+        address: &step.address,
+        server: &step.server,
+        type_name: &step.type_name,
     }
 }
 

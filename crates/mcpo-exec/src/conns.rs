@@ -100,6 +100,30 @@ impl Connections {
         self.tools.get(server)?.get(tool)
     }
 
+    /// Whether the connected `server` lists tools and `tool` is not among them: calling it
+    /// would be a configuration error, never a sign that a resource is gone.
+    pub fn lacks(&self, server: &str, tool: &str) -> bool {
+        self.tools
+            .get(server)
+            .is_some_and(|tools| !tools.is_empty() && !tools.contains_key(tool))
+    }
+
+    /// The convention's drivers over the tools the connected servers listed (for runs that
+    /// have no pulled schemas, such as programs built in code).
+    pub fn drivers(&self) -> mcpo_plan::Drivers {
+        mcpo_plan::Drivers::new(
+            self.tools
+                .iter()
+                .map(|(server, tools)| {
+                    (
+                        server.clone(),
+                        mcpo_plan::driver::tool_inputs_of_schemas(tools.values()),
+                    )
+                })
+                .collect(),
+        )
+    }
+
     /// Whether `tool` may be called twice with the same effect as once: its server marks it
     /// `idempotentHint` or `readOnlyHint`.
     pub fn idempotent(&self, server: &str, tool: &str) -> bool {

@@ -9,7 +9,11 @@
 //! - [`apply`]: eager scheduling of [`Step`]s, retries, readiness waits, rollback;
 //! - [`refresh`]: reads every resource of the state, reports drift and resources deleted
 //!   outside mcpo, reconciles the intents a crashed apply left behind;
-//! - [`import`] and [`destroy_steps`].
+//! - [`import`].
+//!
+//! How each resource type is created, read, updated, deleted and listed is its driver's
+//! business (`mcpo_plan::driver`): the executor asks it for the call, makes the call with
+//! retries, and asks it what the result means.
 //!
 //! **Architecture invariant:** the only crate that calls tools to change the world; it
 //! never prints (progress goes out as [`Event`]s on a channel, results as values).
@@ -20,20 +24,21 @@ mod apply;
 mod conns;
 mod error;
 mod events;
+mod ops;
 mod program;
 mod refresh;
 mod retry;
 mod schedule;
 mod store;
 
-pub use apply::{ApplyOptions, Schedule, Summary, apply, destroy_steps};
+pub use apply::{ApplyOptions, Schedule, Summary, apply};
 pub use conns::Connections;
 pub use error::ExecError;
 pub use events::{Event, EventKind};
 pub use program::{PlanEvaluator, steps_of};
 pub use refresh::{Drift, Gone, RefreshOptions, RefreshReport, import, refresh};
 pub use retry::RetryPolicy;
-pub use store::{NoStore, StateStore};
+pub use tokio_util::sync::CancellationToken;
 
 use serde_json::Value;
 use std::collections::BTreeMap;

@@ -1,11 +1,13 @@
 //! Refresh (read every resource through its server: drift, deletions outside mcpo, and
 //! the intents a crashed apply left behind) and import.
 
-use crate::apply::{CallError, call_tool, id_of};
 use crate::events::Events;
+use crate::ops::{CallError, Resource, Runner};
 use crate::{Connections, ExecError, RetryPolicy};
 use futures::StreamExt;
 use mcpo_diagnostics::codes;
+use mcpo_plan::Drivers;
+use mcpo_plan::driver::{Op, Reading, Target};
 use mcpo_state::{Intent, IntentOp, ResourceState, State};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -78,29 +80,14 @@ enum Read {
     Failed(ExecError),
 }
 
-async fn read(
-    conns: &Connections,
-    retry: RetryPolicy,
-    address: &str,
-    server: &str,
-    type_name: &str,
-    id: &str,
-) -> Read {
-    let tool = format!("{type_name}.read");
-    let args = serde_json::json!({ "id": id });
-    match call_tool(
-        conns,
-        retry,
-        &Events::default(),
-        address,
-        server,
-        &tool,
-        &args,
-    )
-    .await
+/// Reads resource `id` at `address` through its type's driver.
+async fn read(runner: Runner<'_>, r: &Resource<'_>, id: &str, inputs: &Value) -> Read {
+    match runner
+        .perform(r, Op::Read, &Target::existing(inputs, id))
+        .await
     {
-        Ok(v) => Read::Live(v),
-        Err(CallError { gone: true, .. }) => Read::Gone,
+        Ok(Reading::Resource { outputs, .. }) => Read::Live(outputs),
+        Ok(_) | Err(CallError { gone: true, .. }) => Read::Gone,
         Err(CallError { error, .. }) => Read::Failed(error),
     }
 }
@@ -112,25 +99,38 @@ fn show(v: Option<&Value>, sensitive: bool) -> String {
     v.map_or_else(|| "null".into(), Value::to_string)
 }
 
-/// Reads every resource of `state` through its server (concurrently, bounded), updates
-/// the state to what exists, and reconciles pending intents. Data reads and tasks are not
-/// read back. The caller writes the state.
+/// Reads every resource of `state` through its server (concurrently, bounded), as each
+/// type's driver in `drivers` says, updates the state to what exists, and reconciles
+/// pending intents. Data reads and tasks are not read back. The caller writes the state.
 pub async fn refresh(
     conns: &Connections,
+    drivers: &Drivers,
     state: &mut State,
     opts: &RefreshOptions,
 ) -> RefreshReport {
     let mut report = RefreshReport::default();
-    reconcile_intents(conns, state, opts, &mut report).await;
+    let events = Events::default();
+    let runner = Runner {
+        conns,
+        drivers,
+        retry: opts.retry,
+        events: &events,
+    };
+    reconcile_intents(runner, state, &mut report).await;
     let targets: Vec<(String, ResourceState)> = state
         .resources
         .iter()
-        .filter(|(a, _)| !a.starts_with("data.") && !a.starts_with("task."))
+        .filter(|(a, _)| is_resource(a))
         .map(|(a, r)| (a.clone(), r.clone()))
         .collect();
     let reads: Vec<(String, ResourceState, Read)> = futures::stream::iter(targets)
         .map(|(address, r)| async move {
-            let result = read(conns, opts.retry, &address, &r.server, &r.type_name, &r.id).await;
+            let at = Resource {
+                address: &address,
+                server: &r.server,
+                type_name: &r.type_name,
+            };
+            let result = read(runner, &at, &r.id, &r.inputs).await;
             (address, r, result)
         })
         .buffered(opts.parallelism.max(1))
@@ -181,6 +181,11 @@ pub async fn refresh(
     report
 }
 
+/// Whether `address` names a managed resource (data reads and tasks are not read back).
+fn is_resource(address: &str) -> bool {
+    mcpo_address::Address::parse(address).is_ok_and(|a| a.is_resource())
+}
+
 /// Whether a live value still matches what was recorded: servers fill in defaults inside
 /// nested objects (`ports[0].protocol = "TCP"`), which is not a change made outside mcpo.
 /// Objects match when every recorded key matches (keys only the server reports are
@@ -207,15 +212,10 @@ fn matches_args(item: &Value, args: &Value) -> bool {
     }
 }
 
-async fn reconcile_intents(
-    conns: &Connections,
-    state: &mut State,
-    opts: &RefreshOptions,
-    report: &mut RefreshReport,
-) {
+async fn reconcile_intents(runner: Runner<'_>, state: &mut State, report: &mut RefreshReport) {
     let intents = std::mem::take(&mut state.intents);
     for intent in intents {
-        if let Some(keep) = reconcile(conns, state, opts, report, &intent).await {
+        if let Some(keep) = reconcile(runner, state, report, &intent).await {
             state.intents.push(keep);
         }
     }
@@ -223,32 +223,25 @@ async fn reconcile_intents(
 
 /// Resolves one intent; returns it when it must stay (unresolved).
 async fn reconcile(
-    conns: &Connections,
+    runner: Runner<'_>,
     state: &mut State,
-    opts: &RefreshOptions,
     report: &mut RefreshReport,
     intent: &Intent,
 ) -> Option<Intent> {
     let address = &intent.address;
+    let at = Resource {
+        address,
+        server: &intent.server,
+        type_name: &intent.type_name,
+    };
     match intent.op {
         IntentOp::Create => {
-            let tool = format!("{}.list", intent.type_name);
-            let listed = call_tool(
-                conns,
-                opts.retry,
-                &Events::default(),
-                address,
-                &intent.server,
-                &tool,
-                &serde_json::json!({}),
-            )
-            .await;
+            let listed = runner
+                .perform(&at, Op::List, &Target::new(&intent.args))
+                .await;
             let items = match listed {
-                Ok(v) => v
-                    .get("items")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default(),
+                Ok(Reading::Items(items)) => items,
+                Ok(_) => Vec::new(),
                 Err(e) => {
                     report.errors.push(e.error);
                     return Some(intent.clone());
@@ -262,7 +255,6 @@ async fn reconcile(
                 .collect();
             let candidates: Vec<(String, Value)> = items
                 .into_iter()
-                .filter_map(|item| id_of(&item).map(|id| (id, item)))
                 .filter(|(id, item)| {
                     !known.contains(id.as_str()) && matches_args(item, &intent.args)
                 })
@@ -316,16 +308,11 @@ async fn reconcile(
                 .id
                 .clone()
                 .or_else(|| state.resources.get(address).map(|r| r.id.clone()))?;
-            match read(
-                conns,
-                opts.retry,
-                address,
-                &intent.server,
-                &intent.type_name,
-                &id,
-            )
-            .await
-            {
+            let inputs = state
+                .resources
+                .get(address)
+                .map_or(Value::Null, |r| r.inputs.clone());
+            match read(runner, &at, &id, &inputs).await {
                 Read::Gone => {
                     if state.resources.get(address).is_some_and(|r| r.id == id) {
                         state.resources.remove(address);
@@ -358,9 +345,11 @@ async fn reconcile(
 }
 
 /// Reads resource `id` of `type_name` through `server` and records it at `address`: its
-/// inputs are the attributes `T.create` takes, so the next plan diffs against them.
+/// inputs are the attributes its type takes (as its driver says), so the next plan diffs
+/// against them.
 pub async fn import(
     conns: &Connections,
+    drivers: &Drivers,
     state: &mut State,
     address: &str,
     server: &str,
@@ -376,16 +365,19 @@ pub async fn import(
                 ),
         );
     }
-    let live = match read(
+    let events = Events::default();
+    let runner = Runner {
         conns,
-        RetryPolicy::default(),
+        drivers,
+        retry: RetryPolicy::default(),
+        events: &events,
+    };
+    let at = Resource {
         address,
         server,
         type_name,
-        id,
-    )
-    .await
-    {
+    };
+    let live = match read(runner, &at, id, &Value::Null).await {
         Read::Live(v) => v,
         Read::Gone => {
             return Err(ExecError::new(
@@ -393,17 +385,17 @@ pub async fn import(
                 format!("server `{server}` has no {type_name} with id `{id}`"),
             )
             .at(address)
-            .with_help(format!("`{type_name}.list` lists the ids")));
+            .with_help(format!("the server's list of `{type_name}` shows the ids")));
         }
         Read::Failed(e) => return Err(e),
     };
-    let takes = conns.input_properties(server, &format!("{type_name}.create"));
+    let takes = drivers.get(server, type_name).input_attrs();
     let inputs: serde_json::Map<String, Value> = live
         .as_object()
         .into_iter()
         .flatten()
         .filter(|(k, _)| match &takes {
-            Some(t) => t.iter().any(|a| a == *k),
+            Some(t) => t.contains(k.as_str()),
             None => k.as_str() != "id",
         })
         .map(|(k, v)| (k.clone(), v.clone()))

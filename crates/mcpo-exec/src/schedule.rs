@@ -36,13 +36,15 @@ pub(crate) enum Outcome {
 }
 
 /// Runs `step(i)` for every node `i` of the DAG given by `deps` (indices of nodes that must
-/// be done first) and returns each node's outcome.
+/// be done first) and returns each node's outcome. Once `cancel` is cancelled no node
+/// starts; the nodes running finish.
 pub(crate) async fn run<F, Fut>(
     addresses: &[String],
     deps: &[Vec<usize>],
     parallelism: usize,
     schedule: Schedule,
     events: &Events,
+    cancel: &tokio_util::sync::CancellationToken,
     mut step: F,
 ) -> Vec<Outcome>
 where
@@ -113,7 +115,7 @@ where
     let mut running = FuturesUnordered::new();
     let mut stopped = false;
     loop {
-        while !stopped && running.len() < parallelism {
+        while !stopped && !cancel.is_cancelled() && running.len() < parallelism {
             let Some((_, std::cmp::Reverse(i))) = ready.pop() else {
                 break;
             };
@@ -241,6 +243,7 @@ mod tests {
             8,
             Schedule::Eager,
             &Events::default(),
+            &tokio_util::sync::CancellationToken::new(),
             |i| {
                 if let Ok(mut s) = started.lock()
                     && let Some(slot) = s.get_mut(i)
@@ -285,6 +288,7 @@ mod tests {
             8,
             Schedule::BarrierWaves,
             &Events::default(),
+            &tokio_util::sync::CancellationToken::new(),
             |i| {
                 if i == 2
                     && let Ok(mut s) = started.lock()

@@ -1,44 +1,17 @@
 //! Writing the state during a run: every change is applied in memory, then made durable
-//! before the step goes on (group commit: steps that finish while a write is in progress
-//! share the next write).
+//! through the state [`Backend`] before the step goes on (group commit: steps that finish
+//! while a write is in progress share the next write).
 
 use crate::ExecError;
 use mcpo_diagnostics::codes;
-use mcpo_state::State;
+use mcpo_state::{Backend, State};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-
-/// Where the state goes: implemented by the state backends. `write` must be durable
-/// (atomic and fsynced) when it returns; it may bump `state.serial`.
-pub trait StateStore: Send + Sync {
-    /// Writes `state` durably.
-    fn write(&self, state: &mut State) -> Result<(), String>;
-
-    /// Whether writes keep anything; when false the executor does not even take the
-    /// snapshot a write needs (a copy of the whole state).
-    fn keeps(&self) -> bool {
-        true
-    }
-}
-
-/// A store that keeps nothing (dry runs and benchmarks that measure the executor alone).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoStore;
-
-impl StateStore for NoStore {
-    fn write(&self, _state: &mut State) -> Result<(), String> {
-        Ok(())
-    }
-
-    fn keeps(&self) -> bool {
-        false
-    }
-}
 
 /// The state of a run, shared by its steps.
 pub(crate) struct StateCell {
     state: Mutex<State>,
-    store: Arc<dyn StateStore>,
+    store: Arc<dyn Backend>,
     /// Bumped by every change.
     changed: AtomicU64,
     /// The last change known to be durable.
@@ -50,7 +23,7 @@ pub(crate) struct StateCell {
 }
 
 impl StateCell {
-    pub(crate) fn new(state: State, store: Arc<dyn StateStore>) -> StateCell {
+    pub(crate) fn new(state: State, store: Arc<dyn Backend>) -> StateCell {
         StateCell {
             state: Mutex::new(state),
             store,
@@ -100,7 +73,10 @@ impl StateCell {
         };
         let store = Arc::clone(&self.store);
         let written = tokio::task::spawn_blocking(move || {
-            store.write(&mut snapshot).map(|()| snapshot.serial)
+            store
+                .write(&mut snapshot)
+                .map(|()| snapshot.serial)
+                .map_err(|e| format!("[{}] {e}", e.code()))
         })
         .await
         .map_err(|e| format!("the writer stopped: {e}"))
@@ -126,12 +102,5 @@ impl StateCell {
 
     pub(crate) fn into_state(self) -> State {
         self.state.into_inner().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-/// The local file backend (`.mcpo/state/`): atomic, fsynced, versioned.
-impl StateStore for mcpo_state::LocalBackend {
-    fn write(&self, state: &mut State) -> Result<(), String> {
-        mcpo_state::LocalBackend::write(self, state).map_err(|e| format!("[{}] {e}", e.code()))
     }
 }

@@ -7,8 +7,7 @@ mod common;
 use common::*;
 use mcpo_diagnostics::codes;
 use mcpo_exec::{
-    Action, ApplyOptions, Closures, Connections, RetryPolicy, Step, Summary, apply, destroy_steps,
-    get,
+    Action, ApplyOptions, Closures, Connections, RetryPolicy, Step, Summary, apply, get,
 };
 use mcpo_mcp::CallOptions;
 use mcpo_state::State;
@@ -85,12 +84,13 @@ async fn eager_order_and_values_flow() {
         volume("fast.volume.b3", "fast").after(["fast.volume.b2"]),
     ];
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let store = Arc::new(FileStore::new(dir.path()));
+    let store = Arc::new(mcpo_state::LocalBackend::new(dir.path()));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let (state, summary) = apply(
         &steps,
         &eval,
         &conns,
+        &conns.drivers(),
         State::new("t"),
         store.clone(),
         &opts(Some(tx)),
@@ -113,7 +113,7 @@ async fn eager_order_and_values_flow() {
     );
     assert_eq!(state.resources["slow.volume.c"].deps, vec!["slow.volume.a"]);
     assert!(state.intents.is_empty());
-    assert_eq!(store.read().resources, state.resources);
+    assert_eq!(read_state(dir.path()).resources, state.resources);
     conns.shutdown().await;
 }
 
@@ -135,8 +135,9 @@ async fn per_server_limit_is_respected() {
         &steps,
         &eval,
         &conns,
+        &conns.drivers(),
         State::new("t"),
-        Arc::new(mcpo_exec::NoStore),
+        Arc::new(mcpo_state::Discard),
         &opts(None),
     )
     .await;
@@ -168,8 +169,9 @@ async fn failure_skips_only_dependents() {
         &steps,
         &eval,
         &conns,
+        &conns.drivers(),
         State::new("t"),
-        Arc::new(mcpo_exec::NoStore),
+        Arc::new(mcpo_state::Discard),
         &opts(None),
     )
     .await;
@@ -225,8 +227,9 @@ async fn retries_transient_failures() {
         &steps,
         &eval,
         &conns,
+        &conns.drivers(),
         State::new("t"),
-        Arc::new(mcpo_exec::NoStore),
+        Arc::new(mcpo_state::Discard),
         &opts(Some(tx)),
     )
     .await;
@@ -279,8 +282,9 @@ async fn wait_for_case(subscribe: bool) {
         &steps,
         &eval,
         &conns,
+        &conns.drivers(),
         State::new("t"),
-        Arc::new(mcpo_exec::NoStore),
+        Arc::new(mcpo_state::Discard),
         &options,
     )
     .await;
@@ -326,8 +330,9 @@ async fn wait_for_timeout_taints() {
         &steps,
         &eval,
         &conns,
+        &conns.drivers(),
         State::new("t"),
-        Arc::new(mcpo_exec::NoStore),
+        Arc::new(mcpo_state::Discard),
         &opts(None),
     )
     .await;
@@ -345,11 +350,12 @@ async fn rollback_leaves_the_twin_as_before() {
     // Before: a namespace and a deployment with 1 replica, created by a first apply.
     let (first, mut eval) = deployment_program(Duration::from_secs(5));
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let store = Arc::new(FileStore::new(dir.path()));
+    let store = Arc::new(mcpo_state::LocalBackend::new(dir.path()));
     let (before, summary) = apply(
         &first,
         &eval,
         &conns,
+        &conns.drivers(),
         State::new("t"),
         store.clone(),
         &opts(None),
@@ -381,6 +387,7 @@ async fn rollback_leaves_the_twin_as_before() {
         &second,
         &eval,
         &conns,
+        &conns.drivers(),
         before.clone(),
         store.clone(),
         &options,
@@ -408,11 +415,11 @@ async fn rollback_leaves_the_twin_as_before() {
         after.resources["k.deployment.web"].inputs,
         before.resources["k.deployment.web"].inputs
     );
-    assert_eq!(store.read().resources, after.resources);
+    assert_eq!(read_state(dir.path()).resources, after.resources);
     conns.shutdown().await;
 }
 
-/// Destroy deletes in reverse dependency order (a namespace after its deployment).
+/// Deletes run in the order their steps give (a namespace after its deployment).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn destroy_in_reverse_dependency_order() {
     let conns = connect(vec![twin("k", "kubernetes", &["--ready-delay-ms", "0"])]).await;
@@ -421,21 +428,35 @@ async fn destroy_in_reverse_dependency_order() {
         &steps,
         &eval,
         &conns,
+        &conns.drivers(),
         State::new("t"),
-        Arc::new(mcpo_exec::NoStore),
+        Arc::new(mcpo_state::Discard),
         &opts(None),
     )
     .await;
     assert!(summary.ok(), "{summary:?}");
-    let destroy = destroy_steps(&state);
+    // The plan orders deletes; here the namespace waits for the deployment inside it.
+    let destroy: Vec<Step> = state
+        .resources
+        .iter()
+        .map(|(a, r)| {
+            let mut s = Step::new(a.clone(), Action::Delete, &r.server, &r.type_name);
+            s.id = Some(r.id.clone());
+            if a == "k.namespace.app" {
+                s = s.after(["k.deployment.web"]);
+            }
+            s
+        })
+        .collect();
     assert_eq!(destroy.len(), 2);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let (state, summary): (State, Summary) = apply(
         &destroy,
         &eval,
         &conns,
+        &conns.drivers(),
         state,
-        Arc::new(mcpo_exec::NoStore),
+        Arc::new(mcpo_state::Discard),
         &opts(Some(tx)),
     )
     .await;
@@ -461,12 +482,13 @@ async fn hanging_create_keeps_its_intent() {
     eval.args("d.volume.y", |_| Ok(json!({"name": "y"})));
     let steps = vec![volume("h.volume.x", "h"), volume("d.volume.y", "d")];
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let store = Arc::new(FileStore::new(dir.path()));
+    let store = Arc::new(mcpo_state::LocalBackend::new(dir.path()));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let (_, summary) = apply(
         &steps,
         &eval,
         &conns,
+        &conns.drivers(),
         State::new("t"),
         store.clone(),
         &opts(Some(tx)),
@@ -484,7 +506,7 @@ async fn hanging_create_keeps_its_intent() {
         .iter()
         .any(|e| matches!(e.kind, mcpo_exec::EventKind::Retrying { .. }));
     assert!(!retried, "a non-idempotent create was retried");
-    let saved = store.read();
+    let saved = read_state(dir.path());
     assert_eq!(saved.intents.len(), 1);
     assert_eq!(saved.intents[0].address, "h.volume.x");
     assert!(saved.resources.contains_key("d.volume.y"));

@@ -101,7 +101,7 @@ async fn plan_apply_plan_again_is_empty() {
     ])
     .await;
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let store = Arc::new(FileStore::new(dir.path()));
+    let store = Arc::new(mcpo_state::LocalBackend::new(dir.path()));
     let state = State::new("t");
     let (program, the_plan) = plan(&state);
     assert_eq!(the_plan.counts().values().sum::<usize>(), 4, "{the_plan:?}");
@@ -110,6 +110,7 @@ async fn plan_apply_plan_again_is_empty() {
         &steps_of(&the_plan),
         &eval,
         &conns,
+        program.drivers(),
         state,
         store.clone(),
         &ApplyOptions::default(),
@@ -124,7 +125,7 @@ async fn plan_apply_plan_again_is_empty() {
         json!("Available")
     );
     assert_eq!(state.outputs["subnet"].value, json!(subnet.id));
-    let saved = store.read();
+    let saved = read_state(dir.path());
     assert_eq!(saved.resources, state.resources);
 
     let (_, again) = plan(&saved);

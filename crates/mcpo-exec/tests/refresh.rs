@@ -57,8 +57,9 @@ async fn drift_and_deletions_outside_mcpo() {
         &steps,
         &eval,
         &conns,
+        &conns.drivers(),
         State::new("t"),
-        Arc::new(mcpo_exec::NoStore),
+        Arc::new(mcpo_state::Discard),
         &ApplyOptions::default(),
     )
     .await;
@@ -72,7 +73,13 @@ async fn drift_and_deletions_outside_mcpo() {
     .await;
     call(&conns, "k", "namespace.delete", json!({"id": "gone"})).await;
 
-    let report = refresh(&conns, &mut state, &RefreshOptions::default()).await;
+    let report = refresh(
+        &conns,
+        &conns.drivers(),
+        &mut state,
+        &RefreshOptions::default(),
+    )
+    .await;
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert_eq!(report.read, 3);
     assert_eq!(report.gone.len(), 1);
@@ -100,7 +107,13 @@ async fn drift_and_deletions_outside_mcpo() {
         json!("nginx:1.28")
     );
     // A second refresh finds nothing new.
-    let again = refresh(&conns, &mut state, &RefreshOptions::default()).await;
+    let again = refresh(
+        &conns,
+        &conns.drivers(),
+        &mut state,
+        &RefreshOptions::default(),
+    )
+    .await;
     assert!(again.drift.is_empty() && again.gone.is_empty());
     conns.shutdown().await;
 }
@@ -154,7 +167,13 @@ async fn pending_create_is_adopted_or_dropped() {
     )
     .await;
 
-    let report = refresh(&conns, &mut state, &RefreshOptions::default()).await;
+    let report = refresh(
+        &conns,
+        &conns.drivers(),
+        &mut state,
+        &RefreshOptions::default(),
+    )
+    .await;
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert_eq!(
         report.adopted,
@@ -188,7 +207,13 @@ async fn ambiguous_pending_create_is_an_error() {
         "vpc",
         json!({"cidr_block": "10.0.0.0/16"}),
     ));
-    let report = refresh(&conns, &mut state, &RefreshOptions::default()).await;
+    let report = refresh(
+        &conns,
+        &conns.drivers(),
+        &mut state,
+        &RefreshOptions::default(),
+    )
+    .await;
     assert_eq!(report.errors.len(), 1);
     assert_eq!(report.errors[0].code, codes::E0608);
     assert!(report.errors[0].message.contains("matches 2 resources"));
@@ -218,7 +243,7 @@ async fn crash_mid_apply_keeps_the_state_true() {
         eval.args(&a, move |_| Ok(json!({ "name": format!("v{i}") })));
         steps.push(Step::new(&a, Action::Create, "d", "volume"));
     }
-    let store = Arc::new(FileStore::new(dir.path()));
+    let store = Arc::new(mcpo_state::LocalBackend::new(dir.path()));
     let options = ApplyOptions {
         parallelism: 1,
         ..ApplyOptions::default()
@@ -227,6 +252,7 @@ async fn crash_mid_apply_keeps_the_state_true() {
         &steps,
         &eval,
         &conns,
+        &conns.drivers(),
         State::new("t"),
         store.clone(),
         &options,
@@ -241,11 +267,17 @@ async fn crash_mid_apply_keeps_the_state_true() {
     );
     conns.shutdown().await;
 
-    let mut state = store.read();
+    let mut state = read_state(dir.path());
     assert_eq!(state.resources.len(), 3);
     assert_eq!(state.intents.len(), 3);
     let conns = connect(vec![twin("d", "docker", &["--state-dir", &twin_dir_s])]).await;
-    let report = refresh(&conns, &mut state, &RefreshOptions::default()).await;
+    let report = refresh(
+        &conns,
+        &conns.drivers(),
+        &mut state,
+        &RefreshOptions::default(),
+    )
+    .await;
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert_eq!(report.read, 3);
     assert!(report.adopted.is_empty());
@@ -266,18 +298,44 @@ async fn import_records_the_live_resource() {
     )
     .await;
     let mut state = State::new("t");
-    import(&conns, &mut state, "d.volume.data", "d", "volume", "data")
-        .await
-        .expect("imported");
+    import(
+        &conns,
+        &conns.drivers(),
+        &mut state,
+        "d.volume.data",
+        "d",
+        "volume",
+        "data",
+    )
+    .await
+    .expect("imported");
     let r = &state.resources["d.volume.data"];
     assert_eq!(r.id, "data");
     assert_eq!(
         r.inputs,
         json!({"name": "data", "driver": "local", "labels": {"a": "b"}})
     );
-    let again = import(&conns, &mut state, "d.volume.data", "d", "volume", "data").await;
+    let again = import(
+        &conns,
+        &conns.drivers(),
+        &mut state,
+        "d.volume.data",
+        "d",
+        "volume",
+        "data",
+    )
+    .await;
     assert_eq!(again.map_err(|e| e.code), Err(codes::E0612));
-    let missing = import(&conns, &mut state, "d.volume.nope", "d", "volume", "nope").await;
+    let missing = import(
+        &conns,
+        &conns.drivers(),
+        &mut state,
+        "d.volume.nope",
+        "d",
+        "volume",
+        "nope",
+    )
+    .await;
     assert_eq!(missing.map_err(|e| e.code), Err(codes::E0611));
     conns.shutdown().await;
 }

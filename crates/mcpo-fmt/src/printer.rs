@@ -307,10 +307,18 @@ impl<'a> Printer<'a> {
             }
             if inside(ls) {
                 if i + 1 == count && !heredoc_last {
-                    // The end of a string that spans lines: reproduce the line from
-                    // column zero, but let the text after the string follow on it.
+                    // The end of a string or comment that spans lines: reproduce the line
+                    // from column zero, but let the text after it follow on it. Blanks
+                    // at the end are not part of it: the next token brings its own
+                    // separator (a block header's ` {`), so keeping them would add one
+                    // more on every run.
                     self.out.line_break(0);
-                    self.out.text(line);
+                    if end_protected {
+                        self.out.text(line);
+                        self.out.set_no_trim();
+                    } else {
+                        self.out.text(line.trim_end());
+                    }
                 } else {
                     self.out.raw(line, false);
                 }

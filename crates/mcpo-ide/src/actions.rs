@@ -1,5 +1,6 @@
-//! Code actions: the checker's did-you-mean fixes, and adding the required attributes a
-//! block is missing.
+//! Code actions: the checker's did-you-mean fixes (one by one, and all of a file's at once
+//! through `mcpo_diagnostics::fix`, as `mcpoc fix` applies them), and adding the required
+//! attributes a block is missing.
 
 use crate::{TextEdit, at};
 use mcpo_diagnostics::{Span, codes};
@@ -14,7 +15,7 @@ pub struct Action {
     pub title: String,
     /// The edits.
     pub edits: Vec<TextEdit>,
-    /// The code of the diagnostic it fixes.
+    /// The code of the diagnostic it fixes; empty for the action fixing all of a file's.
     pub fixes: &'static str,
 }
 
@@ -29,6 +30,19 @@ pub fn code_actions(
     let mut out = Vec::new();
     let mut diags: Vec<_> = mcpo_sema::parse(db, file).diagnostics.clone();
     diags.extend(mcpo_sema::check_file(db, ws, file).iter().cloned());
+    let all = mcpo_diagnostics::fix::select(&diags, id);
+    let fix_all = (all.len() > 1).then(|| Action {
+        title: format!("apply all {} did-you-mean fixes in this file", all.len()),
+        edits: all
+            .iter()
+            .map(|f| TextEdit {
+                file: id,
+                span: f.span,
+                text: f.replacement.clone(),
+            })
+            .collect(),
+        fixes: "",
+    });
     for d in diags {
         if d.file != id || d.span.end < span.start || span.end < d.span.start {
             continue;
@@ -49,6 +63,10 @@ pub fn code_actions(
         {
             out.push(a);
         }
+    }
+    // Offered next to any single did-you-mean fix, where it is looked for.
+    if out.iter().any(|a| a.fixes != codes::E0200.as_str()) {
+        out.extend(fix_all);
     }
     out
 }

@@ -23,8 +23,10 @@ pub enum CompletionKind {
     Type,
     /// An attribute of a block or of a referenced value.
     Attribute,
-    /// A declared name (resource, data, variable, local, ...).
+    /// A declared variable, local, module, pattern or runbook param.
     Reference,
+    /// A declared resource, data block or task.
+    Resource,
     /// A function.
     Function,
     /// A literal value (an enum member).
@@ -119,7 +121,9 @@ pub fn completions(
         }
     };
     out.sort_by(|a, b| (&a.sort, &a.label).cmp(&(&b.sort, &b.label)));
-    out.dedup_by(|a, b| a.label == b.label);
+    // One item per label: the first in order (the more specific source sorts first).
+    let mut seen = std::collections::BTreeSet::new();
+    out.retain(|c| seen.insert(c.label.clone()));
     Completions {
         replace,
         items: out,
@@ -354,10 +358,12 @@ fn members(
             .map(|n| {
                 let mut c = Completion::new(n, kind);
                 if let Some(d) = idx.get(db, &format!("{prefix}{n}")) {
-                    c.detail = Some(match d.kind {
-                        DeclKind::Variable => d.ty.to_string(),
-                        k => k.block_name().to_string(),
-                    });
+                    c.detail = Some(decl_detail(d));
+                    if matches!(d.kind, DeclKind::Resource | DeclKind::Data | DeclKind::Task)
+                        && kind == CompletionKind::Reference
+                    {
+                        c.kind = CompletionKind::Resource;
+                    }
                 }
                 c
             })
@@ -417,17 +423,28 @@ fn members(
             .map(|t| object_members(&t.output))
             .unwrap_or_default(),
         [server] => {
-            // Resource types with declarations first, then every type of the schema.
-            let mut v = declared(format!("{server}."), CompletionKind::Type);
-            for c in &mut v {
-                c.sort = "0".to_string();
-            }
-            if let Some(cat) = catalog(db, ws, server) {
-                v.extend(
-                    cat.resource_types
-                        .keys()
-                        .map(|t| Completion::new(t.clone(), CompletionKind::Type)),
-                );
+            // In an expression only declared resources can be referenced: the types that
+            // have declarations, with how many.
+            let cat = catalog(db, ws, server);
+            let mut v = Vec::new();
+            let prefix = format!("{server}.");
+            let mut types: Vec<&str> = idx
+                .names_with_prefix(&prefix)
+                .filter_map(|rest| rest.split('.').next())
+                .collect();
+            types.dedup();
+            for t in types {
+                let of_type = format!("{server}.{t}.");
+                let names: Vec<&str> = idx
+                    .names_with_prefix(&of_type)
+                    .filter(|n| !n.contains('.'))
+                    .collect();
+                let mut c = Completion::new(t, CompletionKind::Type)
+                    .detail(format!("resource type, declared: {}", names.join(", ")));
+                c.documentation = cat
+                    .and_then(|c| c.resource_types.get(t))
+                    .and_then(|rt| rt.description.clone());
+                v.push(c);
             }
             v
         }
@@ -441,6 +458,25 @@ fn members(
             .map(|d| nested_members(&d.ty, rest))
             .unwrap_or_default(),
         _ => Vec::new(),
+    }
+}
+
+/// What a declaration is, in a few words: a variable's type, `resource aws.vpc (count)`.
+fn decl_detail(d: &mcpo_sema::Decl) -> String {
+    let repeat = match d.repeat {
+        mcpo_sema::Repeat::One => "",
+        mcpo_sema::Repeat::Count => " (count)",
+        mcpo_sema::Repeat::ForEach => " (for_each)",
+    };
+    match d.kind {
+        DeclKind::Variable => format!("variable: {}", d.ty),
+        DeclKind::Resource | DeclKind::Data | DeclKind::Task => format!(
+            "{} {}.{}{repeat}",
+            d.kind.block_name(),
+            d.server,
+            d.type_name
+        ),
+        k => k.block_name().to_string(),
     }
 }
 

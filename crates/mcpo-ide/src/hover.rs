@@ -4,8 +4,8 @@
 use crate::at::{self, Target};
 use mcpo_diagnostics::Span;
 use mcpo_schema::{Attr, Ty};
-use mcpo_sema::{Decl, DeclKind, SourceFile, Workspace};
-use mcpo_syntax::ast::{Block, BodyItem, ExprKind};
+use mcpo_sema::{Decl, DeclKind, Repeat, SourceFile, Workspace};
+use mcpo_syntax::ast::{Block, BodyItem, Expr, ExprKind};
 
 /// What to show for the thing under the cursor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +44,12 @@ pub fn hover(
             markdown: decl_markdown(db, ws, &key)?,
         }),
         Target::Ref { key, name, expr } => {
+            // On a part of the reference up to the declaration's name: that part.
+            if offset <= name.end
+                && let Some(h) = reference_part(db, ws, text, &key, name, expr, offset)
+            {
+                return Some(h);
+            }
             let shown = text.get(expr.span.range()).unwrap_or("");
             let mut md = String::new();
             if let Some((_, ty)) = mcpo_sema::type_at(db, ws, file, offset) {
@@ -109,29 +115,168 @@ pub fn hover(
         }
         Target::TypeLabel(b) => {
             let (server, name) = at::block_type(b)?;
-            let what = if b.ty.name == "task" {
-                "tool"
-            } else {
-                "resource type"
-            };
-            let mut md = format!("{what} `{server}.{name}`\n");
-            if let Some(Ty::Object(o)) = at::body_type(db, ws, &[b]) {
-                let required: Vec<String> = o
-                    .attrs
-                    .iter()
-                    .filter(|(_, a)| a.required)
-                    .map(|(n, a)| format!("`{n}: {}`", a.ty))
-                    .collect();
-                if !required.is_empty() {
-                    md.push_str(&format!("\nrequired: {}\n", required.join(", ")));
-                }
-            }
             Some(Hover {
                 span: b.labels.first().map_or(b.ty.span, |l| l.span()),
-                markdown: md.trim_end().to_string(),
+                markdown: type_markdown(db, ws, server, name, b.ty.name == "task")?,
             })
         }
     }
+}
+
+/// A resource type (or, for a task, a tool): its create tool's description, the required
+/// inputs, and which inputs force a replacement when they change.
+fn type_markdown(
+    db: &dyn salsa::Database,
+    ws: Workspace,
+    server: &str,
+    name: &str,
+    tool: bool,
+) -> Option<String> {
+    let catalog = ws
+        .schemas(db)
+        .iter()
+        .find(|s| s.server(db) == server)
+        .map(|s| mcpo_sema::catalog(db, *s));
+    let required = |ty: &Ty| -> Vec<String> {
+        ty.as_object()
+            .map(|o| {
+                o.attrs
+                    .iter()
+                    .filter(|(_, a)| a.required)
+                    .map(|(n, a)| format!("`{n}: {}`", a.ty))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut md = String::new();
+    if tool {
+        md.push_str(&format!("tool `{server}.{name}`\n"));
+        if let Some(t) = catalog.and_then(|c| c.tools.get(name)) {
+            if let Some(d) = &t.description {
+                md.push_str(&format!("\n{d}\n"));
+            }
+            let req = required(&t.input);
+            if !req.is_empty() {
+                md.push_str(&format!("\nrequired: {}\n", req.join(", ")));
+            }
+        }
+        return Some(md.trim_end().to_string());
+    }
+    md.push_str(&format!("resource type `{server}.{name}`\n"));
+    let Some(rt) = catalog.and_then(|c| c.resource_types.get(name)) else {
+        return Some(md.trim_end().to_string());
+    };
+    if let Some(d) = &rt.description {
+        md.push_str(&format!("\n{d}\n"));
+    }
+    let req = required(&rt.input);
+    if !req.is_empty() {
+        md.push_str(&format!("\nrequired: {}\n", req.join(", ")));
+    }
+    let force_new = rt.force_new();
+    if rt.updatable.is_none() {
+        md.push_str(&format!(
+            "\nno `{name}.update` tool: any change replaces the resource\n"
+        ));
+    } else if !force_new.is_empty() {
+        let names: Vec<String> = force_new.iter().map(|n| format!("`{n}`")).collect();
+        md.push_str(&format!("\nforces replacement: {}\n", names.join(", ")));
+    }
+    Some(md.trim_end().to_string())
+}
+
+/// The parts of a reference (`aws`, `ec2_instance`, `app` in
+/// `aws.ec2_instance.app.private_ip`), root first, as long as they are plain names.
+fn parts(expr: &Expr) -> Vec<(String, Span)> {
+    match &expr.kind {
+        ExprKind::Variable(v) => vec![(v.name.clone(), v.span)],
+        ExprKind::GetAttr { object, name } => {
+            let mut out = parts(object);
+            if !out.is_empty() {
+                out.push((name.name.clone(), name.span));
+            }
+            out
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The hover of the part of a reference at `offset`, when it is at or before the
+/// declaration's name: the server, the resource type, or the declaration itself with the
+/// type a reference to it has (a resource is an object).
+fn reference_part(
+    db: &dyn salsa::Database,
+    ws: Workspace,
+    text: &str,
+    key: &str,
+    name: Span,
+    expr: &Expr,
+    offset: u32,
+) -> Option<Hover> {
+    let mut all = parts(expr);
+    all.retain(|(_, s)| s.end <= name.end);
+    let here = all.iter().position(|(_, s)| at::holds(*s, offset))?;
+    let (_, span) = all.get(here)?.clone();
+    let d = mcpo_sema::index(db, ws).get(db, key)?;
+    let before_name = all.len().saturating_sub(1) - here;
+    let typed = matches!(d.kind, DeclKind::Resource | DeclKind::Data | DeclKind::Task);
+    match (typed, before_name) {
+        (_, 0) => {
+            let start = all.first().map_or(span.start, |(_, s)| s.start);
+            let shown = text.get(start as usize..span.end as usize).unwrap_or(key);
+            let mut md = String::new();
+            if let Some(ty) = decl_type(db, ws, d) {
+                md.push_str(&format!("```mcpo\n{shown}: {ty}\n```\n"));
+            }
+            if let Some(doc) = decl_markdown(db, ws, key) {
+                if !md.is_empty() {
+                    md.push_str("\n---\n\n");
+                }
+                md.push_str(&doc);
+            }
+            Some(Hover {
+                span: Span::new(start as usize, span.end as usize),
+                markdown: md,
+            })
+        }
+        (true, 1) => Some(Hover {
+            span,
+            markdown: type_markdown(db, ws, &d.server, &d.type_name, d.kind == DeclKind::Task)?,
+        }),
+        (true, 2) => {
+            let mut md = format!("MCP server `{}`", d.server);
+            if let Some(doc) = decl_markdown(db, ws, &format!("server.{}", d.server)) {
+                md.push_str(&format!("\n\n---\n\n{doc}"));
+            }
+            Some(Hover { span, markdown: md })
+        }
+        _ => None,
+    }
+}
+
+/// The type of a reference to a declaration: a resource's or data block's outputs as an
+/// object (a list of them with `count`, a map with `for_each`), a task's result, a
+/// variable's declared type.
+fn decl_type(db: &dyn salsa::Database, ws: Workspace, d: &Decl) -> Option<Ty> {
+    let catalog = || {
+        ws.schemas(db)
+            .iter()
+            .find(|s| *s.server(db) == d.server)
+            .map(|s| mcpo_sema::catalog(db, *s))
+    };
+    let one = match d.kind {
+        DeclKind::Variable => return Some(d.ty.clone()),
+        DeclKind::Resource | DeclKind::Data => {
+            catalog()?.resource_types.get(&d.type_name)?.output.clone()
+        }
+        DeclKind::Task => catalog()?.tools.get(&d.type_name)?.output.clone(),
+        _ => return None,
+    };
+    Some(match d.repeat {
+        Repeat::One => one,
+        Repeat::Count => Ty::List(Box::new(one)),
+        Repeat::ForEach => Ty::Map(Box::new(one)),
+    })
 }
 
 /// `name: type`, required or optional, and the schema's description.

@@ -5,8 +5,24 @@ use crate::host::Snapshot;
 use mcpo_diagnostics::{Diagnostic, Severity, Span};
 use tower_lsp_server::ls_types as lsp;
 
-/// Where the book's page of diagnostic codes is published.
-pub(crate) const CODES_PAGE: &str = "https://example.invalid/mcpo/book/codes.html";
+/// Where the book is published, from the client's `initializationOptions.bookUrl`. The
+/// project publishes no book at a fixed address, so without it diagnostics carry no link
+/// (their code still names the explanation: `mcpoc explain CODE`).
+static BOOK_URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Records the book's address from the client's initialization options (once).
+pub(crate) fn set_book_url(options: Option<&serde_json::Value>) {
+    if let Some(url) = options
+        .and_then(|o| o.get("bookUrl"))
+        .and_then(serde_json::Value::as_str)
+        .map(|u| u.trim_end_matches('/'))
+        .filter(|u| {
+            u.starts_with("https://") || u.starts_with("http://") || u.starts_with("file://")
+        })
+    {
+        let _ = BOOK_URL.set(url.to_string());
+    }
+}
 
 /// Line starts of one text, for converting offsets to positions and back.
 pub(crate) struct Lines<'a> {
@@ -103,7 +119,13 @@ pub(crate) fn diagnostic(snap: &Snapshot, lines: &Lines<'_>, d: &Diagnostic) -> 
         Severity::Note => lsp::DiagnosticSeverity::INFORMATION,
     };
     let mut message = d.message.clone();
-    if !d.primary_label.is_empty() {
+    // The squiggle is where the terminal's label points; its text is kept when it adds
+    // something (a syntax error's "unexpected `x`" repeats "..., found `x`").
+    let repeats = d
+        .primary_label
+        .strip_prefix("unexpected ")
+        .is_some_and(|found| message.ends_with(&format!("found {found}")));
+    if !d.primary_label.is_empty() && !repeats {
         message.push('\n');
         message.push_str(&d.primary_label);
     }
@@ -128,9 +150,11 @@ pub(crate) fn diagnostic(snap: &Snapshot, lines: &Lines<'_>, d: &Diagnostic) -> 
             })
         })
         .collect();
-    let href = format!("{CODES_PAGE}#{}", anchor(d))
-        .parse::<lsp::Uri>()
-        .ok();
+    let href = BOOK_URL.get().and_then(|book| {
+        format!("{book}/codes.html#{}", anchor(d))
+            .parse::<lsp::Uri>()
+            .ok()
+    });
     lsp::Diagnostic {
         range: lines.range(d.span),
         severity: Some(severity),

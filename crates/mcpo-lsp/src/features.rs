@@ -59,6 +59,7 @@ pub(crate) fn completion(
                 CompletionKind::Type => lsp::CompletionItemKind::CLASS,
                 CompletionKind::Attribute => lsp::CompletionItemKind::FIELD,
                 CompletionKind::Reference => lsp::CompletionItemKind::VARIABLE,
+                CompletionKind::Resource => lsp::CompletionItemKind::STRUCT,
                 CompletionKind::Function => lsp::CompletionItemKind::FUNCTION,
                 CompletionKind::Value => lsp::CompletionItemKind::ENUM_MEMBER,
             }),
@@ -247,11 +248,13 @@ pub(crate) fn code_actions(
                         .push(lsp::TextEdit::new(loc.range, e.text));
                 }
             }
+            // The single fix of a diagnostic is the preferred one; "apply all" is not.
+            let preferred = !a.fixes.is_empty();
             lsp::CodeActionOrCommand::CodeAction(lsp::CodeAction {
                 title: a.title,
                 kind: Some(lsp::CodeActionKind::QUICKFIX),
                 edit: Some(lsp::WorkspaceEdit::new(changes)),
-                is_preferred: Some(true),
+                is_preferred: Some(preferred),
                 ..lsp::CodeAction::default()
             })
         })

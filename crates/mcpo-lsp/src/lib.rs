@@ -27,6 +27,7 @@ use std::sync::Arc;
 
 mod convert;
 mod features;
+mod framing;
 mod host;
 mod server;
 
@@ -49,6 +50,9 @@ pub fn run_stdio(discover: Option<Discover>) -> Result<(), String> {
         tokio::io::stdout(),
         discover,
     ));
+    // After `exit` the client may keep stdin open: a read of it may still be blocked on a
+    // thread of the runtime, which a plain drop would wait for.
+    runtime.shutdown_background();
     Ok(())
 }
 
@@ -60,7 +64,8 @@ pub async fn serve(input: impl tokio::io::AsyncRead + Unpin, output: impl tokio:
     serve_with(input, output, None).await;
 }
 
-/// [`serve`] with a discovery hook.
+/// [`serve`] with a discovery hook. Every message passes through [`framing`], which
+/// answers what the protocol library cannot decode.
 pub async fn serve_with(
     input: impl tokio::io::AsyncRead + Unpin,
     output: impl tokio::io::AsyncWrite,
@@ -68,7 +73,5 @@ pub async fn serve_with(
 ) {
     let (service, socket) =
         tower_lsp_server::LspService::new(move |client| server::Backend::new(client, discover));
-    tower_lsp_server::Server::new(input, output, socket)
-        .serve(service)
-        .await;
+    framing::serve(input, output, service, socket).await;
 }

@@ -294,6 +294,7 @@ impl LanguageServer for Backend {
             .and_then(|w| w.dynamic_registration)
             .unwrap_or(false);
         self.watch.store(dynamic, Ordering::SeqCst);
+        convert::set_book_url(params.initialization_options.as_ref());
         if let Some(root) = root_of(&params) {
             self.shared.send(Edit::Load(root));
             self.shared.caught_up().await;

@@ -11,6 +11,7 @@
 //! the nodes it depends on are done ([`Program::eval_args`]), for readiness conditions
 //! and for outputs.
 
+use crate::driver::{Driver, Drivers};
 use crate::eval::{self, EvalError, Lookup, Scope, ToolCaller, UserFn, equal, references};
 use crate::plan::{
     Action, AttrChange, Change, NodeKind, OutputChange, PLAN_FORMAT_VERSION, Plan, PlanMode,
@@ -100,6 +101,8 @@ pub struct WaitFor {
 /// A lowered workspace.
 pub struct Program {
     servers: BTreeSet<String>,
+    /// How each resource type is created, read, updated, deleted and listed.
+    drivers: Drivers,
     functions: BTreeMap<String, UserFn>,
     nodes: BTreeMap<String, Node>,
     /// Instance address -> config key.
@@ -784,8 +787,10 @@ pub fn plan(
     {
         return Err(diags);
     }
+    let drivers = crate::driver::workspace_drivers(db, ws);
     let mut program = Program {
         servers,
+        drivers,
         functions,
         nodes: BTreeMap::new(),
         instances: BTreeMap::new(),
@@ -864,6 +869,7 @@ pub fn plan(
                             None => continue,
                         };
                         let catalog = catalogs.get(&node.server).copied();
+                        let driver = program.drivers.get(&node.server, &node.type_name);
                         let (change, value) = match node.kind {
                             Kind::Resource => diff_resource(
                                 &node,
@@ -871,6 +877,7 @@ pub fn plan(
                                 &args,
                                 inputs.state.resources.get(addr),
                                 catalog,
+                                driver.as_ref(),
                             ),
                             Kind::Task => {
                                 let triggers = node
@@ -894,7 +901,7 @@ pub fn plan(
                                     inputs.state.resources.get(addr),
                                 )
                             }
-                            _ => match read_data(&node, &args, catalog, inputs.reader) {
+                            _ => match read_data(&args, driver.as_ref(), inputs.reader) {
                                 Ok(Some(v)) => (None, v),
                                 Ok(None) => (Some(data_change(&node, addr, &args)), Val::Unknown),
                                 Err(message) => {
@@ -966,7 +973,7 @@ pub fn plan(
             }
             for (addr, r) in &inputs.state.resources {
                 if !program.instances.contains_key(addr) {
-                    changes.push(delete_change(addr, r));
+                    changes.push(removal_change(addr, r));
                 }
             }
             for (name_key, node) in &program.nodes {
@@ -1009,7 +1016,7 @@ pub fn plan(
                 .state
                 .resources
                 .iter()
-                .map(|(addr, r)| delete_change(addr, r))
+                .map(|(addr, r)| removal_change(addr, r))
                 .collect();
             for addr in inputs.state.resources.keys() {
                 if let Some(node) = program
@@ -1042,21 +1049,7 @@ pub fn plan(
     {
         return Err(diags);
     }
-    // Deletes wait for the deletes of what depends on them (reverse dependency order).
-    let deleting: BTreeSet<String> = changes
-        .iter()
-        .filter(|c| c.action == Action::Delete)
-        .map(|c| c.address.clone())
-        .collect();
-    for c in changes.iter_mut().filter(|c| c.action == Action::Delete) {
-        c.deps = inputs
-            .state
-            .resources
-            .iter()
-            .filter(|(a, r)| deleting.contains(*a) && r.deps.contains(&c.address))
-            .map(|(a, _)| a.clone())
-            .collect();
-    }
+    order_deletes(&mut changes, inputs.state, &program);
     let variables = program
         .vars
         .iter()
@@ -1394,19 +1387,6 @@ fn output_attrs(catalog: Option<&Catalog>, type_name: &str) -> Option<BTreeMap<S
     }
 }
 
-/// The inputs `T.update` takes; None when the type has no update tool.
-fn update_attrs(
-    catalog: Option<&Catalog>,
-    type_name: &str,
-    args: &BTreeMap<String, Val>,
-) -> Option<BTreeSet<String>> {
-    let tool = catalog?.tools.get(&format!("{type_name}.update"))?;
-    Some(match tool.input.strip_sensitive() {
-        Ty::Object(o) => o.attrs.keys().filter(|k| *k != "id").cloned().collect(),
-        _ => args.keys().cloned().collect(),
-    })
-}
-
 fn known_json(v: &Val) -> serde_json::Value {
     v.to_json().unwrap_or(serde_json::Value::Null)
 }
@@ -1434,10 +1414,11 @@ fn diff_resource(
     args: &Val,
     prior: Option<&ResourceState>,
     catalog: Option<&Catalog>,
+    driver: &dyn Driver,
 ) -> (Option<Change>, Val) {
     let args_map = object(args);
     let out_types = output_attrs(catalog, &node.type_name);
-    let updatable = update_attrs(catalog, &node.type_name, args_map);
+    let updatable = driver.update_attrs(&args_map.keys().cloned().collect());
     let sensitive_out: BTreeSet<String> = out_types
         .iter()
         .flatten()
@@ -1728,12 +1709,11 @@ fn data_change(node: &Node, addr: &str, args: &Val) -> Change {
     }
 }
 
-/// Reads a data source: `T.read` when only `id` is given, else `T.list` filtered by
-/// every given argument (exactly one must match). None when it must wait for apply.
+/// Reads a data source now, as its type's driver says; `None` when it must wait for apply
+/// (no reader, or arguments known only then).
 fn read_data(
-    node: &Node,
     args: &Val,
-    catalog: Option<&Catalog>,
+    driver: &dyn Driver,
     reader: Option<&dyn ToolCaller>,
 ) -> Result<Option<Val>, String> {
     let Some(reader) = reader else {
@@ -1742,63 +1722,114 @@ fn read_data(
     let Some(json) = args.to_json() else {
         return Ok(None);
     };
-    read_data_now(reader, &node.server, &node.type_name, &json, catalog).map(Some)
+    let query = driver
+        .data_query(&json)
+        .ok_or_else(|| "the type has no tool that reads it".to_string())?;
+    let call = query.call();
+    let result = reader.call(&call.server, &call.tool, call.args.clone())?;
+    query.pick(result).map(|v| Some(Val::from_json(&v)))
 }
 
-fn read_data_now(
-    reader: &dyn ToolCaller,
-    server: &str,
-    type_name: &str,
-    args: &serde_json::Value,
-    catalog: Option<&Catalog>,
-) -> Result<Val, String> {
-    let obj = args.as_object().cloned().unwrap_or_default();
-    let has = |t: &str| catalog.is_none_or(|c| c.tools.contains_key(&format!("{type_name}.{t}")));
-    if obj.len() == 1 && obj.contains_key("id") && has("read") {
-        return reader
-            .call(server, &format!("{type_name}.read"), args.clone())
-            .map(|v| Val::from_json(&v));
-    }
-    if !has("list") {
-        return reader
-            .call(server, &format!("{type_name}.read"), args.clone())
-            .map(|v| Val::from_json(&v));
-    }
-    let listed = reader.call(server, &format!("{type_name}.list"), serde_json::json!({}))?;
-    let items = listed
-        .get("items")
-        .and_then(|i| i.as_array())
-        .cloned()
-        .unwrap_or_default();
-    let matching: Vec<&serde_json::Value> = items
-        .iter()
-        .filter(|item| obj.iter().all(|(k, v)| item.get(k) == Some(v)))
-        .collect();
-    match matching.as_slice() {
-        [one] => Ok(Val::from_json(one)),
-        [] => Err(format!(
-            "no {server}.{type_name} matches {}; {} exist",
-            serde_json::Value::Object(obj.clone()),
-            items.len()
-        )),
-        many => Err(format!(
-            "{} {server}.{type_name} match {}; add arguments that single one out",
-            many.len(),
-            serde_json::Value::Object(obj.clone())
-        )),
-    }
-}
-
-fn delete_change(addr: &str, r: &ResourceState) -> Change {
-    let kind = if addr.starts_with("task.") || addr.contains(".task.") {
-        NodeKind::Task
-    } else {
-        NodeKind::Resource
+/// What becomes of something in the state that is no longer declared, or is destroyed: a
+/// resource is deleted; a data read or a task, which left nothing on a server to delete,
+/// is forgotten.
+fn removal_change(addr: &str, r: &ResourceState) -> Change {
+    let kind = match mcpo_address::Address::parse(addr).map(|a| a.kind) {
+        Ok(mcpo_address::Kind::Data) => NodeKind::Data,
+        Ok(mcpo_address::Kind::Task) => NodeKind::Task,
+        _ => NodeKind::Resource,
+    };
+    let (action, reason) = match kind {
+        NodeKind::Resource => (Action::Delete, None),
+        NodeKind::Data => (Action::Forget, Some("a data read leaves nothing to delete")),
+        NodeKind::Task => (Action::Forget, Some("a task's call is not undone")),
     };
     Change {
         id: Some(r.id.clone()),
         sensitive: r.sensitive.clone(),
-        ..Change::new(addr, kind, Action::Delete, &r.server, &r.type_name)
+        reasons: reason.map(str::to_string).into_iter().collect(),
+        ..Change::new(addr, kind, action, &r.server, &r.type_name)
+    }
+}
+
+/// Orders the deletes of a plan: a resource is deleted only after everything that depends
+/// on it is deleted, by what the state recorded when it was applied and by what the
+/// workspace declares (directly or through locals, params and outputs); a resource adopted
+/// after an interrupted run has no recorded dependencies.
+fn order_deletes(changes: &mut [Change], state: &State, program: &Program) {
+    let deleting: BTreeSet<String> = changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .map(|c| c.address.clone())
+        .collect();
+    // The declared block of each address being deleted.
+    let block_of = |address: &str| -> String {
+        program.instances.get(address).cloned().unwrap_or_else(|| {
+            mcpo_address::Address::parse(address)
+                .map(|a| a.config().to_string())
+                .unwrap_or_else(|_| address.to_string())
+        })
+    };
+    let mut by_block: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for a in &deleting {
+        by_block.entry(block_of(a)).or_default().push(a.clone());
+    }
+    // The resource blocks each block depends on, looking through other nodes (memoized).
+    let mut memo: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut resource_deps = |key: &str| -> BTreeSet<String> {
+        if let Some(found) = memo.get(key) {
+            return found.clone();
+        }
+        let mut found = BTreeSet::new();
+        let mut seen = BTreeSet::new();
+        let mut todo: Vec<String> = program
+            .nodes
+            .get(key)
+            .map(|n| n.refs.iter().cloned().collect())
+            .unwrap_or_default();
+        while let Some(k) = todo.pop() {
+            if !seen.insert(k.clone()) {
+                continue;
+            }
+            match program.nodes.get(&k) {
+                Some(n) if n.kind == Kind::Resource => {
+                    found.insert(k);
+                }
+                Some(n) => todo.extend(n.refs.iter().cloned()),
+                None => {}
+            }
+        }
+        memo.insert(key.to_string(), found.clone());
+        found
+    };
+    // address -> the deletes that must finish before it.
+    let mut waits: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (a, r) in &state.resources {
+        if !deleting.contains(a) {
+            continue;
+        }
+        for d in &r.deps {
+            if deleting.contains(d) && d != a {
+                waits.entry(d.clone()).or_default().insert(a.clone());
+            }
+        }
+    }
+    for (block, dependents) in &by_block {
+        for dep_block in resource_deps(block) {
+            for target in by_block.get(&dep_block).into_iter().flatten() {
+                for a in dependents {
+                    if a != target {
+                        waits.entry(target.clone()).or_default().insert(a.clone());
+                    }
+                }
+            }
+        }
+    }
+    for c in changes.iter_mut().filter(|c| c.action == Action::Delete) {
+        c.deps = waits
+            .remove(&c.address)
+            .map(|w| w.into_iter().collect())
+            .unwrap_or_default();
     }
 }
 
@@ -1951,17 +1982,9 @@ impl Program {
             .collect()
     }
 
-    /// Reads a data source now (the executor's deferred reads use the same rules as plan).
-    pub fn read_data(
-        &self,
-        reader: &dyn ToolCaller,
-        address: &str,
-        args: &serde_json::Value,
-    ) -> Result<Val, String> {
-        let (node, _) = self
-            .instance(address)
-            .ok_or_else(|| format!("{address} is not declared"))?;
-        read_data_now(reader, &node.server, &node.type_name, args, None)
+    /// How each resource type is created, read, updated, deleted and listed.
+    pub fn drivers(&self) -> &Drivers {
+        &self.drivers
     }
 
     /// The config-level graph, for `mcpoc graph`: (address, kind, dependencies).

@@ -24,12 +24,15 @@ pub enum Action {
     Read,
     /// A task's tool call (first run, or its arguments or triggers changed).
     Run,
+    /// Remove from the state without calling anything: a data read or a task that is no
+    /// longer declared (or is destroyed) has nothing on a server to delete.
+    Forget,
     /// Nothing to do.
     NoOp,
 }
 
 impl Action {
-    /// The symbol shown in front of the address (`+`, `~`, `-/+`, `-`, `<=`, `>`).
+    /// The symbol shown in front of the address (`+`, `~`, `-/+`, `-`, `<=`, `>`, `x`).
     pub fn symbol(self) -> &'static str {
         match self {
             Action::Create => "+",
@@ -38,6 +41,7 @@ impl Action {
             Action::Delete => "-",
             Action::Read => "<=",
             Action::Run => ">",
+            Action::Forget => "x",
             Action::NoOp => " ",
         }
     }
@@ -51,6 +55,7 @@ impl Action {
             Action::Delete => "delete",
             Action::Read => "read",
             Action::Run => "run",
+            Action::Forget => "forget",
             Action::NoOp => "no-op",
         }
     }

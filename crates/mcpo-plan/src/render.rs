@@ -60,6 +60,9 @@ pub fn plan_text(plan: &Plan) -> String {
     if n(Action::Read) > 0 {
         let _ = write!(out, ", {} to read during apply", n(Action::Read));
     }
+    if n(Action::Forget) > 0 {
+        let _ = write!(out, ", {} to forget", n(Action::Forget));
+    }
     out.push_str(".\n");
     out
 }
@@ -74,6 +77,10 @@ fn change_text(out: &mut String, c: &Change) {
         Action::Run => match c.reasons.first() {
             Some(r) => format!("run: {r}"),
             None => "run".to_string(),
+        },
+        Action::Forget => match c.reasons.first() {
+            Some(r) => format!("forget: {r}"),
+            None => "forget".to_string(),
         },
         Action::NoOp => "no change".to_string(),
     };

@@ -482,14 +482,25 @@ pub(crate) enum Step<'a> {
 
 /// Flattens an expression that is a traversal from a name.
 pub(crate) fn traversal(expr: &Expr) -> Option<Traversal<'_>> {
+    match chain(expr) {
+        (
+            Expr {
+                kind: ExprKind::Variable(root),
+                ..
+            },
+            steps,
+        ) => Some(Traversal { root, steps }),
+        _ => None,
+    }
+}
+
+/// Splits a postfix chain into its base and its steps: `f(x).a[0]` is the base `f(x)`
+/// with the steps `.a`, `[0]`; an expression that is no postfix step is its own base.
+fn chain(expr: &Expr) -> (&Expr, Vec<Step<'_>>) {
     let mut steps = Vec::new();
     let mut cur = expr;
     loop {
         match &cur.kind {
-            ExprKind::Variable(id) => {
-                steps.reverse();
-                return Some(Traversal { root: id, steps });
-            }
             ExprKind::GetAttr { object, name } => {
                 steps.push(Step::Attr(name));
                 cur = object;
@@ -506,8 +517,43 @@ pub(crate) fn traversal(expr: &Expr) -> Option<Traversal<'_>> {
                 steps.push(Step::Splat);
                 cur = collection;
             }
-            _ => return None,
+            _ => {
+                steps.reverse();
+                return (cur, steps);
+            }
         }
+    }
+}
+
+/// Calls `f` once on every traversal from a name inside `expr`, at its outermost node
+/// (`a.b[0].c`, not again on `a.b[0]`, `a.b` and `a`), and looks inside index keys and
+/// the bases of other chains. Linear in the size of `expr`: resolving every inner node
+/// of a chain again would make a chain of n steps cost n².
+pub(crate) fn for_each_traversal<'a>(expr: &'a Expr, f: &mut dyn FnMut(&Traversal<'a>)) {
+    let mut todo = vec![expr];
+    while let Some(e) = todo.pop() {
+        visit(e, &mut |e| {
+            if !matches!(
+                e.kind,
+                ExprKind::Variable(_)
+                    | ExprKind::GetAttr { .. }
+                    | ExprKind::Index { .. }
+                    | ExprKind::LegacyIndex { .. }
+                    | ExprKind::Splat { .. }
+            ) {
+                return true;
+            }
+            let (base, steps) = chain(e);
+            todo.extend(steps.iter().filter_map(|s| match s {
+                Step::Index(key) => Some(*key),
+                _ => None,
+            }));
+            match &base.kind {
+                ExprKind::Variable(root) => f(&Traversal { root, steps }),
+                _ => todo.push(base),
+            }
+            false
+        });
     }
 }
 
@@ -540,7 +586,18 @@ pub(crate) fn address(t: &Traversal<'_>) -> Option<String> {
 /// first. Bounded by the parser's nesting limit. (Public for the language server, which
 /// finds references with it.)
 pub fn walk<'a>(expr: &'a Expr, f: &mut dyn FnMut(&'a Expr)) {
-    f(expr);
+    visit(expr, &mut |e| {
+        f(e);
+        true
+    });
+}
+
+/// Calls `f` on `expr` and, where it returns true, on the expressions inside it.
+fn visit<'a>(expr: &'a Expr, f: &mut dyn FnMut(&'a Expr) -> bool) {
+    if !f(expr) {
+        return;
+    }
+    let walk = visit;
     match &expr.kind {
         ExprKind::Template(t) => walk_parts(&t.parts, f),
         ExprKind::Heredoc(h) => walk_parts(&h.template.parts, f),
@@ -593,7 +650,8 @@ pub fn walk<'a>(expr: &'a Expr, f: &mut dyn FnMut(&'a Expr)) {
     }
 }
 
-fn walk_parts<'a>(parts: &'a [TemplatePart], f: &mut dyn FnMut(&'a Expr)) {
+fn walk_parts<'a>(parts: &'a [TemplatePart], f: &mut dyn FnMut(&'a Expr) -> bool) {
+    let walk = visit;
     for p in parts {
         match p {
             TemplatePart::Literal { .. } => {}
@@ -640,13 +698,7 @@ pub fn reference(expr: &Expr) -> Option<(String, mcpo_diagnostics::Span)> {
 /// The addresses referenced by one expression, sorted and unique.
 pub(crate) fn expr_deps(expr: &Expr) -> Vec<String> {
     let mut out = Vec::new();
-    walk(expr, &mut |e| {
-        if let Some(t) = traversal(e)
-            && let Some(a) = address(&t)
-        {
-            out.push(a);
-        }
-    });
+    for_each_traversal(expr, &mut |t| out.extend(address(t)));
     out.sort();
     out.dedup();
     out

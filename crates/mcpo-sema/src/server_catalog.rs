@@ -19,6 +19,30 @@ pub struct ResourceType {
     pub create_tool: String,
     /// Whether `T.read` exists (data blocks need it).
     pub has_read: bool,
+    /// The create tool's description, shown on hover.
+    pub description: Option<String>,
+    /// The inputs `T.update` takes (without `id`); `None` when the type has no update
+    /// tool, so that any change means a replacement.
+    pub updatable: Option<Vec<String>>,
+}
+
+impl ResourceType {
+    /// The input attributes whose change forces a replacement: those `T.update` does not
+    /// take, or every one when there is no `T.update`.
+    pub fn force_new(&self) -> Vec<String> {
+        let Some(o) = self.input.as_object() else {
+            return Vec::new();
+        };
+        o.attrs
+            .keys()
+            .filter(|k| {
+                self.updatable
+                    .as_ref()
+                    .is_none_or(|u| !u.iter().any(|n| n == *k))
+            })
+            .cloned()
+            .collect()
+    }
 }
 
 /// One tool.
@@ -30,6 +54,8 @@ pub struct ToolInfo {
     pub output: Ty,
     /// `readOnlyHint: true`.
     pub read_only: bool,
+    /// The tool's description.
+    pub description: Option<String>,
 }
 
 /// A server's resource types and tools.
@@ -88,6 +114,7 @@ pub fn catalog(db: &dyn salsa::Database, schema: SchemaFile) -> Catalog {
                 input: input.ty,
                 output,
                 read_only,
+                description: tool.description.clone(),
             },
         );
     }
@@ -106,11 +133,22 @@ pub fn catalog(db: &dyn salsa::Database, schema: SchemaFile) -> Catalog {
             _ => Ty::Any,
         };
         let output = with_id(output_src);
+        let description = create.and_then(|c| c.description.clone());
+        // An update tool whose arguments are not an object is taken to accept everything.
+        let updatable = out.tools.get(&format!("{name}.update")).map(|u| {
+            let keys = |t: &Ty| -> Option<Vec<String>> {
+                t.as_object()
+                    .map(|o| o.attrs.keys().filter(|k| *k != "id").cloned().collect())
+            };
+            keys(&u.input).or_else(|| keys(&input)).unwrap_or_default()
+        });
         out.resource_types.insert(
             name.clone(),
             ResourceType {
                 create_tool: format!("{name}.create"),
                 has_read: read.is_some(),
+                description,
+                updatable,
                 name,
                 input,
                 output,

@@ -2,7 +2,7 @@
 //! apply, which writes after every step): `cargo bench -p mcpo-state --bench write`.
 //! Set `MCPO_BENCH_DIR` to measure on another disk (default: the system temp directory).
 
-use mcpo_state::{LocalBackend, OutputState, ResourceState, State};
+use mcpo_state::{Backend, LocalBackend, OutputState, ResourceState, State};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -113,7 +113,7 @@ fn main() -> std::io::Result<()> {
         ms(pct(99)),
         ms(times.last().copied().unwrap_or_default()),
         ms(read_time),
-        backend.history().len(),
+        backend.history().map_or(0, |h| h.len()),
     );
     Ok(())
 }

@@ -3,86 +3,87 @@
 
 use crate::lock::LockInfo;
 use mcpo_diagnostics::codes::{self, Code};
-use std::path::PathBuf;
 
-/// An error of a state backend. Paths are relative to the workspace root (as a person in
-/// the workspace would type them), e.g. `.mcpo/state/state.json`.
-#[derive(Debug, thiserror::Error)]
+/// An error of a state backend. It names places in the backend's own words (the local
+/// backend: paths relative to the workspace root, as a person in the workspace would type
+/// them, e.g. `.mcpo/state/state.json`), and carries reasons as text, so it is the same
+/// for every backend and can be cloned, sent and shown anywhere.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StateError {
     /// The state file exists but cannot be read (E0500).
     #[error(
-        "cannot read the state file {}: {source}; check that it is a readable file",
-        path.display()
+        "cannot read the state file {}: {reason}; check that it is a readable file",
+        location
     )]
     Unreadable {
         /// The state file.
-        path: PathBuf,
-        /// The operating system's error.
-        source: std::io::Error,
+        location: String,
+        /// Why it failed (the operating system's error, the database's answer).
+        reason: String,
     },
     /// The state file is not valid JSON or not a state (E0501).
     #[error(
         "the state file {} is damaged: {detail}; it was left as it is: restore a good version {}",
-        path.display(),
+        location,
         restore_hint(history, *newest)
     )]
     Corrupt {
         /// The damaged file.
-        path: PathBuf,
+        location: String,
         /// What is wrong, with the line and column.
         detail: String,
-        /// The history directory holding earlier versions.
-        history: PathBuf,
+        /// Where earlier versions are kept.
+        history: String,
         /// The newest serial found in the history, if any.
         newest: Option<u64>,
     },
     /// The state file was written by a newer mcpoc (E0502).
     #[error(
         "the state file {} has format version {found}, but this mcpoc reads versions up to {supported}; it was left as it is: upgrade mcpoc to use this workspace",
-        path.display()
+        location
     )]
     NewerFormat {
         /// The state file.
-        path: PathBuf,
+        location: String,
         /// The format version in the file.
         found: u64,
         /// The newest version this build reads ([`crate::FORMAT_VERSION`]).
         supported: u32,
     },
     /// Another process holds the state lock (E0503).
-    #[error("{}", locked_message(holder.as_ref(), path))]
+    #[error("{}", locked_message(holder.as_ref(), location))]
     Locked {
         /// Who holds it, as written in the lock file (None when the holder has not written
         /// its details yet, or they cannot be read).
         holder: Option<LockInfo>,
-        /// The lock file.
-        path: PathBuf,
+        /// The lock.
+        location: String,
     },
     /// Writing the state (or its history copy) failed; the previous state is intact (E0504).
     #[error(
-        "the state could not be saved: cannot {action} {}: {source}; the previous state is intact, fix the cause and run again",
-        path.display()
+        "the state could not be saved: cannot {action} {}: {reason}; the previous state is intact, fix the cause and run again",
+        location
     )]
     WriteFailed {
         /// What was being done (`write`, `rename`, `sync`, ...).
         action: &'static str,
         /// The file or directory concerned.
-        path: PathBuf,
-        /// The operating system's error.
-        source: std::io::Error,
+        location: String,
+        /// Why it failed (the operating system's error, the database's answer).
+        reason: String,
     },
     /// The lock file cannot be created, opened or locked (E0505).
     #[error(
-        "cannot lock the state: {action} {}: {source}; check that .mcpo/state is a writable directory",
-        path.display()
+        "cannot lock the state: {action} {}: {reason}; check that .mcpo/state is a writable directory",
+        location
     )]
     LockFailed {
         /// What was being done.
         action: &'static str,
-        /// The lock file.
-        path: PathBuf,
-        /// The operating system's error.
-        source: std::io::Error,
+        /// The lock.
+        location: String,
+        /// Why it failed (the operating system's error, the database's answer).
+        reason: String,
     },
     /// `read_version` of a serial that the history does not hold (E0506).
     #[error("{}", no_version_message(*serial, available))]
@@ -96,11 +97,11 @@ pub enum StateError {
     /// wrote in between, or it belongs to another workspace (E0507).
     #[error(
         "the state was not saved: {} now holds {on_disk}, but this state was read at {writing}; it was changed by another process since it was read: run the command again",
-        path.display()
+        location
     )]
     Conflict {
         /// The state file.
-        path: PathBuf,
+        location: String,
         /// Lineage and serial in the file, e.g. `lineage 3f2a.., serial 12`.
         on_disk: String,
         /// Lineage and serial of the state being written.
@@ -129,32 +130,28 @@ impl StateError {
     }
 }
 
-fn restore_hint(history: &std::path::Path, newest: Option<u64>) -> String {
+fn restore_hint(history: &str, newest: Option<u64>) -> String {
     match newest {
         Some(n) => format!(
             "from {} (the newest is {n}.json) by copying it over the state file",
-            history.display()
+            history
         ),
         None => format!(
             "from a backup (the history {} holds no versions), or move the file away to start from an empty state and bring the resources it recorded back with `mcpoc import`",
-            history.display()
+            history
         ),
     }
 }
 
-fn locked_message(holder: Option<&LockInfo>, path: &std::path::Path) -> String {
+fn locked_message(holder: Option<&LockInfo>, location: &str) -> String {
     match holder {
         Some(h) => format!(
             "the state is locked by `{}` (pid {} on host {}) since {}; wait for it to finish, or if that process is gone, remove {}",
-            h.command,
-            h.pid,
-            h.host,
-            h.since,
-            path.display()
+            h.command, h.pid, h.host, h.since, location
         ),
         None => format!(
             "the state is locked by another process (it has not written who it is to {} yet); wait for it to finish",
-            path.display()
+            location
         ),
     }
 }

@@ -6,19 +6,23 @@
 //! `create` or `delete` is sent, so a process killed at any moment leaves a state from
 //! which the next run can tell what may exist.
 //!
-//! Backends: the local file backend [`LocalBackend`] (atomic write, fsync, versions kept,
-//! an exclusive lock naming its holder). Errors are [`StateError`]s, each with a
-//! diagnostic code (`E0500`-`E0519`).
+//! Every place a state can live is a [`Backend`]: read, compare-and-swap write, a lock
+//! naming its holder (released on drop and when the holder dies), history. The local file
+//! backend [`LocalBackend`] (atomic write, fsync, versions kept) is the default;
+//! [`MemoryBackend`] and [`Discard`] keep no file. Errors are [`StateError`]s, each with a
+//! diagnostic code (`E0500`-`E0519`), the same for every backend.
 //!
 //! This crate knows nothing of MCP or of the mcpo language: it stores JSON values under
-//! addresses it treats as opaque strings (except for [`State::rm`]'s instance matching).
+//! addresses (`mcpo_address`), which only [`State::rm`] looks into.
 
 #![warn(clippy::unwrap_used, clippy::indexing_slicing)]
 
+mod backend;
 mod error;
 mod local;
 mod lock;
 
+pub use backend::{Backend, Discard, MemoryBackend};
 pub use error::StateError;
 pub use local::{HISTORY_KEPT, LocalBackend};
 pub use lock::{LockGuard, LockInfo, rfc3339};
@@ -70,7 +74,10 @@ impl State {
     /// it (`module.shop.aws.vpc.main`). Intents about those addresses are dropped too.
     /// Returns what was removed, sorted by address (empty when nothing matched).
     pub fn rm(&mut self, address: &str) -> Vec<(String, ResourceState)> {
-        let matches = |a: &str| under(a, address);
+        let Ok(selector) = mcpo_address::Selector::parse(address) else {
+            return Vec::new();
+        };
+        let matches = |a: &str| selector.matches_text(a);
         let addresses: Vec<String> = self
             .resources
             .keys()
@@ -82,17 +89,6 @@ impl State {
             .into_iter()
             .filter_map(|a| self.resources.remove(&a).map(|r| (a, r)))
             .collect()
-    }
-}
-
-/// Whether `address` is `prefix`, one of its instances, or inside it (module).
-fn under(address: &str, prefix: &str) -> bool {
-    match address.strip_prefix(prefix) {
-        Some("") => true,
-        Some(rest) => {
-            rest.starts_with('[') || (prefix.starts_with("module.") && rest.starts_with('.'))
-        }
-        None => false,
     }
 }
 

@@ -15,12 +15,11 @@
 
 use crate::error::StateError;
 use crate::lock::{self, Attempt, LockGuard, LockInfo};
-use crate::{FORMAT_VERSION, State};
+use crate::{Backend, FORMAT_VERSION, State};
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 /// How many earlier versions `history/` keeps; older ones are deleted by `write`.
 pub const HISTORY_KEPT: usize = 50;
@@ -104,35 +103,33 @@ impl LocalBackend {
     }
 
     /// A path relative to the workspace root, for messages.
-    fn shown(name: &str) -> PathBuf {
-        Path::new(STATE_DIR).join(name)
+    fn shown(name: &str) -> String {
+        format!("{STATE_DIR}/{name}")
     }
 
-    /// Reads the current state. No file yet: a fresh state (new random lineage, serial 0).
-    /// A damaged file or one from a newer mcpoc is an error and is left untouched.
-    pub fn read(&self) -> Result<State, StateError> {
-        let mut known = self.known_mut();
-        match self.load(&self.state_path(), &Self::shown(STATE_FILE))? {
-            Some((state, file)) => {
-                *known = Some(Known {
-                    lineage: state.lineage.clone(),
-                    serial: state.serial,
-                    file,
-                });
-                Ok(state)
-            }
-            None => {
-                *known = None;
-                Ok(State::new(new_lineage()))
-            }
-        }
+    /// The serials of the versions kept in the history, oldest first (the current state is
+    /// not among them).
+    fn serials(&self) -> Vec<u64> {
+        let Ok(entries) = fs::read_dir(self.history_dir()) else {
+            return Vec::new();
+        };
+        let mut serials: Vec<u64> = entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name();
+                let name = name.to_str()?;
+                name.strip_suffix(".json")?.parse().ok()
+            })
+            .collect();
+        serials.sort_unstable();
+        serials
     }
 
     /// Reads one file as a state; `Ok(None)` when it does not exist.
-    fn load(&self, path: &Path, shown: &Path) -> Result<Option<(State, FileId)>, StateError> {
-        let unreadable = |source| StateError::Unreadable {
-            path: shown.to_path_buf(),
-            source,
+    fn load(&self, path: &Path, shown: &str) -> Result<Option<(State, FileId)>, StateError> {
+        let unreadable = |source: std::io::Error| StateError::Unreadable {
+            location: shown.to_string(),
+            reason: source.to_string(),
         };
         let mut file = match File::open(path) {
             Ok(f) => f,
@@ -159,19 +156,19 @@ impl LocalBackend {
                         Err(self.newer(shown, p.version))
                     }
                     _ => Err(StateError::Corrupt {
-                        path: shown.to_path_buf(),
+                        location: shown.to_string(),
                         detail: describe_json_error(&e, bytes.is_empty()),
                         history: Self::shown(HISTORY_DIR),
-                        newest: self.history().last().copied(),
+                        newest: self.serials().last().copied(),
                     }),
                 }
             }
         }
     }
 
-    fn newer(&self, shown: &Path, found: u64) -> StateError {
+    fn newer(&self, shown: &str, found: u64) -> StateError {
         StateError::NewerFormat {
-            path: shown.to_path_buf(),
+            location: shown.to_string(),
             found,
             supported: FORMAT_VERSION,
         }
@@ -179,6 +176,91 @@ impl LocalBackend {
 
     fn known_mut(&self) -> std::sync::MutexGuard<'_, Option<Known>> {
         self.known.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Keeps the file about to be replaced as `history/<serial>.json`.
+    fn keep_in_history(&self, current: &Path, serial: u64) -> Result<(), StateError> {
+        let kept = self.history_path(serial);
+        let shown = Self::shown(&format!("{HISTORY_DIR}/{serial}.json"));
+        // A crash between linking and renaming leaves this version linked already.
+        match fs::remove_file(&kept) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(StateError::WriteFailed {
+                    action: "replace",
+                    location: shown,
+                    reason: source.to_string(),
+                });
+            }
+        }
+        match fs::hard_link(current, &kept) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(_) => {
+                fs::copy(current, &kept)
+                    .map(|_| ())
+                    .map_err(|source| StateError::WriteFailed {
+                        action: "copy the previous version to",
+                        location: shown,
+                        reason: source.to_string(),
+                    })
+            }
+        }
+    }
+
+    /// Deletes the oldest versions beyond [`HISTORY_KEPT`]. Best effort: a version that
+    /// cannot be deleted now is deleted by a later write.
+    fn prune_history(&self) {
+        let serials = self.serials();
+        let excess = serials.len().saturating_sub(HISTORY_KEPT);
+        for serial in serials.iter().take(excess) {
+            let _ = fs::remove_file(self.history_path(*serial));
+        }
+    }
+
+    fn open_lock(&self) -> Result<File, StateError> {
+        let failed = |action: &'static str| {
+            move |source: std::io::Error| StateError::LockFailed {
+                action,
+                location: Self::shown(LOCK_FILE),
+                reason: source.to_string(),
+            }
+        };
+        fs::create_dir_all(self.dir()).map_err(failed("create the directory of"))?;
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(self.dir().join(LOCK_FILE))
+            .map_err(failed("open"))
+    }
+}
+
+impl Backend for LocalBackend {
+    fn location(&self) -> String {
+        Self::shown(STATE_FILE)
+    }
+
+    /// Reads the current state. No file yet: a fresh state (new random lineage, serial 0).
+    /// A damaged file or one from a newer mcpoc is an error and is left untouched.
+    fn read(&self) -> Result<State, StateError> {
+        let mut known = self.known_mut();
+        match self.load(&self.state_path(), &Self::shown(STATE_FILE))? {
+            Some((state, file)) => {
+                *known = Some(Known {
+                    lineage: state.lineage.clone(),
+                    serial: state.serial,
+                    file,
+                });
+                Ok(state)
+            }
+            None => {
+                *known = None;
+                Ok(State::new(new_lineage()))
+            }
+        }
     }
 
     /// Writes `state` as the next version: its serial is incremented, the version it
@@ -189,7 +271,7 @@ impl LocalBackend {
     /// `state` must continue the file: it was returned by [`LocalBackend::read`] (or by a
     /// previous `write`) of this workspace and nobody wrote in between; otherwise this
     /// refuses with [`StateError::Conflict`] instead of losing the other write.
-    pub fn write(&self, state: &mut State) -> Result<(), StateError> {
+    fn write(&self, state: &mut State) -> Result<(), StateError> {
         let mut known = self.known_mut();
         let current = self.state_path();
         // One stat tells whether the file is still the one this backend last saw. If not
@@ -209,7 +291,7 @@ impl LocalBackend {
             && (k.lineage != state.lineage || k.serial != state.serial)
         {
             return Err(StateError::Conflict {
-                path: Self::shown(STATE_FILE),
+                location: Self::shown(STATE_FILE),
                 on_disk: format!("lineage {}, serial {}", k.lineage, k.serial),
                 writing: format!("lineage {}, serial {}", state.lineage, state.serial),
             });
@@ -218,8 +300,8 @@ impl LocalBackend {
         let history = self.history_dir();
         fs::create_dir_all(&history).map_err(|source| StateError::WriteFailed {
             action: "create the directory",
-            path: Self::shown(HISTORY_DIR),
-            source,
+            location: Self::shown(HISTORY_DIR),
+            reason: source.to_string(),
         })?;
 
         if known.is_some() {
@@ -232,17 +314,17 @@ impl LocalBackend {
         state.serial -= 1;
         let mut bytes = encoded.map_err(|e| StateError::WriteFailed {
             action: "encode",
-            path: Self::shown(STATE_FILE),
-            source: std::io::Error::other(e),
+            location: Self::shown(STATE_FILE),
+            reason: e.to_string(),
         })?;
         bytes.push(b'\n');
 
         let temp = dir.join(TEMP_FILE);
-        let failed = |action: &'static str, path: PathBuf| {
+        let failed = |action: &'static str, location: String| {
             move |source: std::io::Error| StateError::WriteFailed {
                 action,
-                path,
-                source,
+                location,
+                reason: source.to_string(),
             }
         };
         let mut file = OpenOptions::new()
@@ -260,7 +342,7 @@ impl LocalBackend {
             .map_err(failed("inspect", Self::shown(TEMP_FILE)))?;
         drop(file);
         fs::rename(&temp, &current).map_err(failed("rename over", Self::shown(STATE_FILE)))?;
-        sync_dir(&dir).map_err(failed("sync the directory", PathBuf::from(STATE_DIR)))?;
+        sync_dir(&dir).map_err(failed("sync the directory", STATE_DIR.to_string()))?;
 
         state.serial += 1;
         *known = Some(Known {
@@ -273,68 +355,28 @@ impl LocalBackend {
         Ok(())
     }
 
-    /// Keeps the file about to be replaced as `history/<serial>.json`.
-    fn keep_in_history(&self, current: &Path, serial: u64) -> Result<(), StateError> {
-        let kept = self.history_path(serial);
-        let shown = Self::shown(&format!("{HISTORY_DIR}/{serial}.json"));
-        // A crash between linking and renaming leaves this version linked already.
-        match fs::remove_file(&kept) {
-            Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(source) => {
-                return Err(StateError::WriteFailed {
-                    action: "replace",
-                    path: shown,
-                    source,
-                });
-            }
-        }
-        match fs::hard_link(current, &kept) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
-            Err(_) => {
-                fs::copy(current, &kept)
-                    .map(|_| ())
-                    .map_err(|source| StateError::WriteFailed {
-                        action: "copy the previous version to",
-                        path: shown,
-                        source,
-                    })
-            }
+    fn lock(&self, info: LockInfo) -> Result<LockGuard, StateError> {
+        match lock::try_take(self.open_lock()?, &info) {
+            Ok(Attempt::Got(guard)) => Ok(guard),
+            Ok(Attempt::Held(holder)) => Err(StateError::Locked {
+                holder,
+                location: Self::shown(LOCK_FILE),
+            }),
+            Err(source) => Err(StateError::LockFailed {
+                action: "lock",
+                location: Self::shown(LOCK_FILE),
+                reason: source.to_string(),
+            }),
         }
     }
 
-    /// Deletes the oldest versions beyond [`HISTORY_KEPT`]. Best effort: a version that
-    /// cannot be deleted now is deleted by a later write.
-    fn prune_history(&self) {
-        let serials = self.history();
-        let excess = serials.len().saturating_sub(HISTORY_KEPT);
-        for serial in serials.iter().take(excess) {
-            let _ = fs::remove_file(self.history_path(*serial));
-        }
-    }
-
-    /// The serials of the versions kept in the history, oldest first (the current state is
-    /// not among them).
-    pub fn history(&self) -> Vec<u64> {
-        let Ok(entries) = fs::read_dir(self.history_dir()) else {
-            return Vec::new();
-        };
-        let mut serials: Vec<u64> = entries
-            .flatten()
-            .filter_map(|e| {
-                let name = e.file_name();
-                let name = name.to_str()?;
-                name.strip_suffix(".json")?.parse().ok()
-            })
-            .collect();
-        serials.sort_unstable();
-        serials
+    fn history(&self) -> Result<Vec<u64>, StateError> {
+        Ok(self.serials())
     }
 
     /// Reads version `serial`: from the history, or the current state if it has that
     /// serial.
-    pub fn read_version(&self, serial: u64) -> Result<State, StateError> {
+    fn read_version(&self, serial: u64) -> Result<State, StateError> {
         let shown = Self::shown(&format!("{HISTORY_DIR}/{serial}.json"));
         if let Some((state, _)) = self.load(&self.history_path(serial), &shown)? {
             return Ok(state);
@@ -346,57 +388,8 @@ impl LocalBackend {
         }
         Err(StateError::NoSuchVersion {
             serial,
-            available: self.history(),
+            available: self.serials(),
         })
-    }
-
-    /// Takes the state lock now, or fails with [`StateError::Locked`] naming the holder.
-    pub fn lock(&self, info: LockInfo) -> Result<LockGuard, StateError> {
-        match lock::try_take(self.open_lock()?, &info) {
-            Ok(Attempt::Got(guard)) => Ok(guard),
-            Ok(Attempt::Held(holder)) => Err(StateError::Locked {
-                holder,
-                path: Self::shown(LOCK_FILE),
-            }),
-            Err(source) => Err(StateError::LockFailed {
-                action: "lock",
-                path: Self::shown(LOCK_FILE),
-                source,
-            }),
-        }
-    }
-
-    /// Takes the state lock, waiting up to `timeout` for its holder to release it (polling
-    /// every 50 ms); after that, [`StateError::Locked`] naming the holder.
-    pub fn lock_wait(&self, info: LockInfo, timeout: Duration) -> Result<LockGuard, StateError> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            match self.lock(info.clone()) {
-                Err(StateError::Locked { .. }) if Instant::now() < deadline => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    std::thread::sleep(left.min(Duration::from_millis(50)));
-                }
-                other => return other,
-            }
-        }
-    }
-
-    fn open_lock(&self) -> Result<File, StateError> {
-        let failed = |action: &'static str| {
-            move |source: std::io::Error| StateError::LockFailed {
-                action,
-                path: Self::shown(LOCK_FILE),
-                source,
-            }
-        };
-        fs::create_dir_all(self.dir()).map_err(failed("create the directory of"))?;
-        OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(self.dir().join(LOCK_FILE))
-            .map_err(failed("open"))
     }
 }
 

@@ -37,21 +37,42 @@ impl LockInfo {
     }
 }
 
-/// Holds the state lock until dropped.
-#[derive(Debug)]
+/// Holds a state lock until dropped. Each backend puts its own handle inside (an open
+/// locked file, a database session); dropping the guard releases the lock.
 pub struct LockGuard {
-    file: File,
     info: LockInfo,
+    _held: Box<dyn Send + Sync>,
 }
 
 impl LockGuard {
+    /// A guard for a lock taken by `info`, released when `held` is dropped.
+    pub fn new(info: LockInfo, held: impl Send + Sync + 'static) -> LockGuard {
+        LockGuard {
+            info,
+            _held: Box::new(held),
+        }
+    }
+
     /// Who holds it (this process).
     pub fn info(&self) -> &LockInfo {
         &self.info
     }
 }
 
-impl Drop for LockGuard {
+impl std::fmt::Debug for LockGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LockGuard")
+            .field("info", &self.info)
+            .finish()
+    }
+}
+
+/// The local backend's lock: the locked file, whose holder description is cleared on drop.
+struct FileLock {
+    file: File,
+}
+
+impl Drop for FileLock {
     fn drop(&mut self) {
         // Clear the description first; the OS lock goes when the file is closed right after.
         // A failure here is harmless: the next holder overwrites the description.
@@ -79,10 +100,10 @@ pub(crate) fn try_take(mut file: File, info: &LockInfo) -> std::io::Result<Attem
     file.seek(SeekFrom::Start(0))?;
     file.write_all(text.as_bytes())?;
     file.write_all(b"\n")?;
-    Ok(Attempt::Got(LockGuard {
-        file,
-        info: info.clone(),
-    }))
+    Ok(Attempt::Got(LockGuard::new(
+        info.clone(),
+        FileLock { file },
+    )))
 }
 
 /// Reads the holder's description. The holder writes it right after taking the lock, so an

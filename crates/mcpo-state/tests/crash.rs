@@ -6,7 +6,7 @@
 
 mod support;
 
-use mcpo_state::{LocalBackend, State};
+use mcpo_state::{Backend, LocalBackend, State};
 use std::os::unix::fs::MetadataExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -108,14 +108,14 @@ fn sigkill_at_any_moment_leaves_a_complete_state() {
     let backend = LocalBackend::new(&root);
     // A kill between keeping the replaced version and pruning leaves one version too
     // many; the next write prunes it.
-    assert!(backend.history().len() <= mcpo_state::HISTORY_KEPT + 1);
+    assert!(backend.history().expect("history").len() <= mcpo_state::HISTORY_KEPT + 1);
     let mut state = backend
         .read()
         .unwrap_or_else(|e| panic!("seed {seed}: {}", e.render()));
     backend
         .write(&mut state)
         .unwrap_or_else(|e| panic!("seed {seed}: {}", e.render()));
-    let history = backend.history();
+    let history = backend.history().expect("history");
     assert!(history.len() <= mcpo_state::HISTORY_KEPT);
     assert!(!history.is_empty());
     for serial in history {

@@ -3,7 +3,7 @@
 
 mod support;
 
-use mcpo_state::{LocalBackend, LockInfo, State, StateError};
+use mcpo_state::{Backend, LocalBackend, LockInfo, State, StateError};
 use std::path::Path;
 use support::{put_state_file, state_with};
 

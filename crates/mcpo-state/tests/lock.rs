@@ -3,7 +3,7 @@
 
 mod support;
 
-use mcpo_state::{LocalBackend, LockInfo, StateError};
+use mcpo_state::{Backend, LocalBackend, LockInfo, StateError};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

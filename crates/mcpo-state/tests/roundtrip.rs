@@ -4,7 +4,7 @@
 mod support;
 
 use mcpo_state::{
-    HISTORY_KEPT, Intent, IntentOp, LocalBackend, OutputState, REDACTED, State, StateError,
+    Backend, HISTORY_KEPT, Intent, IntentOp, LocalBackend, OutputState, REDACTED, State, StateError,
 };
 use serde_json::json;
 use support::{resource, state_with};
@@ -85,7 +85,7 @@ fn history_keeps_the_replaced_versions_and_prunes_the_oldest() {
     // Serials 1..=60 were written; 60 is current, 1..=59 were replaced, the last 50 kept.
     let last = state.serial;
     assert_eq!(last, 60);
-    let history = backend.history();
+    let history = backend.history().expect("history");
     let expected: Vec<u64> = (last - HISTORY_KEPT as u64..last).collect();
     assert_eq!(history, expected);
 

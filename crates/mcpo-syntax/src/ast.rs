@@ -454,3 +454,132 @@ pub struct Heredoc {
     /// spans still point at the raw text).
     pub template: Template,
 }
+
+/// The most nodes a path from the root of a parsed tree to a leaf can cross: blocks,
+/// expressions and template directives (`%{ if }`, `%{ for }`) each count one. [`crate::parse`]
+/// guarantees it (the lexer's depth budget, [`crate::lexer::MAX_DEPTH`], is spent by
+/// every construct that nests, and the leaf at the bottom adds one), so code that recurses
+/// over the tree needs a stack for this many levels and no more.
+pub const MAX_TREE_DEPTH: usize = crate::lexer::MAX_DEPTH + 1;
+
+impl SourceFile {
+    /// How deep the tree is, in the units of [`MAX_TREE_DEPTH`]. Measured without
+    /// recursion, so it is safe on any tree, even one built by hand.
+    pub fn depth(&self) -> usize {
+        depth_of(self)
+    }
+}
+
+fn depth_of<'a>(file: &'a SourceFile) -> usize {
+    {
+        /// A node still to visit, at the depth of its parent.
+        enum Node<'a> {
+            Items(&'a [BodyItem]),
+            Expr(&'a Expr),
+            Parts(&'a [TemplatePart]),
+        }
+        let mut max = 0;
+        let mut todo: Vec<(Node<'_>, usize)> = vec![(Node::Items(&file.body.items), 0)];
+        while let Some((node, d)) = todo.pop() {
+            match node {
+                Node::Items(items) => {
+                    for item in items {
+                        match item {
+                            BodyItem::Attribute(a) => todo.push((Node::Expr(&a.value), d)),
+                            BodyItem::Block(b) => {
+                                max = max.max(d + 1);
+                                todo.push((Node::Items(&b.body.items), d + 1));
+                            }
+                            BodyItem::Error(_) => {}
+                        }
+                    }
+                }
+                Node::Parts(parts) => {
+                    for p in parts {
+                        match p {
+                            TemplatePart::Literal { .. } => {}
+                            TemplatePart::Interpolation { expr, .. } => {
+                                todo.push((Node::Expr(expr), d));
+                            }
+                            TemplatePart::If {
+                                condition,
+                                then,
+                                otherwise,
+                                ..
+                            } => {
+                                max = max.max(d + 1);
+                                todo.push((Node::Expr(condition), d + 1));
+                                todo.push((Node::Parts(then), d + 1));
+                                if let Some(o) = otherwise {
+                                    todo.push((Node::Parts(o), d + 1));
+                                }
+                            }
+                            TemplatePart::For {
+                                collection, body, ..
+                            } => {
+                                max = max.max(d + 1);
+                                todo.push((Node::Expr(collection), d + 1));
+                                todo.push((Node::Parts(body), d + 1));
+                            }
+                        }
+                    }
+                }
+                Node::Expr(e) => {
+                    let d = d + 1;
+                    max = max.max(d);
+                    let mut kid = |e: &'a Expr| todo.push((Node::Expr(e), d));
+                    match &e.kind {
+                        ExprKind::Null
+                        | ExprKind::Bool(_)
+                        | ExprKind::Number(_)
+                        | ExprKind::Variable(_)
+                        | ExprKind::Error => {}
+                        ExprKind::Template(t) => todo.push((Node::Parts(&t.parts), d)),
+                        ExprKind::Heredoc(h) => todo.push((Node::Parts(&h.template.parts), d)),
+                        ExprKind::Tuple(items) => items.iter().for_each(kid),
+                        ExprKind::Object(items) => {
+                            for i in items {
+                                kid(&i.key);
+                                kid(&i.value);
+                            }
+                        }
+                        ExprKind::FunctionCall(c) => c.args.iter().for_each(kid),
+                        ExprKind::GetAttr { object: x, .. }
+                        | ExprKind::LegacyIndex { collection: x, .. }
+                        | ExprKind::Splat { collection: x, .. }
+                        | ExprKind::Unary { operand: x, .. }
+                        | ExprKind::Parens(x) => kid(x),
+                        ExprKind::Index { collection, key } => {
+                            kid(collection);
+                            kid(key);
+                        }
+                        ExprKind::Binary { lhs, rhs, .. } => {
+                            kid(lhs);
+                            kid(rhs);
+                        }
+                        ExprKind::Conditional {
+                            condition,
+                            then,
+                            otherwise,
+                        } => {
+                            kid(condition);
+                            kid(then);
+                            kid(otherwise);
+                        }
+                        ExprKind::For(f) => {
+                            kid(&f.collection);
+                            if let Some(k) = &f.key_expr {
+                                kid(k);
+                            }
+                            kid(&f.value_expr);
+                            if let Some(c) = &f.condition {
+                                kid(c);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        max
+    }
+}

@@ -9,9 +9,17 @@
 //! - **Significant newlines only.** A [`Tok::Newline`] is emitted only where HCL gives
 //!   newlines meaning: at the top level and directly inside `{ }` (bodies and object
 //!   constructors), but not inside `( )`, `[ ]`, `${ }`, `%{ }` or a `{ for ... }`.
-//! - **Bounded depth.** Nesting deeper than [`MAX_DEPTH`] (delimiters plus operator chains,
-//!   which the parser handles recursively) is cut out as one [`Tok::Error`] with an
-//!   `E0007` diagnostic, so the parser never recurses without bound.
+//! - **Bounded depth.** One budget, [`MAX_DEPTH`], bounds the depth of the syntax tree,
+//!   so that neither the parser nor anything that later recurses over the tree (checker,
+//!   evaluator, formatter, editor features) can overflow its stack. Every construct that
+//!   makes the tree one level deeper spends one unit while it is open: a delimiter
+//!   (`{` of a block or object, `[` of a tuple or `for`, `(` of parentheses or a call,
+//!   quotes, heredocs, `${`, `%{`), an operator of the current expression (unary and
+//!   binary operators, `?`, `.` of attribute access, legacy index and `.*`, and the `[`
+//!   of an index or `[*]` splat), and an open template directive (`%{ if }` /
+//!   `%{ for }` until its `%{ endif }` / `%{ endfor }`). Operators are given back where
+//!   an expression ends (`,`, a significant newline, `=`, `=>`, the frame's closer).
+//!   Whatever goes deeper is cut out as one [`Tok::Error`] with an `E0007` diagnostic.
 //!
 //! Comments are collected on the side. Diagnostics that the lexer reports are never
 //! repeated by the parser: it ignores errors found at a [`Tok::Error`] token or at a
@@ -20,7 +28,8 @@
 use crate::ast::{Comment, CommentKind};
 use mcpo_diagnostics::{Diagnostic, FileId, Span, codes};
 
-/// How deep delimiters and operator chains may nest.
+/// How deep the syntax tree may nest: open delimiters, operators of the expressions
+/// being lexed and open template directives together (see the module documentation).
 pub const MAX_DEPTH: usize = 256;
 
 /// A token kind. The text is `source[span]`; tokens carry no data of their own.
@@ -380,14 +389,22 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    /// Counts an operator towards the depth: unary and binary operators, `?` and `.` are
-    /// parsed recursively or build nested trees.
+    /// Counts an operator towards the depth: unary and binary operators, `?`, `.`, an
+    /// index's `[` and a template directive each wrap what came before in one more node.
     fn count_op(&mut self, start: usize, end: usize) {
+        self.count_op_then_open(start, end, 0);
+    }
+
+    /// Counts an operator that is followed at once by a frame of its own (an index's `[`,
+    /// a directive's `%{`): `frames` more levels must fit, so that the cut starts here, at
+    /// the operator, rather than at the frame (which would end the cut at its closer and
+    /// report again at the next operator).
+    fn count_op_then_open(&mut self, start: usize, end: usize, frames: usize) {
         if let Some(f) = self.frames.last_mut() {
             f.ops += 1;
         }
         self.total_ops += 1;
-        if self.skip.is_none() && self.depth() > MAX_DEPTH {
+        if self.skip.is_none() && self.depth() + frames > MAX_DEPTH {
             self.diag(
                 codes::E0007,
                 start,
@@ -401,6 +418,36 @@ impl<'a> Lexer<'a> {
                 ops: true,
             });
         }
+    }
+
+    /// Removes one count from the top frame (a template's `%{ endif }` / `%{ endfor }`).
+    fn uncount_op(&mut self) {
+        if let Some(f) = self.frames.last_mut()
+            && f.ops > 0
+        {
+            f.ops -= 1;
+            self.total_ops = self.total_ops.saturating_sub(1);
+        }
+    }
+
+    /// Whether the last token ends an operand, so that a `[` here indexes it. Keywords
+    /// (`in`, `if`) lex as identifiers too: counting one more level there is harmless.
+    fn follows_operand(&self) -> bool {
+        matches!(
+            self.out.tokens.last(),
+            Some((
+                Tok::Ident
+                    | Tok::Number
+                    | Tok::RParen
+                    | Tok::RBrack
+                    | Tok::RBrace
+                    | Tok::CQuote
+                    | Tok::HeredocEnd
+                    | Tok::Star
+                    | Tok::Error,
+                _
+            ))
+        )
     }
 
     fn newlines_significant(&self) -> bool {
@@ -607,6 +654,11 @@ impl<'a> Lexer<'a> {
             }
             b'[' => {
                 self.pos += 1;
+                // `x[i]` and `x[*]` wrap `x` in one more tree node, like an operator; a
+                // tuple's `[` only opens a frame.
+                if self.follows_operand() {
+                    self.count_op_then_open(start, start + 1, 1);
+                }
                 self.push_frame(Tok::LBrack, FrameKind::Bracket, start, start + 1);
             }
             b'(' => {
@@ -674,10 +726,14 @@ impl<'a> Lexer<'a> {
                 }
             }
             _ => {
-                self.emit(tok, start, start + len);
-                if op {
+                // The `*` of a splat (`.*`, `[*]`) is not an operator.
+                let splat = tok == Tok::Star
+                    && matches!(self.out.tokens.last(), Some((Tok::Dot | Tok::LBrack, _)));
+                // Counted first: an operator past the budget is the first token cut out.
+                if op && !splat {
                     self.count_op(start, start + len);
                 }
+                self.emit(tok, start, start + len);
             }
         }
     }
@@ -918,6 +974,8 @@ impl<'a> Lexer<'a> {
                     after += 1;
                 }
                 if after >= self.bytes.len() || self.byte(after) == b'\n' {
+                    self.pos = start;
+                    self.end_ops_skip(self.frames.len());
                     self.emit(Tok::HeredocEnd, at, at + len);
                     self.pos = at + len;
                     self.pop_frame(at + len);
@@ -1041,9 +1099,28 @@ impl<'a> Lexer<'a> {
         let kind = if tok == Tok::TemplateInterp {
             FrameKind::Interp
         } else {
+            // `%{ if }` and `%{ for }` nest the template's parts until their `%{ endif }` /
+            // `%{ endfor }`: they count on the template's frame like operators.
+            match self.word_at(end) {
+                "if" | "for" => self.count_op_then_open(start, end, 1),
+                "endif" | "endfor" => self.uncount_op(),
+                _ => {}
+            }
             FrameKind::Control
         };
         self.push_frame(tok, kind, start, end);
+    }
+
+    /// The identifier at `at` after blanks (empty if there is none).
+    fn word_at(&self, mut at: usize) -> &'a str {
+        while matches!(self.byte(at), b' ' | b'\t' | b'\r' | b'\n') {
+            at += 1;
+        }
+        let mut end = at;
+        while self.byte(end).is_ascii_alphanumeric() || self.byte(end) == b'_' {
+            end += 1;
+        }
+        self.src.get(at..end).unwrap_or("")
     }
 
     /// Lexes one stretch of a quoted template.
@@ -1057,6 +1134,8 @@ impl<'a> Lexer<'a> {
                     self.emit(Tok::TemplateLit, start, at);
                 }
                 // The string ends with the line: report it and close it here.
+                self.pos = at;
+                self.end_ops_skip(self.frames.len());
                 if let Some(f) = self.frames.last().copied() {
                     self.report_unclosed(f, at);
                 }
@@ -1074,6 +1153,8 @@ impl<'a> Lexer<'a> {
                     if at > start {
                         self.emit(Tok::TemplateLit, start, at);
                     }
+                    self.pos = at;
+                    self.end_ops_skip(self.frames.len());
                     self.emit(Tok::CQuote, at, at + 1);
                     self.pos = at + 1;
                     self.pop_frame(at + 1);

@@ -95,7 +95,7 @@ pub fn parse(text: &str, file: FileId) -> Parse {
         if !seen.insert(key) && err.custom.is_none() {
             continue;
         }
-        diagnostics.push(to_diagnostic(text, file, &err));
+        diagnostics.push(to_diagnostic(text, file, &err, &tokens));
     }
     diagnostics.sort_by_key(|d| (d.span.start, d.span.end));
 
@@ -159,7 +159,24 @@ fn describe_found(text: &str, err: &parser::PErr) -> String {
     }
 }
 
-fn to_diagnostic(text: &str, file: FileId, err: &parser::PErr) -> Diagnostic {
+/// The last token before `at` other than a newline: the one left dangling when a line
+/// (or the file) ends too early (`a = 1 +`).
+fn dangling_token(tokens: &[(lexer::Tok, SimpleSpan)], at: usize) -> Option<Span> {
+    let i = tokens.partition_point(|(_, s)| s.end <= at);
+    tokens
+        .get(..i)?
+        .iter()
+        .rev()
+        .find(|(t, s)| *t != lexer::Tok::Newline && s.start < s.end)
+        .map(|(_, s)| Span::new(s.start, s.end))
+}
+
+fn to_diagnostic(
+    text: &str,
+    file: FileId,
+    err: &parser::PErr,
+    tokens: &[(lexer::Tok, SimpleSpan)],
+) -> Diagnostic {
     let span = Span::new(err.span.start, err.span.end);
     if let Some(c) = &err.custom {
         return Diagnostic::error(c.code, file, span, c.message.clone())
@@ -188,6 +205,24 @@ fn to_diagnostic(text: &str, file: FileId, err: &parser::PErr) -> Diagnostic {
             }
         }
     };
+    // A line or file that ends too early: the squiggle goes on the token left dangling,
+    // not on the line break (which an editor draws at the start of the next line).
+    if matches!(err.found, None | Some(lexer::Tok::Newline))
+        && let Some(dangling) = dangling_token(tokens, err.span.start)
+    {
+        let label = if err.found.is_none() {
+            "the file ends after this"
+        } else {
+            "the line ends after this"
+        };
+        return Diagnostic::error(
+            code,
+            file,
+            dangling,
+            format!("expected {list}, found {found}"),
+        )
+        .with_primary_label(label);
+    }
     Diagnostic::error(code, file, span, format!("expected {list}, found {found}"))
         .with_primary_label(format!("unexpected {found}"))
 }

@@ -165,6 +165,10 @@ fn check(text: &str) -> mcpo_syntax::Parse {
         .iter()
         .for_each(|c| check_span(text, c.span, "comment"));
     check_body(text, &p.file.body);
+    assert!(
+        p.file.depth() <= MAX_TREE_DEPTH,
+        "tree deeper than the budget"
+    );
     p
 }
 

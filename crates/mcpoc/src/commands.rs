@@ -1,7 +1,8 @@
 //! The subcommands that work on source files: `check`, `fmt`, `explain`.
 
 use crate::output::{self, CheckFormat, Format};
-use crate::{EXIT_ERRORS, EXIT_OK, EXIT_USAGE, files, source};
+use crate::{EXIT_ERRORS, EXIT_OK, EXIT_USAGE};
+use mcpo_deploy::files;
 use mcpo_diagnostics::{Code, Diagnostic, FileId, SourceMap, Sources};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -9,10 +10,9 @@ use std::path::{Path, PathBuf};
 
 /// `mcpoc check`: parses every file and reports diagnostics.
 ///
-/// Besides syntax, `check` runs the checker (`mcpo-sema`) against what is pulled under the
-/// workspace root, unless `--syntax-only` is given: names and types, and `server` blocks
-/// that are invalid or whose pulled schema is missing or stale (E0301-E0303; it reads
-/// `mcpo.lock` and `.mcpo/schemas/` only and never starts a server).
+/// Besides syntax, `check` reports `server` blocks whose pulled schema is missing or
+/// stale (E0301/E0302; reads `mcpo.lock` and `.mcpo/schemas/` only) and runs the type
+/// checker (`mcpo-sema`) against the pulled schemas, unless `--syntax-only` is given.
 pub fn check(paths: &[PathBuf], syntax_only: bool, format: CheckFormat) -> u8 {
     let mut checked = match diagnose(paths, syntax_only, &BTreeMap::new()) {
         Ok(c) => c,
@@ -37,79 +37,23 @@ pub struct Checked {
     pub diags: Vec<Diagnostic>,
 }
 
-/// Reads, parses and (unless `syntax_only`) type-checks the files under `paths`: what
-/// `check` prints and `fix` applies the suggestions of. A file named in `overrides` is
-/// checked with that text instead of what is on disk (`fix --dry-run` checks its edits
-/// without writing them). `Err` is the exit code of a usage or I/O error, already
-/// reported.
+/// What `check` prints and `fix` applies the suggestions of, for the files under `paths`
+/// (`overrides`: texts to check instead of what is on disk). `Err` is the exit code of a
+/// usage or I/O error, already reported.
 pub fn diagnose(
     paths: &[PathBuf],
     syntax_only: bool,
     overrides: &BTreeMap<PathBuf, String>,
 ) -> Result<Checked, u8> {
-    let files = match files::collect(paths) {
-        Ok(f) => f,
-        Err(e) => return Err(usage_error(&e.to_string())),
-    };
-    let mut sources = Sources::new();
-    let mut diags = Vec::new();
-    let loaded = match source::load(&files, &mut sources, &mut diags) {
-        Ok(l) => l,
-        Err(e) => return Err(usage_error(&e)),
-    };
-    let mut ids = Vec::new();
-    let mut mcpo_files = Vec::new();
-    // Deployment templates are checked as the `.mcpo` source they convert to.
-    let mut converted: Vec<(FileId, FileId)> = Vec::new();
-    for file in &loaded {
-        let id = match overrides.get(&file.path) {
-            Some(text) => sources.add(sources.name(file.id).to_string(), text.clone()),
-            None => file.id,
-        };
-        if files::is_template(&file.path) {
-            let json = sources.text(file.id).to_string();
-            match crate::typecheck::template_source(&crate::workspace::root_of(paths), &json) {
-                Ok(text) => {
-                    let name = format!("{} (as .mcpo)", sources.name(file.id));
-                    let id = sources.add(name, text);
-                    diags.extend(mcpo_syntax::parse(sources.text(id), id).diagnostics);
-                    ids.push(id);
-                    converted.push((id, file.id));
-                }
-                Err(e) => diags.push(
-                    Diagnostic::error(
-                        mcpo_diagnostics::codes::E0014,
-                        file.id,
-                        mcpo_diagnostics::Span::new(0, 0),
-                        "invalid deployment template",
-                    )
-                    .with_primary_label(e),
-                ),
-            }
-            continue;
-        }
-        diags.extend(mcpo_syntax::parse(sources.text(id), id).diagnostics);
-        ids.push(id);
-        if file.utf8 {
-            mcpo_files.push((file.path.clone(), id));
-        }
-    }
-    if !syntax_only {
-        diags.extend(crate::typecheck::semantic_diagnostics(
-            &crate::workspace::root_of(paths),
-            &ids,
-            &sources,
-        ));
-    }
-    for d in &mut diags {
-        if let Some((_, json)) = converted.iter().find(|(id, _)| *id == d.file) {
-            crate::typecheck::point_into_template(d, &sources, *json);
-        }
+    let report = mcpo_deploy::load::check_paths(paths, syntax_only, overrides)
+        .map_err(|p| crate::report::problem(&p))?;
+    for note in &report.notes {
+        eprintln!("warning: {note}");
     }
     Ok(Checked {
-        sources,
-        files: mcpo_files,
-        diags,
+        sources: report.sources,
+        files: report.files,
+        diags: report.diagnostics,
     })
 }
 
@@ -129,7 +73,7 @@ pub fn fmt(paths: &[PathBuf], check: bool) -> u8 {
         .collect();
     let mut sources = Sources::new();
     let mut diags = Vec::new();
-    let loaded = match source::load(&files, &mut sources, &mut diags) {
+    let loaded = match files::load(&files, &mut sources, &mut diags) {
         Ok(l) => l,
         Err(e) => return usage_error(&e),
     };
@@ -183,7 +127,7 @@ fn fmt_stdin(check: bool) -> u8 {
     }
     let mut sources = Sources::new();
     let mut diags = Vec::new();
-    let file = source::load_bytes(Path::new("<stdin>"), bytes, &mut sources, &mut diags);
+    let file = files::load_bytes(Path::new("<stdin>"), bytes, &mut sources, &mut diags);
     let formatted = if file.utf8 {
         format_one(file.id, &sources, &mut diags)
     } else {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 pub fn run() -> u8 {
     // The same discovery as `mcpoc check` (no mDNS): files and the environment only.
     let discover: mcpo_lsp::Discover =
-        Arc::new(|root| crate::workspace::identities(&crate::workspace::discover_at(root)));
+        Arc::new(|root| mcpo_deploy::servers::identities(&mcpo_deploy::servers::discover_at(root)));
     match mcpo_lsp::run_stdio(Some(discover)) {
         Ok(()) => crate::EXIT_OK,
         Err(e) => {

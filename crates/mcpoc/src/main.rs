@@ -1,13 +1,12 @@
 //! `mcpoc`: the mcpo compiler and interpreter.
 //!
-//! This crate only parses arguments, reads files, wires the library crates together and
-//! prints. Every rule lives in a library crate.
+//! This crate only parses arguments, calls the library crates and prints (the deployment
+//! commands through the session of `mcpo-deploy`). Every rule lives in a library crate.
 
 mod commands;
 mod completions;
 mod conformance;
 mod deploy;
-mod files;
 mod fix;
 mod init;
 mod lsp;
@@ -15,10 +14,8 @@ mod output;
 mod progress;
 mod report;
 mod servers;
-mod source;
 mod state_cmd;
 mod typecheck;
-mod workspace;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;

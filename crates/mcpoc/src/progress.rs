@@ -27,6 +27,8 @@ pub enum Verb {
     Run,
     /// An undo of an earlier step of the same run (`--rollback-on-failure`).
     Rollback,
+    /// A data read or task removed from the state; nothing is called.
+    Forget,
 }
 
 impl Verb {
@@ -40,6 +42,7 @@ impl Verb {
             Verb::Read => "reading",
             Verb::Run => "running",
             Verb::Rollback => "rolling back",
+            Verb::Forget => "forgetting",
         }
     }
 
@@ -53,6 +56,7 @@ impl Verb {
             Verb::Read => "read",
             Verb::Run => "ran",
             Verb::Rollback => "rolled back",
+            Verb::Forget => "forgot",
         }
     }
 }

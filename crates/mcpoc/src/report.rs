@@ -7,60 +7,63 @@
 //!   help: run `mcpoc plan --out plan.json` again and apply the new plan
 //! ```
 
-use mcpo_diagnostics::Code;
+use crate::output::{self, Format};
+use mcpo_deploy::{DeployError, Problem};
+use mcpo_exec::ExecError;
 
-/// One error of a deployment command.
-#[derive(Debug, Clone)]
-pub struct CliError {
-    /// Its code (the summary printed comes from the registry).
-    pub code: Code,
-    /// The specifics: names, paths, numbers.
-    pub detail: String,
-    /// What to do about it.
-    pub help: Option<String>,
-    /// The exit code it leads to.
-    pub exit: u8,
+/// A problem as printed.
+pub fn render_problem(p: &Problem) -> String {
+    let Some(code) = p.code else {
+        return format!("error: {}\n", p.detail);
+    };
+    let summary = code.info().map_or("error", |i| i.summary);
+    let mut out = format!("error[{code}]: {summary}\n");
+    for line in p.detail.lines() {
+        out.push_str(&format!("  {line}\n"));
+    }
+    if let Some(help) = &p.help {
+        out.push_str(&format!("  help: {help}\n"));
+    }
+    out
 }
 
-impl CliError {
-    /// An error with `detail`, exiting 1.
-    pub fn new(code: Code, detail: impl Into<String>) -> CliError {
-        CliError {
-            code,
-            detail: detail.into(),
-            help: None,
-            exit: crate::EXIT_ERRORS,
+/// Prints a problem on stderr; returns the exit code (2 for usage errors, else 1).
+pub fn problem(p: &Problem) -> u8 {
+    eprint!("{}", render_problem(p));
+    if p.usage {
+        crate::EXIT_USAGE
+    } else {
+        crate::EXIT_ERRORS
+    }
+}
+
+/// An executor error as printed: `error[E0600]: aws.vpc.main: ...` and its help.
+pub fn render_exec(e: &ExecError) -> String {
+    e.to_string()
+}
+
+/// Prints whatever stopped a session operation; returns the exit code.
+pub fn deploy_error(e: DeployError) -> u8 {
+    match e {
+        DeployError::Diagnostics {
+            mut diagnostics,
+            sources,
+            then,
+        } => {
+            output::print(&mut diagnostics, &sources, Format::Human);
+            match then {
+                Some(p) => problem(&p),
+                None => crate::EXIT_ERRORS,
+            }
         }
-    }
-
-    /// Adds what to do.
-    pub fn help(mut self, help: impl Into<String>) -> CliError {
-        self.help = Some(help.into());
-        self
-    }
-
-    /// Sets the exit code.
-    pub fn exit(mut self, code: u8) -> CliError {
-        self.exit = code;
-        self
-    }
-
-    /// The error as printed.
-    pub fn render(&self) -> String {
-        let summary = self.code.info().map_or("error", |i| i.summary);
-        let mut out = format!("error[{}]: {summary}\n", self.code);
-        for line in self.detail.lines() {
-            out.push_str(&format!("  {line}\n"));
+        DeployError::Problem(p) => problem(&p),
+        DeployError::State(e) => {
+            eprintln!("{}", e.render());
+            crate::EXIT_ERRORS
         }
-        if let Some(help) = &self.help {
-            out.push_str(&format!("  help: {help}\n"));
+        DeployError::Exec(e) => {
+            eprintln!("{}", render_exec(&e));
+            crate::EXIT_ERRORS
         }
-        out
-    }
-
-    /// Prints it on stderr and returns the exit code.
-    pub fn report(&self) -> u8 {
-        eprint!("{}", self.render());
-        self.exit
     }
 }

@@ -1,9 +1,9 @@
 //! `mcpoc servers` and `mcpoc schema pull`: the commands that talk to MCP servers.
 
 use crate::output::{self, Format};
-use crate::workspace::{self, ServerSpecs};
 use crate::{EXIT_ERRORS, EXIT_OK, EXIT_USAGE};
 use clap::{Args, Subcommand};
+use mcpo_deploy::servers::{self as workspace, ServerSpecs};
 use mcpo_diagnostics::Sources;
 use mcpo_mcp::discovery::{DiscoverOptions, RealEnvironment, Registry, discover};
 use mcpo_mcp::{ConnectOptions, Connection, ServerSpec};
@@ -382,7 +382,7 @@ pub fn schema(command: SchemaCommand) -> u8 {
                         eprintln!(
                             "error: cannot write `{}`: {}",
                             path.display(),
-                            crate::files::io_reason(&e)
+                            mcpo_deploy::files::io_reason(&e)
                         );
                         failed = true;
                         continue;
@@ -417,7 +417,7 @@ pub fn schema(command: SchemaCommand) -> u8 {
         if wrote && let Err(e) = store.write(Path::new(LOCK_FILE), &lock.to_file_text()) {
             eprintln!(
                 "error: cannot write `{LOCK_FILE}`: {}",
-                crate::files::io_reason(&e)
+                mcpo_deploy::files::io_reason(&e)
             );
             failed = true;
         }

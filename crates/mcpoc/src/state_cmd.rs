@@ -1,13 +1,13 @@
-//! `mcpoc state list|show|rm` and `mcpoc output`: reading and editing the recorded state
-//! through `mcpo-state`'s local backend. Sensitive values are redacted everywhere except
-//! an output asked for by name.
+//! `mcpoc state list|show|rm` and `mcpoc output`: what the state holds (through
+//! `mcpo-deploy`'s queries), rendered. Sensitive values are redacted everywhere except an
+//! output asked for by name.
 
 use crate::deploy::{PlanFormat, WorkspaceArg};
-use crate::report::CliError;
+use crate::report;
 use crate::{EXIT_ERRORS, EXIT_OK};
 use clap::{Args, Subcommand};
-use mcpo_diagnostics::codes;
-use mcpo_state::{LocalBackend, LockInfo, State, StateError};
+use mcpo_deploy::{Session, query};
+use mcpo_state::{State, StateError};
 use serde_json::Value;
 
 /// `mcpoc state ...`
@@ -63,35 +63,9 @@ pub fn state_error(e: &StateError) -> u8 {
 }
 
 fn read(ws: &WorkspaceArg) -> Result<State, u8> {
-    LocalBackend::new(ws.root())
+    Session::local_backend(&ws.root())
         .read()
         .map_err(|e| state_error(&e))
-}
-
-fn not_in_state(address: &str, state: &State) -> CliError {
-    let near: Vec<&String> = state
-        .resources
-        .keys()
-        .filter(|a| {
-            let last = |s: &str| s.rsplit('.').next().unwrap_or_default().to_string();
-            a.contains(address) || address.contains(a.as_str()) || last(a) == last(address)
-        })
-        .take(3)
-        .collect();
-    let help = if state.resources.is_empty() {
-        "the state is empty: nothing was applied in this workspace yet".to_string()
-    } else if near.is_empty() {
-        "`mcpoc state list` shows the addresses in the state".to_string()
-    } else {
-        format!(
-            "did you mean {}? (`mcpoc state list` shows them all)",
-            near.iter()
-                .map(|a| format!("`{a}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    };
-    CliError::new(codes::E0635, format!("`{address}` is not in the state")).help(help)
 }
 
 /// A value as written in `.mcpo` source: strings quoted, lists and objects inline.
@@ -172,8 +146,9 @@ pub fn state(command: StateCommand) -> u8 {
                 Ok(s) => s,
                 Err(code) => return code,
             };
-            let Some(r) = state.resources.get(&address) else {
-                return not_in_state(&address, &state).report();
+            let r = match query::resource(&state, &address) {
+                Ok(r) => r,
+                Err(p) => return report::problem(&p),
             };
             let shown = r.redacted();
             match format {
@@ -206,29 +181,10 @@ pub fn state(command: StateCommand) -> u8 {
 }
 
 fn state_rm(addresses: &[String], ws: &WorkspaceArg) -> u8 {
-    let backend = LocalBackend::new(ws.root());
-    let _lock = match backend.lock(LockInfo::current("mcpoc state rm")) {
-        Ok(guard) => guard,
-        Err(e) => return state_error(&e),
+    let removed = match query::forget(Session::local_backend(&ws.root()).as_ref(), addresses) {
+        Ok(r) => r,
+        Err(e) => return report::deploy_error(e),
     };
-    let mut state = match backend.read() {
-        Ok(s) => s,
-        Err(e) => return state_error(&e),
-    };
-    let mut removed = Vec::new();
-    for address in addresses {
-        let gone = state.rm(address);
-        if gone.is_empty() {
-            // Nothing is written when any address is wrong: fix the command and rerun.
-            return not_in_state(address, &state)
-                .help("nothing was removed; `mcpoc state list` shows the addresses in the state")
-                .report();
-        }
-        removed.extend(gone);
-    }
-    if let Err(e) = backend.write(&mut state) {
-        return state_error(&e);
-    }
     for (address, r) in &removed {
         println!(
             "removed {address} (id {}) from the state; it still exists on server `{}`",
@@ -246,16 +202,9 @@ pub fn output(args: OutputArgs) -> u8 {
     };
     match &args.name {
         Some(name) => {
-            let Some(o) = state.outputs.get(name) else {
-                let known: Vec<String> = state.outputs.keys().map(|k| format!("`{k}`")).collect();
-                let help = if known.is_empty() {
-                    "there are no outputs: declare `output` blocks and run `mcpoc apply`".into()
-                } else {
-                    format!("the outputs are {}", known.join(", "))
-                };
-                return CliError::new(codes::E0635, format!("no output `{name}` in the state"))
-                    .help(help)
-                    .report();
+            let o = match query::output(&state, name) {
+                Ok(o) => o,
+                Err(p) => return report::problem(&p),
             };
             match (args.format, &o.value) {
                 (PlanFormat::Text, Value::String(s)) => println!("{s}"),

@@ -185,3 +185,43 @@ fn errors_of_the_deployment_commands() {
     run.expect_code(1);
     insta::assert_snapshot!("error_e0630_check_errors", redact(&ws, &run.stderr));
 }
+
+/// E0616: the state records a resource of a type its server no longer has tools for (a
+/// server upgraded since, say). Destroy deletes everything else, refuses to call a tool
+/// that does not exist, and keeps the resource in the state: a missing tool is never
+/// "already gone".
+#[test]
+fn error_e0616_a_tool_the_server_does_not_have() {
+    let ws = Ws::fixture("basic");
+    ws.pull();
+    ws.apply_ok();
+    let path = ".mcpo/state/state.json";
+    let mut state: Value = serde_json::from_str(&ws.read(path)).expect("the state is JSON");
+    state["resources"]["docker.ghost.old"] = serde_json::json!({
+        "server": "docker",
+        "type_name": "ghost",
+        "id": "ghost-1",
+        "inputs": {},
+        "outputs": {"id": "ghost-1"}
+    });
+    ws.write(
+        path,
+        &serde_json::to_string_pretty(&state).expect("encodes"),
+    );
+    let run = ws.run(&["destroy", "--auto-approve"]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("error[E0616]"), "{}", run.both());
+    assert_eq!(ws.state_addresses(), ["docker.ghost.old"], "{}", run.both());
+    assert!(
+        ws.twin_counts().values().all(|n| *n == 0),
+        "{:?}",
+        ws.twin_counts()
+    );
+    let shown: String = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error[") || l.starts_with("  help:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    insta::assert_snapshot!("error_e0616_tool_not_found", redact(&ws, &shown));
+}

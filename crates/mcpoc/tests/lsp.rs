@@ -13,7 +13,11 @@ fn doc(c: &Client, file: &str) -> Value {
 #[test]
 fn a_workspace_error_is_published_at_its_range_and_clears_when_fixed() {
     let ws = workspace("ws");
-    let mut c = Client::start(ws.path());
+    // The code links to its section of the book where the client says the book is.
+    let mut c = Client::start_with(
+        ws.path(),
+        json!({"bookUrl": "https://docs.example.org/mcpo/"}),
+    );
     // Published for files on disk, without opening them.
     let diags = c.diagnostics("typo.mcpo", None);
     let unknown = diags
@@ -33,9 +37,9 @@ fn a_workspace_error_is_published_at_its_range_and_clears_when_fixed() {
         "{unknown}"
     );
     assert!(
-        unknown["codeDescription"]["href"]
-            .as_str()
-            .is_some_and(|h| h.ends_with("codes.html#e0103-unknown-attribute")),
+        unknown["codeDescription"]["href"].as_str().is_some_and(
+            |h| h == "https://docs.example.org/mcpo/codes.html#e0103-unknown-attribute"
+        ),
         "{unknown}"
     );
     // The clean files have none.
@@ -57,6 +61,17 @@ fn a_workspace_error_is_published_at_its_range_and_clears_when_fixed() {
         "both references to the renamed VPC are reported: {app:?}"
     );
     c.shutdown();
+}
+
+#[test]
+fn without_a_book_url_codes_carry_no_link() {
+    let ws = workspace("ws");
+    let mut c = Client::start(ws.path());
+    let diags = c.diagnostics("typo.mcpo", None);
+    assert!(!diags.is_empty());
+    for d in &diags {
+        assert!(d.get("codeDescription").is_none(), "{d}");
+    }
 }
 
 #[test]

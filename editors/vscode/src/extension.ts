@@ -114,6 +114,10 @@ async function startClient(): Promise<void> {
       fileEvents: vscode.workspace.createFileSystemWatcher('**/{*.mcpo,mcpo.toml,.mcpo/schemas/**}'),
     },
     outputChannel: output,
+    // Diagnostic codes link to their section of the book when its address is set.
+    initializationOptions: {
+      bookUrl: vscode.workspace.getConfiguration('mcpo').get<string>('bookUrl', ''),
+    },
   };
   client = new LanguageClient('mcpo', 'mcpo Language Server', serverOptions, clientOptions);
   try {

@@ -3,9 +3,9 @@
 
 #![allow(dead_code)]
 
-use mcpo_exec::{Connections, Event, EventKind, StateStore};
+use mcpo_exec::{Connections, Event, EventKind};
 use mcpo_mcp::{ConnectOptions, ServerSpec};
-use mcpo_state::State;
+use mcpo_state::{Backend, State};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -39,32 +39,12 @@ pub async fn connect(specs: Vec<ServerSpec>) -> Connections {
     conns
 }
 
-/// The real local state backend in `dir`.
-pub struct FileStore {
-    root: PathBuf,
-    backend: mcpo_state::LocalBackend,
-}
-
-impl FileStore {
-    pub fn new(root: &Path) -> FileStore {
-        FileStore {
-            root: root.to_path_buf(),
-            backend: mcpo_state::LocalBackend::new(root),
-        }
-    }
-
-    /// What is on disk now (a fresh backend, as the next run would read it).
-    pub fn read(&self) -> State {
-        mcpo_state::LocalBackend::new(&self.root)
-            .read()
-            .expect("the state file reads")
-    }
-}
-
-impl StateStore for FileStore {
-    fn write(&self, state: &mut State) -> Result<(), String> {
-        StateStore::write(&self.backend, state)
-    }
+/// What the local state backend in `root` holds now (a fresh backend, as the next run
+/// would read it).
+pub fn read_state(root: &Path) -> State {
+    mcpo_state::LocalBackend::new(root)
+        .read()
+        .expect("the state file reads")
 }
 
 /// Every event sent so far.

@@ -9,7 +9,7 @@
 //! Every state `write-loop` writes is self-consistent: each resource's `inputs.gen` equals
 //! the output `gen`, so a reader can tell a complete state from a mix of two.
 
-use mcpo_state::{LocalBackend, LockInfo, OutputState, ResourceState};
+use mcpo_state::{Backend, LocalBackend, LockInfo, OutputState, ResourceState};
 use serde_json::json;
 use std::io::Write;
 use std::process::ExitCode;

@@ -54,6 +54,11 @@ impl Client {
     /// Starts the server and initializes it with `root` as the workspace folder; waits
     /// for the `initialize` response (messages sent before it may be dropped).
     pub fn start(root: &Path) -> Client {
+        Client::start_with(root, Value::Null)
+    }
+
+    /// [`Client::start`] with `initializationOptions`.
+    pub fn start_with(root: &Path, options: Value) -> Client {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mcpoc"))
             .arg("lsp")
             .stdin(Stdio::piped())
@@ -88,6 +93,7 @@ impl Client {
                 "rootUri": root_uri,
                 "workspaceFolders": [{"uri": root_uri, "name": "ws"}],
                 "capabilities": {},
+                "initializationOptions": options,
             }),
         );
         assert!(init["capabilities"].is_object(), "initialize: {init}");
@@ -99,6 +105,36 @@ impl Client {
         let body = msg.to_string();
         write!(self.stdin, "Content-Length: {}\r\n\r\n{body}", body.len()).expect("write");
         self.stdin.flush().expect("flush");
+    }
+
+    /// Sends `body` as one well-framed message, whatever it holds.
+    pub fn send_raw(&mut self, body: &[u8]) {
+        write!(self.stdin, "Content-Length: {}\r\n\r\n", body.len()).expect("write");
+        self.stdin.write_all(body).expect("write");
+        self.stdin.flush().expect("flush");
+    }
+
+    /// Writes `bytes` to the server's input as they are (no framing added).
+    pub fn send_raw_bytes(&mut self, bytes: &[u8]) {
+        self.stdin.write_all(bytes).expect("write");
+        self.stdin.flush().expect("flush");
+    }
+
+    /// Waits for any message satisfying `pred` (looking at the backlog first).
+    pub fn wait_message(&mut self, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(i) = self.backlog.iter().position(&pred) {
+            return self.backlog.remove(i);
+        }
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let msg = self
+                .recv(deadline)
+                .unwrap_or_else(|| panic!("no such message arrived; backlog: {:?}", self.backlog));
+            if pred(&msg) {
+                return msg;
+            }
+            self.backlog.push(msg);
+        }
     }
 
     /// Sends a notification.

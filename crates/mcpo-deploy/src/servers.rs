@@ -13,23 +13,8 @@ use mcpo_schema::ServerIdentity;
 use mcpo_sema::{ServerDecl, ServerTransport, Setting};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-/// The workspace root for a list of paths: the first directory named, or the directory
-/// of the first file.
-pub fn root_of(paths: &[PathBuf]) -> PathBuf {
-    let Some(first) = paths.first() else {
-        return PathBuf::from(".");
-    };
-    if first.is_dir() {
-        first.clone()
-    } else {
-        match first.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        }
-    }
-}
+use std::time::Duration;
 
 /// Discovery for the workspace at `root` as `check`, the deployment commands and the
 /// language server run it: configuration files and the environment, no mDNS.
@@ -156,6 +141,9 @@ fn spec_of(decl: &ServerDecl, sources: &Sources) -> Result<Option<ServerSpec>, B
             .max_concurrency
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
         timeout: decl.timeout_ms.map(Duration::from_millis),
+        // Not settable from a `server` block yet (the default applies); see
+        // `ServerSpec::max_message_bytes`.
+        max_message_bytes: None,
         source: Source::ServerBlock {
             location: format!("{}:{line}", sources.name(decl.file)),
         },
@@ -169,9 +157,9 @@ pub fn load(paths: &[PathBuf]) -> Result<(Sources, Vec<ServerDecl>, Vec<Diagnost
     let files = crate::files::collect(paths).map_err(|e| e.to_string())?;
     let mut sources = Sources::new();
     let mut diags = Vec::new();
-    let loaded = crate::source::load(&files, &mut sources, &mut diags)?;
+    let loaded = crate::files::load(&files, &mut sources, &mut diags)?;
     let ids: Vec<_> = loaded.iter().map(|f| f.id).collect();
-    let (db, ws) = crate::typecheck::sources_database(&ids, &sources);
+    let (db, ws) = crate::load::sources_database(&ids, &sources);
     for file in ws.files(&db) {
         diags.extend(mcpo_sema::parse(&db, *file).diagnostics.iter().cloned());
         diags.extend(

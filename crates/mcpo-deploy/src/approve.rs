@@ -1,0 +1,48 @@
+//! Approval: before anything changes, a person says yes to the exact plan that will run.
+//! The session decides when to ask (never for a plan without changes or a saved plan,
+//! which was approved when it was saved); an [`Approver`] asks: the terminal prompt, the
+//! `--auto-approve` flag, an MCP client's elicitation.
+
+use crate::error::Problem;
+use mcpo_plan::Plan;
+use std::future::Future;
+use std::pin::Pin;
+
+/// What the person said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Approval {
+    /// Yes: run exactly this plan.
+    Approved,
+    /// No: nothing changes.
+    Declined,
+    /// Nobody could be asked (no terminal, a client without elicitation).
+    Unavailable(Problem),
+}
+
+/// What is asked.
+#[derive(Debug, Clone, Copy)]
+pub struct ApprovalRequest<'a> {
+    /// The plan that runs if approved.
+    pub plan: &'a Plan,
+    /// The question, e.g. "Do you want to perform these actions?".
+    pub question: &'a str,
+}
+
+/// A boxed future, for trait methods that may wait on a person.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Asks a person to approve a plan.
+pub trait Approver: Send + Sync {
+    /// Shows the plan and asks the question; resolves with the answer.
+    fn approve<'a>(&'a self, request: ApprovalRequest<'a>) -> BoxFuture<'a, Approval>;
+}
+
+/// Approves everything without asking (`--auto-approve`: the person approved in advance).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AutoApprove;
+
+impl Approver for AutoApprove {
+    fn approve<'a>(&'a self, _request: ApprovalRequest<'a>) -> BoxFuture<'a, Approval> {
+        Box::pin(async { Approval::Approved })
+    }
+}

@@ -1,0 +1,40 @@
+//! The deployment engine as a library: one path under every front end.
+//!
+//! The CLI (`mcpoc plan|apply|destroy|refresh|import|state|output`), mcpo served as an MCP
+//! server and runbooks all drive the same session:
+//!
+//! - [`load`]: find, read and check a workspace (source files, deployment templates,
+//!   pulled schemas, `server` blocks) exactly as `mcpoc check` does;
+//! - [`vars`]: input variables from settings, variable files and the environment;
+//! - [`Session`]: the state backend and its lock, the server connections of one run,
+//!   refresh, plan, and apply of a plan ([`Session::apply`]): an [`Approver`] is asked
+//!   first (the terminal prompt, `--auto-approve`, an MCP client's elicitation), then
+//!   exactly the approved steps run, with progress as events on a channel and a
+//!   cancellation token;
+//! - [`planfile`]: saved plans and the rule that a saved plan fits only the state it was
+//!   made from;
+//! - [`query`]: what the state holds.
+//!
+//! **Architecture invariant:** never prints and never exits. Results are values,
+//! problems are [`DeployError`]s (diagnostics with their sources, or coded problems), and
+//! each front end renders them its own way.
+
+#![warn(clippy::unwrap_used, clippy::indexing_slicing)]
+
+pub mod approve;
+mod error;
+pub mod files;
+mod io;
+pub mod load;
+pub mod planfile;
+pub mod query;
+pub mod servers;
+mod session;
+pub mod vars;
+
+pub use approve::{Approval, ApprovalRequest, Approver, AutoApprove};
+pub use error::{DeployError, Problem};
+pub use io::WorkspaceIo;
+pub use load::Checked;
+pub use session::{Applied, Execution, Planned, Session, program};
+pub use vars::{RawVar, VarSources};

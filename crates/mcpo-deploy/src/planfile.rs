@@ -1,0 +1,109 @@
+//! Saved plans: written by `plan --out`, applied exactly by `apply FILE`, and refused when
+//! their format is not this build's or the state moved on since they were made.
+
+use crate::error::Problem;
+use mcpo_diagnostics::codes;
+use mcpo_plan::Plan;
+use mcpo_state::State;
+use std::io::Write;
+use std::path::Path;
+
+/// Writes `plan` to `path`, owner-only (a saved plan holds variable values, sensitive
+/// ones included).
+pub fn write(path: &Path, plan: &Plan) -> Result<(), Problem> {
+    let text = serde_json::to_string_pretty(plan)
+        .map_err(|e| Problem::new(codes::E0632, format!("the plan cannot be encoded: {e}")))?;
+    let result = (|| {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)?;
+        f.write_all(text.as_bytes())?;
+        f.write_all(b"\n")?;
+        f.sync_all()
+    })();
+    result.map_err(|e| {
+        Problem::new(
+            codes::E0632,
+            format!(
+                "cannot write the plan to `{}`: {}",
+                path.display(),
+                crate::files::io_reason(&e)
+            ),
+        )
+        .usage()
+    })
+}
+
+/// Reads a plan saved by [`write`]; refuses another format version.
+pub fn read(path: &Path) -> Result<Plan, Problem> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Problem::new(
+            codes::E0632,
+            format!(
+                "cannot read the plan `{}`: {}",
+                path.display(),
+                crate::files::io_reason(&e)
+            ),
+        )
+        .usage()
+    })?;
+    let plan: Plan = serde_json::from_str(&text).map_err(|e| {
+        Problem::new(
+            codes::E0632,
+            format!(
+                "`{}` is not a plan saved by `mcpoc plan --out`: {e}",
+                path.display()
+            ),
+        )
+        .help("save a plan with `mcpoc plan --out FILE`")
+    })?;
+    if plan.format_version != mcpo_plan::plan::PLAN_FORMAT_VERSION {
+        return Err(Problem::new(
+            codes::E0632,
+            format!(
+                "`{}` has plan format {}, this mcpoc reads format {}",
+                path.display(),
+                plan.format_version,
+                mcpo_plan::plan::PLAN_FORMAT_VERSION
+            ),
+        )
+        .help("make the plan again with this mcpoc: `mcpoc plan --out FILE`"));
+    }
+    Ok(plan)
+}
+
+/// Whether `plan` may still be applied to `state`: it was made from this very version of
+/// the state (same lineage and serial). A plan made before anything was ever saved
+/// (serial 0) fits any other unsaved state: both are the same empty state.
+pub fn still_fits(plan: &Plan, state: &State) -> Result<(), Problem> {
+    let unsaved = |serial: u64| serial == 0;
+    if (unsaved(plan.serial) && unsaved(state.serial))
+        || (plan.lineage == state.lineage && plan.serial == state.serial)
+    {
+        return Ok(());
+    }
+    let what = if unsaved(plan.serial) {
+        format!(
+            "the plan was made before anything was applied in this workspace; the state is now at serial {}",
+            state.serial
+        )
+    } else if plan.lineage != state.lineage {
+        format!(
+            "the plan was made for another state (lineage {}; this workspace's state has lineage {})",
+            plan.lineage, state.lineage
+        )
+    } else {
+        format!(
+            "the plan was made from state serial {}; the state is now at serial {}",
+            plan.serial, state.serial
+        )
+    };
+    Err(
+        Problem::new(codes::E0631, format!("{what}; nothing was changed"))
+            .help("make a new plan with `mcpoc plan --out FILE`, review it, and apply that"),
+    )
+}

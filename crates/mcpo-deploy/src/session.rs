@@ -1,0 +1,383 @@
+//! The deployment session: a checked workspace, its state held under the lock, the server
+//! connections of one run; refresh, plan, approval and execution on top of them.
+//!
+//! Every front end (the CLI, `mcpoc serve`, runbooks) drives the same sequence:
+//!
+//! ```text
+//! load (check) -> Session::open (lock, read state) -> connect -> refresh -> plan
+//!     -> apply (approval, then exactly the approved steps) -> close
+//! ```
+//!
+//! Nothing is printed: results come back as values, progress as executor events on the
+//! caller's channel.
+
+use crate::approve::{Approval, ApprovalRequest, Approver};
+use crate::error::{DeployError, Problem};
+use crate::io::WorkspaceIo;
+use crate::load::Checked;
+use mcpo_diagnostics::codes;
+use mcpo_exec::{
+    ApplyOptions, CancellationToken, Connections, Event, PlanEvaluator, RefreshOptions,
+    RefreshReport, Summary,
+};
+use mcpo_mcp::{ConnectOptions, ServerSpec};
+use mcpo_plan::{Drivers, Plan, PlanInputs, PlanMode, PlanSource, Program};
+use mcpo_state::{Backend, LockGuard, LockInfo, State};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// A plan and the lowered program it was made from (the executor evaluates each step's
+/// arguments with the program once the steps it depends on are done).
+pub struct Planned {
+    /// The lowered workspace.
+    pub program: Program,
+    /// The plan.
+    pub plan: Plan,
+    /// Whether the plan was saved (and so approved) before this run.
+    pub saved: bool,
+}
+
+/// How to execute a plan.
+#[derive(Debug, Clone)]
+pub struct Execution {
+    /// At most this many steps in flight.
+    pub parallelism: usize,
+    /// Undo this run's steps when one fails.
+    pub rollback_on_failure: bool,
+}
+
+impl Default for Execution {
+    fn default() -> Self {
+        Execution {
+            parallelism: 10,
+            rollback_on_failure: false,
+        }
+    }
+}
+
+/// What became of a plan given to [`Session::apply`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Applied {
+    /// The plan changes nothing; nothing ran.
+    NoChanges,
+    /// The person said no; nothing changed.
+    Declined,
+    /// The approved plan ran: what happened to its steps.
+    Ran(Summary),
+}
+
+/// A workspace open for deployment: checked, its state locked and read.
+pub struct Session {
+    checked: Checked,
+    backend: Arc<dyn Backend>,
+    lock: LockGuard,
+    state: State,
+    vars: BTreeMap<String, String>,
+    io: WorkspaceIo,
+    drivers: Drivers,
+    specs: BTreeMap<String, ServerSpec>,
+    conns: Option<Arc<Connections>>,
+}
+
+impl Session {
+    /// Takes the state lock of `backend` (naming `command` as its holder) and reads the
+    /// state. Nothing is started before the lock is held: the servers' own state is only
+    /// touched by the holder. `vars` are the variable values as given (see
+    /// [`crate::vars`]).
+    pub fn open(
+        checked: Checked,
+        vars: BTreeMap<String, String>,
+        backend: Arc<dyn Backend>,
+        command: &str,
+    ) -> Result<Session, DeployError> {
+        let lock = backend.lock(LockInfo::current(command))?;
+        let state = backend.read()?;
+        let io = WorkspaceIo::new(checked.root.clone());
+        let drivers = mcpo_plan::driver::workspace_drivers(&checked.db, checked.workspace);
+        let specs = checked.servers.clone();
+        Ok(Session {
+            checked,
+            backend,
+            lock,
+            state,
+            vars,
+            io,
+            drivers,
+            specs,
+            conns: None,
+        })
+    }
+
+    /// The local state backend of the workspace at `root` (`.mcpo/state/`).
+    pub fn local_backend(root: &std::path::Path) -> Arc<dyn Backend> {
+        Arc::new(mcpo_state::LocalBackend::new(root))
+    }
+
+    /// The checked workspace.
+    pub fn checked(&self) -> &Checked {
+        &self.checked
+    }
+
+    /// The state as it is now.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Who holds the lock (this session).
+    pub fn lock_holder(&self) -> &LockInfo {
+        self.lock.info()
+    }
+
+    /// The declarations of the servers the workspace uses.
+    pub fn specs(&self) -> &BTreeMap<String, ServerSpec> {
+        &self.specs
+    }
+
+    /// The drivers of the workspace's resource types.
+    pub fn drivers(&self) -> &Drivers {
+        &self.drivers
+    }
+
+    /// Connects (concurrently) to every server the workspace declares or the state
+    /// mentions. A server that cannot be connected fails only the steps on it.
+    pub async fn connect(&mut self) {
+        let mut needed: BTreeSet<String> = self.specs.keys().cloned().collect();
+        needed.extend(self.state.resources.values().map(|r| r.server.clone()));
+        needed.extend(self.state.intents.iter().map(|i| i.server.clone()));
+        self.connect_to(needed).await;
+    }
+
+    async fn connect_to(&mut self, needed: BTreeSet<String>) {
+        let conns = Connections::connect(
+            &self.specs,
+            needed.iter().map(String::as_str),
+            &ConnectOptions::default(),
+        )
+        .await;
+        if let Some(old) = self.conns.replace(Arc::new(conns))
+            && let Ok(old) = Arc::try_unwrap(old)
+        {
+            old.shutdown().await;
+        }
+    }
+
+    /// Reads every resource of the state from its server: drift, deletions outside mcpo,
+    /// interrupted operations settled. The state is saved when it changed. Read failures
+    /// are in the report (and leave the recorded state as it was).
+    pub async fn refresh(&mut self) -> Result<RefreshReport, DeployError> {
+        if self.state.resources.is_empty() && self.state.intents.is_empty() {
+            return Ok(RefreshReport::default());
+        }
+        let conns = self.connections();
+        let before = self.state.clone();
+        let report = mcpo_exec::refresh(
+            &conns,
+            &self.drivers,
+            &mut self.state,
+            &RefreshOptions::default(),
+        )
+        .await;
+        self.save_if_changed(&before)?;
+        Ok(report)
+    }
+
+    /// The connections of this run (none yet: an empty set, every call fails with "not
+    /// connected").
+    fn connections(&self) -> Arc<Connections> {
+        self.conns.clone().unwrap_or_default()
+    }
+
+    fn save_if_changed(&mut self, before: &State) -> Result<(), DeployError> {
+        if &self.state != before {
+            self.backend.write(&mut self.state)?;
+        }
+        Ok(())
+    }
+
+    /// Plans the workspace against the (refreshed) state. Data blocks are read through
+    /// the connected servers (without connections they are read during apply).
+    pub async fn plan(&self, mode: PlanMode) -> Result<Planned, DeployError> {
+        let conns = self.conns.clone();
+        let db = self.checked.db.clone();
+        let ws = self.checked.workspace;
+        let state = self.state.clone();
+        let vars = self.vars.clone();
+        let io = self.io.clone();
+        let sources: Vec<PlanSource> = self
+            .checked
+            .texts
+            .iter()
+            .map(|(name, text)| PlanSource {
+                name: name.clone(),
+                text: text.clone(),
+            })
+            .collect();
+        // Planning is synchronous and may block on data reads: off the async threads.
+        let planned = tokio::task::spawn_blocking(move || {
+            let inputs = PlanInputs {
+                variables: vars,
+                state: &state,
+                reader: conns.as_deref().map(|c| c as &dyn mcpo_plan::ToolCaller),
+                io: &io,
+                mode,
+                sources,
+            };
+            mcpo_plan::plan(&db, ws, &inputs)
+        })
+        .await
+        .map_err(|e| Problem::uncoded(format!("planning stopped: {e}")))?;
+        match planned {
+            Ok((program, plan)) => Ok(Planned {
+                program,
+                plan,
+                saved: false,
+            }),
+            Err(diagnostics) => Err(DeployError::Diagnostics {
+                diagnostics,
+                sources: self.checked.sources.clone(),
+                then: None,
+            }),
+        }
+    }
+
+    /// The plan saved earlier (`plan --out`), ready to apply: refused when the state
+    /// moved on since it was made (checked again before it runs).
+    pub async fn plan_saved(&self, saved: Plan) -> Result<Planned, DeployError> {
+        crate::planfile::still_fits(&saved, &self.state)?;
+        let fresh = self.plan(saved.mode).await?;
+        Ok(Planned {
+            program: fresh.program,
+            plan: saved,
+            saved: true,
+        })
+    }
+
+    /// Runs a plan: asks `approver` first, unless the plan changes nothing or was saved
+    /// (approved when it was saved), then runs exactly the plan's steps, with progress on
+    /// `events`. After `cancel`, no step starts; the steps in flight finish and are
+    /// recorded, and the others are listed as not started. The state is written after
+    /// every step.
+    pub async fn apply(
+        &mut self,
+        planned: &Planned,
+        how: &Execution,
+        approver: &dyn Approver,
+        events: Option<UnboundedSender<Event>>,
+        cancel: CancellationToken,
+    ) -> Result<Applied, DeployError> {
+        let plan = &planned.plan;
+        let destroy = plan.mode == PlanMode::Destroy;
+        if planned.saved {
+            crate::planfile::still_fits(plan, &self.state)?;
+        } else {
+            let acts = plan.actions().next().is_some();
+            if !destroy && !plan.has_changes() {
+                return Ok(Applied::NoChanges);
+            }
+            if acts || !destroy {
+                let question = if destroy {
+                    "Do you really want to destroy all resources?"
+                } else {
+                    "Do you want to perform these actions?"
+                };
+                match approver.approve(ApprovalRequest { plan, question }).await {
+                    Approval::Approved => {}
+                    Approval::Declined => return Ok(Applied::Declined),
+                    Approval::Unavailable(p) => return Err(p.into()),
+                }
+            }
+        }
+        let steps = mcpo_exec::steps_of(plan);
+        let opts = ApplyOptions {
+            parallelism: how.parallelism.max(1),
+            rollback_on_failure: how.rollback_on_failure && !destroy,
+            events,
+            cancel,
+            ..ApplyOptions::default()
+        };
+        let conns = self.connections();
+        let eval = PlanEvaluator::new(&planned.program, plan, &self.io);
+        let state = self.state.clone();
+        let (state, summary) = mcpo_exec::apply(
+            &steps,
+            &eval,
+            &conns,
+            planned.program.drivers(),
+            state,
+            Arc::clone(&self.backend),
+            &opts,
+        )
+        .await;
+        self.state = state;
+        if destroy && summary.ok() && !self.state.outputs.is_empty() {
+            // Nothing is left to output.
+            self.state.outputs.clear();
+            self.backend.write(&mut self.state)?;
+        }
+        Ok(Applied::Ran(summary))
+    }
+
+    /// Reads resource `id` through the server of `address`' type and records it there;
+    /// `address` must be a managed resource the workspace declares.
+    pub async fn import(&mut self, address: &str, id: &str) -> Result<(), DeployError> {
+        let not_declared = |why: &str| {
+            Problem::new(codes::E0637, format!("`{address}` {why}"))
+                .help("import to the address of a `resource` block of the workspace, e.g. `aws.vpc.main` or `aws.vpc.web[0]`; `mcpoc graph` lists them")
+        };
+        let parsed = mcpo_address::Address::parse(address)
+            .ok()
+            .filter(mcpo_address::Address::is_resource)
+            .ok_or_else(|| not_declared("is not the address of a managed resource"))?;
+        let planned = self.plan(PlanMode::Normal).await?;
+        if !planned.program.has_instance(address) {
+            return Err(not_declared("is not declared in the workspace").into());
+        }
+        self.connect_to(BTreeSet::from([parsed.server.clone()]))
+            .await;
+        let conns = self.connections();
+        mcpo_exec::import(
+            &conns,
+            &self.drivers,
+            &mut self.state,
+            address,
+            &parsed.server,
+            &parsed.type_name,
+            id,
+        )
+        .await?;
+        self.backend.write(&mut self.state)?;
+        Ok(())
+    }
+
+    /// Closes every connection and stops the server processes; the lock is released.
+    pub async fn close(mut self) {
+        if let Some(conns) = self.conns.take()
+            && let Ok(conns) = Arc::try_unwrap(conns)
+        {
+            conns.shutdown().await;
+        }
+    }
+}
+
+/// The program of a workspace planned against nothing (for `mcpoc graph`): no state, no
+/// lock, no server.
+pub fn program(checked: &Checked, vars: BTreeMap<String, String>) -> Result<Program, DeployError> {
+    let io = WorkspaceIo::new(checked.root.clone());
+    let empty = State::new("graph");
+    let inputs = PlanInputs {
+        variables: vars,
+        state: &empty,
+        reader: None,
+        io: &io,
+        mode: PlanMode::Normal,
+        sources: Vec::new(),
+    };
+    mcpo_plan::plan(&checked.db, checked.workspace, &inputs)
+        .map(|(program, _)| program)
+        .map_err(|diagnostics| DeployError::Diagnostics {
+            diagnostics,
+            sources: checked.sources.clone(),
+            then: None,
+        })
+}
