@@ -155,6 +155,9 @@ fn spec_of(
             .max_concurrency
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
         timeout: decl.timeout_ms.map(Duration::from_millis),
+        // Not settable from a `server` block yet (the default applies); see
+        // `ServerSpec::max_message_bytes`.
+        max_message_bytes: None,
         source: Source::ServerBlock {
             location: format!("{}:{line}", sources.name(decl.file)),
         },

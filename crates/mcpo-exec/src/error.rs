@@ -52,7 +52,9 @@ impl ExecError {
             | ErrorKind::UnsupportedProtocol { .. } => codes::E0601,
             ErrorKind::Crashed { .. } => codes::E0602,
             ErrorKind::Timeout { .. } => codes::E0603,
-            ErrorKind::OutputMismatch { .. } | ErrorKind::Protocol { .. } => codes::E0604,
+            ErrorKind::OutputMismatch { .. }
+            | ErrorKind::Protocol { .. }
+            | ErrorKind::BadAnswer { .. } => codes::E0604,
             _ => codes::E0600,
         };
         ExecError::new(code, e.to_string())

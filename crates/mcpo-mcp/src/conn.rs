@@ -8,7 +8,9 @@
 
 use crate::child::ServerProcess;
 use crate::error::{ErrorKind, McpError};
-use crate::spec::{DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_CONCURRENCY, ServerSpec, Transport};
+use crate::spec::{
+    DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_MESSAGE_BYTES, ServerSpec, Transport,
+};
 use mcpo_schema::{ResourceTemplate, ServerInfo, ToolSchema};
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CancelledNotification, CancelledNotificationParam,
@@ -57,6 +59,10 @@ pub struct ConnectOptions {
     pub discover_timeout: Duration,
     /// Answer for elicitation requests (servers asking the user for input).
     pub elicitation: ElicitationPolicy,
+    /// The largest message accepted from a server, in bytes, unless its
+    /// [`ServerSpec::max_message_bytes`] says otherwise. A bigger answer fails its call
+    /// at once ([`ErrorKind::BadAnswer`]) without being held in memory.
+    pub max_message_bytes: usize,
 }
 
 impl Default for ConnectOptions {
@@ -66,6 +72,7 @@ impl Default for ConnectOptions {
             handshake_timeout: Duration::from_secs(30),
             discover_timeout: Duration::from_secs(5),
             elicitation: ElicitationPolicy::Decline,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
         }
     }
 }
@@ -422,10 +429,15 @@ impl Connection {
         // In auto mode the probe gets `discover_timeout`; a server that answers it (either
         // way) then has the rest of the handshake timeout.
         let limit = discover_timeout.unwrap_or(options.handshake_timeout);
+        let max_message = spec
+            .max_message_bytes
+            .unwrap_or(options.max_message_bytes)
+            .max(1);
         let (process, serve) = match &spec.transport {
             Transport::Stdio(stdio) => {
                 let (process, stdout, stdin) = ServerProcess::spawn(stdio).map_err(&err)?;
-                let fut = handler.serve_with_lifecycle((stdout, stdin), lifecycle);
+                let wire = crate::wire::StdioWire::new(stdout, stdin, max_message);
+                let fut = handler.serve_with_lifecycle(wire, lifecycle);
                 (
                     Some(process),
                     Box::pin(timed(limit, options.handshake_timeout, fut)) as _,
@@ -448,8 +460,10 @@ impl Connection {
                     })?;
                     headers.insert(name, value);
                 }
-                let config = StreamableHttpClientTransportConfig::with_uri(http.url.as_str())
+                let mut config = StreamableHttpClientTransportConfig::with_uri(http.url.as_str())
                     .custom_headers(headers);
+                config.max_sse_event_size = max_message;
+                config.max_json_response_size = max_message;
                 let transport = StreamableHttpClientTransport::from_config(config);
                 let fut = handler.serve_with_lifecycle(transport, lifecycle);
                 let boxed: std::pin::Pin<Box<dyn Future<Output = _> + Send>> =
@@ -562,6 +576,11 @@ impl Connection {
 
     async fn service_error(&self, e: ServiceError) -> ErrorKind {
         match e {
+            ServiceError::McpError(data) if crate::wire::is_bad_message(&data) => {
+                ErrorKind::BadAnswer {
+                    reason: data.message.to_string(),
+                }
+            }
             ServiceError::McpError(data) => ErrorKind::Rejected {
                 code: data.code.0,
                 message: data.message.to_string(),

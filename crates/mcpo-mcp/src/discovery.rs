@@ -202,6 +202,7 @@ struct TomlServer {
     headers: BTreeMap<String, String>,
     max_concurrency: Option<usize>,
     timeout_ms: Option<u64>,
+    max_message_bytes: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -260,6 +261,7 @@ fn from_mcpo_toml(
             transport,
             max_concurrency: s.max_concurrency,
             timeout: s.timeout_ms.map(Duration::from_millis),
+            max_message_bytes: s.max_message_bytes,
             source: Source::McpoToml { path: path.clone() },
         });
     }
@@ -352,6 +354,7 @@ fn from_env_vars(env: &dyn Environment, warnings: &mut Vec<String>) -> Vec<Serve
             transport,
             max_concurrency: None,
             timeout: None,
+            max_message_bytes: None,
             source,
         });
     }
@@ -459,6 +462,7 @@ fn from_json_config(
             transport,
             max_concurrency: None,
             timeout: None,
+            max_message_bytes: None,
             source: source(path.to_path_buf()),
         });
     }

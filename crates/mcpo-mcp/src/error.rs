@@ -91,6 +91,12 @@ pub enum ErrorKind {
         /// The last lines it wrote on stderr.
         stderr_tail: String,
     },
+    /// The server's answer could not be decoded (over the size limit for one message,
+    /// not JSON, nested too deep, not a JSON-RPC response): the call failed at once.
+    BadAnswer {
+        /// Why, naming the limit when one was crossed.
+        reason: String,
+    },
     /// The caller cancelled the call.
     Cancelled,
     /// Anything else the protocol layer reported.
@@ -224,6 +230,9 @@ impl std::fmt::Display for McpError {
             } => {
                 write!(f, "the server crashed during the call: it {status}")?;
                 tail(f, stderr_tail)
+            }
+            ErrorKind::BadAnswer { reason } => {
+                write!(f, "the server's answer could not be read: {reason}")
             }
             ErrorKind::Cancelled => write!(f, "cancelled"),
             ErrorKind::Protocol { message } => write!(f, "protocol error: {message}"),

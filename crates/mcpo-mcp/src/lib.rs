@@ -17,6 +17,7 @@ mod error;
 pub mod mdns;
 mod pull;
 mod spec;
+mod wire;
 
 pub use conn::{
     CallOptions, ConnectOptions, Connection, ElicitationPolicy, Lifecycle, Progress,
@@ -25,8 +26,8 @@ pub use conn::{
 pub use error::{ErrorKind, McpError, show_duration};
 pub use pull::{pull, pulled_at_now};
 pub use spec::{
-    DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_CONCURRENCY, HttpSpec, ServerSpec, Source, StdioSpec,
-    Transport,
+    DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_MESSAGE_BYTES, HttpSpec, ServerSpec,
+    Source, StdioSpec, Transport,
 };
 
 /// A short reason for an I/O error, without Rust's `(os error N)` suffix.

@@ -57,6 +57,7 @@ pub fn browse(wait: Duration) -> Result<Vec<ServerSpec>, String> {
                         }),
                         max_concurrency: None,
                         timeout: None,
+                        max_message_bytes: None,
                         source: Source::Mdns { instance },
                     },
                 );

@@ -11,6 +11,10 @@ pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default number of calls in flight to one server.
 pub const DEFAULT_MAX_CONCURRENCY: usize = 16;
 
+/// Default limit on the size of one message from a server (16 MiB, as rmcp's stdio and
+/// HTTP transports): a bigger answer fails its call at once instead of being buffered.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 << 20;
+
 /// A resolved server declaration: everything needed to connect.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerSpec {
@@ -22,6 +26,9 @@ pub struct ServerSpec {
     pub max_concurrency: Option<usize>,
     /// Per-call timeout (default [`DEFAULT_CALL_TIMEOUT`]).
     pub timeout: Option<Duration>,
+    /// The largest message accepted from this server, in bytes (default
+    /// [`crate::ConnectOptions::max_message_bytes`]).
+    pub max_message_bytes: Option<usize>,
     /// Where the declaration came from.
     pub source: Source,
 }
@@ -149,6 +156,7 @@ impl ServerSpec {
             transport,
             max_concurrency: None,
             timeout: None,
+            max_message_bytes: None,
             source: Source::Direct,
         }
     }

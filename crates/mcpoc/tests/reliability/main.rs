@@ -12,5 +12,6 @@
 mod lsp_support;
 
 mod depth;
+mod hostile;
 mod lsp_framing;
 mod support;
