@@ -1,10 +1,12 @@
 //! Saved plans: written by `plan --out`, applied exactly by `apply FILE`, and refused when
 //! their format is not this build's or the state moved on since they were made.
 
-use crate::error::Problem;
+use crate::error::{DeployError, Problem};
+use crate::load::Checked;
 use mcpo_diagnostics::codes;
 use mcpo_plan::Plan;
 use mcpo_state::State;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -106,4 +108,23 @@ pub fn still_fits(plan: &Plan, state: &State) -> Result<(), Problem> {
         Problem::new(codes::E0631, format!("{what}; nothing was changed"))
             .help("make a new plan with `mcpoc plan --out FILE`, review it, and apply that"),
     )
+}
+
+/// The workspace a saved plan was made from: its sources (as embedded in the plan)
+/// checked against the schemas pulled under `root`, and its variables' values.
+pub fn workspace(
+    root: &Path,
+    plan: &Plan,
+) -> Result<(Checked, BTreeMap<String, String>), DeployError> {
+    let texts = plan
+        .sources
+        .iter()
+        .map(|src| (src.name.clone(), src.text.clone()))
+        .collect();
+    let vars = plan
+        .variables
+        .iter()
+        .map(|(k, v)| (k.clone(), crate::vars::value_text(v)))
+        .collect();
+    Ok((crate::load::load_texts(root, texts)?, vars))
 }

@@ -68,52 +68,6 @@ fn read(ws: &WorkspaceArg) -> Result<State, u8> {
         .map_err(|e| state_error(&e))
 }
 
-/// A value as written in `.mcpo` source: strings quoted, lists and objects inline.
-pub fn show_value(v: &Value) -> String {
-    match v {
-        Value::Object(m) if !m.is_empty() => {
-            let items: Vec<String> = m
-                .iter()
-                .map(|(k, v)| format!("{} = {}", show_key(k), show_value(v)))
-                .collect();
-            format!("{{ {} }}", items.join(", "))
-        }
-        Value::Object(_) => "{}".into(),
-        Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(show_value).collect::<Vec<_>>().join(", ")
-        ),
-        other => other.to_string(),
-    }
-}
-
-fn show_key(k: &str) -> String {
-    let plain = !k.is_empty()
-        && k.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        && !k.starts_with(|c: char| c.is_ascii_digit());
-    if plain {
-        k.to_string()
-    } else {
-        Value::String(k.to_string()).to_string()
-    }
-}
-
-fn show_attrs(out: &mut String, title: &str, attrs: &Value) {
-    let Some(map) = attrs.as_object() else {
-        return;
-    };
-    out.push_str(&format!("  {title}:\n"));
-    let width = map.keys().map(|k| show_key(k).len()).max().unwrap_or(0);
-    for (k, v) in map {
-        out.push_str(&format!(
-            "    {:<width$} = {}\n",
-            show_key(k),
-            show_value(v)
-        ));
-    }
-}
-
 /// `mcpoc state ...`.
 pub fn state(command: StateCommand) -> u8 {
     match command {
@@ -158,21 +112,7 @@ pub fn state(command: StateCommand) -> u8 {
                         serde_json::to_string_pretty(&shown).unwrap_or_default()
                     );
                 }
-                PlanFormat::Text => {
-                    let mut out = format!("{address}\n");
-                    out.push_str(&format!("  server: {}\n", r.server));
-                    out.push_str(&format!("  type:   {}\n", r.type_name));
-                    out.push_str(&format!("  id:     {}\n", r.id));
-                    if r.tainted {
-                        out.push_str("  tainted: the next apply replaces it\n");
-                    }
-                    if !r.deps.is_empty() {
-                        out.push_str(&format!("  depends on: {}\n", r.deps.join(", ")));
-                    }
-                    show_attrs(&mut out, "inputs", &shown["inputs"]);
-                    show_attrs(&mut out, "outputs", &shown["outputs"]);
-                    print!("{out}");
-                }
+                PlanFormat::Text => print!("{}", mcpo_deploy::render::resource(&address, r)),
             }
             EXIT_OK
         }
@@ -208,7 +148,7 @@ pub fn output(args: OutputArgs) -> u8 {
             };
             match (args.format, &o.value) {
                 (PlanFormat::Text, Value::String(s)) => println!("{s}"),
-                (PlanFormat::Text, v) => println!("{}", show_value(v)),
+                (PlanFormat::Text, v) => println!("{}", mcpo_deploy::render::value(v)),
                 (PlanFormat::Json, v) => println!("{v}"),
             }
         }
@@ -225,14 +165,8 @@ pub fn output(args: OutputArgs) -> u8 {
                 );
             }
             PlanFormat::Text => {
-                let width = state.outputs.keys().map(String::len).max().unwrap_or(0);
-                for (k, o) in &state.outputs {
-                    let shown = if o.sensitive {
-                        mcpo_state::REDACTED.to_string()
-                    } else {
-                        show_value(&o.value)
-                    };
-                    println!("{k:<width$} = {shown}");
+                for line in mcpo_deploy::render::outputs(&state) {
+                    println!("{line}");
                 }
             }
         },
