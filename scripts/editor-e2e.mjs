@@ -11,9 +11,14 @@
 // real `mcpoc lsp` runs, the error that `mcpoc check --format json` reports shows as a
 // squiggle and as a Problems-panel row at the same line and column, and that both clear
 // once the file is fixed in the editor and saved, and that the command "mcpo: Plan" runs
-// `mcpoc plan` in a terminal. Screenshots: error.png, fixed.png, plan.png.
+// `mcpoc plan` in a terminal. Then, on a second file checked against the twins' schemas
+// (the workspace's .mcpo/schemas): the hover on a resource type shows its create tool's
+// description and the attributes that force a replacement; completion after `aws.` in a
+// value offers the declared types only, with details; the did-you-mean quick fix and the
+// quick fix adding the missing required attributes edit the file.
+// Screenshots: error.png, fixed.png, plan.png, hover.png, completion.png, quickfix.png.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
@@ -186,6 +191,108 @@ try {
     await page.keyboard.press('Enter');
     await page.locator('.terminal-wrapper .xterm-rows', { hasText: /app\s*=\s*"store-3"/ }).waitFor({ timeout: 60000 });
     await page.screenshot({ path: join(out, 'plan.png') });
+  });
+
+  // A second file, written while the editor runs (the server follows it through the
+  // file watcher): a typo, a block missing required attributes, and an output.
+  const app = `${ws}/app.mcpo`;
+  writeFileSync(app, [
+    'resource "aws.vpc" "main" {',
+    '  cidr_blok = "10.0.0.0/16"',
+    '}',
+    '',
+    'resource "aws.vpc_subnet" "web" {',
+    '  vpc_id = aws.vpc.main.id',
+    '}',
+    '',
+    'output "vpc" {',
+    '  value = aws.vpc.main.id',
+    '}',
+    '',
+  ].join('\n'));
+  const editorText = () => page.locator('.editor-instance .monaco-editor .view-lines').first().innerText();
+  const goTo = async (line, column) => {
+    await page.keyboard.press('Control+G');
+    await page.keyboard.type(`${line}:${column}`);
+    await page.keyboard.press('Enter');
+  };
+  const action = (title) => page.locator('.action-widget .monaco-list-row, .context-view .monaco-list-row', { hasText: title }).first();
+  // Opens the quick-fix menu at the cursor and picks `title`; the menu is asked for again
+  // while the server is still re-checking after the previous edit.
+  const quickFix = async (title) => {
+    for (let attempt = 0; ; attempt++) {
+      await page.keyboard.press('Control+.');
+      try {
+        await action(title).waitFor({ timeout: 5000 });
+        break;
+      } catch (error) {
+        if (attempt >= 5) {
+          throw error;
+        }
+        await page.keyboard.press('Escape');
+      }
+    }
+    await action(title).click();
+  };
+
+  await step('a second file opens and gets its diagnostics', async () => {
+    await page.keyboard.press('Control+P');
+    await page.locator('.quick-input-widget input').fill('app.mcpo');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'app.mcpo' }).first().waitFor({ timeout: 30000 });
+    await page.keyboard.press('Enter');
+    await page.locator('.editor-instance .monaco-editor .view-lines', { hasText: 'cidr_blok' }).waitFor({ timeout: 30000 });
+    await page.waitForSelector('.editor-instance .monaco-editor .squiggly-error', { timeout: 60000 });
+  });
+
+  await step('hover on a resource type: its tool description and the attributes forcing a replacement', async () => {
+    const token = page.locator('.editor-instance .view-lines span span', { hasText: 'vpc_subnet' }).first();
+    await token.hover();
+    const hover = page.locator('.monaco-hover', { hasText: 'resource type' }).first();
+    await hover.waitFor({ timeout: 30000 });
+    const text = await hover.innerText();
+    assert(text.includes('Create a subnet of an AWS VPC'), `hover without the tool's description: "${text}"`);
+    assert(text.includes('forces replacement'), `hover without the force-new attributes: "${text}"`);
+    await page.screenshot({ path: join(out, 'hover.png') });
+    await page.mouse.move(5, 5);
+    await page.keyboard.press('Escape');
+  });
+
+  await step('completion after `aws.` in a value offers the declared types, with details', async () => {
+    await page.locator('.editor-instance .monaco-editor .view-lines').first().click();
+    await goTo(10, 1);
+    await page.keyboard.press('End');
+    for (let i = 0; i < 11; i++) {
+      await page.keyboard.press('Backspace');
+    }
+    await page.keyboard.press('Control+Space');
+    const rows = page.locator('.suggest-widget .monaco-list-row');
+    await rows.filter({ hasText: 'vpc_subnet' }).first().waitFor({ timeout: 30000 });
+    const labels = await rows.allInnerTexts();
+    assert(labels.some((l) => /^vpc\b/.test(l.trim())), `no vpc in ${JSON.stringify(labels)}`);
+    assert(!labels.some((l) => l.includes('ec2_instance')), `an undeclared type is offered: ${JSON.stringify(labels)}`);
+    const details = await page.locator('.suggest-widget').innerText();
+    assert(details.includes('declared'), `no detail in the completion list: "${details}"`);
+    await page.screenshot({ path: join(out, 'completion.png') });
+    await page.keyboard.press('Escape');
+    await page.keyboard.type('vpc.main.id');
+  });
+
+  await step('the did-you-mean quick fix renames the attribute', async () => {
+    await goTo(2, 5);
+    await quickFix('replace with `cidr_block`');
+    await page.locator('.editor-instance .monaco-editor .view-lines', { hasText: 'cidr_block = "10.0.0.0/16"' }).waitFor({ timeout: 30000 });
+  });
+
+  await step('the quick fix adds the missing required attributes with typed placeholders', async () => {
+    await goTo(5, 14);
+    await quickFix('add missing required attributes');
+    await page.waitForFunction(() => {
+      const text = document.querySelector('.editor-instance .monaco-editor .view-lines')?.textContent ?? '';
+      return text.includes('availability_zone') && text.includes('us-east-1a');
+    }, undefined, { timeout: 30000 });
+    const text = await editorText();
+    assert(/cidr_block\s+=\s+""/.test(text), `no cidr_block placeholder in: "${text}"`);
+    await page.screenshot({ path: join(out, 'quickfix.png') });
   });
 } catch {
   await page.screenshot({ path: join(out, 'failure.png') }).catch(() => {});

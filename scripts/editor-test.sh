@@ -8,7 +8,8 @@
 # MCPO_EDITOR_MCPOC: an mcpoc binary to use instead of building one (cargo build -p mcpoc).
 # Output (screenshots, .vsix, code-server logs):
 #   ${MCPO_EDITOR_OUT:-${CI_ARTIFACTS_DIR:-target}/editor-test}/
-#     error.png (the squiggle and the Problems panel), fixed.png, plan.png, mcpo.vsix,
+#     error.png (the squiggle and the Problems panel), fixed.png, plan.png, hover.png,
+#     completion.png, quickfix.png, mcpo.vsix,
 #     failure.png and logs/ when it fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,6 +66,10 @@ output "app" {
   value = "${local.app}-${local.replicas}"
 }
 MCPO
+
+# The twins' pulled schemas, for the steps that hover, complete and fix on a second file.
+mkdir -p "$run/ws/.mcpo/schemas"
+cp tests/check/.mcpo/schemas/{opnsense,aws,docker,kubernetes}.json "$run/ws/.mcpo/schemas/"
 
 export XDG_CONFIG_HOME="$run/xdg/config" XDG_DATA_HOME="$run/xdg/data"
 export EXTENSIONS_GALLERY='{}'

@@ -43,7 +43,9 @@ pub mod value;
 mod workspace;
 
 pub use builtins::{BUILTINS, Sig, lookup};
-pub use checker::{RESOURCE_META, TOP_BLOCKS, type_at};
+pub use checker::{
+    DeclKey, RESOURCE_META, TOP_BLOCKS, adapter_type, local_type, pattern_output_type, type_at,
+};
 pub use eval::Io;
 pub use names::{
     Decl, DeclKind, FileSignature, Index, Repeat, index, local_source_dir, reference, signature,

@@ -168,3 +168,73 @@ fn server_blocks_and_the_lock_recheck_only_the_servers() {
         "only servers.mcpo: {warm:?}"
     );
 }
+
+const LOCALS: &str = "locals {\n  cidr = \"10.0.0.0/16\"\n  name = \"main\"\n}\n";
+const USES_LOCAL: &str = "resource \"aws.vpc\" \"main\" {\n  cidr_block = local.cidr\n}\n";
+
+#[test]
+fn a_local_s_type_is_a_query_so_editing_its_file_rechecks_its_readers_only_when_it_changes() {
+    let (mut db, log) = db_with_log();
+    let l = SourceFile::new(&db, FileId(0), "locals.mcpo".into(), LOCALS.into());
+    let u = SourceFile::new(&db, FileId(1), "vpc.mcpo".into(), USES_LOCAL.into());
+    let ws = Workspace::new(&db, vec![l, u], vec![schema(&db, "aws")]);
+    let first = mcpo_sema::check(&db, ws);
+    assert!(first.is_empty(), "{first:?}");
+    let cold = take(&log);
+    assert_eq!(cold.get("local_type"), Some(&1), "{cold:?}");
+
+    // Another local's value changes: the type of `cidr` is inferred again and is the same,
+    // so the file reading it is not checked again.
+    l.set_text(&mut db)
+        .to(LOCALS.replace("\"main\"", "\"core\""));
+    let again = mcpo_sema::check(&db, ws);
+    assert!(again.is_empty(), "{again:?}");
+    let warm = take(&log);
+    assert_eq!(warm.get("local_type"), Some(&1), "{warm:?}");
+    assert_eq!(
+        warm.get("check_file"),
+        Some(&1),
+        "only locals.mcpo: {warm:?}"
+    );
+
+    // `cidr` becomes an object: its reader is checked again and reports it.
+    l.set_text(&mut db)
+        .to(LOCALS.replace("\"10.0.0.0/16\"", "{ block = \"10.0.0.0/16\" }"));
+    let changed = mcpo_sema::check(&db, ws);
+    let warm = take(&log);
+    assert_eq!(warm.get("check_file"), Some(&2), "{warm:?}");
+    assert!(
+        changed
+            .iter()
+            .all(|d| d.file == FileId(1) && d.code.as_str() == "E0201")
+            && !changed.is_empty(),
+        "{changed:?}"
+    );
+}
+
+const ADAPTER: &str = "adapter \"fixture\" \"gizmo\" {\n  inputs = object({ name = string })\n  create = fixture::reboot({ target = self.name })\n  read   = fixture::lookup({ key = self.id })\n  delete = fixture::reboot({ target = self.id })\n  id     = result.at\n  outputs = {\n    serial = tostring(result.rebooted)\n  }\n}\n";
+const USES_ADAPTER: &str = "resource \"fixture.gizmo\" \"g\" {\n  name = \"g1\"\n}\n\noutput \"serial\" {\n  value = fixture.gizmo.g.serial\n}\n";
+
+#[test]
+fn an_adapter_s_types_are_a_query_so_editing_its_tools_rechecks_no_user() {
+    let (mut db, log) = db_with_log();
+    let a = SourceFile::new(&db, FileId(0), "adapter.mcpo".into(), ADAPTER.into());
+    let r = SourceFile::new(&db, FileId(1), "gizmo.mcpo".into(), USES_ADAPTER.into());
+    let ws = Workspace::new(&db, vec![a, r], vec![schema(&db, "fixture")]);
+    let first = mcpo_sema::check(&db, ws);
+    assert!(first.is_empty(), "{first:?}");
+    assert_eq!(take(&log).get("adapter_type"), Some(&1));
+
+    // The delete call changes; the adapter's input and output types do not.
+    a.set_text(&mut db)
+        .to(ADAPTER.replace("target = self.id })", "target = self.id, force = true })"));
+    let again = mcpo_sema::check(&db, ws);
+    assert!(again.is_empty(), "{again:?}");
+    let warm = take(&log);
+    assert_eq!(warm.get("adapter_type"), Some(&1), "{warm:?}");
+    assert_eq!(
+        warm.get("check_file"),
+        Some(&1),
+        "only adapter.mcpo: {warm:?}"
+    );
+}

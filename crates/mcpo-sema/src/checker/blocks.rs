@@ -1,0 +1,898 @@
+//! Top-level blocks and their bodies: each block type's own rules (labels, meta-arguments,
+//! nested blocks), and a body checked against an object type (unknown, repeated and
+//! missing attributes).
+
+use super::{
+    Cx, Origin, RESOURCE_META, Scope, TOP_BLOCKS, list_names, obj, optional_all, pattern_resources,
+};
+use crate::names::{labels, split_type};
+use crate::types::{assignable, describe, element, object_key, parse_type_expr};
+use crate::{names, suggest};
+use mcpo_diagnostics::{Span, codes};
+use mcpo_schema::{Attr, ObjectTy, Ty};
+use mcpo_syntax::ast::{Block, BodyItem, ExprKind};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+impl<'db> Cx<'db> {
+    pub(super) fn adapter(&mut self, b: &Block) {
+        if !self.expect_labels(b, 2, "a server and a type name") {
+            return;
+        }
+        let mut inputs = Ty::Any;
+        if let Some(t) = names::attr(b, "inputs") {
+            match parse_type_expr(t) {
+                Ok(parsed) => inputs = parsed,
+                Err(e) => {
+                    self.error(codes::E0204, e.span, "invalid type expression")
+                        .label(e.message)
+                        .emit();
+                }
+            }
+        }
+        let mut id = BTreeMap::new();
+        id.insert("id".to_string(), Attr::new(Ty::String, true));
+        self.scope.self_parts = Some((inputs, Ty::object(id)));
+        self.scope.tool_calls = true;
+        self.scope.vars.push(("result".to_string(), Ty::Any));
+        for it in &b.body.items {
+            match it {
+                BodyItem::Attribute(a) if a.name.name == "inputs" => {}
+                BodyItem::Attribute(a) if a.name.name == "failed_when" => self.condition(&a.value),
+                BodyItem::Attribute(a) if a.name.name == "id" => {
+                    // The id names the resource in read, update and delete: a string (or
+                    // a number, which converts).
+                    let t = self.infer(&a.value);
+                    if !assignable(&t, &Ty::String) {
+                        self.error(
+                            codes::E0201,
+                            a.value.span,
+                            format!("expected `string`, found {}", describe(&t)),
+                        )
+                        .label("an adapter's `id` must be a string")
+                        .emit();
+                    }
+                }
+                BodyItem::Attribute(a) if a.name.name == "outputs" => {
+                    if !matches!(a.value.kind, ExprKind::Object(_)) {
+                        let t = self.infer(&a.value);
+                        self.error(
+                            codes::E0201,
+                            a.value.span,
+                            format!("expected an object, found {}", describe(&t)),
+                        )
+                        .label("`outputs` maps each output's name to its expression")
+                        .emit();
+                    } else {
+                        self.infer(&a.value);
+                    }
+                }
+                BodyItem::Attribute(a) => {
+                    self.infer(&a.value);
+                }
+                BodyItem::Block(blk) => {
+                    self.error(
+                        codes::E0100,
+                        blk.ty.span,
+                        format!("unknown block type `{}`", blk.ty.name),
+                    )
+                    .label("an `adapter` holds attributes only")
+                    .emit();
+                }
+                BodyItem::Error(_) => {}
+            }
+        }
+        self.scope = Scope::default();
+    }
+
+    pub(super) fn top_block(&mut self, b: &Block) {
+        let name = b.ty.name.as_str();
+        self.scope = Scope::default();
+        match name {
+            "resource" => self.resource(b, false),
+            "data" => self.resource(b, true),
+            "task" => self.task(b),
+            "variable" => self.variable(b),
+            "locals" => self.locals(b),
+            "output" => self.output(b),
+            "use" => self.use_block(b),
+            "pattern" => self.pattern(b),
+            "function" => self.function(b),
+            "runbook" => self.runbook(b),
+            "adapter" => self.adapter(b),
+            // Server blocks are evaluated by `servers` (E0303).
+            "server" => {}
+            other => {
+                let hint = suggest::best(other, TOP_BLOCKS.iter().copied()).map(str::to_string);
+                self.error(
+                    codes::E0100,
+                    b.ty.span,
+                    format!("unknown block type `{other}`"),
+                )
+                .label("not a top-level block of the language")
+                .suggest(hint, b.ty.span)
+                .emit();
+            }
+        }
+    }
+
+    pub(super) fn expect_labels(&mut self, b: &Block, n: usize, shape: &str) -> bool {
+        if b.labels.len() == n {
+            return true;
+        }
+        let span = b
+            .labels
+            .iter()
+            .map(|l| l.span())
+            .reduce(Span::cover)
+            .unwrap_or(b.ty.span);
+        self.error(codes::E0114, span, format!("`{}` takes {shape}", b.ty.name))
+            .label(format!(
+                "found {} label{}",
+                b.labels.len(),
+                if b.labels.len() == 1 { "" } else { "s" }
+            ))
+            .emit();
+        false
+    }
+
+    pub(super) fn resource(&mut self, b: &Block, is_data: bool) {
+        let what = if is_data { "data" } else { "resource" };
+        if !self.expect_labels(b, 2, "a type `\"<server>.<type>\"` and a name") {
+            return;
+        }
+        let Some(label) = b.labels.first() else {
+            return;
+        };
+        let resolved = self.resource_type(label, what);
+        let (input, output, origin) = match &resolved {
+            Some((_, _, Some((input, output, origin)))) => {
+                (input.clone(), output.clone(), Origin::new(origin.clone()))
+            }
+            _ => (Ty::Any, Ty::Any, Origin::new("the schema")),
+        };
+        self.repetition(b);
+
+        // A data block filters on what the type reports: any output attribute, optional.
+        let expected = if is_data {
+            optional_all(&output)
+        } else {
+            input.clone()
+        };
+        self.scope.self_parts = if is_data { None } else { Some((input, output)) };
+        self.scope.tool_calls = is_data;
+        self.scope.in_data = is_data;
+        self.body_against(
+            &b.body.items,
+            &expected,
+            &origin,
+            RESOURCE_META,
+            b.labels.first().map_or(b.ty.span, |l| l.span()),
+        );
+        self.meta_blocks(&b.body.items);
+    }
+
+    /// `count` / `for_each`: checks them and sets up `count.index` / `each`.
+    pub(super) fn repetition(&mut self, b: &Block) {
+        let count = names::attr(b, "count");
+        let for_each = names::attr(b, "for_each");
+        if let (Some(c), Some(f)) = (count, for_each) {
+            self.error(
+                codes::E0208,
+                f.span,
+                "`count` and `for_each` on the same block",
+            )
+            .label("`for_each` here")
+            .secondary(c.span, "`count` here")
+            .help("keep one of them")
+            .emit();
+        }
+        if let Some(c) = count {
+            self.against(
+                c,
+                &Attr::new(Ty::Number, true),
+                &Origin::new("`count`, which takes a number"),
+            );
+            self.scope.count = true;
+        }
+        if let Some(f) = for_each {
+            let ty = self.infer(f);
+            let ok = matches!(
+                ty.strip_sensitive(),
+                Ty::Any
+                    | Ty::Map(_)
+                    | Ty::Object(_)
+                    | Ty::Set(_)
+                    | Ty::List(_)
+                    | Ty::Tuple(_)
+                    | Ty::Union(_)
+            );
+            if !ok {
+                self.error(
+                    codes::E0201,
+                    f.span,
+                    format!("expected a map or set, found {}", describe(&ty)),
+                )
+                .label("`for_each` takes a map or a set of strings")
+                .emit();
+            }
+            self.scope.each = Some(element(&ty));
+        }
+    }
+
+    /// `depends_on`, `lifecycle`, `wait_for`: the meta-arguments' own checks.
+    pub(super) fn meta_blocks(&mut self, items: &[BodyItem]) {
+        for it in items {
+            match it {
+                BodyItem::Attribute(a) if a.name.name == "depends_on" => {
+                    if let ExprKind::Tuple(refs) = &a.value.kind {
+                        for r in refs {
+                            self.infer(r);
+                        }
+                    } else {
+                        self.error(codes::E0201, a.value.span, "expected a list of references")
+                            .label("`depends_on` takes a list such as [aws.vpc.main]")
+                            .emit();
+                    }
+                }
+                BodyItem::Block(blk) if blk.ty.name == "lifecycle" => {
+                    let schema = obj(&[
+                        ("prevent_destroy", Ty::Bool),
+                        ("create_before_destroy", Ty::Bool),
+                        ("ignore_changes", Ty::List(Box::new(Ty::Any))),
+                        ("replace_triggered_by", Ty::List(Box::new(Ty::Any))),
+                    ]);
+                    self.block_body(blk, &schema, &Origin::new("the `lifecycle` block"));
+                }
+                BodyItem::Block(blk) if blk.ty.name == "wait_for" => {
+                    let mut schema = obj(&[
+                        ("condition", Ty::Bool),
+                        ("timeout", Ty::String),
+                        ("interval", Ty::String),
+                    ]);
+                    if let Ty::Object(o) = &mut schema
+                        && let Some(a) = Arc::make_mut(o).attrs.get_mut("condition")
+                    {
+                        a.required = true;
+                    }
+                    self.block_body(blk, &schema, &Origin::new("the `wait_for` block"));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    pub(super) fn block_body(&mut self, blk: &Block, schema: &Ty, origin: &Origin) {
+        self.body_against(&blk.body.items, schema, origin, &[], blk.ty.span);
+    }
+
+    /// Checks a block body against an object type: unknown attributes, values, missing
+    /// required attributes. `meta` names attributes and blocks handled elsewhere.
+    pub(super) fn body_against(
+        &mut self,
+        items: &[BodyItem],
+        ty: &Ty,
+        origin: &Origin,
+        meta: &[&str],
+        at: Span,
+    ) {
+        // Shared, not copied: schemas' object types are big and bodies are many.
+        let obj: Option<Arc<ObjectTy>> = match ty.strip_sensitive() {
+            Ty::Object(o) => Some(o.clone()),
+            _ => None,
+        };
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        let mut attr_spans: BTreeMap<&str, Span> = BTreeMap::new();
+        for it in items {
+            match it {
+                BodyItem::Attribute(a) => {
+                    let name = a.name.name.as_str();
+                    if let Some(first) = attr_spans.get(name).copied() {
+                        self.error(
+                            codes::E0108,
+                            a.name.span,
+                            format!("attribute `{name}` is set twice"),
+                        )
+                        .label("set again here")
+                        .secondary(first, "first set here")
+                        .help("remove one of them")
+                        .emit();
+                    }
+                    attr_spans.insert(name, a.name.span);
+                    seen.insert(name.to_string());
+                    if meta.contains(&name) {
+                        if !matches!(name, "count" | "for_each" | "depends_on") {
+                            self.infer(&a.value);
+                        }
+                        continue;
+                    }
+                    match obj.as_deref().map(|o| (o.get(name), o)) {
+                        None => {
+                            self.infer(&a.value);
+                        }
+                        Some((Some(attr), _)) => self.against(&a.value, attr, origin),
+                        Some((None, o)) => {
+                            if let Some(extra) = &o.extra {
+                                let extra = Attr::new((**extra).clone(), false);
+                                self.against(&a.value, &extra, origin);
+                            } else {
+                                self.unknown_attribute(&a.name.name, a.name.span, o, origin, meta);
+                                self.infer(&a.value);
+                            }
+                        }
+                    }
+                }
+                BodyItem::Block(blk) => {
+                    let name = blk.ty.name.as_str();
+                    seen.insert(name.to_string());
+                    if meta.contains(&name) {
+                        continue;
+                    }
+                    match obj.as_ref().map(|o| o.get(name).cloned()) {
+                        None => {
+                            self.body_against(&blk.body.items, &Ty::Any, origin, &[], blk.ty.span)
+                        }
+                        Some(Some(attr)) => {
+                            let inner = match attr.ty.strip_sensitive() {
+                                Ty::List(t) | Ty::Set(t) => (**t).clone(),
+                                other => other.clone(),
+                            };
+                            self.body_against(&blk.body.items, &inner, origin, &[], blk.ty.span);
+                        }
+                        Some(None) => {
+                            let mut names: Vec<&str> = obj
+                                .as_ref()
+                                .map(|o| o.attrs.keys().map(String::as_str).collect())
+                                .unwrap_or_default();
+                            names.extend(meta.iter().copied());
+                            names.sort();
+                            let hint = suggest::best(name, names).map(str::to_string);
+                            self.error(
+                                codes::E0100,
+                                blk.ty.span,
+                                format!("unknown block type `{name}`"),
+                            )
+                            .label(format!("not an attribute of {}", origin.text))
+                            .suggest(hint, blk.ty.span)
+                            .emit();
+                        }
+                    }
+                }
+                BodyItem::Error(_) => {}
+            }
+        }
+        // After a syntax error in the body, a "missing" attribute may just be unreadable.
+        let recovered = items.iter().any(|i| matches!(i, BodyItem::Error(_)));
+        if let Some(o) = obj.filter(|_| !recovered) {
+            let missing: Vec<&str> = o
+                .attrs
+                .iter()
+                .filter(|(n, a)| a.required && !seen.contains(n.as_str()))
+                .map(|(n, _)| n.as_str())
+                .collect();
+            if !missing.is_empty() {
+                let plural = if missing.len() == 1 { "" } else { "s" };
+                let first = missing.first().copied().unwrap_or("");
+                let ty_hint = o.get(first).map(|a| a.ty.to_string()).unwrap_or_default();
+                self.error(
+                    codes::E0200,
+                    at,
+                    format!(
+                        "missing required attribute{plural} {}",
+                        list_names(&missing)
+                    ),
+                )
+                .label(format!("required by {}", origin.text))
+                .help(format!("add `{first} = ...` (a value of type `{ty_hint}`)"))
+                .emit();
+            }
+        }
+    }
+
+    pub(super) fn unknown_attribute(
+        &mut self,
+        name: &str,
+        span: Span,
+        o: &ObjectTy,
+        origin: &Origin,
+        meta: &[&str],
+    ) {
+        let own: Vec<&str> = o.attrs.keys().map(String::as_str).collect();
+        let mut names = own.clone();
+        names.extend(meta.iter().copied());
+        names.sort();
+        let hint = suggest::best(name, names.iter().copied()).map(str::to_string);
+        let mut b = self
+            .error(codes::E0103, span, format!("unknown attribute `{name}`"))
+            .label(format!("not in {}", origin.text));
+        if hint.is_some() {
+            b = b.suggest(hint, span);
+        } else if !own.is_empty() && own.len() <= 12 {
+            b = b.help(format!("the attributes are {}", list_names(&own)));
+        }
+        b.emit();
+    }
+
+    pub(super) fn task(&mut self, b: &Block) {
+        if !self.expect_labels(b, 2, "a tool `\"<server>.<tool>\"` and a name") {
+            return;
+        }
+        let Some(label) = b.labels.first() else {
+            return;
+        };
+        let text = label.value().to_string();
+        let Some((server, tool)) = split_type(&text) else {
+            self.error(
+                codes::E0114,
+                label.span(),
+                "a task's tool is written `\"<server>.<tool>\"`",
+            )
+            .emit();
+            return;
+        };
+        let tool_span = Span::new(
+            label.span().start as usize + server.len() + 2,
+            label.span().end.saturating_sub(1) as usize,
+        );
+        let input = self
+            .tool_type(server, tool, tool_span, label.span())
+            .map(|t| t.0);
+        self.repetition(b);
+        self.scope.tool_calls = true;
+        let origin = Origin::new(format!("the inputSchema of `{server}` tool `{tool}`"));
+        self.body_against(
+            &b.body.items,
+            &input.unwrap_or(Ty::Any),
+            &origin,
+            &["count", "depends_on", "for_each", "triggers"],
+            label.span(),
+        );
+        if let Some(t) = names::attr(b, "triggers") {
+            self.infer(t);
+        }
+        self.meta_blocks(&b.body.items);
+    }
+
+    pub(super) fn variable(&mut self, b: &Block) {
+        if !self.expect_labels(b, 1, "one label, its name") {
+            return;
+        }
+        let mut ty = Ty::Any;
+        if let Some(t) = names::attr(b, "type") {
+            match parse_type_expr(t) {
+                Ok(parsed) => ty = parsed,
+                Err(e) => {
+                    self.error(codes::E0204, e.span, "invalid type expression")
+                        .label(e.message)
+                        .emit();
+                }
+            }
+        }
+        let schema = obj(&[
+            ("type", Ty::Any),
+            ("default", Ty::Any),
+            ("description", Ty::String),
+            ("sensitive", Ty::Bool),
+            ("nullable", Ty::Bool),
+        ]);
+        for it in &b.body.items {
+            match it {
+                BodyItem::Attribute(a) => match a.name.name.as_str() {
+                    "type" => {}
+                    "default" => {
+                        let origin = Origin::new("the variable's `type`");
+                        self.against(&a.value, &Attr::new(ty.clone(), true), &origin);
+                    }
+                    name => {
+                        if let Some(o) = schema.as_object() {
+                            if let Some(attr) = o.get(name).cloned() {
+                                self.against(&a.value, &attr, &Origin::new("a `variable` block"));
+                            } else {
+                                let o = o.clone();
+                                self.unknown_attribute(
+                                    name,
+                                    a.name.span,
+                                    &o,
+                                    &Origin::new("a `variable` block"),
+                                    &["validation"],
+                                );
+                            }
+                        }
+                    }
+                },
+                BodyItem::Block(v) if v.ty.name == "validation" => {
+                    let label = b
+                        .labels
+                        .first()
+                        .map(|l| l.value().to_string())
+                        .unwrap_or_default();
+                    self.scope.vars.push((format!("var.{label}"), ty.clone()));
+                    let mut schema = obj(&[
+                        ("condition", Ty::Bool),
+                        ("message", Ty::String),
+                        ("error_message", Ty::String),
+                    ]);
+                    if let Ty::Object(o) = &mut schema
+                        && let Some(a) = Arc::make_mut(o).attrs.get_mut("condition")
+                    {
+                        a.required = true;
+                    }
+                    self.block_body(v, &schema, &Origin::new("a `validation` block"));
+                    self.scope.vars.pop();
+                }
+                BodyItem::Block(v) => {
+                    let hint = suggest::best(&v.ty.name, ["validation"]).map(str::to_string);
+                    self.error(
+                        codes::E0100,
+                        v.ty.span,
+                        format!("unknown block type `{}`", v.ty.name),
+                    )
+                    .label("a `variable` holds only `validation` blocks")
+                    .suggest(hint, v.ty.span)
+                    .emit();
+                }
+                BodyItem::Error(_) => {}
+            }
+        }
+    }
+
+    pub(super) fn locals(&mut self, b: &Block) {
+        for it in &b.body.items {
+            match it {
+                BodyItem::Attribute(a) => {
+                    self.infer(&a.value);
+                }
+                BodyItem::Block(blk) => {
+                    self.error(
+                        codes::E0100,
+                        blk.ty.span,
+                        format!("unknown block type `{}`", blk.ty.name),
+                    )
+                    .label("`locals` holds attributes only")
+                    .emit();
+                }
+                BodyItem::Error(_) => {}
+            }
+        }
+    }
+
+    pub(super) fn output(&mut self, b: &Block) {
+        if !self.expect_labels(b, 1, "one label, its name") {
+            return;
+        }
+        let schema = obj(&[
+            ("value", Ty::Any),
+            ("description", Ty::String),
+            ("sensitive", Ty::Bool),
+            ("depends_on", Ty::Any),
+        ]);
+        let sensitive = matches!(
+            names::attr(b, "sensitive").map(|e| &e.kind),
+            Some(ExprKind::Bool(true))
+        );
+        for it in &b.body.items {
+            match it {
+                BodyItem::Attribute(a) if a.name.name == "value" => {
+                    let ty = self.infer(&a.value);
+                    if ty.is_sensitive() && !sensitive {
+                        let name_span = b.labels.first().map_or(b.ty.span, |l| l.span());
+                        self.error(
+                            codes::E0207,
+                            a.value.span,
+                            "sensitive value in an output not marked sensitive",
+                        )
+                        .label("this value is sensitive")
+                        .secondary(name_span, "this output would show it")
+                        .help("add `sensitive = true` to the output")
+                        .emit();
+                    }
+                }
+                BodyItem::Attribute(a) if a.name.name == "depends_on" => {}
+                BodyItem::Attribute(a) => {
+                    if let Some(o) = schema.as_object().cloned() {
+                        match o.get(&a.name.name) {
+                            Some(attr) => {
+                                self.against(&a.value, attr, &Origin::new("an `output` block"))
+                            }
+                            None => self.unknown_attribute(
+                                &a.name.name,
+                                a.name.span,
+                                &o,
+                                &Origin::new("an `output` block"),
+                                &[],
+                            ),
+                        }
+                    }
+                }
+                BodyItem::Block(blk) => {
+                    self.error(
+                        codes::E0100,
+                        blk.ty.span,
+                        format!("unknown block type `{}`", blk.ty.name),
+                    )
+                    .label("an `output` holds attributes only")
+                    .emit();
+                }
+                BodyItem::Error(_) => {}
+            }
+        }
+        self.meta_blocks(&b.body.items);
+        if names::attr(b, "value").is_none() {
+            let at = b.labels.first().map_or(b.ty.span, |l| l.span());
+            self.error(codes::E0200, at, "missing required attribute `value`")
+                .label("an output needs a `value`")
+                .emit();
+        }
+    }
+
+    pub(super) fn use_block(&mut self, b: &Block) {
+        if !self.expect_labels(b, 1, "one label, its name") {
+            return;
+        }
+        let pattern = names::attr(b, "pattern");
+        let has_source = names::attr(b, "source").is_some();
+        let mut params: Option<Vec<(String, Ty, bool)>> = None;
+        if let Some(p) = pattern {
+            match &p.kind {
+                ExprKind::Template(t) if t.as_literal().is_some() => {
+                    let name = t.as_literal().unwrap_or_default();
+                    match self.index.get(self.db, &format!("pattern.{name}")) {
+                        Some(d) => params = Some(d.params.clone()),
+                        None => {
+                            let names: Vec<&str> =
+                                self.index.names_with_prefix("pattern.").collect();
+                            let hint = suggest::best(&name, names.iter().copied())
+                                .map(|h| format!("\"{h}\""));
+                            self.error(codes::E0113, p.span, format!("unknown pattern `{name}`"))
+                                .label("no `pattern` block has this name")
+                                .suggest(hint, p.span)
+                                .emit();
+                        }
+                    }
+                }
+                _ => {
+                    self.error(codes::E0201, p.span, "expected a pattern name as a string")
+                        .label("`pattern` takes a literal string")
+                        .emit();
+                }
+            }
+        }
+        // A local `source` directory (a module) provides the pattern when none is named.
+        if pattern.is_none()
+            && let Some(src) = names::attr(b, "source")
+            && let ExprKind::Template(t) = &src.kind
+            && let Some(text) = t.as_literal()
+            && let Some(dir) = names::local_source_dir(&text)
+        {
+            let key = format!("{}{text}", names::SOURCE_PREFIX);
+            match self.index.use_pattern(self.db, &key) {
+                Some(name) => {
+                    params = self
+                        .index
+                        .get(self.db, &format!("pattern.{name}"))
+                        .map(|d| d.params.clone());
+                }
+                None => {
+                    self.error(codes::E0113, src.span, format!("no pattern in `{text}`"))
+                        .label(format!(
+                            "the module directory `{dir}` must declare exactly one `pattern` block"
+                        ))
+                        .help("name the pattern with `pattern = \"...\"`, or check the path (relative to the workspace root)")
+                        .emit();
+                }
+            }
+        }
+        let local_source = names::attr(b, "source")
+            .and_then(|s| match &s.kind {
+                ExprKind::Template(t) => t.as_literal(),
+                _ => None,
+            })
+            .is_some_and(|t| names::local_source_dir(&t).is_some());
+        let meta = [
+            "count",
+            "depends_on",
+            "for_each",
+            "pattern",
+            "source",
+            "version",
+        ];
+        self.repetition(b);
+        match params {
+            Some(params) if !has_source || local_source => {
+                let mut attrs = BTreeMap::new();
+                for (n, t, req) in params {
+                    attrs.insert(n, Attr::new(t, req));
+                }
+                let label = b.labels.first().map_or(b.ty.span, |l| l.span());
+                self.body_against(
+                    &b.body.items,
+                    &Ty::object(attrs),
+                    &Origin::new("the pattern's params"),
+                    &meta,
+                    label,
+                );
+            }
+            _ => self.body_against(
+                &b.body.items,
+                &Ty::Any,
+                &Origin::new("the pattern's params"),
+                &meta,
+                b.ty.span,
+            ),
+        }
+    }
+
+    pub(super) fn pattern(&mut self, b: &Block) {
+        if !self.expect_labels(b, 1, "one label, its name") {
+            return;
+        }
+        let mut params = BTreeMap::new();
+        let pattern_resources = pattern_resources(b);
+        for it in &b.body.items {
+            if let BodyItem::Block(blk) = it
+                && blk.ty.name == "param"
+                && let [p] = labels(blk).as_slice()
+            {
+                let ty = match names::attr(blk, "type").map(parse_type_expr) {
+                    Some(Ok(t)) => t,
+                    Some(Err(e)) => {
+                        self.error(codes::E0204, e.span, "invalid type expression")
+                            .label(e.message)
+                            .emit();
+                        Ty::Any
+                    }
+                    None => Ty::Any,
+                };
+                params.insert(p.to_string(), ty);
+            }
+        }
+        for it in &b.body.items {
+            let BodyItem::Block(blk) = it else { continue };
+            self.scope = Scope {
+                params: Some(params.clone()),
+                pattern_resources: pattern_resources.clone(),
+                ..Scope::default()
+            };
+            match blk.ty.name.as_str() {
+                "param" => {
+                    if let (Some(d), Some(Ok(t))) = (
+                        names::attr(blk, "default"),
+                        names::attr(blk, "type").map(parse_type_expr),
+                    ) {
+                        self.against(d, &Attr::new(t, true), &Origin::new("the param's `type`"));
+                    }
+                }
+                "resource" => self.resource(blk, false),
+                "data" => self.resource(blk, true),
+                "output" => self.output(blk),
+                "locals" => self.locals(blk),
+                "task" => self.task(blk),
+                other => {
+                    let allowed = ["data", "locals", "output", "param", "resource", "task"];
+                    let hint = suggest::best(other, allowed).map(str::to_string);
+                    self.error(
+                        codes::E0100,
+                        blk.ty.span,
+                        format!("unknown block type `{other}`"),
+                    )
+                    .label("not a block of a `pattern`")
+                    .suggest(hint, blk.ty.span)
+                    .emit();
+                }
+            }
+        }
+        self.scope = Scope::default();
+    }
+
+    pub(super) fn function(&mut self, b: &Block) {
+        if !self.expect_labels(b, 1, "one label, its name") {
+            return;
+        }
+        let mut vars = Vec::new();
+        if let Some(p) = names::attr(b, "params") {
+            match &p.kind {
+                ExprKind::Object(items) => {
+                    for i in items {
+                        let Some(k) = object_key(&i.key) else {
+                            continue;
+                        };
+                        match parse_type_expr(&i.value) {
+                            Ok(t) => vars.push((k, t)),
+                            Err(e) => {
+                                self.error(codes::E0204, e.span, "invalid type expression")
+                                    .label(e.message)
+                                    .emit();
+                                vars.push((k, Ty::Any));
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    self.error(
+                        codes::E0201,
+                        p.span,
+                        "expected an object of parameter types",
+                    )
+                    .label("`params` takes { name = type, ... }")
+                    .emit();
+                }
+            }
+        }
+        self.scope.vars = vars;
+        match names::attr(b, "result") {
+            Some(r) => {
+                self.infer(r);
+            }
+            None => {
+                let at = b.labels.first().map_or(b.ty.span, |l| l.span());
+                self.error(codes::E0200, at, "missing required attribute `result`")
+                    .label("a function needs a `result` expression")
+                    .emit();
+            }
+        }
+    }
+
+    pub(super) fn runbook(&mut self, b: &Block) {
+        if !self.expect_labels(b, 1, "one label, its name") {
+            return;
+        }
+        let mut params = BTreeMap::new();
+        for it in &b.body.items {
+            if let BodyItem::Block(blk) = it
+                && blk.ty.name == "param"
+                && let [p] = labels(blk).as_slice()
+            {
+                let ty = names::attr(blk, "type")
+                    .and_then(|t| parse_type_expr(t).ok())
+                    .unwrap_or(Ty::Any);
+                params.insert(p.to_string(), ty);
+            }
+        }
+        let mut steps: BTreeMap<String, Ty> = BTreeMap::new();
+        for it in &b.body.items {
+            let BodyItem::Block(blk) = it else { continue };
+            self.scope = Scope {
+                params: Some(params.clone()),
+                tool_calls: true,
+                steps: Some(steps.clone()),
+                ..Scope::default()
+            };
+            match blk.ty.name.as_str() {
+                "param" => {}
+                "step" => {
+                    let schema = obj(&[
+                        ("run", Ty::Any),
+                        ("when", Ty::Bool),
+                        ("description", Ty::String),
+                    ]);
+                    self.block_body(blk, &schema, &Origin::new("a `step` block"));
+                    // What later steps read as `step.<name>`: the result of `run`.
+                    let result = match names::attr(blk, "run") {
+                        Some(run) => {
+                            self.quiet += 1;
+                            let t = self.infer(run);
+                            self.quiet -= 1;
+                            t
+                        }
+                        None => Ty::Any,
+                    };
+                    if let [name] = labels(blk).as_slice() {
+                        steps.insert(name.to_string(), result);
+                    }
+                }
+                other => {
+                    let hint = suggest::best(other, ["param", "step"]).map(str::to_string);
+                    self.error(
+                        codes::E0100,
+                        blk.ty.span,
+                        format!("unknown block type `{other}`"),
+                    )
+                    .label("a `runbook` holds `param` and `step` blocks")
+                    .suggest(hint, blk.ty.span)
+                    .emit();
+                }
+            }
+        }
+        self.scope = Scope::default();
+    }
+}

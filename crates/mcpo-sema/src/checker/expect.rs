@@ -1,0 +1,304 @@
+//! Expectations: a value checked against the type its position expects (an attribute of
+//! a schema, a variable's type), with the constraints of literal values (enums, patterns,
+//! lengths, bounds).
+
+use super::{Cx, MAX_EXPR_DEPTH, Origin, chars, fmt_num, list_names, literal};
+use crate::suggest;
+use crate::types::{assignable, describe, literal_ty, object_key};
+use mcpo_diagnostics::{Span, codes};
+use mcpo_schema::{Attr, ObjectTy, Ty};
+use mcpo_syntax::ast::{Expr, ExprKind, ObjectItem};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+impl<'db> Cx<'db> {
+    pub(super) fn against(&mut self, expr: &Expr, want: &Attr, origin: &Origin) {
+        if self.depth >= MAX_EXPR_DEPTH {
+            return;
+        }
+        self.depth += 1;
+        self.against_inner(expr, want, origin);
+        self.depth -= 1;
+    }
+
+    pub(super) fn against_inner(&mut self, expr: &Expr, want: &Attr, origin: &Origin) {
+        let expected = want.ty.strip_sensitive();
+        match (&expr.kind, expected) {
+            (ExprKind::Parens(inner), _) => self.against(inner, want, origin),
+            (ExprKind::Object(items), Ty::Object(o)) => {
+                self.object_against(items, o, origin, expr.span)
+            }
+            (ExprKind::Object(items), Ty::Map(elem)) => {
+                let a = Attr::new((**elem).clone(), true);
+                for i in items {
+                    self.key(&i.key);
+                    self.against(&i.value, &a, origin);
+                }
+            }
+            (ExprKind::Tuple(items), Ty::List(elem) | Ty::Set(elem)) => {
+                let a = Attr::new((**elem).clone(), true);
+                for i in items {
+                    self.against(i, &a, origin);
+                }
+                self.items_count(items.len(), want, expr.span, origin);
+            }
+            (ExprKind::Tuple(items), Ty::Tuple(elems)) if items.len() == elems.len() => {
+                for (i, t) in items.iter().zip(elems) {
+                    self.against(i, &Attr::new(t.clone(), true), origin);
+                }
+            }
+            (
+                ExprKind::Conditional {
+                    condition,
+                    then,
+                    otherwise,
+                },
+                _,
+            ) => {
+                self.condition(condition);
+                self.against(then, want, origin);
+                self.against(otherwise, want, origin);
+            }
+            _ => {
+                let found = self.infer(expr);
+                if let Some(lit) = literal(expr) {
+                    if let Ty::Enum(allowed) = expected
+                        && !allowed.contains(&lit)
+                        && assignable(
+                            &literal_ty(&lit),
+                            &Ty::Union(allowed.iter().map(literal_ty).collect()),
+                        )
+                    {
+                        let shown: Vec<String> =
+                            allowed.iter().take(12).map(Value::to_string).collect();
+                        let more = if allowed.len() > 12 {
+                            format!(" and {} more", allowed.len() - 12)
+                        } else {
+                            String::new()
+                        };
+                        let close =
+                            suggest::best(&lit.to_string(), shown.iter().map(String::as_str))
+                                .map(str::to_string);
+                        self.error(
+                            codes::E0202,
+                            expr.span,
+                            format!("{lit} is not an allowed value"),
+                        )
+                        .label(format!(
+                            "allowed by {}: {}{more}",
+                            origin.text,
+                            shown.join(", ")
+                        ))
+                        .suggest(close, expr.span)
+                        .emit();
+                        return;
+                    }
+                    if assignable(&found, expected) {
+                        self.constraints(&lit, want, expr.span, origin);
+                        return;
+                    }
+                }
+                if !assignable(&found, expected) {
+                    let mut b = self
+                        .error(
+                            codes::E0201,
+                            expr.span,
+                            format!("expected `{}`, found {}", want.ty, describe(&found)),
+                        )
+                        .label(format!("expected `{}` because of {}", want.ty, origin.text));
+                    if matches!(expected, Ty::Number | Ty::Bool)
+                        && let Some(Value::String(s)) = literal(expr)
+                        && (s.parse::<f64>().is_ok() || s == "true" || s == "false")
+                    {
+                        b = b.help("remove the quotes");
+                    }
+                    b.emit();
+                }
+            }
+        }
+    }
+
+    pub(super) fn items_count(&mut self, n: usize, want: &Attr, span: Span, origin: &Origin) {
+        let c = &want.constraints;
+        let n64 = n as u64;
+        if let Some(min) = c.min_items
+            && n64 < min
+        {
+            self.error(
+                codes::E0203,
+                span,
+                format!("{n} items, fewer than the minimum of {min}"),
+            )
+            .label(format!("`minItems` is {min} in {}", origin.text))
+            .emit();
+        }
+        if let Some(max) = c.max_items
+            && n64 > max
+        {
+            self.error(
+                codes::E0203,
+                span,
+                format!("{n} items, more than the maximum of {max}"),
+            )
+            .label(format!("`maxItems` is {max} in {}", origin.text))
+            .emit();
+        }
+    }
+
+    pub(super) fn constraints(&mut self, lit: &Value, want: &Attr, span: Span, origin: &Origin) {
+        let c = &want.constraints;
+        match lit {
+            Value::Number(n) => {
+                let Some(x) = n.as_f64() else { return };
+                if c.integer && x.fract() != 0.0 {
+                    self.error(codes::E0203, span, format!("{x} is not a whole number"))
+                        .label(format!("{} takes an integer", origin.text))
+                        .emit();
+                }
+                if let Some(min) = c.minimum
+                    && (x < min || (c.exclusive_minimum && x == min))
+                {
+                    let word = if c.exclusive_minimum {
+                        "greater than"
+                    } else {
+                        "at least"
+                    };
+                    self.error(
+                        codes::E0203,
+                        span,
+                        format!("{} is below the minimum", fmt_num(x)),
+                    )
+                    .label(format!("must be {word} {} ({})", fmt_num(min), origin.text))
+                    .emit();
+                }
+                if let Some(max) = c.maximum
+                    && (x > max || (c.exclusive_maximum && x == max))
+                {
+                    let word = if c.exclusive_maximum {
+                        "less than"
+                    } else {
+                        "at most"
+                    };
+                    self.error(
+                        codes::E0203,
+                        span,
+                        format!("{} is above the maximum", fmt_num(x)),
+                    )
+                    .label(format!("must be {word} {} ({})", fmt_num(max), origin.text))
+                    .emit();
+                }
+            }
+            Value::String(s) => {
+                let len = s.chars().count() as u64;
+                if let Some(min) = c.min_length
+                    && len < min
+                {
+                    self.error(
+                        codes::E0203,
+                        span,
+                        format!("string of {} is shorter than the minimum", chars(len)),
+                    )
+                    .label(format!("`minLength` is {min} in {}", origin.text))
+                    .emit();
+                }
+                if let Some(max) = c.max_length
+                    && len > max
+                {
+                    self.error(
+                        codes::E0203,
+                        span,
+                        format!("string of {} is longer than the maximum", chars(len)),
+                    )
+                    .label(format!("`maxLength` is {max} in {}", origin.text))
+                    .emit();
+                }
+                if let Some(p) = &c.pattern
+                    && let Ok(re) = regex::Regex::new(p)
+                    && !re.is_match(s)
+                {
+                    self.error(
+                        codes::E0203,
+                        span,
+                        format!("\"{s}\" does not match the required pattern"),
+                    )
+                    .label(format!("`pattern` is `{p}` in {}", origin.text))
+                    .emit();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn object_against(
+        &mut self,
+        items: &[ObjectItem],
+        o: &Arc<ObjectTy>,
+        origin: &Origin,
+        span: Span,
+    ) {
+        let mut seen = BTreeSet::new();
+        for i in items {
+            let Some(k) = object_key(&i.key) else {
+                self.key(&i.key);
+                self.infer(&i.value);
+                continue;
+            };
+            seen.insert(k.clone());
+            match o.get(&k) {
+                Some(a) => {
+                    let a = a.clone();
+                    self.against(&i.value, &a, origin);
+                }
+                None => match &o.extra {
+                    Some(x) => {
+                        let a = Attr::new((**x).clone(), false);
+                        self.against(&i.value, &a, origin);
+                    }
+                    None => {
+                        self.unknown_attribute(&k, i.key.span, o, origin, &[]);
+                        self.infer(&i.value);
+                    }
+                },
+            }
+        }
+        let missing: Vec<&str> = o
+            .attrs
+            .iter()
+            .filter(|(n, a)| a.required && !seen.contains(n.as_str()))
+            .map(|(n, _)| n.as_str())
+            .collect();
+        if !missing.is_empty() {
+            let plural = if missing.len() == 1 { "" } else { "s" };
+            self.error(
+                codes::E0200,
+                span,
+                format!(
+                    "missing required attribute{plural} {}",
+                    list_names(&missing)
+                ),
+            )
+            .label(format!("required by {}", origin.text))
+            .emit();
+        }
+    }
+
+    pub(super) fn key(&mut self, key: &Expr) {
+        if object_key(key).is_none() {
+            self.infer(key);
+        }
+    }
+
+    pub(super) fn condition(&mut self, e: &Expr) {
+        let t = self.infer(e);
+        if !assignable(&t, &Ty::Bool) {
+            self.error(
+                codes::E0201,
+                e.span,
+                format!("expected `bool`, found {}", describe(&t)),
+            )
+            .label("a condition must be a bool")
+            .emit();
+        }
+    }
+}
