@@ -13,7 +13,9 @@
 //!   cancellation token;
 //! - [`planfile`]: saved plans and the rule that a saved plan fits only the state it was
 //!   made from;
-//! - [`query`]: what the state holds.
+//! - [`query`]: what the state holds;
+//! - [`pull`]: the servers a workspace knows, their schemas pulled and locked, their
+//!   health.
 //!
 //! **Architecture invariant:** never prints and never exits. Results are values,
 //! problems are [`DeployError`]s (diagnostics with their sources, or coded problems), and
@@ -27,6 +29,7 @@ pub mod files;
 mod io;
 pub mod load;
 pub mod planfile;
+pub mod pull;
 pub mod query;
 pub mod servers;
 mod session;

@@ -332,7 +332,12 @@ fn check_loaded(
     }
     let mut notes = Vec::new();
     let (db, workspace, registry) = database(root, &ids, &sources, &mut notes);
-    let specs = servers::server_specs(mcpo_sema::servers(&db, workspace), &registry, &sources);
+    let specs = servers::server_specs(
+        mcpo_sema::servers(&db, workspace),
+        &registry,
+        &sources,
+        root,
+    );
     diags.extend(specs.diagnostics());
     diags.extend(mcpo_sema::check_semantics(&db, workspace));
     if diags.iter().any(Diagnostic::is_error) {

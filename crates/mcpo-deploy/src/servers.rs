@@ -75,11 +75,18 @@ impl ServerSpecs {
 
 /// Maps the checker's `server` blocks to the MCP client's declarations, merging
 /// discovery for the blocks without a transport. The one place the deployment path
-/// gets its servers from.
-pub fn server_specs(decls: &[ServerDecl], registry: &Registry, sources: &Sources) -> ServerSpecs {
+/// gets its servers from. A block's server process starts in the workspace `root` (its
+/// `cwd`, when it has one, is relative to `root`), so relative paths in a block mean the
+/// same whichever directory a command is run from.
+pub fn server_specs(
+    decls: &[ServerDecl],
+    registry: &Registry,
+    sources: &Sources,
+    root: &Path,
+) -> ServerSpecs {
     let mut out = ServerSpecs::default();
     for decl in decls {
-        match spec_of(decl, sources) {
+        match spec_of(decl, sources, root) {
             Ok(Some(spec)) => out.used.push((decl.clone(), Some(spec))),
             Ok(None) => out
                 .used
@@ -90,7 +97,11 @@ pub fn server_specs(decls: &[ServerDecl], registry: &Registry, sources: &Sources
     out
 }
 
-fn spec_of(decl: &ServerDecl, sources: &Sources) -> Result<Option<ServerSpec>, Box<Diagnostic>> {
+fn spec_of(
+    decl: &ServerDecl,
+    sources: &Sources,
+    root: &Path,
+) -> Result<Option<ServerSpec>, Box<Diagnostic>> {
     let Some(transport) = &decl.transport else {
         return Ok(None);
     };
@@ -123,7 +134,10 @@ fn spec_of(decl: &ServerDecl, sources: &Sources) -> Result<Option<ServerSpec>, B
             command: command.clone(),
             args: args.clone(),
             env: values(env)?,
-            cwd: cwd.as_ref().map(PathBuf::from),
+            cwd: Some(
+                cwd.as_ref()
+                    .map_or_else(|| root.to_path_buf(), |c| root.join(c)),
+            ),
         }),
         ServerTransport::Http { url, headers } => Transport::Http(HttpSpec {
             url: url.clone(),

@@ -234,6 +234,9 @@ codes! {
     /// `count`/`for_each` depends on values known only after apply.
     E0407 = "instances depend on unknown values",
         "How many instances a block makes (`count`, `for_each`) must be known when planning, so it may not depend on attributes that a resource gets only when it is created.\n\n```hcl\nresource \"aws.ec2_instance\" \"web\" {\n  count = length(aws.vpc_subnet.app.id)   # id is known only after apply\n}\n```\n\nUse variables or locals, or apply the resource it depends on first.";
+    /// A variable's value cannot be converted to its declared type.
+    E0408 = "variable value of the wrong type",
+        "A variable's value (from `--var`, a variable file, `MCPO_VAR_<name>`, or its `default`) is converted to the variable's declared `type` the way HCL converts: `\"5\"` becomes a number, `5` a string, attributes an object type does not declare are dropped. This value cannot be converted: a word where a number is wanted, an object missing a required attribute, a value outside an enum. A sensitive variable's value is never shown in the message, only its kind.\n\n```sh\nmcpoc plan --var replicas=three    # variable \"replicas\" { type = number }\n```\n\nGive a value of the declared type.";
     /// The state file exists but cannot be read.
     E0500 = "state file unreadable",
         "The state of a workspace lives in `.mcpo/state/state.json`. That path exists but could not be read: it is a directory, its permissions forbid reading, or the disk reported an error. Nothing was changed.\n\n```text\nerror[E0500]: cannot read the state file .mcpo/state/state.json: Is a directory (os error 21); check that it is a readable file\n```\n\nMake it a readable file again (restore it from `.mcpo/state/history/` if needed).";

@@ -211,14 +211,10 @@ fn traversal(expr: &Expr) -> Option<(&str, Span, Vec<Step<'_>>)> {
     }
 }
 
-/// How many attribute steps after the root name make a declaration's address.
+/// How many attribute steps after the root name make a declaration's address
+/// ([`crate::names::declaration_len`]); a resource's root must be a known server.
 fn key_len(root: &str, servers: &BTreeSet<String>) -> Option<usize> {
-    match root {
-        "var" | "local" | "module" | "param" => Some(1),
-        "data" | "task" => Some(3),
-        r if servers.contains(r) => Some(2),
-        _ => None,
-    }
+    crate::names::declaration_len(root).filter(|n| *n != 2 || servers.contains(root))
 }
 
 /// The declaration addresses an expression refers to (`var.x`, `aws.vpc.main`, ...),

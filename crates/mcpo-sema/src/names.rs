@@ -557,8 +557,28 @@ pub(crate) fn for_each_traversal<'a>(expr: &'a Expr, f: &mut dyn FnMut(&Traversa
     }
 }
 
-/// The address a traversal refers to, if it names a declaration.
+/// How many names after a reference's root make the address of the declaration it
+/// names: one for `var.x`, `local.x`, `module.x`, `param.x`; three for `data.s.t.n` and
+/// `task.s.t.n`; two for a resource (`s.t.n`, the root being its server). `None` for the
+/// other reserved roots (`self`, `count`, `each`, ...). The evaluator and the checker
+/// both read references by this rule.
+pub fn declaration_len(root: &str) -> Option<usize> {
+    match root {
+        "var" | "local" | "module" | "param" => Some(1),
+        "data" | "task" => Some(3),
+        r if RESERVED_ROOTS.contains(&r) => None,
+        _ => Some(2),
+    }
+}
+
+/// The address a traversal refers to, if it names a declaration (`param.x` is resolved
+/// by the pattern it is in, not the workspace's index).
 pub(crate) fn address(t: &Traversal<'_>) -> Option<String> {
+    let root = t.root.name.as_str();
+    if root == "param" {
+        return None;
+    }
+    let n = declaration_len(root)?;
     let names: Vec<&str> = t
         .steps
         .iter()
@@ -566,20 +586,9 @@ pub(crate) fn address(t: &Traversal<'_>) -> Option<String> {
             Step::Attr(i) => Some(i.name.as_str()),
             _ => None,
         })
+        .take(n)
         .collect();
-    let root = t.root.name.as_str();
-    match root {
-        "var" | "local" | "module" => names.first().map(|n| format!("{root}.{n}")),
-        "data" | "task" => match names.as_slice() {
-            [a, b, c, ..] => Some(format!("{root}.{a}.{b}.{c}")),
-            _ => None,
-        },
-        r if RESERVED_ROOTS.contains(&r) => None,
-        _ => match names.as_slice() {
-            [t, n, ..] => Some(format!("{root}.{t}.{n}")),
-            _ => None,
-        },
-    }
+    (names.len() == n).then(|| format!("{root}.{}", names.join(".")))
 }
 
 /// Calls `f` on `expr` and every expression inside it (templates included), outermost

@@ -1,16 +1,13 @@
-//! `mcpoc servers` and `mcpoc schema pull`: the commands that talk to MCP servers.
+//! `mcpoc servers` and `mcpoc schema pull`: the commands that talk to MCP servers, over
+//! `mcpo_deploy::pull`, rendered.
 
 use crate::output::{self, Format};
 use crate::{EXIT_ERRORS, EXIT_OK, EXIT_USAGE};
 use clap::{Args, Subcommand};
-use mcpo_deploy::servers::{self as workspace, ServerSpecs};
-use mcpo_diagnostics::Sources;
-use mcpo_mcp::discovery::{DiscoverOptions, RealEnvironment, Registry, discover};
-use mcpo_mcp::{ConnectOptions, Connection, ServerSpec};
-use mcpo_schema::{Files, LOCK_FILE, Lockfile, schema_path};
+use mcpo_deploy::pull::{self, Health, ServerSet};
 use serde_json::json;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Duration;
 
 /// Arguments of `mcpoc servers`.
 #[derive(Debug, Args)]
@@ -81,37 +78,26 @@ fn run_interruptible<F: Future<Output = u8>>(fut: F) -> u8 {
     code
 }
 
-/// The workspace's `server` blocks with their declarations, the registry of every
-/// declared or discovered server, and the sources. Syntax errors and invalid blocks are
-/// reported on stderr; blocks that cannot be started are left to the caller
-/// ([`ServerSpecs::errors`]).
-fn load_workspace(root: &Path, mdns: bool) -> Result<(ServerSpecs, Registry, Sources), String> {
-    let (sources, decls, mut diags) = workspace::load(&[root.to_path_buf()])?;
-    if diags.iter().any(|d| d.code.as_str().starts_with("E03")) {
-        output::print(&mut diags, &sources, Format::Human);
+/// The workspace's servers, with the problems of its `server` blocks shown.
+fn load_workspace(root: &std::path::Path, mdns: bool) -> Result<ServerSet, u8> {
+    let mut set = pull::server_set(root, mdns).map_err(|p| crate::report::problem(&p))?;
+    if !set.diagnostics.is_empty() {
+        output::print(&mut set.diagnostics, &set.sources, Format::Human);
     }
-    let own = workspace::server_specs(&decls, &Registry::default(), &sources);
-    let registry = discover(
-        &RealEnvironment,
-        &DiscoverOptions {
-            workspace_root: root.to_path_buf(),
-            server_blocks: own.used.iter().filter_map(|(_, s)| s.clone()).collect(),
-            mdns: mdns.then_some(Duration::from_secs(3)),
-        },
-    );
-    let specs = workspace::server_specs(&decls, &registry, &sources);
-    Ok((specs, registry, sources))
+    Ok(set)
 }
 
 /// `mcpoc servers`.
 pub fn servers(args: ServersArgs) -> u8 {
     let root = args.path.clone().unwrap_or_else(|| PathBuf::from("."));
-    let (specs, registry, sources) = match load_workspace(&root, args.mdns) {
+    let ServerSet {
+        specs,
+        registry,
+        sources,
+        ..
+    } = match load_workspace(&root, args.mdns) {
         Ok(x) => x,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
-        }
+        Err(code) => return code,
     };
     // Blocks that cannot be started are not listed; say why.
     let mut cannot_start: Vec<_> = specs.diagnostics().collect();
@@ -125,7 +111,7 @@ pub fn servers(args: ServersArgs) -> u8 {
     run_interruptible(async move {
         let mut healths = Vec::new();
         if health {
-            let checks = registry.entries.iter().map(|e| check_health(&e.spec));
+            let checks = registry.entries.iter().map(|e| pull::health(&e.spec));
             healths = futures::future::join_all(checks).await;
         }
         let unresolved: Vec<&mcpo_sema::ServerDecl> = specs
@@ -150,7 +136,7 @@ pub fn servers(args: ServersArgs) -> u8 {
                             "shadowed": e.shadowed.iter().map(|s| json!({"source": s.kind(), "from": s.detail()})).collect::<Vec<_>>(),
                         });
                         if let Some(h) = healths.get(i) {
-                            v["health"] = h.to_json();
+                            v["health"] = health_json(h);
                         }
                         v
                     })
@@ -181,7 +167,7 @@ pub fn servers(args: ServersArgs) -> u8 {
                         e.spec.target(),
                     ];
                     if let Some(h) = healths.get(i) {
-                        match &h.result {
+                        match h {
                             Ok((proto, tools, rtt)) => row.extend([
                                 proto.clone(),
                                 tools.to_string(),
@@ -198,9 +184,8 @@ pub fn servers(args: ServersArgs) -> u8 {
                         println!("note: `{}` is also declared in {s} (ignored)", e.spec.name);
                     }
                 }
-                for (i, h) in healths.iter().enumerate() {
-                    if let (Err(e), Some(entry)) = (&h.result, registry.entries.get(i)) {
-                        let _ = entry;
+                for h in &healths {
+                    if let Err(e) = h {
                         println!("error: {e}");
                     }
                 }
@@ -212,7 +197,7 @@ pub fn servers(args: ServersArgs) -> u8 {
                 }
             }
         }
-        if healths.iter().any(|h| h.result.is_err()) {
+        if healths.iter().any(Result::is_err) {
             EXIT_ERRORS
         } else {
             EXIT_OK
@@ -245,40 +230,15 @@ fn print_table(rows: &[Vec<String>]) {
     }
 }
 
-struct Health {
-    result: Result<(String, usize, Duration), mcpo_mcp::McpError>,
-}
-
-impl Health {
-    fn to_json(&self) -> serde_json::Value {
-        match &self.result {
-            Ok((proto, tools, rtt)) => json!({
-                "ok": true,
-                "protocol_version": proto,
-                "tools": tools,
-                "rtt_ms": rtt.as_secs_f64() * 1000.0,
-            }),
-            Err(e) => json!({"ok": false, "error": e.to_string()}),
-        }
-    }
-}
-
-async fn check_health(spec: &ServerSpec) -> Health {
-    let options = ConnectOptions {
-        handshake_timeout: Duration::from_secs(20),
-        ..ConnectOptions::default()
-    };
-    let conn = match Connection::connect(spec, &options).await {
-        Ok(c) => c,
-        Err(e) => return Health { result: Err(e) },
-    };
-    let started = Instant::now();
-    let tools = conn.list_tools().await;
-    let rtt = started.elapsed();
-    let proto = conn.protocol_version().to_string();
-    conn.shutdown().await;
-    Health {
-        result: tools.map(|t| (proto, t.len(), rtt)),
+fn health_json(h: &Health) -> serde_json::Value {
+    match h {
+        Ok((proto, tools, rtt)) => json!({
+            "ok": true,
+            "protocol_version": proto,
+            "tools": tools,
+            "rtt_ms": rtt.as_secs_f64() * 1000.0,
+        }),
+        Err(e) => json!({"ok": false, "error": e.to_string()}),
     }
 }
 
@@ -290,137 +250,36 @@ pub fn schema(command: SchemaCommand) -> u8 {
         timeout,
     } = command;
     let root = path.unwrap_or_else(|| PathBuf::from("."));
-    let (specs, registry, sources) = match load_workspace(&root, false) {
+    let set = match load_workspace(&root, false) {
         Ok(x) => x,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
-        }
+        Err(code) => return code,
     };
-    // Blocks that cannot be started fail the pull when they are pulled.
-    let mut cannot_start: Vec<_> = specs
-        .errors
-        .iter()
-        .filter(|(name, _)| server.is_empty() || server.contains(name))
-        .map(|(_, d)| d.clone())
-        .collect();
-    if !cannot_start.is_empty() {
-        output::print(&mut cannot_start, &sources, Format::Human);
-    }
-    for w in &registry.warnings {
+    for w in &set.registry.warnings {
         eprintln!("warning: {w}");
     }
-    // Which servers: those named with --server, else every server block (with its
-    // discovered declaration when the block has no transport).
-    let mut targets: Vec<ServerSpec> = Vec::new();
-    let mut failed = !cannot_start.is_empty();
-    if server.is_empty() {
-        for (block, spec) in specs.used.iter().cloned() {
-            match spec {
-                Some(s) => targets.push(s),
-                None => {
-                    eprintln!(
-                        "error: server `{}` has no `command` or `url` and no source declares it",
-                        block.name
-                    );
-                    failed = true;
-                }
-            }
-        }
-        if specs.used.is_empty() && specs.errors.is_empty() {
-            eprintln!(
-                "error: no `server` blocks under `{}`; name servers with --server (see `mcpoc servers`)",
-                root.display()
-            );
-            return EXIT_USAGE;
-        }
-    } else {
-        for name in &server {
-            if specs.errors.iter().any(|(n, _)| n == name) {
-                continue; // reported above
-            }
-            match registry.get(name) {
-                Some(s) => targets.push(s.clone()),
-                None => {
-                    eprintln!(
-                        "error: no server `{name}` is declared or discovered (see `mcpoc servers`)"
-                    );
-                    return EXIT_USAGE;
-                }
-            }
-        }
-    }
-    let limit = Duration::from_secs(timeout.max(1));
     run_interruptible(async move {
-        let pulls = targets.iter().map(|spec| async move {
-            let started = Instant::now();
-            let options = ConnectOptions {
-                handshake_timeout: limit,
-                ..ConnectOptions::default()
-            };
-            let r = match tokio::time::timeout(limit, mcpo_mcp::pull(spec, &options)).await {
-                Ok(r) => r,
-                Err(_) => Err(mcpo_mcp::McpError::new(
-                    &spec.name,
-                    mcpo_mcp::ErrorKind::Timeout { after: limit },
-                )),
-            };
-            (spec, r, started.elapsed())
-        });
-        let results = futures::future::join_all(pulls).await;
-        let store = mcpo_schema::DiskFiles::new(&root);
-        let mut lock = match store.read(Path::new(LOCK_FILE)) {
-            Ok(Some(text)) => Lockfile::from_file_text(&text).unwrap_or_default(),
-            _ => Lockfile::default(),
+        let mut report = match pull::pull(&root, &set, &server, Duration::from_secs(timeout)).await
+        {
+            Ok(r) => r,
+            Err(p) => return crate::report::problem(&p),
         };
-        let mut wrote = false;
-        for (spec, result, took) in results {
-            match result {
-                Ok(schema) => {
-                    let path = schema_path(&spec.name);
-                    if let Err(e) = store.write(&path, &schema.to_file_text()) {
-                        eprintln!(
-                            "error: cannot write `{}`: {}",
-                            path.display(),
-                            mcpo_deploy::files::io_reason(&e)
-                        );
-                        failed = true;
-                        continue;
-                    }
-                    lock.servers.insert(
-                        spec.name.clone(),
-                        mcpo_schema::LockEntry {
-                            identity: schema.identity.clone(),
-                            protocol_version: schema.protocol_version.clone(),
-                            server_info: schema.server_info.clone(),
-                            tools: schema.tools.len(),
-                            schema_hash: schema.hash(),
-                        },
-                    );
-                    wrote = true;
-                    println!(
-                        "pulled {}: {} tools, {} resource templates (protocol {}) in {:.1}s -> {}",
-                        spec.name,
-                        schema.tools.len(),
-                        schema.resource_templates.len(),
-                        schema.protocol_version,
-                        took.as_secs_f64(),
-                        path.display()
-                    );
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    failed = true;
-                }
-            }
+        if !report.cannot_start.is_empty() {
+            output::print(&mut report.cannot_start, &set.sources, Format::Human);
         }
-        if wrote && let Err(e) = store.write(Path::new(LOCK_FILE), &lock.to_file_text()) {
-            eprintln!(
-                "error: cannot write `{LOCK_FILE}`: {}",
-                mcpo_deploy::files::io_reason(&e)
+        for p in &report.pulled {
+            println!(
+                "pulled {}: {} tools, {} resource templates (protocol {}) in {:.1}s -> {}",
+                p.server,
+                p.tools,
+                p.templates,
+                p.protocol,
+                p.took.as_secs_f64(),
+                p.path.display()
             );
-            failed = true;
         }
-        if failed { EXIT_ERRORS } else { EXIT_OK }
+        for e in &report.errors {
+            eprintln!("error: {e}");
+        }
+        if report.ok() { EXIT_OK } else { EXIT_ERRORS }
     })
 }

@@ -1,0 +1,226 @@
+//! The servers a workspace knows (its `server` blocks, and what discovery finds), pulling
+//! their schemas into `.mcpo/schemas/` with hashes in `mcpo.lock`, and checking their
+//! health.
+
+use crate::error::Problem;
+use crate::servers::{self, ServerSpecs};
+use mcpo_diagnostics::{Diagnostic, Sources};
+use mcpo_mcp::discovery::{DiscoverOptions, RealEnvironment, Registry, discover};
+use mcpo_mcp::{ConnectOptions, Connection, McpError, ServerSpec};
+use mcpo_schema::{Files, LOCK_FILE, Lockfile, schema_path};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Every server a workspace knows.
+pub struct ServerSet {
+    /// The `server` blocks with their declarations.
+    pub specs: ServerSpecs,
+    /// Every declared or discovered server, with where it came from.
+    pub registry: Registry,
+    /// The workspace's sources, for rendering `diagnostics`.
+    pub sources: Sources,
+    /// Problems of the `server` blocks (E03xx), worth showing before anything else.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Reads the workspace at `root` and discovers servers (mDNS only when `mdns`).
+pub fn server_set(root: &Path, mdns: bool) -> Result<ServerSet, Problem> {
+    let (sources, decls, diags) =
+        servers::load(&[root.to_path_buf()]).map_err(|e| Problem::uncoded(e).usage())?;
+    let diagnostics = diags
+        .into_iter()
+        .filter(|d| d.code.as_str().starts_with("E03"))
+        .collect();
+    let own = servers::server_specs(&decls, &Registry::default(), &sources, root);
+    let registry = discover(
+        &RealEnvironment,
+        &DiscoverOptions {
+            workspace_root: root.to_path_buf(),
+            server_blocks: own.used.iter().filter_map(|(_, s)| s.clone()).collect(),
+            mdns: mdns.then_some(Duration::from_secs(3)),
+        },
+    );
+    let specs = servers::server_specs(&decls, &registry, &sources, root);
+    Ok(ServerSet {
+        specs,
+        registry,
+        sources,
+        diagnostics,
+    })
+}
+
+/// One schema pulled.
+#[derive(Debug, Clone)]
+pub struct Pulled {
+    /// The server.
+    pub server: String,
+    /// Its tools.
+    pub tools: usize,
+    /// Its resource templates.
+    pub templates: usize,
+    /// The protocol version it speaks.
+    pub protocol: String,
+    /// How long the pull took.
+    pub took: Duration,
+    /// Where the schema was written, relative to the workspace root.
+    pub path: PathBuf,
+}
+
+/// What a pull did.
+#[derive(Debug, Default)]
+pub struct PullReport {
+    /// The `server` blocks that cannot be started (E0303), among those asked for.
+    pub cannot_start: Vec<Diagnostic>,
+    /// The schemas pulled and written.
+    pub pulled: Vec<Pulled>,
+    /// What failed, one message each.
+    pub errors: Vec<String>,
+}
+
+impl PullReport {
+    /// Whether every server asked for was pulled.
+    pub fn ok(&self) -> bool {
+        self.cannot_start.is_empty() && self.errors.is_empty()
+    }
+}
+
+/// Pulls the schemas of `only` (any declared or discovered server), or of every `server`
+/// block when `only` is empty, concurrently, each within `timeout`; writes them under
+/// `root` and records their hashes in `mcpo.lock`.
+pub async fn pull(
+    root: &Path,
+    set: &ServerSet,
+    only: &[String],
+    timeout: Duration,
+) -> Result<PullReport, Problem> {
+    let mut report = PullReport {
+        cannot_start: set
+            .specs
+            .errors
+            .iter()
+            .filter(|(name, _)| only.is_empty() || only.contains(name))
+            .map(|(_, d)| d.clone())
+            .collect(),
+        ..PullReport::default()
+    };
+    let mut targets: Vec<ServerSpec> = Vec::new();
+    if only.is_empty() {
+        if set.specs.used.is_empty() && set.specs.errors.is_empty() {
+            return Err(Problem::uncoded(format!(
+                "no `server` blocks under `{}`; name servers with --server (see `mcpoc servers`)",
+                root.display()
+            ))
+            .usage());
+        }
+        for (block, spec) in &set.specs.used {
+            match spec {
+                Some(s) => targets.push(s.clone()),
+                None => report.errors.push(format!(
+                    "server `{}` has no `command` or `url` and no source declares it",
+                    block.name
+                )),
+            }
+        }
+    } else {
+        for name in only {
+            if set.specs.errors.iter().any(|(n, _)| n == name) {
+                continue;
+            }
+            match set.registry.get(name) {
+                Some(s) => targets.push(s.clone()),
+                None => {
+                    return Err(Problem::uncoded(format!(
+                        "no server `{name}` is declared or discovered (see `mcpoc servers`)"
+                    ))
+                    .usage());
+                }
+            }
+        }
+    }
+    let limit = timeout.max(Duration::from_secs(1));
+    let pulls = targets.iter().map(|spec| async move {
+        let started = Instant::now();
+        let options = ConnectOptions {
+            handshake_timeout: limit,
+            ..ConnectOptions::default()
+        };
+        let r = match tokio::time::timeout(limit, mcpo_mcp::pull(spec, &options)).await {
+            Ok(r) => r,
+            Err(_) => Err(McpError::new(
+                &spec.name,
+                mcpo_mcp::ErrorKind::Timeout { after: limit },
+            )),
+        };
+        (spec, r, started.elapsed())
+    });
+    let results = futures::future::join_all(pulls).await;
+    let store = mcpo_schema::DiskFiles::new(root);
+    let mut lock = match store.read(Path::new(LOCK_FILE)) {
+        Ok(Some(text)) => Lockfile::from_file_text(&text).unwrap_or_default(),
+        _ => Lockfile::default(),
+    };
+    let mut wrote = false;
+    for (spec, result, took) in results {
+        let schema = match result {
+            Ok(s) => s,
+            Err(e) => {
+                report.errors.push(e.to_string());
+                continue;
+            }
+        };
+        let path = schema_path(&spec.name);
+        if let Err(e) = store.write(&path, &schema.to_file_text()) {
+            report.errors.push(format!(
+                "cannot write `{}`: {}",
+                path.display(),
+                crate::files::io_reason(&e)
+            ));
+            continue;
+        }
+        lock.servers.insert(
+            spec.name.clone(),
+            mcpo_schema::LockEntry {
+                identity: schema.identity.clone(),
+                protocol_version: schema.protocol_version.clone(),
+                server_info: schema.server_info.clone(),
+                tools: schema.tools.len(),
+                schema_hash: schema.hash(),
+            },
+        );
+        wrote = true;
+        report.pulled.push(Pulled {
+            server: spec.name.clone(),
+            tools: schema.tools.len(),
+            templates: schema.resource_templates.len(),
+            protocol: schema.protocol_version.clone(),
+            took,
+            path,
+        });
+    }
+    if wrote && let Err(e) = store.write(Path::new(LOCK_FILE), &lock.to_file_text()) {
+        report.errors.push(format!(
+            "cannot write `{LOCK_FILE}`: {}",
+            crate::files::io_reason(&e)
+        ));
+    }
+    Ok(report)
+}
+
+/// A server's health: the protocol it speaks, its tool count and the round trip of
+/// listing them; or why it cannot be reached.
+pub type Health = Result<(String, usize, Duration), McpError>;
+
+/// Connects to `spec` and lists its tools.
+pub async fn health(spec: &ServerSpec) -> Health {
+    let options = ConnectOptions {
+        handshake_timeout: Duration::from_secs(20),
+        ..ConnectOptions::default()
+    };
+    let conn = Connection::connect(spec, &options).await?;
+    let started = Instant::now();
+    let tools = conn.list_tools().await;
+    let rtt = started.elapsed();
+    let proto = conn.protocol_version().to_string();
+    conn.shutdown().await;
+    tools.map(|t| (proto, t.len(), rtt))
+}
