@@ -38,7 +38,7 @@ fn reports_type_errors_from_the_nearest_workspace_root() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("[E0103] Error: unknown attribute `cidr`"),
+        stderr.contains("[E0103] Error: `aws.vpc` has no attribute `cidr`"),
         "{stderr}"
     );
     assert!(stderr.contains("did you mean `cidr_block`?"), "{stderr}");

@@ -33,7 +33,7 @@ fn a_workspace_error_is_published_at_its_range_and_clears_when_fixed() {
     assert!(
         unknown["message"]
             .as_str()
-            .is_some_and(|m| m.starts_with("unknown attribute `cidr_blok`")),
+            .is_some_and(|m| m.starts_with("`aws.vpc` has no attribute `cidr_blok`")),
         "{unknown}"
     );
     assert!(

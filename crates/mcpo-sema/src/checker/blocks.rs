@@ -146,9 +146,11 @@ impl<'db> Cx<'db> {
         };
         let resolved = self.resource_type(label, what);
         let (input, output, origin) = match &resolved {
-            Some((_, _, Some((input, output, origin)))) => {
-                (input.clone(), output.clone(), Origin::new(origin.clone()))
-            }
+            Some((server, ty, Some((input, output, origin)))) => (
+                input.clone(),
+                output.clone(),
+                Origin::new(origin.clone()).about(format!("`{server}.{ty}`")),
+            ),
             _ => (Ty::Any, Ty::Any, Origin::new("the schema")),
         };
         self.repetition(b);
@@ -328,16 +330,17 @@ impl<'db> Cx<'db> {
                     if meta.contains(&name) {
                         continue;
                     }
+                    let nested = origin.nested();
                     match obj.as_ref().map(|o| o.get(name).cloned()) {
                         None => {
-                            self.body_against(&blk.body.items, &Ty::Any, origin, &[], blk.ty.span)
+                            self.body_against(&blk.body.items, &Ty::Any, &nested, &[], blk.ty.span)
                         }
                         Some(Some(attr)) => {
                             let inner = match attr.ty.strip_sensitive() {
                                 Ty::List(t) | Ty::Set(t) => (**t).clone(),
                                 other => other.clone(),
                             };
-                            self.body_against(&blk.body.items, &inner, origin, &[], blk.ty.span);
+                            self.body_against(&blk.body.items, &inner, &nested, &[], blk.ty.span);
                         }
                         Some(None) => {
                             let mut names: Vec<&str> = obj
@@ -402,8 +405,14 @@ impl<'db> Cx<'db> {
         names.extend(meta.iter().copied());
         names.sort();
         let hint = suggest::best(name, names.iter().copied()).map(str::to_string);
+        // In the user's terms first (what they wrote has no such attribute); where the
+        // rule comes from (the server's schema) under it.
+        let message = match &origin.subject {
+            Some(subject) => format!("{subject} has no {} `{name}`", origin.noun),
+            None => format!("unknown attribute `{name}`"),
+        };
         let mut b = self
-            .error(codes::E0103, span, format!("unknown attribute `{name}`"))
+            .error(codes::E0103, span, message)
             .label(format!("not in {}", origin.text));
         if hint.is_some() {
             b = b.suggest(hint, span);
@@ -439,7 +448,8 @@ impl<'db> Cx<'db> {
             .map(|t| t.0);
         self.repetition(b);
         self.scope.tool_calls = true;
-        let origin = Origin::new(format!("the inputSchema of `{server}` tool `{tool}`"));
+        let origin = Origin::new(format!("the inputSchema of `{server}` tool `{tool}`"))
+            .about_tool(format!("{server}.{tool}"));
         self.body_against(
             &b.body.items,
             &input.unwrap_or(Ty::Any),

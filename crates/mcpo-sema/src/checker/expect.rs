@@ -5,7 +5,7 @@
 use super::{Cx, MAX_EXPR_DEPTH, Origin, chars, fmt_num, list_names, literal};
 use crate::suggest;
 use crate::types::{assignable, describe, literal_ty, object_key};
-use mcpo_diagnostics::{Span, codes};
+use mcpo_diagnostics::{Fix, Span, codes};
 use mcpo_schema::{Attr, ObjectTy, Ty};
 use mcpo_syntax::ast::{Expr, ExprKind, ObjectItem};
 use serde_json::Value;
@@ -70,28 +70,34 @@ impl<'db> Cx<'db> {
                             &Ty::Union(allowed.iter().map(literal_ty).collect()),
                         )
                     {
-                        let shown: Vec<String> =
-                            allowed.iter().take(12).map(Value::to_string).collect();
-                        let more = if allowed.len() > 12 {
-                            format!(" and {} more", allowed.len() - 12)
+                        let all: Vec<String> = allowed.iter().map(Value::to_string).collect();
+                        let shown: Vec<&str> = all.iter().take(12).map(String::as_str).collect();
+                        let more = if all.len() > 12 {
+                            format!(" and {} more", all.len() - 12)
                         } else {
                             String::new()
                         };
-                        let close =
-                            suggest::best(&lit.to_string(), shown.iter().map(String::as_str))
-                                .map(str::to_string);
-                        self.error(
-                            codes::E0202,
-                            expr.span,
-                            format!("{lit} is not an allowed value"),
-                        )
-                        .label(format!(
-                            "allowed by {}: {}{more}",
-                            origin.text,
-                            shown.join(", ")
-                        ))
-                        .suggest(close, expr.span)
-                        .emit();
+                        let close = suggest::best(&lit.to_string(), all.iter().map(String::as_str))
+                            .map(str::to_string);
+                        // The allowed values in the help, the did-you-mean first.
+                        let values = format!("the allowed values are {}{more}", shown.join(", "));
+                        let help = match &close {
+                            Some(c) => format!("did you mean `{c}`? {values}"),
+                            None => values,
+                        };
+                        let span = expr.span;
+                        self.error(codes::E0202, span, format!("{lit} is not an allowed value"))
+                            .label(format!("not in the `enum` of {}", origin.text))
+                            .help(help)
+                            .map(|d| match close {
+                                Some(c) => d.with_fix(Fix {
+                                    title: format!("replace with `{c}`"),
+                                    span,
+                                    replacement: c,
+                                }),
+                                None => d,
+                            })
+                            .emit();
                         return;
                     }
                     if assignable(&found, expected) {
@@ -213,17 +219,33 @@ impl<'db> Cx<'db> {
                     .label(format!("`maxLength` is {max} in {}", origin.text))
                     .emit();
                 }
-                if let Some(p) = &c.pattern
+                // A known `format` is checked first, and says what is wrong in words; the
+                // `pattern` (often describing the same shape) only when the format passed.
+                let format_error = c.format.as_deref().and_then(|f| format_problem(f, s));
+                if let Some((what, format)) = format_error {
+                    let mut b = self
+                        .error(codes::E0203, span, format!("\"{s}\" is not {what}"))
+                        .label(format!("`format` is `{format}` in {}", origin.text));
+                    if let Some(d) = &want.description {
+                        b = b.help(format!("expected: {d}"));
+                    }
+                    b.emit();
+                } else if let Some(p) = &c.pattern
                     && let Ok(re) = regex::Regex::new(p)
                     && !re.is_match(s)
                 {
-                    self.error(
-                        codes::E0203,
-                        span,
-                        format!("\"{s}\" does not match the required pattern"),
-                    )
-                    .label(format!("`pattern` is `{p}` in {}", origin.text))
-                    .emit();
+                    let mut b = self
+                        .error(
+                            codes::E0203,
+                            span,
+                            format!("\"{s}\" does not match the required pattern"),
+                        )
+                        .label(format!("`pattern` is `{p}` in {}", origin.text));
+                    // What the schema says the value should be, in words, when it says.
+                    if let Some(d) = &want.description {
+                        b = b.help(format!("expected: {d}"));
+                    }
+                    b.emit();
                 }
             }
             _ => {}
@@ -256,7 +278,7 @@ impl<'db> Cx<'db> {
                         self.against(&i.value, &a, origin);
                     }
                     None => {
-                        self.unknown_attribute(&k, i.key.span, o, origin, &[]);
+                        self.unknown_attribute(&k, i.key.span, o, &origin.nested(), &[]);
                         self.infer(&i.value);
                     }
                 },
@@ -300,5 +322,23 @@ impl<'db> Cx<'db> {
             .label("a condition must be a bool")
             .emit();
         }
+    }
+}
+
+/// What is wrong with `s` for the JSON Schema `format` named `format`, for the formats
+/// mcpo knows (`ipv4`, `ipv6`): `(what it is not, the format)`. `None` when it is fine
+/// or the format is not one mcpo checks (formats are annotations in JSON Schema; these
+/// two have one meaning everywhere).
+fn format_problem<'f>(format: &'f str, s: &str) -> Option<(&'static str, &'f str)> {
+    match format {
+        "ipv4" => s
+            .parse::<std::net::Ipv4Addr>()
+            .is_err()
+            .then_some(("an IPv4 address", format)),
+        "ipv6" => s
+            .parse::<std::net::Ipv6Addr>()
+            .is_err()
+            .then_some(("an IPv6 address", format)),
+        _ => None,
     }
 }

@@ -105,15 +105,43 @@ struct Scope {
     pattern_resources: BTreeMap<String, (String, String, Repeat)>,
 }
 
-/// Where an expected type comes from, for messages.
+/// Where an expected type comes from, for messages: the MCP detail (`text`, "the
+/// inputSchema of `aws` tool `vpc.create`") and, for a block's own attributes, what the
+/// user wrote (`subject`, "`aws.vpc`"), so that messages speak the user's terms first.
 #[derive(Debug, Clone)]
 struct Origin {
     text: String,
+    subject: Option<String>,
+    /// What the subject's names are: attributes, or a tool's arguments.
+    noun: &'static str,
 }
 
 impl Origin {
     fn new(text: impl Into<String>) -> Self {
-        Origin { text: text.into() }
+        Origin {
+            text: text.into(),
+            subject: None,
+            noun: "attribute",
+        }
+    }
+
+    /// The same origin, naming a tool whose arguments are being checked.
+    fn about_tool(mut self, tool: impl Into<String>) -> Self {
+        self.subject = Some(format!("the tool `{}`", tool.into()));
+        self.noun = "argument";
+        self
+    }
+
+    /// The same origin, naming what the user wrote (`` `aws.vpc` ``).
+    fn about(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
+        self
+    }
+
+    /// The origin for a value nested inside (an object attribute, a nested block): the
+    /// subject no longer names what holds the attributes.
+    fn nested(&self) -> Origin {
+        Origin::new(self.text.clone())
     }
 }
 

@@ -12,6 +12,8 @@
 mod lsp_support;
 
 mod depth;
+mod fmt;
 mod hostile;
 mod lsp_framing;
+mod state_files;
 mod support;
