@@ -293,6 +293,18 @@ fn approver(auto: bool) -> &'static dyn Approver {
     if auto { &AutoApprove } else { &Prompt }
 }
 
+/// `mcpoc approve [PLAN_ID]`: a person approves a plan made through `mcpoc serve`.
+pub fn approve(args: &mcpo_serve::ApproveArgs) -> u8 {
+    let Ok(rt) = runtime() else {
+        return crate::EXIT_USAGE;
+    };
+    match rt.block_on(mcpo_serve::approve(args, &Prompt)) {
+        Ok(answer) => println!("{}", answer.text()),
+        Err(p) => return report::problem(&p),
+    }
+    crate::EXIT_OK
+}
+
 /// `mcpoc plan`.
 pub fn plan(args: PlanArgs) -> u8 {
     let (rt, mut s) = match session(&args.ws, &args.vars, "mcpoc plan") {
@@ -643,38 +655,5 @@ fn print_refresh(report: &RefreshReport, show: RefreshShow) {
     }
     for e in &report.errors {
         eprintln!("{}", report::render_exec(e));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn single_dash_var_options_become_double_dash() {
-        let args = [
-            "mcpoc",
-            "plan",
-            "-var",
-            "a=1",
-            "-var=b=2",
-            "-var-file",
-            "x.json",
-            "-v",
-        ]
-        .map(String::from);
-        assert_eq!(
-            normalize_args(args),
-            [
-                "mcpoc",
-                "plan",
-                "--var",
-                "a=1",
-                "--var=b=2",
-                "--var-file",
-                "x.json",
-                "-v"
-            ]
-        );
     }
 }

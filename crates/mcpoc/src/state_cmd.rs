@@ -40,6 +40,12 @@ pub enum StateCommand {
         #[command(flatten)]
         ws: WorkspaceArg,
     },
+    /// The audit journal of `mcpoc serve`: every plan and apply an AI client made, when,
+    /// which client, how it was approved and what came of it.
+    Audit {
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
 }
 
 /// Arguments of `mcpoc output`.
@@ -71,6 +77,11 @@ fn read(ws: &WorkspaceArg) -> Result<State, u8> {
 /// `mcpoc state ...`.
 pub fn state(command: StateCommand) -> u8 {
     match command {
+        StateCommand::Audit { ws } => {
+            let store = mcpo_serve::store::Store::new(&ws.root());
+            store.journal_text().iter().for_each(|l| println!("{l}"));
+            EXIT_OK
+        }
         StateCommand::List { ws } => {
             let state = match read(&ws) {
                 Ok(s) => s,
