@@ -30,6 +30,19 @@ pub enum StateCommand {
         #[arg(long, value_enum, default_value_t)]
         format: PlanFormat,
     },
+    /// Bring back a missing or damaged state from the versions kept in
+    /// `.mcpo/state/history/`, or start a new, empty one.
+    Restore {
+        /// The version to make current again (`ls .mcpo/state/history/`).
+        #[arg(value_name = "SERIAL", required_unless_present = "fresh")]
+        serial: Option<u64>,
+        /// Start a new, empty state instead; the old versions are set aside, never
+        /// overwritten.
+        #[arg(long, conflicts_with = "serial")]
+        fresh: bool,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
     /// Forget resources: remove them from the state without deleting them on their
     /// servers (mcpo no longer manages them; `mcpoc import` takes one back). An address
     /// without an index removes all its instances.
@@ -128,6 +141,22 @@ pub fn state(command: StateCommand) -> u8 {
             EXIT_OK
         }
         StateCommand::Rm { addresses, ws } => state_rm(&addresses, &ws),
+        StateCommand::Restore { serial, fresh, ws } => {
+            let serial = serial.filter(|_| !fresh);
+            match query::restore(Session::local_backend(&ws.root()).as_ref(), serial) {
+                Ok(Some(state)) => println!(
+                    "restored version {} as the current state (serial {}, {} resources); `mcpoc plan` shows what changed since",
+                    serial.unwrap_or_default(),
+                    state.serial,
+                    state.resources.len()
+                ),
+                Ok(None) => println!(
+                    "started a new, empty state; the old versions are kept under .mcpo/state/history/lineage-*/"
+                ),
+                Err(e) => return report::deploy_error(e),
+            }
+            EXIT_OK
+        }
     }
 }
 
