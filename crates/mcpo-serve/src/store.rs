@@ -346,8 +346,8 @@ impl Store {
 
     /// The audit journal for people, oldest first: one line per entry (time, client,
     /// action, plan, outcome, approval, what), then one indented line per failed step.
-    pub fn journal_text(&self) -> Vec<String> {
-        let mut out = Vec::new();
+    pub fn journal_text(&self) -> String {
+        let mut out = String::new();
         for e in self.journal() {
             let when =
                 mcpo_state::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(e.at));
@@ -356,13 +356,13 @@ impl Store {
                 .as_ref()
                 .map(|a| format!(" (approved by {a})"))
                 .unwrap_or_default();
-            out.push(format!(
-                "{when}  {}  {} {}  {}{approval}  [{}]",
+            out.push_str(&format!(
+                "{when}  {}  {} {}  {}{approval}  [{}]\n",
                 e.action, e.plan_id, e.outcome, e.summary, e.client
             ));
             for f in &e.failed {
-                out.push(format!(
-                    "    {} failed: error[{}]: {}",
+                out.push_str(&format!(
+                    "    {} failed: error[{}]: {}\n",
                     f.address, f.code, f.message
                 ));
             }

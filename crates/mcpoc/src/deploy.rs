@@ -200,7 +200,8 @@ fn variables(args: &VarArgs) -> Result<BTreeMap<String, String>, u8> {
         .map_err(|p| report::problem(&p))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, u8> {
+/// A multi-threaded runtime; a failure to start one is printed (exit code 2).
+pub fn runtime() -> Result<tokio::runtime::Runtime, u8> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -295,12 +296,10 @@ fn approver(auto: bool) -> &'static dyn Approver {
 
 /// `mcpoc approve [PLAN_ID]`: a person approves a plan made through `mcpoc serve`.
 pub fn approve(args: &mcpo_serve::ApproveArgs) -> u8 {
-    let Ok(rt) = runtime() else {
-        return crate::EXIT_USAGE;
-    };
-    match rt.block_on(mcpo_serve::approve(args, &Prompt)) {
-        Ok(answer) => println!("{}", answer.text()),
-        Err(p) => return report::problem(&p),
+    match runtime().map(|rt| rt.block_on(mcpo_serve::approve(args, &Prompt))) {
+        Ok(Ok(answer)) => println!("{}", answer.text()),
+        Ok(Err(p)) => return report::problem(&p),
+        Err(code) => return code,
     }
     crate::EXIT_OK
 }

@@ -142,8 +142,8 @@ enum Command {
     },
     /// Print the workspace's outputs from the last apply.
     Output(state_cmd::OutputArgs),
-    /// Serve this workspace to AI clients as an MCP server (stdio, or `--http`): they check
-    /// and plan; a person approves every apply. See the book's "AI clients" page.
+    /// Serve this workspace to AI clients as an MCP server (stdio, or `--http`); a person
+    /// approves every apply. See the book's "AI clients" page.
     Serve(mcpo_serve::ServeArgs),
     /// Approve a plan an AI client made through `mcpoc serve` (shows it, asks for `yes`).
     Approve(mcpo_serve::ApproveArgs),

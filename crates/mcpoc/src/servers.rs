@@ -44,23 +44,10 @@ pub enum SchemaCommand {
     },
 }
 
-fn runtime() -> Option<tokio::runtime::Runtime> {
-    match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => Some(rt),
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            None
-        }
-    }
-}
-
 /// Runs `fut` until it finishes or Ctrl-C; on Ctrl-C the future is dropped, which stops
 /// every server it started (their process groups are killed), and exits 130.
 fn run_interruptible<F: Future<Output = u8>>(fut: F) -> u8 {
-    let Some(rt) = runtime() else {
+    let Ok(rt) = crate::deploy::runtime() else {
         return EXIT_USAGE;
     };
     let code = rt.block_on(async {

@@ -91,8 +91,10 @@ fn read(ws: &WorkspaceArg) -> Result<State, u8> {
 pub fn state(command: StateCommand) -> u8 {
     match command {
         StateCommand::Audit { ws } => {
-            let store = mcpo_serve::store::Store::new(&ws.root());
-            store.journal_text().iter().for_each(|l| println!("{l}"));
+            print!(
+                "{}",
+                mcpo_serve::store::Store::new(&ws.root()).journal_text()
+            );
             EXIT_OK
         }
         StateCommand::List { ws } => {
