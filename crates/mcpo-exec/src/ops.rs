@@ -41,17 +41,14 @@ fn certainly_failed(e: &McpError) -> bool {
     )
 }
 
-/// A tool's result as a value: its structured content, else its text parsed as a JSON
-/// object, else `{text}`.
+/// A tool's result as a value: its structured content, else its text parsed as JSON when
+/// it is JSON, else the text itself (LANGUAGE.md, section 4).
 fn result_value(out: mcpo_mcp::ToolOutput) -> Value {
     match out.structured {
         Some(v) => v,
         None => {
             let text = out.text();
-            serde_json::from_str::<Value>(&text)
-                .ok()
-                .filter(Value::is_object)
-                .unwrap_or_else(|| serde_json::json!({ "text": text }))
+            serde_json::from_str::<Value>(text.trim()).unwrap_or(Value::String(text))
         }
     }
 }
@@ -150,8 +147,15 @@ impl Runner<'_> {
     ) -> Result<(Arc<dyn Driver>, Call), CallError> {
         let driver = self.drivers.get(r.server, r.type_name);
         match driver.call(op, target) {
-            Some(call) => Ok((driver, call)),
-            None => Err(CallError::before_calling(
+            Ok(Some(call)) => Ok((driver, call)),
+            Err(why) => Err(CallError::before_calling(
+                ExecError::new(
+                    codes::E0607,
+                    format!("the {op} call cannot be computed: {why}; nothing was called"),
+                )
+                .at(r.address),
+            )),
+            Ok(None) => Err(CallError::before_calling(
                 ExecError::new(
                     codes::E0616,
                     format!(

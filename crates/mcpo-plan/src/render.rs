@@ -15,6 +15,7 @@ pub fn plan_text(plan: &Plan) -> String {
             out.push_str("No changes to resources; only outputs change.\n");
         } else {
             out.push_str("No changes. The infrastructure matches the configuration.\n");
+            notes_text(&mut out, plan);
             return out;
         }
     } else {
@@ -39,6 +40,7 @@ pub fn plan_text(plan: &Plan) -> String {
             let _ = writeln!(out, "  {:width$} = {}", o.name, o.display);
         }
     }
+    notes_text(&mut out, plan);
     let counts = plan.counts();
     let n = |a: Action| counts.get(&a).copied().unwrap_or(0);
     let _ = write!(
@@ -65,6 +67,12 @@ pub fn plan_text(plan: &Plan) -> String {
     }
     out.push_str(".\n");
     out
+}
+
+fn notes_text(out: &mut String, plan: &Plan) {
+    for n in &plan.notes {
+        let _ = write!(out, "\nNote: {n}\n");
+    }
 }
 
 fn change_text(out: &mut String, c: &Change) {
