@@ -107,6 +107,18 @@ pub enum StateError {
         /// Lineage and serial of the state being written.
         writing: String,
     },
+    /// The state's serial is the largest there is: no next version can be numbered
+    /// (E0508). Nothing was written.
+    #[error(
+        "the state was not saved: {} is at serial {serial}, the largest a version can have, so the next version cannot be numbered; nothing was written. No run gets there by writing versions: the serial was edited; restore a good version from .mcpo/state/history",
+        location
+    )]
+    SerialExhausted {
+        /// The state file.
+        location: String,
+        /// The serial of the state being written (`u64::MAX`).
+        serial: u64,
+    },
 }
 
 impl StateError {
@@ -121,6 +133,7 @@ impl StateError {
             StateError::LockFailed { .. } => codes::E0505,
             StateError::NoSuchVersion { .. } => codes::E0506,
             StateError::Conflict { .. } => codes::E0507,
+            StateError::SerialExhausted { .. } => codes::E0508,
         }
     }
 

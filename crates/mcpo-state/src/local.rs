@@ -195,18 +195,22 @@ impl LocalBackend {
             }
         }
         match fs::hard_link(current, &kept) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
             Err(_) => {
-                fs::copy(current, &kept)
-                    .map(|_| ())
-                    .map_err(|source| StateError::WriteFailed {
-                        action: "copy the previous version to",
-                        location: shown,
-                        reason: source.to_string(),
-                    })
+                fs::copy(current, &kept).map_err(|source| StateError::WriteFailed {
+                    action: "copy the previous version to",
+                    location: shown.clone(),
+                    reason: source.to_string(),
+                })?;
             }
         }
+        // A version written by an older mcpoc (or copied) may be readable by others.
+        make_private(&kept).map_err(|source| StateError::WriteFailed {
+            action: "restrict the permissions of",
+            location: shown,
+            reason: source.to_string(),
+        })
     }
 
     /// Deletes the oldest versions beyond [`HISTORY_KEPT`]. Best effort: a version that
@@ -228,13 +232,23 @@ impl LocalBackend {
             }
         };
         fs::create_dir_all(self.dir()).map_err(failed("create the directory of"))?;
-        OpenOptions::new()
+        // Never through a symbolic link: taking the lock writes the file, and a link
+        // planted at `lock` would have its target overwritten.
+        private_file_options()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .open(self.dir().join(LOCK_FILE))
-            .map_err(failed("open"))
+            .map_err(|e| {
+                if is_symlink_refusal(&e) {
+                    failed("open")(std::io::Error::other(
+                        "it is a symbolic link, which is never followed",
+                    ))
+                } else {
+                    failed("open")(e)
+                }
+            })
     }
 }
 
@@ -309,9 +323,15 @@ impl Backend for LocalBackend {
         }
 
         // Encode the next version in place rather than cloning a large state.
-        state.serial += 1;
+        let Some(next) = state.serial.checked_add(1) else {
+            return Err(StateError::SerialExhausted {
+                location: Self::shown(STATE_FILE),
+                serial: state.serial,
+            });
+        };
+        let serial = std::mem::replace(&mut state.serial, next);
         let encoded = serde_json::to_vec_pretty(&*state);
-        state.serial -= 1;
+        state.serial = serial;
         let mut bytes = encoded.map_err(|e| StateError::WriteFailed {
             action: "encode",
             location: Self::shown(STATE_FILE),
@@ -327,10 +347,17 @@ impl Backend for LocalBackend {
                 reason: source.to_string(),
             }
         };
-        let mut file = OpenOptions::new()
+        // A temporary file left by a crash is removed, and the new one created afresh
+        // (never through a link planted in its place), readable by its owner only: the
+        // state holds sensitive values.
+        match fs::remove_file(&temp) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(failed("remove", Self::shown(TEMP_FILE))(e)),
+        }
+        let mut file = private_file_options()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .open(&temp)
             .map_err(failed("create", Self::shown(TEMP_FILE)))?;
         file.write_all(&bytes)
@@ -344,7 +371,7 @@ impl Backend for LocalBackend {
         fs::rename(&temp, &current).map_err(failed("rename over", Self::shown(STATE_FILE)))?;
         sync_dir(&dir).map_err(failed("sync the directory", STATE_DIR.to_string()))?;
 
-        state.serial += 1;
+        state.serial = next;
         *known = Some(Known {
             lineage: state.lineage.clone(),
             serial: state.serial,
@@ -391,6 +418,52 @@ impl Backend for LocalBackend {
             available: self.serials(),
         })
     }
+}
+
+/// Options for the files of the state directory: created readable and writable by their
+/// owner only (0600), and opened without following a symbolic link at the last
+/// component (`O_NOFOLLOW`).
+fn private_file_options() -> OpenOptions {
+    let mut o = OpenOptions::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    o
+}
+
+/// Whether an open failed because the path is a symbolic link (`O_NOFOLLOW`).
+fn is_symlink_refusal(e: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        e.raw_os_error() == Some(libc::ELOOP)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = e;
+        false
+    }
+}
+
+/// Makes a file of the state directory readable and writable by its owner only, through
+/// a descriptor opened without following links (a link is left alone).
+fn make_private(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let file = match private_file_options().read(true).open(path) {
+            Ok(f) => f,
+            Err(e) if is_symlink_refusal(&e) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if file.metadata()?.permissions().mode() & 0o077 != 0 {
+            file.set_permissions(fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// Makes a rename in `dir` durable.

@@ -12,6 +12,9 @@
 mod lsp_support;
 
 mod depth;
+mod fmt;
 mod hostile;
 mod lsp_framing;
+mod mutation;
+mod state_files;
 mod support;
