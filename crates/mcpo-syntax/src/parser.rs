@@ -767,8 +767,12 @@ where
         // A tool's name may hold dots (`aws::rds_instance.promote(...)`): after `::`, the
         // dotted name up to `(` is one name, spanning all its parts.
         let dotted = ident
-            .clone()
-            .then(just(Tok::Dot).ignore_then(ident.clone()).repeated().collect::<Vec<Ident>>())
+            .then(
+                just(Tok::Dot)
+                    .ignore_then(ident)
+                    .repeated()
+                    .collect::<Vec<Ident>>(),
+            )
             .map(|(first, rest): (Ident, Vec<Ident>)| {
                 let Some(last) = rest.last() else {
                     return first;

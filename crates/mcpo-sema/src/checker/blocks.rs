@@ -40,7 +40,9 @@ impl<'db> Cx<'db> {
         if names::attr(b, "create").is_none() {
             self.error(codes::E0212, header, "adapter has no `create`")
                 .label("an adapter creates its resources with one tool call")
-                .help("add `create = <server>::<tool>({ ... })`, its arguments computed from `self`")
+                .help(
+                    "add `create = <server>::<tool>({ ... })`, its arguments computed from `self`",
+                )
                 .emit();
         }
         for it in &b.body.items {
@@ -89,28 +91,25 @@ impl<'db> Cx<'db> {
                                 a.value.span,
                                 format!("expected a list, found {}", describe(&t)),
                             )
-                            .label("`items` is the list result's items, each an object with an `id`")
+                            .label(
+                                "`items` is the list result's items, each an object with an `id`",
+                            )
                             .emit();
                         }
                     }
                     "forget_on_delete" => {
                         if !matches!(a.value.kind, ExprKind::Bool(_)) {
-                            self.error(
-                                codes::E0201,
-                                a.value.span,
-                                "expected `true` or `false`",
-                            )
-                            .label("`forget_on_delete` is a literal bool")
-                            .emit();
+                            self.error(codes::E0201, a.value.span, "expected `true` or `false`")
+                                .label("`forget_on_delete` is a literal bool")
+                                .emit();
                         }
                     }
                     other => {
-                        let o = match obj(
-                            &ADAPTER_ATTRS
-                                .iter()
-                                .map(|n| (*n, Ty::Any))
-                                .collect::<Vec<_>>(),
-                        ) {
+                        let o = match obj(&ADAPTER_ATTRS
+                            .iter()
+                            .map(|n| (*n, Ty::Any))
+                            .collect::<Vec<_>>())
+                        {
                             Ty::Object(o) => o,
                             _ => continue,
                         };
@@ -147,7 +146,8 @@ impl<'db> Cx<'db> {
                 if c.args.iter().any(|a| {
                     let mut inner = false;
                     names::walk(a, &mut |y| {
-                        inner |= matches!(&y.kind, ExprKind::FunctionCall(c) if c.namespace.len() == 1);
+                        inner |=
+                            matches!(&y.kind, ExprKind::FunctionCall(c) if c.namespace.len() == 1);
                     });
                     inner
                 }) {
@@ -163,7 +163,9 @@ impl<'db> Cx<'db> {
                 e.span,
                 format!("`{what}` is not one tool call"),
             )
-            .label("this must be a tool call, `server::tool({ ... })`, or a conditional choosing one")
+            .label(
+                "this must be a tool call, `server::tool({ ... })`, or a conditional choosing one",
+            )
             .help("compute the arguments inside the call; an operation makes exactly one call")
             .emit();
         }
