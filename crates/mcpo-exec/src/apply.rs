@@ -416,6 +416,13 @@ impl<'a> Ctx<'a> {
                 return Err(error.with_help(help));
             }
         };
+        // A driver whose write results say little reads the resource back for its outputs;
+        // the resource exists either way, so it is recorded before a failed read is reported.
+        let (out, unread) = match self.read_back(&r, driver.as_ref(), &id, &args).await {
+            Ok(Some(read)) => (read, None),
+            Ok(None) => (out, None),
+            Err(e) => (out, Some(e)),
+        };
         let record = ResourceState {
             server: step.server.clone(),
             type_name: step.type_name.clone(),
@@ -438,7 +445,39 @@ impl<'a> Ctx<'a> {
             type_name: step.type_name.clone(),
             id: id.clone(),
         });
+        if let Some(e) = unread {
+            return Err(e.with_help(
+                "the resource was created and is recorded; `mcpoc refresh` reads it again",
+            ));
+        }
         self.wait_ready(step, &id).await
+    }
+
+    /// The outputs of resource `id` read back after a write, when its driver reads after
+    /// writing (`None` when it does not).
+    async fn read_back(
+        &self,
+        r: &Resource<'_>,
+        driver: &dyn mcpo_plan::Driver,
+        id: &str,
+        inputs: &Value,
+    ) -> Result<Option<Value>, ExecError> {
+        if !driver.reads_after_write() {
+            return Ok(None);
+        }
+        let target = Target::existing(inputs, id);
+        match self.runner().perform(r, Op::Read, &target).await {
+            Ok(Reading::Resource { outputs, .. }) => Ok(Some(outputs)),
+            Ok(_) => Err(ExecError::new(
+                codes::E0604,
+                format!(
+                    "`{}.{}` `{id}` was written, but reading it back found nothing",
+                    r.server, r.type_name
+                ),
+            )
+            .at(r.address)),
+            Err(e) => Err(e.error),
+        }
     }
 
     /// Removes a data read or task from the state; nothing is called.
@@ -514,10 +553,14 @@ impl<'a> Ctx<'a> {
             Ok(reading) => {
                 self.state
                     .change(|s| drop_intent(s, address, IntentOp::Update));
-                Ok(match reading {
+                let written = match reading {
                     Reading::Resource { outputs, .. } => outputs,
                     _ => Value::Object(serde_json::Map::new()),
-                })
+                };
+                Ok(self
+                    .read_back(r, driver.as_ref(), id, inputs)
+                    .await?
+                    .unwrap_or(written))
             }
             Err(CallError { error, certain, .. }) => {
                 if certain {
@@ -593,6 +636,7 @@ impl<'a> Ctx<'a> {
             error,
             certain,
             gone,
+            ..
         }) = reading
         {
             // Only a "not found" answer means it is gone already.

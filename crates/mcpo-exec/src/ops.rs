@@ -19,6 +19,8 @@ pub(crate) struct CallError {
     pub(crate) certain: bool,
     /// The server said the resource does not exist.
     pub(crate) gone: bool,
+    /// The message of the tool's own error (`isError`), when that is how the call failed.
+    pub(crate) tool_message: Option<String>,
 }
 
 impl CallError {
@@ -28,6 +30,7 @@ impl CallError {
             error,
             certain: true,
             gone: false,
+            tool_message: None,
         }
     }
 }
@@ -106,6 +109,10 @@ pub(crate) async fn call_tool(
                     continue;
                 }
                 let certain = certainly_failed(&e);
+                let tool_message = match &e.kind {
+                    ErrorKind::ToolFailed { message } => Some(message.clone()),
+                    _ => None,
+                };
                 let error = if attempt > 1 && (said_transient(&e) || e.is_transient()) {
                     ExecError::new(codes::E0613, format!("{e} (failed {attempt} times)"))
                 } else {
@@ -115,6 +122,7 @@ pub(crate) async fn call_tool(
                     error: error.at(address),
                     certain,
                     gone: not_found(&e),
+                    tool_message,
                 });
             }
         }
@@ -189,7 +197,18 @@ impl Runner<'_> {
             &call.tool,
             &call.args,
         )
-        .await?;
+        .await
+        .map_err(|mut e| {
+            // The type may say how its server's errors tell that the resource is gone.
+            if let Some(gone) = e
+                .tool_message
+                .as_deref()
+                .and_then(|m| driver.gone_on_error(op, target, m))
+            {
+                e.gone = gone;
+            }
+            e
+        })?;
         driver.read_result(op, target, out).map_err(|e| match e {
             ResultError::Failed(m) => CallError {
                 error: ExecError::new(
@@ -202,11 +221,13 @@ impl Runner<'_> {
                 .at(r.address),
                 certain: true,
                 gone: false,
+                tool_message: None,
             },
             ResultError::Unusable(m) => CallError {
                 error: ExecError::new(codes::E0604, m).at(r.address),
                 certain: false,
                 gone: false,
+                tool_message: None,
             },
         })
     }

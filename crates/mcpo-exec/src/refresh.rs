@@ -118,11 +118,15 @@ pub async fn refresh(
     };
     reconcile_intents(runner, state, &mut report).await;
     // A type without a read (an adapter that declares none) is left as recorded: it has
-    // no drift detection, and the plan says so.
+    // no drift detection, and the plan says so. A convention type whose server lacks the
+    // tool is read, so that the missing tool is reported (E0615).
     let targets: Vec<(String, ResourceState)> = state
         .resources
         .iter()
-        .filter(|(a, r)| is_resource(a) && drivers.get(&r.server, &r.type_name).supports(Op::Read))
+        .filter(|(a, r)| {
+            let driver = drivers.get(&r.server, &r.type_name);
+            is_resource(a) && (driver.supports(Op::Read) || !driver.declared())
+        })
         .map(|(a, r)| (a.clone(), r.clone()))
         .collect();
     let reads: Vec<(String, ResourceState, Read)> = futures::stream::iter(targets)
@@ -384,7 +388,10 @@ pub async fn import(
         read(runner, &at, id, &Value::Null).await
     } else {
         // Without a read, the type's list finds it.
-        match runner.perform(&at, Op::List, &Target::new(&Value::Null)).await {
+        match runner
+            .perform(&at, Op::List, &Target::new(&Value::Null))
+            .await
+        {
             Ok(Reading::Items(items)) => items
                 .into_iter()
                 .find(|(i, _)| i == id)

@@ -80,7 +80,10 @@ fn change_text(out: &mut String, c: &Change) {
         Action::Create => "create".to_string(),
         Action::Update => "update in place".to_string(),
         Action::Replace => format!("replace: {}", c.reasons.join("; ")),
-        Action::Delete => "delete".to_string(),
+        Action::Delete => match c.reasons.first() {
+            Some(r) => format!("delete: {r}"),
+            None => "delete".to_string(),
+        },
         Action::Read => "read during apply".to_string(),
         Action::Run => match c.reasons.first() {
             Some(r) => format!("run: {r}"),
@@ -92,8 +95,10 @@ fn change_text(out: &mut String, c: &Change) {
         },
         Action::NoOp => "no change".to_string(),
     };
+    // A task without an id of its own is recorded under its address: shown once.
     let id =
         c.id.as_deref()
+            .filter(|id| *id != c.address)
             .map(|id| format!(" id={id}"))
             .unwrap_or_default();
     let _ = writeln!(out, "  {} {}  ({what}){id}", c.action.symbol(), c.address);

@@ -9,11 +9,14 @@
 //!
 //! - `failed_when`: judged on every result (else the default of the called server's
 //!   `server` block); true makes the call a failure;
-//! - `gone_when`: judged on a read's result; true means the resource does not exist (an
-//!   empty list, a 404 in the body), so deletions outside mcpo are seen;
+//! - `gone_when`: judged on a read's result, and on the text of a read's tool error
+//!   (`isError`); true means the resource does not exist (an empty list, a 404 in the
+//!   body, `ENOENT`), so deletions outside mcpo are seen;
 //! - `id`: evaluated on the create result (`result` and `self`);
-//! - `outputs`: an object of expressions evaluated on create and read results (after an
-//!   update, each output that the update's result cannot give keeps its value);
+//! - `outputs`: an object of expressions evaluated on read results; an adapter with a
+//!   `read` reads the resource after each create and update (as Terraform providers do:
+//!   a write's result often says little), one without evaluates them on the create
+//!   result (after an update, each output the update's result cannot give keeps its value);
 //! - `items`: a list result's items as objects with an `id` (default: the result when it
 //!   is a list, else its `items`);
 //! - `forget_on_delete = true`: without a `delete`, removing the resource forgets it
@@ -223,9 +226,7 @@ impl Adapter {
         let outputs = match attr(block, "outputs").map(|e| &e.kind) {
             Some(ExprKind::Object(items)) => items
                 .iter()
-                .filter_map(|i| {
-                    mcpo_sema::types::object_key(&i.key).map(|k| (k, i.value.clone()))
-                })
+                .filter_map(|i| mcpo_sema::types::object_key(&i.key).map(|k| (k, i.value.clone())))
                 .collect(),
             _ => Vec::new(),
         };
@@ -336,6 +337,10 @@ impl Adapter {
         base: Map<String, Value>,
     ) -> Result<Map<String, Value>, ResultError> {
         let mut out = base;
+        if op != Op::Read && self.reads_after_write() {
+            // The read that follows gives the outputs (a write's result often says little).
+            return Ok(out);
+        }
         for (name, expr) in &self.outputs {
             match self.eval(expr, self_val, Some(result), None) {
                 Ok(v) => {
@@ -364,9 +369,7 @@ impl Adapter {
                         Some(&Val::from_json(result)),
                         None,
                     )
-                    .map_err(|m| {
-                        ResultError::Unusable(format!("{}: `items`: {m}", self.what()))
-                    })?;
+                    .map_err(|m| ResultError::Unusable(format!("{}: `items`: {m}", self.what())))?;
                 v.to_json().unwrap_or(Value::Null)
             }
             None => match result {
@@ -408,6 +411,11 @@ impl Adapter {
     }
 }
 
+/// A tool error's text as `result` sees it: parsed when it is JSON, else the text.
+fn error_value(message: &str) -> Value {
+    serde_json::from_str(message.trim()).unwrap_or_else(|_| Value::String(message.to_string()))
+}
+
 /// Judges a result against a `failed_when` condition; `Ok(Some(why))` when it says the
 /// call failed. `eval` evaluates the condition with `result` bound.
 pub fn failed_when(
@@ -422,7 +430,10 @@ pub fn failed_when(
             brief(result)
         ))),
         Val::Bool(false) | Val::Null => Ok(None),
-        other => Err(format!("the condition is {}, not a bool", other.kind_name())),
+        other => Err(format!(
+            "the condition is {}, not a bool",
+            other.kind_name()
+        )),
     }
 }
 
@@ -606,7 +617,30 @@ impl Driver for Adapter {
         self.forget && !self.ops.contains_key(&Op::Delete)
     }
 
+    fn declared(&self) -> bool {
+        true
+    }
+
     fn output_types(&self) -> Option<BTreeMap<String, Ty>> {
         Some(self.output_types.clone())
+    }
+
+    fn gone_on_error(&self, op: Op, target: &Target<'_>, message: &str) -> Option<bool> {
+        // `gone_when` also judges the text of a read's tool error; a condition that cannot
+        // be evaluated on a text leaves the error to the executor's reading.
+        let cond = self.gone_when.as_ref().filter(|_| op == Op::Read)?;
+        let self_val = self.self_val(target);
+        let result = Val::from_json(&error_value(message));
+        match self.eval(cond, &self_val, Some(&result), None) {
+            Ok(v) => match v.unmarked() {
+                Val::Bool(b) => Some(*b),
+                _ => None,
+            },
+            Err(_) => None,
+        }
+    }
+
+    fn reads_after_write(&self) -> bool {
+        self.ops.contains_key(&Op::Read)
     }
 }

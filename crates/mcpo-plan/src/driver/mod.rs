@@ -15,7 +15,9 @@
 
 pub(crate) mod adapter;
 
-pub use adapter::{ADAPTER_ATTRS, ADAPTER_OPS, Adapter, AdapterEnv, brief, called_servers, failed_when};
+pub use adapter::{
+    ADAPTER_ATTRS, ADAPTER_OPS, Adapter, AdapterEnv, brief, called_servers, failed_when,
+};
 
 use mcpo_schema::Ty;
 use mcpo_sema::Catalog;
@@ -250,9 +252,29 @@ pub trait Driver: Send + Sync + fmt::Debug {
         false
     }
 
+    /// Whether the type's operations are declared in the workspace (an adapter), so that
+    /// a missing one is a decision the plan honours (no `delete`: E0409 before anything
+    /// runs), not a tool the server lacks (reported when the executor would call it).
+    fn declared(&self) -> bool {
+        false
+    }
+
     /// The types of what references read on the resource (inputs, outputs and `id`),
     /// when the driver knows them better than the server's schema (adapters).
     fn output_types(&self) -> Option<BTreeMap<String, Ty>> {
+        None
+    }
+
+    /// Whether a create or update is followed by a read, whose result gives the
+    /// resource's outputs (the write's result gives only its id).
+    fn reads_after_write(&self) -> bool {
+        false
+    }
+
+    /// Whether a tool error (`isError`, its text `message`) of `op` on `target` means that
+    /// the resource does not exist; `None` leaves it to the executor's reading of common
+    /// messages ("not found", "does not exist", "no such").
+    fn gone_on_error(&self, _op: Op, _target: &Target<'_>, _message: &str) -> Option<bool> {
         None
     }
 }
@@ -554,10 +576,8 @@ impl Driver for ToolRead {
         result: Value,
     ) -> Result<Value, String> {
         if let Some(cond) = &self.failed_when {
-            let judged = failed_when(cond, &result, |e, r| {
-                judge_eval(e, r, &self.functions)
-            })
-            .map_err(|m| format!("the `failed_when` of server `{}`: {m}", self.server))?;
+            let judged = failed_when(cond, &result, |e, r| judge_eval(e, r, &self.functions))
+                .map_err(|m| format!("the `failed_when` of server `{}`: {m}", self.server))?;
             if let Some(why) = judged {
                 return Err(why);
             }
@@ -743,8 +763,7 @@ pub fn workspace_drivers(db: &dyn salsa::Database, ws: mcpo_sema::Workspace) -> 
         if drivers.own.contains_key(&(server.clone(), ty.clone())) {
             continue;
         }
-        let types =
-            mcpo_sema::adapter_type(db, ws, mcpo_sema::DeclKey::new(db, address)).clone();
+        let types = mcpo_sema::adapter_type(db, ws, mcpo_sema::DeclKey::new(db, address)).clone();
         let adapter = Adapter::from_block(&server, &ty, block, types.as_ref(), env.clone());
         drivers.insert(&server, &ty, Arc::new(adapter));
     }

@@ -205,9 +205,10 @@ pub(super) fn diff_resource(
         }
         return (Some(change), fresh());
     }
-    let mut current: BTreeMap<String, Val> = match Val::from_json(
-        &crate::driver::resource_value(&prior.inputs, &prior.outputs),
-    ) {
+    let mut current: BTreeMap<String, Val> = match Val::from_json(&crate::driver::resource_value(
+        &prior.inputs,
+        &prior.outputs,
+    )) {
         Val::Map(m) => m,
         _ => BTreeMap::new(),
     };
@@ -385,7 +386,7 @@ pub(super) fn read_data(
 /// it may be forgotten); a data read is forgotten; a task runs the undo call it recorded,
 /// or is forgotten when it has none.
 ///
-/// A resource whose type has no delete and may not be forgotten is an error (E0409).
+/// A resource whose adapter has no delete and may not be forgotten is an error (E0409).
 pub(super) fn removal_change(
     addr: &str,
     r: &ResourceState,
@@ -399,12 +400,16 @@ pub(super) fn removal_change(
     let (action, reason) = match kind {
         NodeKind::Resource => {
             let driver = drivers.get(&r.server, &r.type_name);
-            if driver.supports(crate::driver::Op::Delete) {
+            // A type the server's tools should cover (the convention) is deleted through
+            // them; when the tool is missing the executor says so and calls nothing.
+            if driver.supports(crate::driver::Op::Delete) || !driver.declared() {
                 (Action::Delete, None)
             } else if driver.forgets() {
                 (
                     Action::Forget,
-                    Some("its adapter has no `delete` (`forget_on_delete`): it stays on the server"),
+                    Some(
+                        "its adapter has no `delete` (`forget_on_delete`): it stays on the server",
+                    ),
                 )
             } else {
                 return Err(format!(
@@ -415,7 +420,7 @@ pub(super) fn removal_change(
         }
         NodeKind::Data => (Action::Forget, Some("a data read leaves nothing to delete")),
         NodeKind::Task if crate::lower::task_undo(&r.inputs).is_some() => {
-            (Action::Delete, Some("runs its `undo` call"))
+            (Action::Delete, Some("runs its recorded `undo` call"))
         }
         NodeKind::Task => (
             Action::Forget,

@@ -448,7 +448,10 @@ pub fn plan(
 /// not be forgotten. Points at the adapter when the workspace declares one, else at the
 /// resource's block, else (the block is gone) at nothing in particular.
 fn undeletable(program: &Program, addr: &str, why: String, destroy: bool) -> Diagnostic {
-    let node = program.instances.get(addr).and_then(|k| program.nodes.get(k));
+    let node = program
+        .instances
+        .get(addr)
+        .and_then(|k| program.nodes.get(k));
     let (file, span) = node.map_or((FileId(0), Span::new(0, 0)), |n| (n.file, n.span));
     let what = if destroy { "destroy" } else { "removing it" };
     Diagnostic::error(codes::E0409, file, span, "resource type has no delete")
@@ -458,8 +461,9 @@ fn undeletable(program: &Program, addr: &str, why: String, destroy: bool) -> Dia
         ))
 }
 
-/// One note per resource type in the plan whose driver cannot read it: such resources
-/// have no drift detection.
+/// One note per resource type in the plan whose adapter declares no read: such resources
+/// have no drift detection. (A convention type whose server lacks the tool is reported
+/// when refresh calls it.)
 fn no_read_notes(changes: &[Change], drivers: &Drivers) -> Vec<String> {
     let mut types: BTreeMap<(String, String), usize> = BTreeMap::new();
     for c in changes {
@@ -471,7 +475,10 @@ fn no_read_notes(changes: &[Change], drivers: &Drivers) -> Vec<String> {
     }
     types
         .into_iter()
-        .filter(|((server, ty), _)| !drivers.get(server, ty).supports(crate::driver::Op::Read))
+        .filter(|((server, ty), _)| {
+            let driver = drivers.get(server, ty);
+            driver.declared() && !driver.supports(crate::driver::Op::Read)
+        })
         .map(|((server, ty), n)| {
             format!(
                 "`{server}.{ty}` has no `read`: changes made outside mcpo to its {n} resource{} are not seen (no drift detection)",
