@@ -2,6 +2,7 @@
 //! [`Sources`] map (bytes that are not UTF-8 become an `E0012` diagnostic).
 
 use mcpo_diagnostics::{Diagnostic, FileId, Sources, Span, codes};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// File name endings `mcpoc` reads as source.
@@ -175,4 +176,29 @@ pub fn load_bytes(
             }
         }
     }
+}
+
+/// Replaces a file's contents atomically (temp file in the same directory, fsync, rename),
+/// keeping its permissions, so an interrupted `fmt` never leaves a half-written file.
+pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let dir = dir.unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.mcpo-write.{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        if let Ok(meta) = std::fs::metadata(path) {
+            std::fs::set_permissions(&tmp, meta.permissions())?;
+        }
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }

@@ -15,7 +15,8 @@
 //!   made from;
 //! - [`query`]: what the state holds;
 //! - [`pull`]: the servers a workspace knows, their schemas pulled and locked, their
-//!   health.
+//!   health;
+//! - [`scaffold`]: a new workspace; [`fix`]: the checker's suggestions applied.
 //!
 //! **Architecture invariant:** never prints and never exits. Results are values,
 //! problems are [`DeployError`]s (diagnostics with their sources, or coded problems), and
@@ -26,11 +27,14 @@
 pub mod approve;
 mod error;
 pub mod files;
+pub mod fix;
 mod io;
 pub mod load;
 pub mod planfile;
 pub mod pull;
 pub mod query;
+pub mod render;
+pub mod scaffold;
 pub mod servers;
 mod session;
 pub mod vars;
@@ -39,5 +43,5 @@ pub use approve::{Approval, ApprovalRequest, Approver, AutoApprove};
 pub use error::{DeployError, Problem};
 pub use io::WorkspaceIo;
 pub use load::Checked;
-pub use session::{Applied, Execution, Planned, Session, program};
+pub use session::{Applied, Execution, Planned, Purpose, Session, program, refresh_refusal};
 pub use vars::{RawVar, VarSources};

@@ -1,30 +1,45 @@
 //! Saved plans: written by `plan --out`, applied exactly by `apply FILE`, and refused when
 //! their format is not this build's or the state moved on since they were made.
 
-use crate::error::Problem;
+use crate::error::{DeployError, Problem};
+use crate::load::Checked;
 use mcpo_diagnostics::codes;
 use mcpo_plan::Plan;
 use mcpo_state::State;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-/// Writes `plan` to `path`, owner-only (a saved plan holds variable values, sensitive
-/// ones included).
+/// Writes `plan` to `path`, owner-only: a saved plan holds variable values, sensitive ones
+/// included. The plan goes to a new private file beside `path` that then replaces it, so
+/// an existing file's permissions are never kept and a half-written plan never exists.
 pub fn write(path: &Path, plan: &Plan) -> Result<(), Problem> {
     let text = serde_json::to_string_pretty(plan)
         .map_err(|e| Problem::new(codes::E0632, format!("the plan cannot be encoded: {e}")))?;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
         use std::os::unix::fs::OpenOptionsExt;
         let mut f = std::fs::OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .mode(0o600)
-            .open(path)?;
+            .open(&temp)?;
         f.write_all(text.as_bytes())?;
         f.write_all(b"\n")?;
-        f.sync_all()
+        f.sync_all()?;
+        std::fs::rename(&temp, path)
     })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
     result.map_err(|e| {
         Problem::new(
             codes::E0632,
@@ -106,4 +121,23 @@ pub fn still_fits(plan: &Plan, state: &State) -> Result<(), Problem> {
         Problem::new(codes::E0631, format!("{what}; nothing was changed"))
             .help("make a new plan with `mcpoc plan --out FILE`, review it, and apply that"),
     )
+}
+
+/// The workspace a saved plan was made from: its sources (as embedded in the plan)
+/// checked against the schemas pulled under `root`, and its variables' values.
+pub fn workspace(
+    root: &Path,
+    plan: &Plan,
+) -> Result<(Checked, BTreeMap<String, String>), DeployError> {
+    let texts = plan
+        .sources
+        .iter()
+        .map(|src| (src.name.clone(), src.text.clone()))
+        .collect();
+    let vars = plan
+        .variables
+        .iter()
+        .map(|(k, v)| (k.clone(), crate::vars::value_text(v)))
+        .collect();
+    Ok((crate::load::load_texts(root, texts)?, vars))
 }

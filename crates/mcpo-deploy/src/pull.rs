@@ -8,6 +8,7 @@ use mcpo_diagnostics::{Diagnostic, Sources};
 use mcpo_mcp::discovery::{DiscoverOptions, RealEnvironment, Registry, discover};
 use mcpo_mcp::{ConnectOptions, Connection, McpError, ServerSpec};
 use mcpo_schema::{Files, LOCK_FILE, Lockfile, schema_path};
+use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -223,4 +224,65 @@ pub async fn health(spec: &ServerSpec) -> Health {
     let proto = conn.protocol_version().to_string();
     conn.shutdown().await;
     tools.map(|t| (proto, t.len(), rtt))
+}
+
+/// A health as JSON: `{ok, protocol_version, tools, rtt_ms}` or `{ok: false, error}`.
+pub fn health_json(h: &Health) -> Value {
+    match h {
+        Ok((proto, tools, rtt)) => json!({
+            "ok": true,
+            "protocol_version": proto,
+            "tools": tools,
+            "rtt_ms": rtt.as_secs_f64() * 1000.0,
+        }),
+        Err(e) => json!({"ok": false, "error": e.to_string()}),
+    }
+}
+
+/// Every server the workspace knows as a JSON document (`mcpoc servers --format json`):
+/// where each came from, its transport and target, what it shadows, its health when
+/// checked (`healths` in the registry's order), the blocks nothing declares, and
+/// discovery's warnings.
+pub fn servers_json(set: &ServerSet, healths: &[Health]) -> Value {
+    let servers: Vec<Value> = set
+        .registry
+        .entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let shadowed: Vec<Value> = e
+                .shadowed
+                .iter()
+                .map(|s| json!({"source": s.kind(), "from": s.detail()}))
+                .collect();
+            let mut v = json!({
+                "name": e.spec.name,
+                "source": e.spec.source.kind(),
+                "from": e.spec.source.detail(),
+                "transport": e.spec.transport_kind(),
+                "target": e.spec.target(),
+                "shadowed": shadowed,
+            });
+            if let (Some(h), Some(obj)) = (healths.get(i), v.as_object_mut()) {
+                obj.insert("health".into(), health_json(h));
+            }
+            v
+        })
+        .collect();
+    json!({
+        "version": 1,
+        "servers": servers,
+        "undeclared": undeclared(set),
+        "warnings": set.registry.warnings,
+    })
+}
+
+/// The `server` blocks that name no transport and that no source declares.
+pub fn undeclared(set: &ServerSet) -> Vec<String> {
+    set.specs
+        .used
+        .iter()
+        .filter(|(_, spec)| spec.is_none())
+        .map(|(b, _)| b.name.clone())
+        .collect()
 }

@@ -67,6 +67,35 @@ pub enum Applied {
     Ran(Summary),
 }
 
+/// What a refresh is for, for [`refresh_refusal`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Reading what exists before a plan.
+    Plan,
+    /// Reading what exists before an apply.
+    Apply,
+}
+
+/// Why nothing may be planned or applied after `report`: some resources could not be
+/// read, so a plan would be a guess (E0636); `None` when every read succeeded.
+pub fn refresh_refusal(report: &RefreshReport, purpose: Purpose) -> Option<Problem> {
+    if report.errors.is_empty() {
+        return None;
+    }
+    Some(match purpose {
+        Purpose::Plan => Problem::new(
+            codes::E0636,
+            "some resources could not be read from their servers (above), so the plan would be a guess",
+        )
+        .help("fix the servers and plan again, or plan from the recorded state with `--no-refresh`"),
+        Purpose::Apply => Problem::new(
+            codes::E0636,
+            "some resources could not be read from their servers (above); nothing was changed",
+        )
+        .help("fix the servers and apply again"),
+    })
+}
+
 /// A workspace open for deployment: checked, its state locked and read.
 pub struct Session {
     checked: Checked,

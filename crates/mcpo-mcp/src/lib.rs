@@ -11,6 +11,7 @@
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
 mod child;
+pub mod conformance;
 mod conn;
 pub mod discovery;
 mod error;

@@ -119,6 +119,30 @@ pub enum StateError {
         /// The serial of the state being written (`u64::MAX`).
         serial: u64,
     },
+    /// The current state is gone while earlier versions are kept (E0509): starting from an
+    /// empty state would create everything again, so nothing is read or written until a
+    /// version is restored or a fresh start is asked for.
+    #[error(
+        "{location} is missing, but {history} holds {count} earlier version(s) of it (the newest is {newest}); nothing was read, planned or written: restore it with `mcpoc state restore {newest}`, or start a new, empty state with `mcpoc state restore --fresh` (the old versions are kept aside)"
+    )]
+    Missing {
+        /// The state file.
+        location: String,
+        /// Where the earlier versions are.
+        history: String,
+        /// How many are kept.
+        count: usize,
+        /// The newest kept serial.
+        newest: u64,
+    },
+    /// A restore was asked for while the state is there and readable (E0510).
+    #[error(
+        "{location} is there and readable, so there is nothing to restore; `mcpoc state restore` brings back a missing or damaged state"
+    )]
+    NothingToRestore {
+        /// The state file.
+        location: String,
+    },
 }
 
 impl StateError {
@@ -134,6 +158,8 @@ impl StateError {
             StateError::NoSuchVersion { .. } => codes::E0506,
             StateError::Conflict { .. } => codes::E0507,
             StateError::SerialExhausted { .. } => codes::E0508,
+            StateError::Missing { .. } => codes::E0509,
+            StateError::NothingToRestore { .. } => codes::E0510,
         }
     }
 

@@ -4,7 +4,6 @@ use crate::output::{self, CheckFormat, Format};
 use crate::{EXIT_ERRORS, EXIT_OK, EXIT_USAGE};
 use mcpo_deploy::files;
 use mcpo_diagnostics::{Code, Diagnostic, FileId, SourceMap, Sources};
-use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -14,47 +13,23 @@ use std::path::{Path, PathBuf};
 /// stale (E0301/E0302; reads `mcpo.lock` and `.mcpo/schemas/` only) and runs the type
 /// checker (`mcpo-sema`) against the pulled schemas, unless `--syntax-only` is given.
 pub fn check(paths: &[PathBuf], syntax_only: bool, format: CheckFormat) -> u8 {
-    let mut checked = match diagnose(paths, syntax_only, &BTreeMap::new()) {
-        Ok(c) => c,
-        Err(code) => return code,
+    let mut report = match mcpo_deploy::load::check_paths(
+        paths,
+        syntax_only,
+        &std::collections::BTreeMap::new(),
+    ) {
+        Ok(r) => r,
+        Err(p) => return crate::report::problem(&p),
     };
-    output::print_check(&mut checked.diags, &checked.sources, format);
-    if checked.diags.iter().any(Diagnostic::is_error) {
+    for note in &report.notes {
+        eprintln!("warning: {note}");
+    }
+    output::print_check(&mut report.diagnostics, &report.sources, format);
+    if report.diagnostics.iter().any(Diagnostic::is_error) {
         EXIT_ERRORS
     } else {
         EXIT_OK
     }
-}
-
-/// What `check` found: the sources read, the `.mcpo` files among them (path and id; not
-/// the deployment templates), and every diagnostic (unsorted).
-pub struct Checked {
-    /// Every file read, and the `.mcpo` source of converted templates.
-    pub sources: Sources,
-    /// The `.mcpo` files checked, with their ids in `sources`.
-    pub files: Vec<(PathBuf, FileId)>,
-    /// The diagnostics, in any order.
-    pub diags: Vec<Diagnostic>,
-}
-
-/// What `check` prints and `fix` applies the suggestions of, for the files under `paths`
-/// (`overrides`: texts to check instead of what is on disk). `Err` is the exit code of a
-/// usage or I/O error, already reported.
-pub fn diagnose(
-    paths: &[PathBuf],
-    syntax_only: bool,
-    overrides: &BTreeMap<PathBuf, String>,
-) -> Result<Checked, u8> {
-    let report = mcpo_deploy::load::check_paths(paths, syntax_only, overrides)
-        .map_err(|p| crate::report::problem(&p))?;
-    for note in &report.notes {
-        eprintln!("warning: {note}");
-    }
-    Ok(Checked {
-        sources: report.sources,
-        files: report.files,
-        diags: report.diagnostics,
-    })
 }
 
 /// `mcpoc fmt`: formats files in place, or with `check` only lists those that would change.
@@ -89,7 +64,7 @@ pub fn fmt(paths: &[PathBuf], check: bool) -> u8 {
         unformatted += 1;
         if check {
             println!("{}", sources.name(file.id));
-        } else if let Err(e) = write_atomically(&file.path, &formatted) {
+        } else if let Err(e) = files::write_atomically(&file.path, &formatted) {
             eprintln!("error: cannot write `{}`: {e}", file.path.display());
             io_failed = true;
         } else {
@@ -151,31 +126,6 @@ fn fmt_stdin(check: bool) -> u8 {
             EXIT_ERRORS
         }
     }
-}
-
-/// Replaces a file's contents atomically (temp file in the same directory, fsync, rename),
-/// keeping its permissions, so an interrupted `fmt` never leaves a half-written file.
-pub(crate) fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
-    let dir = dir.unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.mcpoc-fmt.{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        if let Ok(meta) = std::fs::metadata(path) {
-            std::fs::set_permissions(&tmp, meta.permissions())?;
-        }
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 /// `mcpoc explain`: prints a code's explanation, or lists every code.

@@ -3,18 +3,19 @@
 //! reports. No rule lives here.
 
 use crate::output::{self, Format};
-use crate::progress::{Event as ProgressEvent, Progress, Verb};
+use crate::progress::Progress;
 use crate::report;
 use clap::{Args, ValueEnum};
 use mcpo_deploy::approve::BoxFuture;
 use mcpo_deploy::{
-    Applied, Approval, ApprovalRequest, Approver, AutoApprove, Execution, Planned, Problem, Session,
+    Applied, Approval, ApprovalRequest, Approver, AutoApprove, Execution, Planned, Problem,
+    Purpose, Session,
 };
 use mcpo_diagnostics::codes;
-use mcpo_exec::{Action, CancellationToken, EventKind, ExecError, RefreshReport, Summary};
+use mcpo_exec::{Action, CancellationToken, RefreshReport, Summary};
 use mcpo_plan::{PlanMode, render};
 use mcpo_state::State;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -236,6 +237,19 @@ fn open(
     Session::open(checked, vars, backend, command).map_err(report::deploy_error)
 }
 
+/// The runtime and a session on the workspace's state for `command`: variables collected,
+/// the workspace checked (warnings shown), the lock taken, the state read.
+fn session(
+    ws: &WorkspaceArg,
+    vars: &VarArgs,
+    command: &str,
+) -> Result<(tokio::runtime::Runtime, Session), u8> {
+    let rt = runtime()?;
+    let vars = variables(vars)?;
+    let checked = load(&ws.root())?;
+    Ok((rt, open(checked, vars, command)?))
+}
+
 /// Asks "Do you want to ... ? Only 'yes' will be accepted." on a terminal, after showing
 /// the plan. Without a terminal on stdin nobody can answer: E0634.
 struct Prompt;
@@ -281,19 +295,8 @@ fn approver(auto: bool) -> &'static dyn Approver {
 
 /// `mcpoc plan`.
 pub fn plan(args: PlanArgs) -> u8 {
-    let Ok(rt) = runtime() else {
-        return crate::EXIT_USAGE;
-    };
-    let vars = match variables(&args.vars) {
-        Ok(v) => v,
-        Err(code) => return code,
-    };
-    let checked = match load(&args.ws.root()) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let mut s = match open(checked, vars, "mcpoc plan") {
-        Ok(s) => s,
+    let (rt, mut s) = match session(&args.ws, &args.vars, "mcpoc plan") {
+        Ok(x) => x,
         Err(code) => return code,
     };
     let planned = rt.block_on(async {
@@ -301,13 +304,8 @@ pub fn plan(args: PlanArgs) -> u8 {
         if !args.no_refresh {
             let report = s.refresh().await?;
             print_refresh(&report, RefreshShow::Notes);
-            if !report.errors.is_empty() {
-                return Err(Problem::new(
-                    codes::E0636,
-                    "some resources could not be read from their servers (above), so the plan would be a guess",
-                )
-                .help("fix the servers and plan again, or plan from the recorded state with `--no-refresh`")
-                .into());
+            if let Some(p) = mcpo_deploy::refresh_refusal(&report, Purpose::Plan) {
+                return Err(p.into());
             }
         }
         s.plan(PlanMode::Normal).await
@@ -359,22 +357,10 @@ pub fn apply(args: ApplyArgs) -> u8 {
     };
     // A saved plan is applied against the sources and variables it was made from.
     let (checked, vars) = match &saved {
-        Some(p) => {
-            let texts = p
-                .sources
-                .iter()
-                .map(|src| (src.name.clone(), src.text.clone()))
-                .collect();
-            let vars = p
-                .variables
-                .iter()
-                .map(|(k, v)| (k.clone(), mcpo_deploy::vars::value_text(v)))
-                .collect();
-            match mcpo_deploy::load::load_texts(&root, texts) {
-                Ok(c) => (c, vars),
-                Err(e) => return report::deploy_error(e),
-            }
-        }
+        Some(p) => match mcpo_deploy::planfile::workspace(&root, p) {
+            Ok(x) => x,
+            Err(e) => return report::deploy_error(e),
+        },
         None => {
             let vars = match variables(&args.vars) {
                 Ok(v) => v,
@@ -402,13 +388,8 @@ pub fn apply(args: ApplyArgs) -> u8 {
             None => {
                 let report = s.refresh().await?;
                 print_refresh(&report, RefreshShow::Quiet);
-                if !report.errors.is_empty() {
-                    return Err(Problem::new(
-                        codes::E0636,
-                        "some resources could not be read from their servers (above); nothing was changed",
-                    )
-                    .help("fix the servers and apply again")
-                    .into());
+                if let Some(p) = mcpo_deploy::refresh_refusal(&report, Purpose::Apply) {
+                    return Err(p.into());
                 }
                 s.plan(PlanMode::Normal).await
             }
@@ -439,19 +420,8 @@ pub fn apply(args: ApplyArgs) -> u8 {
 
 /// `mcpoc destroy`.
 pub fn destroy(args: DestroyArgs) -> u8 {
-    let Ok(rt) = runtime() else {
-        return crate::EXIT_USAGE;
-    };
-    let vars = match variables(&args.vars) {
-        Ok(v) => v,
-        Err(code) => return code,
-    };
-    let checked = match load(&args.ws.root()) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let mut s = match open(checked, vars, "mcpoc destroy") {
-        Ok(s) => s,
+    let (rt, mut s) = match session(&args.ws, &args.vars, "mcpoc destroy") {
+        Ok(x) => x,
         Err(code) => return code,
     };
     let planned = rt.block_on(async {
@@ -509,21 +479,18 @@ fn execute(
     let applied = rt.block_on(async {
         let run = s.apply(planned, how, approver, Some(tx), cancel.clone());
         tokio::pin!(run);
-        let mut shown = Shown::default();
         let mut ctrl_c = 0u32;
         loop {
             tokio::select! {
                 done = &mut run => {
                     // Show what is left in the channel before the summary.
                     while let Ok(ev) = rx.try_recv() {
-                        let p = progress.get_or_insert_with(|| Progress::new(acting, live));
-                        show_event(p, &mut shown, ev);
+                        progress.get_or_insert_with(|| Progress::new(acting, live)).event(&ev);
                     }
                     return done;
                 }
                 Some(ev) = rx.recv() => {
-                    let p = progress.get_or_insert_with(|| Progress::new(acting, live));
-                    show_event(p, &mut shown, ev);
+                    progress.get_or_insert_with(|| Progress::new(acting, live)).event(&ev);
                 }
                 _ = tokio::signal::ctrl_c() => {
                     ctrl_c += 1;
@@ -596,19 +563,8 @@ pub fn graph(args: GraphArgs) -> u8 {
 
 /// `mcpoc refresh`.
 pub fn refresh(args: RefreshArgs) -> u8 {
-    let Ok(rt) = runtime() else {
-        return crate::EXIT_USAGE;
-    };
-    let vars = match variables(&args.vars) {
-        Ok(v) => v,
-        Err(code) => return code,
-    };
-    let checked = match load(&args.ws.root()) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let mut s = match open(checked, vars, "mcpoc refresh") {
-        Ok(s) => s,
+    let (rt, mut s) = match session(&args.ws, &args.vars, "mcpoc refresh") {
+        Ok(x) => x,
         Err(code) => return code,
     };
     let report = rt.block_on(async {
@@ -621,26 +577,8 @@ pub fn refresh(args: RefreshArgs) -> u8 {
         Err(e) => return report::deploy_error(e),
     };
     print_refresh(&report, RefreshShow::Report);
-    let changed = report.drift.len() + report.gone.len() + report.adopted.len();
-    println!(
-        "Read {} resource(s): {}.",
-        report.read,
-        if changed == 0 && report.errors.is_empty() {
-            "no drift".to_string()
-        } else {
-            format!(
-                "{} attribute(s) changed outside mcpo, {} deleted outside mcpo, {} interrupted create(s) adopted, {} read(s) failed",
-                report.drift.len(),
-                report.gone.len(),
-                report.adopted.len(),
-                report.errors.len()
-            )
-        }
-    );
-    if !report.drift.is_empty() {
-        println!(
-            "The next `mcpoc apply` changes the drifted attributes back to the configuration."
-        );
+    for line in mcpo_deploy::render::refresh_summary(&report) {
+        println!("{line}");
     }
     if report.errors.is_empty() {
         crate::EXIT_OK
@@ -651,19 +589,8 @@ pub fn refresh(args: RefreshArgs) -> u8 {
 
 /// `mcpoc import`.
 pub fn import(args: ImportArgs) -> u8 {
-    let Ok(rt) = runtime() else {
-        return crate::EXIT_USAGE;
-    };
-    let vars = match variables(&args.vars) {
-        Ok(v) => v,
-        Err(code) => return code,
-    };
-    let checked = match load(&args.ws.root()) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let mut s = match open(checked, vars, "mcpoc import") {
-        Ok(s) => s,
+    let (rt, mut s) = match session(&args.ws, &args.vars, "mcpoc import") {
+        Ok(x) => x,
         Err(code) => return code,
     };
     let result = rt.block_on(s.import(&args.address, &args.id));
@@ -678,143 +605,19 @@ pub fn import(args: ImportArgs) -> u8 {
     crate::EXIT_OK
 }
 
-/// What the display remembers between events.
-#[derive(Default)]
-struct Shown {
-    /// What each started step does (failures name it).
-    verbs: BTreeMap<String, Verb>,
-}
-
-fn show_event(progress: &mut Progress, shown: &mut Shown, ev: mcpo_exec::Event) {
-    let verb_of = |a: Action| match a {
-        Action::Create => Verb::Create,
-        Action::Update => Verb::Update,
-        Action::Replace => Verb::Replace,
-        Action::Delete => Verb::Delete,
-        Action::Read | Action::NoOp => Verb::Read,
-        Action::Run => Verb::Run,
-        Action::Forget => Verb::Forget,
-    };
-    let address = ev.address;
-    let event = match ev.kind {
-        EventKind::Started { action } => {
-            shown.verbs.insert(address.clone(), verb_of(action));
-            if action == Action::NoOp {
-                return;
-            }
-            ProgressEvent::Started {
-                address,
-                verb: verb_of(action),
-            }
-        }
-        EventKind::Progress(message) => ProgressEvent::Note { address, message },
-        EventKind::Waiting => ProgressEvent::Note {
-            address,
-            message: "waiting until it is ready".into(),
-        },
-        EventKind::Retrying { attempt, error } => ProgressEvent::Note {
-            address,
-            message: format!("attempt {attempt} failed ({error}); retrying"),
-        },
-        EventKind::Done { action, .. } => {
-            if action == Action::NoOp {
-                return;
-            }
-            ProgressEvent::Done {
-                address,
-                verb: verb_of(action),
-                id: None,
-            }
-        }
-        EventKind::Failed { error } => {
-            let verb = shown.verbs.get(&address).copied().unwrap_or(Verb::Create);
-            // One line here; the whole error (stderr tail, help) is in the summary.
-            let first = error.message.lines().next().unwrap_or_default();
-            ProgressEvent::Failed {
-                address,
-                verb,
-                error: format!("error[{}]: {first}", error.code),
-            }
-        }
-        EventKind::Skipped { because } => ProgressEvent::Skipped {
-            address,
-            reason: format!("depends on {because}, which failed"),
-        },
-        EventKind::RolledBack { action: _ } => ProgressEvent::Done {
-            address,
-            verb: Verb::Rollback,
-            id: None,
-        },
-    };
-    progress.event(&event);
-}
-
 fn print_summary(summary: &Summary, title: &str, state: &State, elapsed: std::time::Duration) {
-    let n = |a: Action| summary.count(a);
-    let mut parts = vec![
-        format!("{} created", n(Action::Create)),
-        format!("{} updated", n(Action::Update)),
-        format!("{} replaced", n(Action::Replace)),
-        format!("{} deleted", n(Action::Delete)),
-    ];
-    if n(Action::Run) > 0 {
-        parts.push(format!("{} tasks run", n(Action::Run)));
-    }
-    if n(Action::Forget) > 0 {
-        parts.push(format!("{} forgotten", n(Action::Forget)));
-    }
-    let failed: Vec<&ExecError> = summary.failed.iter().collect();
-    if !failed.is_empty() {
-        parts.push(format!("{} failed", failed.len()));
-    }
-    if !summary.skipped.is_empty() {
-        parts.push(format!("{} skipped", summary.skipped.len()));
-    }
-    if !summary.not_started.is_empty() {
-        parts.push(format!("{} not started", summary.not_started.len()));
-    }
-    if !failed.is_empty() {
+    let text = mcpo_deploy::render::summary(summary, title, state, elapsed);
+    if !summary.failed.is_empty() {
         eprintln!();
-        for e in &failed {
-            eprintln!("{}", report::render_exec(e));
-        }
     }
-    for (address, because) in &summary.skipped {
-        eprintln!("{address}: skipped: depends on {because}, which failed");
+    for line in &text.problems {
+        eprintln!("{line}");
     }
-    if summary.cancelled {
-        let shown: BTreeSet<&str> = summary.not_started.iter().map(String::as_str).collect();
-        eprintln!(
-            "not started (the run was interrupted): {}",
-            shown.into_iter().collect::<Vec<_>>().join(", ")
-        );
-    }
-    if !summary.rolled_back.is_empty() {
-        eprintln!(
-            "rolled back {} step(s) of this run: {}",
-            summary.rolled_back.len(),
-            summary.rolled_back.join(", ")
-        );
-    }
-    for e in &summary.rollback_failed {
-        eprintln!("{} (while rolling back)", report::render_exec(e));
-    }
-    let outcome = if summary.ok() { "complete" } else { "failed" };
-    println!(
-        "\n{title} {outcome} in {}: {}.",
-        crate::progress::show_elapsed(elapsed),
-        parts.join(", ")
-    );
-    if summary.ok() && !state.outputs.is_empty() {
+    println!("\n{}", text.headline);
+    if !text.outputs.is_empty() {
         println!("\nOutputs:");
-        let width = state.outputs.keys().map(String::len).max().unwrap_or(0);
-        for (k, o) in &state.outputs {
-            let shown = if o.sensitive {
-                mcpo_state::REDACTED.to_string()
-            } else {
-                crate::state_cmd::show_value(&o.value)
-            };
-            println!("  {k:<width$} = {shown}");
+        for line in &text.outputs {
+            println!("  {line}");
         }
     }
 }
@@ -831,32 +634,7 @@ enum RefreshShow {
 }
 
 fn print_refresh(report: &RefreshReport, show: RefreshShow) {
-    let mut lines = Vec::new();
-    for (address, id) in &report.adopted {
-        lines.push(format!(
-            "{address}: found the resource an interrupted create made (id {id}); it is now in the state"
-        ));
-    }
-    for (address, what) in &report.resolved {
-        lines.push(format!(
-            "{address}: an interrupted operation was settled: {what}"
-        ));
-    }
-    for g in &report.gone {
-        lines.push(format!(
-            "{}: deleted outside mcpo (server `{}` has no {} `{}`); removed from the state",
-            g.address, g.server, g.type_name, g.id
-        ));
-    }
-    if show != RefreshShow::Quiet {
-        for d in &report.drift {
-            lines.push(format!(
-                "{}: `{}` changed outside mcpo: {} -> {}",
-                d.address, d.attribute, d.recorded, d.live
-            ));
-        }
-    }
-    for line in lines {
+    for line in mcpo_deploy::render::refresh_notes(report, show != RefreshShow::Quiet) {
         if show == RefreshShow::Report {
             println!("{line}");
         } else {

@@ -4,8 +4,7 @@
 use crate::output::{self, Format};
 use crate::{EXIT_ERRORS, EXIT_OK, EXIT_USAGE};
 use clap::{Args, Subcommand};
-use mcpo_deploy::pull::{self, Health, ServerSet};
-use serde_json::json;
+use mcpo_deploy::pull::{self, ServerSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -90,65 +89,27 @@ fn load_workspace(root: &std::path::Path, mdns: bool) -> Result<ServerSet, u8> {
 /// `mcpoc servers`.
 pub fn servers(args: ServersArgs) -> u8 {
     let root = args.path.clone().unwrap_or_else(|| PathBuf::from("."));
-    let ServerSet {
-        specs,
-        registry,
-        sources,
-        ..
-    } = match load_workspace(&root, args.mdns) {
+    let set = match load_workspace(&root, args.mdns) {
         Ok(x) => x,
         Err(code) => return code,
     };
     // Blocks that cannot be started are not listed; say why.
-    let mut cannot_start: Vec<_> = specs.diagnostics().collect();
+    let mut cannot_start: Vec<_> = set.specs.diagnostics().collect();
     if !cannot_start.is_empty() {
-        output::print(&mut cannot_start, &sources, Format::Human);
+        output::print(&mut cannot_start, &set.sources, Format::Human);
     }
-    for w in &registry.warnings {
+    for w in &set.registry.warnings {
         eprintln!("warning: {w}");
     }
     let health = args.health;
     run_interruptible(async move {
         let mut healths = Vec::new();
         if health {
-            let checks = registry.entries.iter().map(|e| pull::health(&e.spec));
+            let checks = set.registry.entries.iter().map(|e| pull::health(&e.spec));
             healths = futures::future::join_all(checks).await;
         }
-        let unresolved: Vec<&mcpo_sema::ServerDecl> = specs
-            .used
-            .iter()
-            .filter(|(_, spec)| spec.is_none())
-            .map(|(b, _)| b)
-            .collect();
         match args.format {
-            Format::Json => {
-                let servers: Vec<_> = registry
-                    .entries
-                    .iter()
-                    .enumerate()
-                    .map(|(i, e)| {
-                        let mut v = json!({
-                            "name": e.spec.name,
-                            "source": e.spec.source.kind(),
-                            "from": e.spec.source.detail(),
-                            "transport": e.spec.transport_kind(),
-                            "target": e.spec.target(),
-                            "shadowed": e.shadowed.iter().map(|s| json!({"source": s.kind(), "from": s.detail()})).collect::<Vec<_>>(),
-                        });
-                        if let Some(h) = healths.get(i) {
-                            v["health"] = health_json(h);
-                        }
-                        v
-                    })
-                    .collect();
-                let doc = json!({
-                    "version": 1,
-                    "servers": servers,
-                    "undeclared": unresolved.iter().map(|b| b.name.clone()).collect::<Vec<_>>(),
-                    "warnings": registry.warnings,
-                });
-                println!("{doc}");
-            }
+            Format::Json => println!("{}", pull::servers_json(&set, &healths)),
             Format::Human => {
                 let mut rows = vec![vec![
                     "NAME".to_string(),
@@ -159,40 +120,36 @@ pub fn servers(args: ServersArgs) -> u8 {
                 if health {
                     rows[0].extend(["PROTOCOL".into(), "TOOLS".into(), "RTT".into()]);
                 }
-                for (i, e) in registry.entries.iter().enumerate() {
+                for (i, e) in set.registry.entries.iter().enumerate() {
                     let mut row = vec![
                         e.spec.name.clone(),
                         e.spec.source.to_string(),
                         e.spec.transport_kind().into(),
                         e.spec.target(),
                     ];
-                    if let Some(h) = healths.get(i) {
-                        match h {
-                            Ok((proto, tools, rtt)) => row.extend([
-                                proto.clone(),
-                                tools.to_string(),
-                                format!("{}ms", rtt.as_millis()),
-                            ]),
-                            Err(_) => row.extend(["-".into(), "-".into(), "-".into()]),
-                        }
+                    match healths.get(i) {
+                        Some(Ok((proto, tools, rtt))) => row.extend([
+                            proto.clone(),
+                            tools.to_string(),
+                            format!("{}ms", rtt.as_millis()),
+                        ]),
+                        Some(Err(_)) => row.extend(["-".into(), "-".into(), "-".into()]),
+                        None => {}
                     }
                     rows.push(row);
                 }
                 print_table(&rows);
-                for e in &registry.entries {
+                for e in &set.registry.entries {
                     for s in &e.shadowed {
                         println!("note: `{}` is also declared in {s} (ignored)", e.spec.name);
                     }
                 }
-                for h in &healths {
-                    if let Err(e) = h {
-                        println!("error: {e}");
-                    }
+                for e in healths.iter().filter_map(|h| h.as_ref().err()) {
+                    println!("error: {e}");
                 }
-                for b in &unresolved {
+                for name in pull::undeclared(&set) {
                     println!(
-                        "warning: server `{}` has no `command` or `url` and no source declares it",
-                        b.name
+                        "warning: server `{name}` has no `command` or `url` and no source declares it"
                     );
                 }
             }
@@ -227,18 +184,6 @@ fn print_table(rows: &[Vec<String>]) {
             }
         }
         println!("{}", line.trim_end());
-    }
-}
-
-fn health_json(h: &Health) -> serde_json::Value {
-    match h {
-        Ok((proto, tools, rtt)) => json!({
-            "ok": true,
-            "protocol_version": proto,
-            "tools": tools,
-            "rtt_ms": rtt.as_secs_f64() * 1000.0,
-        }),
-        Err(e) => json!({"ok": false, "error": e.to_string()}),
     }
 }
 

@@ -30,6 +30,19 @@ pub enum StateCommand {
         #[arg(long, value_enum, default_value_t)]
         format: PlanFormat,
     },
+    /// Bring back a missing or damaged state from the versions kept in
+    /// `.mcpo/state/history/`, or start a new, empty one.
+    Restore {
+        /// The version to make current again (`ls .mcpo/state/history/`).
+        #[arg(value_name = "SERIAL", required_unless_present = "fresh")]
+        serial: Option<u64>,
+        /// Start a new, empty state instead; the old versions are set aside, never
+        /// overwritten.
+        #[arg(long, conflicts_with = "serial")]
+        fresh: bool,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
     /// Forget resources: remove them from the state without deleting them on their
     /// servers (mcpo no longer manages them; `mcpoc import` takes one back). An address
     /// without an index removes all its instances.
@@ -66,52 +79,6 @@ fn read(ws: &WorkspaceArg) -> Result<State, u8> {
     Session::local_backend(&ws.root())
         .read()
         .map_err(|e| state_error(&e))
-}
-
-/// A value as written in `.mcpo` source: strings quoted, lists and objects inline.
-pub fn show_value(v: &Value) -> String {
-    match v {
-        Value::Object(m) if !m.is_empty() => {
-            let items: Vec<String> = m
-                .iter()
-                .map(|(k, v)| format!("{} = {}", show_key(k), show_value(v)))
-                .collect();
-            format!("{{ {} }}", items.join(", "))
-        }
-        Value::Object(_) => "{}".into(),
-        Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(show_value).collect::<Vec<_>>().join(", ")
-        ),
-        other => other.to_string(),
-    }
-}
-
-fn show_key(k: &str) -> String {
-    let plain = !k.is_empty()
-        && k.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        && !k.starts_with(|c: char| c.is_ascii_digit());
-    if plain {
-        k.to_string()
-    } else {
-        Value::String(k.to_string()).to_string()
-    }
-}
-
-fn show_attrs(out: &mut String, title: &str, attrs: &Value) {
-    let Some(map) = attrs.as_object() else {
-        return;
-    };
-    out.push_str(&format!("  {title}:\n"));
-    let width = map.keys().map(|k| show_key(k).len()).max().unwrap_or(0);
-    for (k, v) in map {
-        out.push_str(&format!(
-            "    {:<width$} = {}\n",
-            show_key(k),
-            show_value(v)
-        ));
-    }
 }
 
 /// `mcpoc state ...`.
@@ -158,25 +125,27 @@ pub fn state(command: StateCommand) -> u8 {
                         serde_json::to_string_pretty(&shown).unwrap_or_default()
                     );
                 }
-                PlanFormat::Text => {
-                    let mut out = format!("{address}\n");
-                    out.push_str(&format!("  server: {}\n", r.server));
-                    out.push_str(&format!("  type:   {}\n", r.type_name));
-                    out.push_str(&format!("  id:     {}\n", r.id));
-                    if r.tainted {
-                        out.push_str("  tainted: the next apply replaces it\n");
-                    }
-                    if !r.deps.is_empty() {
-                        out.push_str(&format!("  depends on: {}\n", r.deps.join(", ")));
-                    }
-                    show_attrs(&mut out, "inputs", &shown["inputs"]);
-                    show_attrs(&mut out, "outputs", &shown["outputs"]);
-                    print!("{out}");
-                }
+                PlanFormat::Text => print!("{}", mcpo_deploy::render::resource(&address, r)),
             }
             EXIT_OK
         }
         StateCommand::Rm { addresses, ws } => state_rm(&addresses, &ws),
+        StateCommand::Restore { serial, fresh, ws } => {
+            let serial = serial.filter(|_| !fresh);
+            match query::restore(Session::local_backend(&ws.root()).as_ref(), serial) {
+                Ok(Some(state)) => println!(
+                    "restored version {} as the current state (serial {}, {} resources); `mcpoc plan` shows what changed since",
+                    serial.unwrap_or_default(),
+                    state.serial,
+                    state.resources.len()
+                ),
+                Ok(None) => println!(
+                    "started a new, empty state; the old versions are kept under .mcpo/state/history/lineage-*/"
+                ),
+                Err(e) => return report::deploy_error(e),
+            }
+            EXIT_OK
+        }
     }
 }
 
@@ -208,7 +177,7 @@ pub fn output(args: OutputArgs) -> u8 {
             };
             match (args.format, &o.value) {
                 (PlanFormat::Text, Value::String(s)) => println!("{s}"),
-                (PlanFormat::Text, v) => println!("{}", show_value(v)),
+                (PlanFormat::Text, v) => println!("{}", mcpo_deploy::render::value(v)),
                 (PlanFormat::Json, v) => println!("{v}"),
             }
         }
@@ -225,14 +194,8 @@ pub fn output(args: OutputArgs) -> u8 {
                 );
             }
             PlanFormat::Text => {
-                let width = state.outputs.keys().map(String::len).max().unwrap_or(0);
-                for (k, o) in &state.outputs {
-                    let shown = if o.sensitive {
-                        mcpo_state::REDACTED.to_string()
-                    } else {
-                        show_value(&o.value)
-                    };
-                    println!("{k:<width$} = {shown}");
+                for line in mcpo_deploy::render::outputs(&state) {
+                    println!("{line}");
                 }
             }
         },
