@@ -200,7 +200,7 @@ fn variables(args: &VarArgs) -> Result<BTreeMap<String, String>, u8> {
         .map_err(|p| report::problem(&p))
 }
 
-/// A multi-threaded runtime; a failure to start one is printed (exit code 2).
+/// The async runtime of a command; a message and exit 2 when it cannot start.
 pub fn runtime() -> Result<tokio::runtime::Runtime, u8> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -654,5 +654,38 @@ fn print_refresh(report: &RefreshReport, show: RefreshShow) {
     }
     for e in &report.errors {
         eprintln!("{}", report::render_exec(e));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_dash_var_options_become_double_dash() {
+        let args = [
+            "mcpoc",
+            "plan",
+            "-var",
+            "a=1",
+            "-var=b=2",
+            "-var-file",
+            "x.json",
+            "-v",
+        ]
+        .map(String::from);
+        assert_eq!(
+            normalize_args(args),
+            [
+                "mcpoc",
+                "plan",
+                "--var",
+                "a=1",
+                "--var=b=2",
+                "--var-file",
+                "x.json",
+                "-v"
+            ]
+        );
     }
 }
