@@ -15,5 +15,6 @@ mod depth;
 mod fmt;
 mod hostile;
 mod lsp_framing;
+mod mutation;
 mod state_files;
 mod support;
