@@ -100,8 +100,9 @@ impl<'db> Cx<'db> {
             "function" => self.function(b),
             "runbook" => self.runbook(b),
             "adapter" => self.adapter(b),
-            // Server blocks are evaluated by `servers` (E0303).
-            "server" => {}
+            // Server blocks are evaluated by `servers` (E0303), the backend by `backend`
+            // (E0509).
+            "server" | "backend" => {}
             other => {
                 let hint = suggest::best(other, TOP_BLOCKS.iter().copied()).map(str::to_string);
                 self.error(
