@@ -120,7 +120,19 @@ impl Session {
         backend: Arc<dyn Backend>,
         command: &str,
     ) -> Result<Session, DeployError> {
-        let lock = backend.lock(LockInfo::current(command))?;
+        Session::open_waiting(checked, vars, backend, command, std::time::Duration::ZERO)
+    }
+
+    /// [`Session::open`], waiting up to `lock_timeout` for another holder of the lock to
+    /// release it (zero: fail at once, naming the holder).
+    pub fn open_waiting(
+        checked: Checked,
+        vars: BTreeMap<String, String>,
+        backend: Arc<dyn Backend>,
+        command: &str,
+        lock_timeout: std::time::Duration,
+    ) -> Result<Session, DeployError> {
+        let lock = backend.lock_wait(LockInfo::current(command), lock_timeout)?;
         let state = backend.read()?;
         let io = WorkspaceIo::new(checked.root.clone());
         let drivers = mcpo_plan::driver::workspace_drivers(&checked.db, checked.workspace);
@@ -138,9 +150,10 @@ impl Session {
         })
     }
 
-    /// The local state backend of the workspace at `root` (`.mcpo/state/`).
+    /// The local state backend of the workspace at `root` (`.mcpo/state/`), whatever its
+    /// `backend` block says ([`crate::backend::of_checked`] opens the declared one).
     pub fn local_backend(root: &std::path::Path) -> Arc<dyn Backend> {
-        Arc::new(mcpo_state::LocalBackend::new(root))
+        crate::backend::local(root)
     }
 
     /// The checked workspace.

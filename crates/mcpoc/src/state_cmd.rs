@@ -6,7 +6,7 @@ use crate::deploy::{PlanFormat, WorkspaceArg};
 use crate::report;
 use crate::{EXIT_ERRORS, EXIT_OK};
 use clap::{Args, Subcommand};
-use mcpo_deploy::{Session, query};
+use mcpo_deploy::query;
 use mcpo_state::{State, StateError};
 use serde_json::Value;
 
@@ -40,6 +40,25 @@ pub enum StateCommand {
         #[command(flatten)]
         ws: WorkspaceArg,
     },
+    /// Move the state, with its history, between the local file and the database of the
+    /// workspace's `backend "postgres"` block. The target must hold no state; the source
+    /// is left as it is.
+    Migrate {
+        /// Where to: `postgres` (from `.mcpo/state/`) or `local` (from the database).
+        #[arg(long, value_enum, value_name = "BACKEND")]
+        to: MigrateTarget,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+}
+
+/// Where `mcpoc state migrate` moves the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MigrateTarget {
+    /// From the database of the `backend "postgres"` block to `.mcpo/state/`.
+    Local,
+    /// From `.mcpo/state/` to the database of the `backend "postgres"` block.
+    Postgres,
 }
 
 /// Arguments of `mcpoc output`.
@@ -62,10 +81,13 @@ pub fn state_error(e: &StateError) -> u8 {
     EXIT_ERRORS
 }
 
+/// The workspace's state backend (its `backend` block, else the local file).
+fn backend(ws: &WorkspaceArg) -> Result<std::sync::Arc<dyn mcpo_state::Backend>, u8> {
+    mcpo_deploy::backend::for_workspace(&ws.root()).map_err(report::deploy_error)
+}
+
 fn read(ws: &WorkspaceArg) -> Result<State, u8> {
-    Session::local_backend(&ws.root())
-        .read()
-        .map_err(|e| state_error(&e))
+    backend(ws)?.read().map_err(|e| state_error(&e))
 }
 
 /// `mcpoc state ...`.
@@ -117,11 +139,37 @@ pub fn state(command: StateCommand) -> u8 {
             EXIT_OK
         }
         StateCommand::Rm { addresses, ws } => state_rm(&addresses, &ws),
+        StateCommand::Migrate { to, ws } => migrate(to, &ws),
+    }
+}
+
+fn migrate(to: MigrateTarget, ws: &WorkspaceArg) -> u8 {
+    let to = match to {
+        MigrateTarget::Local => mcpo_deploy::backend::MigrateTo::Local,
+        MigrateTarget::Postgres => mcpo_deploy::backend::MigrateTo::Postgres,
+    };
+    match mcpo_deploy::backend::migrate(&ws.root(), to, "mcpoc state migrate") {
+        Ok(m) => {
+            println!(
+                "moved the state (lineage {}, serial {}, {} resources, {} earlier versions) from {} to {}",
+                m.lineage, m.serial, m.resources, m.versions, m.from, m.to
+            );
+            println!(
+                "{} was left as it is; remove it once the workspace works from {}",
+                m.from, m.to
+            );
+            EXIT_OK
+        }
+        Err(e) => report::deploy_error(e),
     }
 }
 
 fn state_rm(addresses: &[String], ws: &WorkspaceArg) -> u8 {
-    let removed = match query::forget(Session::local_backend(&ws.root()).as_ref(), addresses) {
+    let backend = match backend(ws) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
+    let removed = match query::forget(backend.as_ref(), addresses) {
         Ok(r) => r,
         Err(e) => return report::deploy_error(e),
     };
