@@ -69,7 +69,7 @@ resource "aws.vpc" "v{g}" {{
 resource "aws.vpc_subnet" "s{g}" {{
   vpc_id            = aws.vpc.v{g}.id
   cidr_block        = cidrsubnet(aws.vpc.v{g}.cidr_block, 8, 1)
-  availability_zone = "eu-west-1a"
+  availability_zone = "us-east-1a"
 }}
 
 resource "aws.ec2_security_group" "sg{g}" {{

@@ -21,11 +21,16 @@ pub fn local(root: &Path) -> Arc<dyn Backend> {
 
 /// The backend a checked workspace declares, opened (connected, for a database).
 pub fn of_checked(checked: &Checked) -> Result<Arc<dyn Backend>, DeployError> {
-    declared(&checked.db, checked.workspace, &checked.root, &checked.sources)
+    declared(
+        &checked.db,
+        checked.workspace,
+        &checked.root,
+        &checked.sources,
+    )
 }
 
 /// The backend declared by the workspace in `db`, opened. An invalid `backend` block is
-/// reported with its diagnostics (E0509).
+/// reported with its diagnostics (E0511).
 pub fn declared(
     db: &Database,
     ws: Workspace,
@@ -53,15 +58,15 @@ pub fn for_workspace(root: &Path) -> Result<Arc<dyn Backend>, DeployError> {
 }
 
 /// The `backend` block of the workspace at `root` (read without checking the rest), and
-/// the sources it points into. An invalid block is reported (E0509).
+/// the sources it points into. An invalid block is reported (E0511).
 fn workspace_decl(root: &Path) -> Result<(Option<BackendDecl>, Sources), DeployError> {
     let mut sources = Sources::new();
     let Ok(found) = files::collect(&[root.to_path_buf()]) else {
         return Ok((None, sources));
     };
     let mut diags = Vec::new();
-    let loaded = files::load(&found, &mut sources, &mut diags)
-        .map_err(|e| Problem::uncoded(e).usage())?;
+    let loaded =
+        files::load(&found, &mut sources, &mut diags).map_err(|e| Problem::uncoded(e).usage())?;
     // Deployment templates declare no backend.
     let ids: Vec<_> = loaded
         .iter()
@@ -82,7 +87,7 @@ fn invalid_block(diagnostics: Vec<Diagnostic>, sources: &Sources) -> DeployError
         sources: sources.clone(),
         then: Some(
             Problem::new(
-                codes::E0509,
+                codes::E0511,
                 "the `backend` block is invalid (above), so the state cannot be found; nothing was read or changed",
             )
             .help("fix the block, then run the command again"),
@@ -105,7 +110,7 @@ pub fn open_decl(
                     return Err(DeployError::Diagnostics {
                         diagnostics: vec![
                             Diagnostic::error(
-                                codes::E0509,
+                                codes::E0511,
                                 decl.file,
                                 *span,
                                 "invalid backend block",
@@ -133,7 +138,7 @@ fn postgres(url: &str, name: &str) -> Result<Arc<dyn Backend>, DeployError> {
 #[cfg(not(feature = "postgres"))]
 fn postgres(_url: &str, _name: &str) -> Result<Arc<dyn Backend>, DeployError> {
     Err(Problem::new(
-        codes::E0510,
+        codes::E0512,
         "the workspace keeps its state in PostgreSQL, but this build of mcpo has no PostgreSQL support",
     )
     .help("use an mcpoc built with the `postgres` feature (the released one is)")
@@ -147,6 +152,30 @@ pub enum MigrateTo {
     Local,
     /// From `.mcpo/state/` to the database the `backend` block names.
     Postgres,
+}
+
+impl std::str::FromStr for MigrateTo {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<MigrateTo, String> {
+        match text {
+            "local" => Ok(MigrateTo::Local),
+            "postgres" => Ok(MigrateTo::Postgres),
+            other => Err(format!(
+                "`{other}` is not a backend: migrate `--to local` or `--to postgres`"
+            )),
+        }
+    }
+}
+
+/// A `--lock-timeout` value: how long to wait for the holder of the state lock (`30s`,
+/// `5m`, `1h`; `0` fails at once).
+pub fn lock_timeout(text: &str) -> Result<std::time::Duration, String> {
+    if text.trim() == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    mcpo_plan::parse_duration(text)
+        .ok_or_else(|| format!("`{text}` is not a duration: write it like `30s`, `5m` or `1h`"))
 }
 
 /// What [`migrate`] moved.
@@ -166,14 +195,32 @@ pub struct Migrated {
     pub versions: usize,
 }
 
+impl std::fmt::Display for Migrated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "moved the state (lineage {}, serial {}, {} resources, {} earlier versions) from {} to {}\n\
+             {} was left as it is; remove it once the workspace works from {}",
+            self.lineage,
+            self.serial,
+            self.resources,
+            self.versions,
+            self.from,
+            self.to,
+            self.from,
+            self.to
+        )
+    }
+}
+
 /// Copies the state, with its history, between the local file and the database the
 /// workspace's `backend "postgres"` block names. Both are locked for the copy. The target
-/// must hold no state (E0511); the source is left as it is.
+/// must hold no state (E0513); the source is left as it is.
 pub fn migrate(root: &Path, to: MigrateTo, command: &str) -> Result<Migrated, DeployError> {
     let (decl, sources) = workspace_decl(root)?;
     let Some(decl) = decl.filter(|d| matches!(d.kind, BackendKind::Postgres { .. })) else {
         return Err(Problem::new(
-            codes::E0509,
+            codes::E0511,
             "the workspace has no `backend \"postgres\"` block, so there is no database to migrate to or from",
         )
         .help("add `backend \"postgres\" { url = env(\"MCPO_PG_URL\") }` to the workspace, then migrate")
@@ -214,8 +261,11 @@ pub fn copy_state(
     let current = source.read()?;
     if current.serial == 0 {
         return Err(Problem::new(
-            codes::E0511,
-            format!("{} holds no state yet: there is nothing to migrate", source.location()),
+            codes::E0513,
+            format!(
+                "{} holds no state yet: there is nothing to migrate",
+                source.location()
+            ),
         )
         .usage()
         .into());

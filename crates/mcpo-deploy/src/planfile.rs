@@ -10,23 +10,36 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-/// Writes `plan` to `path`, owner-only (a saved plan holds variable values, sensitive
-/// ones included).
+/// Writes `plan` to `path`, owner-only: a saved plan holds variable values, sensitive ones
+/// included. The plan goes to a new private file beside `path` that then replaces it, so
+/// an existing file's permissions are never kept and a half-written plan never exists.
 pub fn write(path: &Path, plan: &Plan) -> Result<(), Problem> {
     let text = serde_json::to_string_pretty(plan)
         .map_err(|e| Problem::new(codes::E0632, format!("the plan cannot be encoded: {e}")))?;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
         use std::os::unix::fs::OpenOptionsExt;
         let mut f = std::fs::OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .mode(0o600)
-            .open(path)?;
+            .open(&temp)?;
         f.write_all(text.as_bytes())?;
         f.write_all(b"\n")?;
-        f.sync_all()
+        f.sync_all()?;
+        std::fs::rename(&temp, path)
     })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
     result.map_err(|e| {
         Problem::new(
             codes::E0632,

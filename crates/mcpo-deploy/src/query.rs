@@ -73,3 +73,17 @@ pub fn forget(
     backend.write(&mut state)?;
     Ok(removed)
 }
+
+/// Brings back a missing or damaged state: the kept version `serial` becomes current
+/// again, or with `None` a new, empty state starts (the old versions set aside). Under the
+/// lock.
+pub fn restore(backend: &dyn Backend, serial: Option<u64>) -> Result<Option<State>, DeployError> {
+    let _lock = backend.lock(LockInfo::current("mcpoc state restore"))?;
+    match serial {
+        Some(serial) => Ok(Some(backend.restore(serial)?)),
+        None => {
+            backend.start_fresh()?;
+            Ok(None)
+        }
+    }
+}

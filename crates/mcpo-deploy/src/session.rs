@@ -100,13 +100,15 @@ pub fn refresh_refusal(report: &RefreshReport, purpose: Purpose) -> Option<Probl
 pub struct Session {
     checked: Checked,
     backend: Arc<dyn Backend>,
-    lock: LockGuard,
     state: State,
     vars: BTreeMap<String, String>,
     io: WorkspaceIo,
     drivers: Drivers,
     specs: BTreeMap<String, ServerSpec>,
     conns: Option<Arc<Connections>>,
+    /// Last, so that it is released after the servers are shut down (fields drop in
+    /// order): the next holder never finds them still running.
+    lock: LockGuard,
 }
 
 impl Session {

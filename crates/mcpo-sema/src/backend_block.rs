@@ -10,12 +10,12 @@
 //! Without a block the state is the local file (`backend "local" {}` says so explicitly).
 //! Like a `server` block, it is evaluated before anything else exists: literals,
 //! templates, `env("NAME")` (from [`Workspace::env`]) and built-in functions that read no
-//! files; anything else is E0509, as are an unknown kind or attribute and a second block.
+//! files; anything else is E0511, as are an unknown kind or attribute and a second block.
 //! An `env(...)` that is not set where the workspace is checked is not an error here (a
 //! checkout may be checked without the database's address): the value is a
 //! [`Setting::Unset`], and opening the backend reports it.
 
-use crate::server_blocks::{EnvIo, Early, evaluate, why_unknown};
+use crate::server_blocks::{Early, EnvIo, evaluate, why_unknown};
 use crate::value::Val;
 use crate::{Setting, SourceFile, Workspace, parse};
 use mcpo_diagnostics::{Diagnostic, FileId, Span, codes};
@@ -69,7 +69,7 @@ impl BackendKind {
 pub struct WorkspaceBackend {
     /// The declared backend; `None` when the workspace has no (valid) `backend` block.
     pub decl: Option<BackendDecl>,
-    /// E0509 for invalid and extra blocks.
+    /// E0511 for invalid and extra blocks.
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -90,7 +90,7 @@ pub fn backend(db: &dyn salsa::Database, ws: Workspace) -> WorkspaceBackend {
             let header = header_of(b);
             if first.is_some() {
                 out.diagnostics.push(
-                    Diagnostic::error(codes::E0509, id, header, "invalid backend block")
+                    Diagnostic::error(codes::E0511, id, header, "invalid backend block")
                         .with_primary_label("a workspace has one `backend` block; this is another")
                         .with_help("keep one `backend` block for the whole workspace"),
                 );
@@ -110,7 +110,8 @@ fn header_of(b: &Block) -> Span {
         .cover(b.labels.last().map(BlockLabel::span).unwrap_or(b.ty.span))
 }
 
-const HELP: &str = "a backend block takes literals, templates, `env(\"NAME\")` and built-in functions";
+const HELP: &str =
+    "a backend block takes literals, templates, `env(\"NAME\")` and built-in functions";
 
 fn backend_block(
     env: &crate::EnvVars,
@@ -120,12 +121,16 @@ fn backend_block(
 ) -> Option<BackendDecl> {
     let header = header_of(b);
     let invalid = |span: Span, label: String| {
-        Diagnostic::error(codes::E0509, file, span, "invalid backend block").with_primary_label(label)
+        Diagnostic::error(codes::E0511, file, span, "invalid backend block")
+            .with_primary_label(label)
     };
     let [label] = b.labels.as_slice() else {
         diags.push(
-            invalid(header, "a backend block has exactly one label, its kind".into())
-                .with_help("write `backend \"postgres\" { ... }` or `backend \"local\" {}`"),
+            invalid(
+                header,
+                "a backend block has exactly one label, its kind".into(),
+            )
+            .with_help("write `backend \"postgres\" { ... }` or `backend \"local\" {}`"),
         );
         return None;
     };

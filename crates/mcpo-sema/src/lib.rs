@@ -19,7 +19,7 @@
 //!   the deployment session starts); [`server_diagnostics`]: invalid blocks and missing
 //!   or stale pulled schemas (E0301-E0303);
 //! - [`backend`]: the `backend` block, evaluated ([`BackendDecl`]: where the state lives),
-//!   and E0509 for an invalid one;
+//!   and E0511 for an invalid one;
 //! - [`check`]: all of it, the entry point of `mcpoc check` and the language server.
 //!
 //! The evaluator ([`eval`], [`value`], [`functions`], [`Io`]) lives here too: the checker

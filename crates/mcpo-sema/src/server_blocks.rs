@@ -432,11 +432,7 @@ fn forbidden(expr: &Expr, bound: &mut Vec<String>, kind: Early) -> Option<EvalFa
             let shown = address(&t).unwrap_or_else(|| t.root.name.clone());
             return Some((
                 expr.span,
-                format!(
-                    "{} cannot refer to `{shown}`: {}",
-                    kind.what(),
-                    kind.why()
-                ),
+                format!("{} cannot refer to `{shown}`: {}", kind.what(), kind.why()),
             ));
         }
         for step in &t.steps {
@@ -558,7 +554,11 @@ fn forbidden_parts(
                 ..
             } => forbidden(condition, bound, kind)
                 .or_else(|| forbidden_parts(then, bound, kind))
-                .or_else(|| otherwise.as_ref().and_then(|o| forbidden_parts(o, bound, kind))),
+                .or_else(|| {
+                    otherwise
+                        .as_ref()
+                        .and_then(|o| forbidden_parts(o, bound, kind))
+                }),
             TemplatePart::For {
                 key_var,
                 value_var,

@@ -9,6 +9,9 @@
 //! mcpo_states          name, lineage, serial, data, written_at: the current version of each state
 //! mcpo_state_history   name, serial, lineage, data, written_at: earlier versions, the last 50 per name
 //! mcpo_locks           name, holder, backend_pid, taken_at: who holds each state's lock
+//! mcpo_set_aside       name, serial, lineage, data, why, set_at: versions moved out of the
+//!                      way by `state restore` (a damaged current one, or the history of an
+//!                      old lineage on `--fresh`), never deleted by mcpo
 //! ```
 //!
 //! - **Tables** are versioned ([`MIGRATIONS`]) and brought up to date on first use, in one
@@ -57,9 +60,10 @@ use tokio_postgres::{Client, Config, NoTls};
 
 /// The versions of the tables, in order: version `n` is applied on a database at version
 /// `n - 1`. A released migration is never edited: a change is a new one.
-pub const MIGRATIONS: &[(i32, &str)] = &[(
-    1,
-    "CREATE TABLE mcpo_states (
+pub const MIGRATIONS: &[(i32, &str)] = &[
+    (
+        1,
+        "CREATE TABLE mcpo_states (
         name       text PRIMARY KEY,
         lineage    text NOT NULL,
         serial     bigint NOT NULL,
@@ -80,7 +84,20 @@ pub const MIGRATIONS: &[(i32, &str)] = &[(
         backend_pid integer NOT NULL,
         taken_at    timestamptz NOT NULL DEFAULT now()
     );",
-)];
+    ),
+    (
+        2,
+        "CREATE TABLE mcpo_set_aside (
+        id         bigserial PRIMARY KEY,
+        name       text NOT NULL,
+        serial     bigint NOT NULL,
+        lineage    text NOT NULL,
+        data       bytea NOT NULL,
+        why        text NOT NULL,
+        set_at     timestamptz NOT NULL DEFAULT now()
+    );",
+    ),
+];
 
 /// The first key of every advisory lock this backend takes on a state (`mcpo` in ASCII);
 /// the second is `hashtext(name)`. Two names with the same hash share a lock: they
@@ -261,6 +278,48 @@ impl PgBackend {
         })
     }
 
+    /// The bytes of the current version, if there is one.
+    fn current(&self) -> Result<Option<Vec<u8>>, StateError> {
+        self.run(|client, ctx| async move {
+            let client = client.lock().await;
+            let row = client
+                .query_opt("SELECT data FROM mcpo_states WHERE name = $1", &[&ctx.name])
+                .await
+                .map_err(|e| unreadable(&ctx, &e))?;
+            Ok(row.map(|r| r.get::<_, Vec<u8>>(0)))
+        })
+    }
+
+    fn decode_current(&self, bytes: &[u8]) -> Result<State, StateError> {
+        let ctx = &self.inner.ctx;
+        codec::decode(bytes, &ctx.location, &ctx.history(), || {
+            self.serials().ok().and_then(|s| s.last().copied())
+        })
+    }
+
+    /// Moves the rows that `delete` (a `DELETE ... WHERE name = $1 RETURNING serial,
+    /// lineage, data`) removes into `mcpo_set_aside`, saying `why`, in one transaction.
+    fn set_aside(&self, delete: &'static str, why: &'static str) -> Result<(), StateError> {
+        self.run(move |client, ctx| async move {
+            let failed = |e: tokio_postgres::Error| write_failed(&ctx, "set aside versions of", &e);
+            let mut client = client.lock().await;
+            let tx = client.transaction().await.map_err(failed)?;
+            let moved = tx.query(delete, &[&ctx.name]).await.map_err(failed)?;
+            for row in moved {
+                let (serial, lineage, data): (i64, String, Vec<u8>) =
+                    (row.get(0), row.get(1), row.get(2));
+                tx.execute(
+                    "INSERT INTO mcpo_set_aside (name, serial, lineage, data, why)
+                     VALUES ($1, $2, $3, $4, $5)",
+                    &[&ctx.name, &serial, &lineage, &data, &why],
+                )
+                .await
+                .map_err(failed)?;
+            }
+            tx.commit().await.map_err(failed)
+        })
+    }
+
     /// The serials of the kept versions, oldest first.
     fn serials(&self) -> Result<Vec<u64>, StateError> {
         self.run(|client, ctx| async move {
@@ -417,26 +476,62 @@ impl Backend for PgBackend {
     }
 
     fn read(&self) -> Result<State, StateError> {
-        let found = self.run(|client, ctx| async move {
-            let client = client.lock().await;
-            let row = client
-                .query_opt(
-                    "SELECT data FROM mcpo_states WHERE name = $1",
-                    &[&ctx.name],
-                )
-                .await
-                .map_err(|e| unreadable(&ctx, &e))?;
-            Ok(row.map(|r| r.get::<_, Vec<u8>>(0)))
-        })?;
-        match found {
-            None => Ok(State::new(mcpo_state::new_lineage())),
-            Some(bytes) => {
-                let ctx = &self.inner.ctx;
-                codec::decode(&bytes, &ctx.location, &ctx.history(), || {
-                    self.serials().ok().and_then(|s| s.last().copied())
-                })
+        match self.current()? {
+            None => {
+                // A state that is gone while its history is kept was lost, not never
+                // written: starting afresh would create everything again.
+                let kept = self.serials()?;
+                if let Some(&newest) = kept.last() {
+                    return Err(StateError::Missing {
+                        location: self.inner.ctx.location.clone(),
+                        history: self.inner.ctx.history(),
+                        count: kept.len(),
+                        newest,
+                    });
+                }
+                Ok(State::new(mcpo_state::new_lineage()))
+            }
+            Some(bytes) => self.decode_current(&bytes),
+        }
+    }
+
+    fn restore(&self, serial: u64) -> Result<State, StateError> {
+        if let Some(bytes) = self.current()? {
+            match self.decode_current(&bytes) {
+                Ok(_) => {
+                    return Err(StateError::NothingToRestore {
+                        location: self.inner.ctx.location.clone(),
+                    });
+                }
+                // Nothing is lost: the damaged version is set aside, not deleted.
+                Err(StateError::Corrupt { .. }) => self.set_aside(
+                    "DELETE FROM mcpo_states WHERE name = $1 RETURNING serial, lineage, data",
+                    "damaged, replaced by `mcpoc state restore`",
+                )?,
+                Err(e) => return Err(e),
             }
         }
+        let mut state = self.read_version(serial)?;
+        // The restored version continues the history: the next serial after the newest.
+        let newest = self.serials()?.last().copied().unwrap_or(serial);
+        state.serial = newest.max(serial);
+        self.write(&mut state)?;
+        Ok(state)
+    }
+
+    fn start_fresh(&self) -> Result<(), StateError> {
+        if let Some(bytes) = self.current()? {
+            self.decode_current(&bytes)?;
+            return Err(StateError::NothingToRestore {
+                location: self.inner.ctx.location.clone(),
+            });
+        }
+        // The old lineage's versions go aside, where the new state's can never overwrite
+        // them.
+        self.set_aside(
+            "DELETE FROM mcpo_state_history WHERE name = $1 RETURNING serial, lineage, data",
+            "an earlier lineage, set aside by `mcpoc state restore --fresh`",
+        )
     }
 
     fn write(&self, state: &mut State) -> Result<(), StateError> {
@@ -578,8 +673,8 @@ impl Backend for PgBackend {
                     )
                     .await
                     .map_err(failed)?;
-                if let Some(info) = row
-                    .and_then(|r| serde_json::from_str::<LockInfo>(&r.get::<_, String>(0)).ok())
+                if let Some(info) =
+                    row.and_then(|r| serde_json::from_str::<LockInfo>(&r.get::<_, String>(0)).ok())
                 {
                     return Ok(Some(Some(info)));
                 }
@@ -610,10 +705,11 @@ impl Backend for PgBackend {
         let skip = history.len().saturating_sub(HISTORY_KEPT);
         let mut rows: Vec<(i64, String, Vec<u8>)> = Vec::new();
         for version in history.iter().skip(skip).chain(std::iter::once(current)) {
-            let serial = i64::try_from(version.serial).map_err(|_| StateError::SerialExhausted {
-                location: location.clone(),
-                serial: version.serial,
-            })?;
+            let serial =
+                i64::try_from(version.serial).map_err(|_| StateError::SerialExhausted {
+                    location: location.clone(),
+                    serial: version.serial,
+                })?;
             rows.push((
                 serial,
                 version.lineage.clone(),
@@ -640,12 +736,24 @@ impl Backend for PgBackend {
                     detail: format!("lineage {l}, serial {s}"),
                 });
             }
+            // Kept versions without a current one are a lost state's: never overwritten.
+            let kept: i64 = tx
+                .query_one(
+                    "SELECT count(*) FROM mcpo_state_history WHERE name = $1",
+                    &[&ctx.name],
+                )
+                .await
+                .map_err(|e| write_failed(&ctx, "read", &e))?
+                .get(0);
+            if kept > 0 {
+                return Err(StateError::TargetNotEmpty {
+                    location: ctx.location.clone(),
+                    detail: format!("no current version, but {kept} earlier versions are kept"),
+                });
+            }
             let Some((last, earlier)) = rows.split_last() else {
                 return Ok(());
             };
-            tx.execute("DELETE FROM mcpo_state_history WHERE name = $1", &[&ctx.name])
-                .await
-                .map_err(|e| write_failed(&ctx, "clear the history of", &e))?;
             for (serial, lineage, data) in earlier {
                 tx.execute(
                     "INSERT INTO mcpo_state_history (name, serial, lineage, data, written_at)
@@ -703,7 +811,10 @@ impl Backend for PgBackend {
 }
 
 /// Deletes the versions of `name` beyond the newest [`HISTORY_KEPT`].
-async fn prune(tx: &tokio_postgres::Transaction<'_>, name: &str) -> Result<u64, tokio_postgres::Error> {
+async fn prune(
+    tx: &tokio_postgres::Transaction<'_>,
+    name: &str,
+) -> Result<u64, tokio_postgres::Error> {
     let kept = i64::try_from(HISTORY_KEPT).unwrap_or(i64::MAX);
     tx.execute(
         "DELETE FROM mcpo_state_history WHERE name = $1 AND serial NOT IN

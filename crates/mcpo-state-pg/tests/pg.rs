@@ -26,12 +26,21 @@ fn states_round_trip_with_compare_and_swap_and_history() {
         return;
     };
     let a = PgBackend::connect(&pg.url(), "prod").expect("connect");
-    assert!(a.location().contains("PostgreSQL state \"prod\""), "{}", a.location());
-    assert!(!a.location().contains("mcpo@"), "no user or password in messages");
+    assert!(
+        a.location().contains("PostgreSQL state \"prod\""),
+        "{}",
+        a.location()
+    );
+    assert!(
+        !a.location().contains("mcpo@"),
+        "no user or password in messages"
+    );
 
     let mut state = a.read().expect("read");
     assert_eq!(state.serial, 0, "nothing written yet: a fresh state");
-    state.resources.insert("aws.vpc.main".into(), resource("vpc-1"));
+    state
+        .resources
+        .insert("aws.vpc.main".into(), resource("vpc-1"));
     a.write(&mut state).expect("first write");
     assert_eq!(state.serial, 1);
 
@@ -42,7 +51,9 @@ fn states_round_trip_with_compare_and_swap_and_history() {
 
     // Two writers from the same version: the second is refused, nothing lost.
     let mut stale = read.clone();
-    state.resources.insert("aws.vpc.web".into(), resource("vpc-2"));
+    state
+        .resources
+        .insert("aws.vpc.web".into(), resource("vpc-2"));
     a.write(&mut state).expect("second write");
     stale.resources.clear();
     let err = b.write(&mut stale).expect_err("a lost update is refused");
@@ -69,7 +80,8 @@ fn states_round_trip_with_compare_and_swap_and_history() {
     assert_eq!(kept.len(), HISTORY_KEPT);
     assert_eq!(kept.last().copied(), Some(state.serial - 1));
     assert_eq!(
-        pg.psql("SELECT count(*) FROM mcpo_state_history WHERE name = 'prod'").trim(),
+        pg.psql("SELECT count(*) FROM mcpo_state_history WHERE name = 'prod'")
+            .trim(),
         HISTORY_KEPT.to_string()
     );
 }
@@ -94,7 +106,11 @@ fn the_lock_names_its_holder_and_goes_with_its_connection() {
     }
     // Another state of the same database is not locked by it.
     let staging = PgBackend::connect(&pg.url(), "staging").expect("connect");
-    drop(staging.lock(LockInfo::current("mcpoc apply")).expect("another name is free"));
+    drop(
+        staging
+            .lock(LockInfo::current("mcpoc apply"))
+            .expect("another name is free"),
+    );
 
     // Released on drop.
     drop(guard);
@@ -118,9 +134,7 @@ fn the_lock_names_its_holder_and_goes_with_its_connection() {
     // A holder whose connection dies without unlocking.
     let c = PgBackend::connect(&pg.url(), "other").expect("connect");
     let held = c.lock(LockInfo::current("mcpoc destroy")).expect("free");
-    pg.psql(
-        "SELECT pg_terminate_backend(backend_pid) FROM mcpo_locks WHERE name = 'other'",
-    );
+    pg.psql("SELECT pg_terminate_backend(backend_pid) FROM mcpo_locks WHERE name = 'other'");
     std::mem::forget(held);
     let d = PgBackend::connect(&pg.url(), "other").expect("connect");
     let mut waited = None;
@@ -163,7 +177,10 @@ fn tables_are_versioned_and_created_once_on_first_use() {
     assert_eq!(
         pg.psql("SELECT string_agg(version::text, ',' ORDER BY version) FROM mcpo_migrations")
             .trim(),
-        (1..=latest).map(|v| v.to_string()).collect::<Vec<_>>().join(",")
+        (1..=latest)
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
     );
     // A database migrated by a newer mcpoc is refused and left as it is.
     pg.psql("INSERT INTO mcpo_migrations (version) VALUES (999)");
@@ -171,16 +188,16 @@ fn tables_are_versioned_and_created_once_on_first_use() {
     assert_eq!(err.code().as_str(), "E0502", "{err}");
     assert!(err.to_string().contains("999"), "{err}");
 
-    // Nothing listens: E0510, naming where without the password.
+    // Nothing listens: E0512, naming where without the password.
     let nowhere = format!(
         "postgresql://mcpo:s3cret@127.0.0.1:{}/postgres?connect_timeout=5",
         free_port()
     );
     let err = PgBackend::connect(&nowhere, "prod").expect_err("nothing there");
-    assert_eq!(err.code().as_str(), "E0510", "{err}");
+    assert_eq!(err.code().as_str(), "E0512", "{err}");
     assert!(!err.to_string().contains("s3cret"), "{err}");
     let err = PgBackend::connect("postgresql://[", "prod").expect_err("not a url");
-    assert_eq!(err.code().as_str(), "E0510", "{err}");
+    assert_eq!(err.code().as_str(), "E0512", "{err}");
     let _ = State::new("x");
 }
 
@@ -223,8 +240,61 @@ fn adopt_moves_a_state_with_its_history_and_refuses_a_second_time() {
     assert_eq!(pgb.read().expect("read"), s);
     assert_eq!(pgb.history().expect("history"), vec![1, 2]);
     let err = pgb.adopt(&history, &s).expect_err("holds a state now");
-    assert_eq!(err.code().as_str(), "E0511", "{err}");
+    assert_eq!(err.code().as_str(), "E0513", "{err}");
     let mut next = pgb.read().expect("read");
     pgb.write(&mut next).expect("continues like any state");
     assert_eq!(next.serial, s.serial + 1);
+}
+
+#[test]
+fn a_lost_current_version_is_refused_then_restored_or_started_afresh() {
+    let Some(pg) = PgCluster::start("a_lost_current_version_is_refused_then_restored") else {
+        return;
+    };
+    let b = PgBackend::connect(&pg.url(), "prod").expect("connect");
+    let mut s = b.read().expect("read");
+    s.resources.insert("aws.vpc.main".into(), resource("vpc-1"));
+    for _ in 0..3 {
+        b.write(&mut s).expect("write");
+    }
+    let err = b.restore(2).expect_err("the current version is fine");
+    assert_eq!(err.code().as_str(), "E0510", "{err}");
+
+    // The current row is lost: every read stops, naming the newest kept version.
+    pg.psql("DELETE FROM mcpo_states WHERE name = 'prod'");
+    let err = b.read().expect_err("lost, not new");
+    assert_eq!(err.code().as_str(), "E0509", "{err}");
+    assert!(err.to_string().contains("`mcpoc state restore 2`"), "{err}");
+    let restored = b.restore(1).expect("restore");
+    assert_eq!(restored.serial, 3, "it continues the history");
+    assert_eq!(b.read().expect("read"), restored);
+
+    // A damaged current version is set aside, not deleted, when a version is restored.
+    pg.psql("UPDATE mcpo_states SET data = 'not json'::bytea WHERE name = 'prod'");
+    assert_eq!(b.read().expect_err("damaged").code().as_str(), "E0501");
+    b.restore(2).expect("restore over a damaged one");
+    assert_eq!(
+        pg.psql("SELECT convert_from(data, 'UTF8') FROM mcpo_set_aside WHERE name = 'prod'")
+            .trim(),
+        "not json"
+    );
+
+    // Lost again, and started afresh: the old versions go aside, a new lineage begins.
+    let old_lineage = b.read().expect("read").lineage;
+    pg.psql("DELETE FROM mcpo_states WHERE name = 'prod'");
+    b.start_fresh().expect("fresh");
+    assert_eq!(b.history().expect("history"), Vec::<u64>::new());
+    let mut fresh = b.read().expect("a new, empty state");
+    assert_ne!(fresh.lineage, old_lineage);
+    b.write(&mut fresh).expect("write");
+    let aside = pg.psql(&format!(
+        "SELECT count(*) FROM mcpo_set_aside WHERE name = 'prod' AND lineage = '{old_lineage}'"
+    ));
+    assert_eq!(
+        aside.trim(),
+        "3",
+        "the damaged version and the two kept versions of the old lineage"
+    );
+    // A state that is there is never started afresh over.
+    assert_eq!(b.start_fresh().expect_err("there").code().as_str(), "E0510");
 }

@@ -42,6 +42,16 @@ pub trait Backend: Send + Sync {
     /// serial; [`StateError::NoSuchVersion`] otherwise.
     fn read_version(&self, serial: u64) -> Result<State, StateError>;
 
+    /// Makes the kept version `serial` the current state again, when the current one is
+    /// missing or damaged ([`StateError::NothingToRestore`] when it is fine). The restored
+    /// state continues the history: its serial is one more than the newest kept.
+    fn restore(&self, serial: u64) -> Result<State, StateError>;
+
+    /// Starts a new, empty state where the current one is missing: the versions kept of the
+    /// old one are set aside (never overwritten by the new one's), and the next write
+    /// starts a new lineage.
+    fn start_fresh(&self) -> Result<(), StateError>;
+
     /// Puts a state moved from another backend here exactly as it was there: `history`
     /// (its earlier versions, oldest first) and `current`, with their lineage and serials,
     /// so that a saved plan made before the move still fits. Refuses with
@@ -109,6 +119,34 @@ impl Drop for MemoryLock {
 const MEMORY: &str = "the in-memory state";
 
 impl Backend for MemoryBackend {
+    fn restore(&self, serial: u64) -> Result<State, StateError> {
+        let mut m = self.memory();
+        if m.current.is_some() {
+            return Err(StateError::NothingToRestore {
+                location: MEMORY.to_string(),
+            });
+        }
+        let mut state = m
+            .history
+            .iter()
+            .find(|s| s.serial == serial)
+            .cloned()
+            .ok_or_else(|| StateError::NoSuchVersion {
+                serial,
+                available: m.history.iter().map(|s| s.serial).collect(),
+            })?;
+        state.serial = m.history.iter().map(|s| s.serial).max().unwrap_or(serial) + 1;
+        m.current = Some(state.clone());
+        Ok(state)
+    }
+
+    fn start_fresh(&self) -> Result<(), StateError> {
+        let mut m = self.memory();
+        m.current = None;
+        m.history.clear();
+        Ok(())
+    }
+
     fn location(&self) -> String {
         MEMORY.to_string()
     }
@@ -194,6 +232,14 @@ impl Backend for MemoryBackend {
 pub struct Discard;
 
 impl Backend for Discard {
+    fn restore(&self, serial: u64) -> Result<State, StateError> {
+        self.read_version(serial)
+    }
+
+    fn start_fresh(&self) -> Result<(), StateError> {
+        Ok(())
+    }
+
     fn location(&self) -> String {
         "nowhere (the state is not kept)".to_string()
     }

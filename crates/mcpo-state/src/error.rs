@@ -119,8 +119,32 @@ pub enum StateError {
         /// The serial of the state being written (`u64::MAX`).
         serial: u64,
     },
+    /// The current state is gone while earlier versions are kept (E0509): starting from an
+    /// empty state would create everything again, so nothing is read or written until a
+    /// version is restored or a fresh start is asked for.
+    #[error(
+        "{location} is missing, but {history} holds {count} earlier version(s) of it (the newest is {newest}); nothing was read, planned or written: restore it with `mcpoc state restore {newest}`, or start a new, empty state with `mcpoc state restore --fresh` (the old versions are kept aside)"
+    )]
+    Missing {
+        /// The state file.
+        location: String,
+        /// Where the earlier versions are.
+        history: String,
+        /// How many are kept.
+        count: usize,
+        /// The newest kept serial.
+        newest: u64,
+    },
+    /// A restore was asked for while the state is there and readable (E0510).
+    #[error(
+        "{location} is there and readable, so there is nothing to restore; `mcpoc state restore` brings back a missing or damaged state"
+    )]
+    NothingToRestore {
+        /// The state file.
+        location: String,
+    },
     /// The place holding the state cannot be reached or refused to serve it: a database
-    /// that does not answer, refuses the login, or whose tables cannot be set up (E0510).
+    /// that does not answer, refuses the login, or whose tables cannot be set up (E0512).
     /// Nothing was read or written.
     #[error(
         "cannot reach the state at {}: {reason}; nothing was read or written: check that the database is up and that the backend's `url` is right",
@@ -132,7 +156,7 @@ pub enum StateError {
         /// What went wrong (the driver's or the database's answer).
         reason: String,
     },
-    /// A state cannot be moved to a place that already holds one (E0511): moving would
+    /// A state cannot be moved to a place that already holds one (E0513): moving would
     /// lose it. Nothing was written.
     #[error(
         "the state was not moved: {} already holds a state ({detail}); nothing was written: move that state away first, or migrate to another `name`",
@@ -159,8 +183,10 @@ impl StateError {
             StateError::NoSuchVersion { .. } => codes::E0506,
             StateError::Conflict { .. } => codes::E0507,
             StateError::SerialExhausted { .. } => codes::E0508,
-            StateError::Unavailable { .. } => codes::E0510,
-            StateError::TargetNotEmpty { .. } => codes::E0511,
+            StateError::Missing { .. } => codes::E0509,
+            StateError::NothingToRestore { .. } => codes::E0510,
+            StateError::Unavailable { .. } => codes::E0512,
+            StateError::TargetNotEmpty { .. } => codes::E0513,
         }
     }
 

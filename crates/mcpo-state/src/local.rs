@@ -141,9 +141,8 @@ impl LocalBackend {
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut file, &mut bytes).map_err(unreadable)?;
         let history = Self::shown(HISTORY_DIR);
-        let state = crate::codec::decode(&bytes, shown, &history, || {
-            self.serials().last().copied()
-        })?;
+        let state =
+            crate::codec::decode(&bytes, shown, &history, || self.serials().last().copied())?;
         Ok(Some((state, id)))
     }
 
@@ -289,9 +288,91 @@ impl Backend for LocalBackend {
             }
             None => {
                 *known = None;
+                // A state that is gone while its history is kept was lost, not never
+                // written: starting afresh would create everything again.
+                let kept = self.serials();
+                if let Some(&newest) = kept.last() {
+                    return Err(StateError::Missing {
+                        location: Self::shown(STATE_FILE),
+                        history: Self::shown(HISTORY_DIR),
+                        count: kept.len(),
+                        newest,
+                    });
+                }
                 Ok(State::new(new_lineage()))
             }
         }
+    }
+
+    fn restore(&self, serial: u64) -> Result<State, StateError> {
+        let current = self.state_path();
+        match self.load(&current, &Self::shown(STATE_FILE)) {
+            Ok(Some(_)) => {
+                return Err(StateError::NothingToRestore {
+                    location: Self::shown(STATE_FILE),
+                });
+            }
+            Ok(None) => {}
+            Err(StateError::Corrupt { .. }) => {
+                // Nothing is lost: the damaged file is kept beside the restored one.
+                let aside = self.dir().join(format!("{STATE_FILE}.damaged"));
+                fs::rename(&current, &aside).map_err(|e| StateError::WriteFailed {
+                    action: "move aside the damaged",
+                    location: Self::shown(STATE_FILE),
+                    reason: e.to_string(),
+                })?;
+            }
+            Err(e) => return Err(e),
+        }
+        let shown = Self::shown(&format!("{HISTORY_DIR}/{serial}.json"));
+        let Some((mut state, _)) = self.load(&self.history_path(serial), &shown)? else {
+            return Err(StateError::NoSuchVersion {
+                serial,
+                available: self.serials(),
+            });
+        };
+        // The restored version continues the history: the next serial after the newest.
+        state.serial = self.serials().last().copied().unwrap_or(serial).max(serial);
+        *self.known_mut() = None;
+        self.write(&mut state)?;
+        Ok(state)
+    }
+
+    fn start_fresh(&self) -> Result<(), StateError> {
+        if self
+            .load(&self.state_path(), &Self::shown(STATE_FILE))?
+            .is_some()
+        {
+            return Err(StateError::NothingToRestore {
+                location: Self::shown(STATE_FILE),
+            });
+        }
+        let kept = self.serials();
+        let Some(&newest) = kept.last() else {
+            return Ok(());
+        };
+        // The old versions go aside under the old lineage's name, where the new state's
+        // versions can never overwrite them.
+        let lineage = self
+            .load(&self.history_path(newest), &Self::shown(HISTORY_DIR))
+            .ok()
+            .flatten()
+            .map_or_else(|| "unknown".to_string(), |(s, _)| s.lineage);
+        let aside = self.history_dir().join(format!("lineage-{lineage}"));
+        let failed = |e: std::io::Error| StateError::WriteFailed {
+            action: "set aside the old versions in",
+            location: Self::shown(&format!("{HISTORY_DIR}/lineage-{lineage}")),
+            reason: e.to_string(),
+        };
+        fs::create_dir_all(&aside).map_err(failed)?;
+        for serial in kept {
+            fs::rename(
+                self.history_path(serial),
+                aside.join(format!("{serial}.json")),
+            )
+            .map_err(failed)?;
+        }
+        sync_dir(&self.history_dir()).map_err(failed)
     }
 
     /// Writes `state` as the next version: its serial is incremented, the version it
@@ -392,6 +473,17 @@ impl Backend for LocalBackend {
                     there.lineage,
                     there.serial,
                     there.resources.len()
+                ),
+            });
+        }
+        // Kept versions without a current one are a lost state's: never overwritten.
+        let kept = self.serials();
+        if !kept.is_empty() {
+            return Err(StateError::TargetNotEmpty {
+                location: Self::shown(HISTORY_DIR),
+                detail: format!(
+                    "no current version, but {} earlier versions are kept",
+                    kept.len()
                 ),
             });
         }

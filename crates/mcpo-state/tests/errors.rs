@@ -196,7 +196,7 @@ fn adopt_refuses_a_target_holding_a_state() {
     let err = backend
         .adopt(&[], &moved)
         .expect_err("a state is there already");
-    assert_eq!(err.code().as_str(), "E0511");
+    assert_eq!(err.code().as_str(), "E0513");
     assert_eq!(
         std::fs::read(backend.state_path()).expect("state"),
         before,

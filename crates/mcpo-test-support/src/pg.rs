@@ -48,9 +48,8 @@ impl PgCluster {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create the cluster's directory");
         let owner = if is_root() {
-            let ids = user_ids("postgres").expect(
-                "running as root, and there is no `postgres` user to run PostgreSQL as",
-            );
+            let ids = user_ids("postgres")
+                .expect("running as root, and there is no `postgres` user to run PostgreSQL as");
             std::os::unix::fs::chown(&dir, Some(ids.0), Some(ids.1))
                 .expect("give the cluster's directory to postgres");
             Some(ids)
@@ -133,7 +132,17 @@ impl PgCluster {
     /// tuples only).
     pub fn psql(&self, sql: &str) -> String {
         let out = Command::new(self.tool("psql"))
-            .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", &self.url(), "-c", sql])
+            .args([
+                "-X",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                &self.url(),
+                "-c",
+                sql,
+            ])
             .output()
             .expect("run psql");
         assert!(
@@ -142,6 +151,18 @@ impl PgCluster {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// [`PgCluster::psql`], `None` when psql fails (a table not created yet, say).
+    pub fn try_psql(&self, sql: &str) -> Option<String> {
+        let out = Command::new(self.tool("psql"))
+            .args(["-X", "-A", "-t", "-q", "-d", &self.url(), "-c", sql])
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     /// A program of PostgreSQL's: beside `initdb`, else on `PATH`.
@@ -190,7 +211,10 @@ impl Drop for PgCluster {
     fn drop(&mut self) {
         let data = self.dir.join("data");
         let _ = self
-            .command("pg_ctl", &["-D", path_str(&data), "-m", "immediate", "-w", "stop"])
+            .command(
+                "pg_ctl",
+                &["-D", path_str(&data), "-m", "immediate", "-w", "stop"],
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
@@ -204,9 +228,8 @@ fn path_str(p: &Path) -> &str {
 
 /// The directory holding `initdb`: on `PATH`, else the newest Debian version's.
 fn find_bin() -> Option<PathBuf> {
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths).find(|d| d.join("initdb").is_file())
-    });
+    let on_path = std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).find(|d| d.join("initdb").is_file()));
     if let Some(dir) = on_path {
         // A symbolic link on PATH (Debian's /usr/bin wrappers do not include initdb).
         let real = std::fs::canonicalize(dir.join("initdb")).ok()?;

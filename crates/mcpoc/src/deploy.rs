@@ -27,16 +27,8 @@ pub struct WorkspaceArg {
     pub dir: Option<PathBuf>,
     /// How long to wait for another command holding the state lock (`30s`, `5m`); by
     /// default fail at once, naming the holder.
-    #[arg(long = "lock-timeout", value_name = "DURATION", value_parser = parse_lock_timeout, default_value = "0s")]
+    #[arg(long = "lock-timeout", value_name = "DURATION", value_parser = mcpo_deploy::backend::lock_timeout, default_value = "0s")]
     pub lock_timeout: std::time::Duration,
-}
-
-fn parse_lock_timeout(text: &str) -> Result<std::time::Duration, String> {
-    if text.trim() == "0" {
-        return Ok(std::time::Duration::ZERO);
-    }
-    mcpo_plan::parse_duration(text)
-        .ok_or_else(|| format!("`{text}` is not a duration: write it like `30s`, `5m` or `1h`"))
 }
 
 impl WorkspaceArg {

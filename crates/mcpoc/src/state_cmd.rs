@@ -30,6 +30,19 @@ pub enum StateCommand {
         #[arg(long, value_enum, default_value_t)]
         format: PlanFormat,
     },
+    /// Bring back a missing or damaged state from the versions kept in
+    /// `.mcpo/state/history/`, or start a new, empty one.
+    Restore {
+        /// The version to make current again (`ls .mcpo/state/history/`).
+        #[arg(value_name = "SERIAL", required_unless_present = "fresh")]
+        serial: Option<u64>,
+        /// Start a new, empty state instead; the old versions are set aside, never
+        /// overwritten.
+        #[arg(long, conflicts_with = "serial")]
+        fresh: bool,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
     /// Forget resources: remove them from the state without deleting them on their
     /// servers (mcpo no longer manages them; `mcpoc import` takes one back). An address
     /// without an index removes all its instances.
@@ -40,25 +53,15 @@ pub enum StateCommand {
         #[command(flatten)]
         ws: WorkspaceArg,
     },
-    /// Move the state, with its history, between the local file and the database of the
-    /// workspace's `backend "postgres"` block. The target must hold no state; the source
-    /// is left as it is.
+    /// Move the state and its history to (or from) the `backend "postgres"` database; the
+    /// target must hold none, the source is left as it is.
     Migrate {
-        /// Where to: `postgres` (from `.mcpo/state/`) or `local` (from the database).
-        #[arg(long, value_enum, value_name = "BACKEND")]
-        to: MigrateTarget,
+        /// `postgres` (from `.mcpo/state/`) or `local` (from the database).
+        #[arg(long, value_name = "BACKEND")]
+        to: mcpo_deploy::backend::MigrateTo,
         #[command(flatten)]
         ws: WorkspaceArg,
     },
-}
-
-/// Where `mcpoc state migrate` moves the state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum MigrateTarget {
-    /// From the database of the `backend "postgres"` block to `.mcpo/state/`.
-    Local,
-    /// From `.mcpo/state/` to the database of the `backend "postgres"` block.
-    Postgres,
 }
 
 /// Arguments of `mcpoc output`.
@@ -139,39 +142,42 @@ pub fn state(command: StateCommand) -> u8 {
             EXIT_OK
         }
         StateCommand::Rm { addresses, ws } => state_rm(&addresses, &ws),
-        StateCommand::Migrate { to, ws } => migrate(to, &ws),
-    }
-}
-
-fn migrate(to: MigrateTarget, ws: &WorkspaceArg) -> u8 {
-    let to = match to {
-        MigrateTarget::Local => mcpo_deploy::backend::MigrateTo::Local,
-        MigrateTarget::Postgres => mcpo_deploy::backend::MigrateTo::Postgres,
-    };
-    match mcpo_deploy::backend::migrate(&ws.root(), to, "mcpoc state migrate") {
-        Ok(m) => {
-            println!(
-                "moved the state (lineage {}, serial {}, {} resources, {} earlier versions) from {} to {}",
-                m.lineage, m.serial, m.resources, m.versions, m.from, m.to
-            );
-            println!(
-                "{} was left as it is; remove it once the workspace works from {}",
-                m.from, m.to
-            );
+        StateCommand::Restore { serial, fresh, ws } => {
+            let serial = serial.filter(|_| !fresh);
+            let b = match backend(&ws) {
+                Ok(b) => b,
+                Err(code) => return code,
+            };
+            match query::restore(b.as_ref(), serial) {
+                Ok(Some(state)) => println!(
+                    "restored version {} as the current state (serial {}, {} resources); `mcpoc plan` shows what changed since",
+                    serial.unwrap_or_default(),
+                    state.serial,
+                    state.resources.len()
+                ),
+                Ok(None) => println!(
+                    "started a new, empty state; the old versions are kept under .mcpo/state/history/lineage-*/"
+                ),
+                Err(e) => return report::deploy_error(e),
+            }
             EXIT_OK
         }
-        Err(e) => report::deploy_error(e),
+        StateCommand::Migrate { to, ws } => {
+            match mcpo_deploy::backend::migrate(&ws.root(), to, "mcpoc state migrate") {
+                Ok(m) => println!("{m}"),
+                Err(e) => return report::deploy_error(e),
+            }
+            EXIT_OK
+        }
     }
 }
 
 fn state_rm(addresses: &[String], ws: &WorkspaceArg) -> u8 {
-    let backend = match backend(ws) {
-        Ok(b) => b,
+    let forgot = backend(ws).map(|b| query::forget(b.as_ref(), addresses));
+    let removed = match forgot {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => return report::deploy_error(e),
         Err(code) => return code,
-    };
-    let removed = match query::forget(backend.as_ref(), addresses) {
-        Ok(r) => r,
-        Err(e) => return report::deploy_error(e),
     };
     for (address, r) in &removed {
         println!(

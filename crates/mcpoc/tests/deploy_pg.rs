@@ -101,22 +101,32 @@ fn four_runners_apply_one_postgres_state_at_once() {
                 assert!(out.stderr.contains("error[E0503]"), "{}", out.both());
                 assert!(
                     out.stderr.contains("locked by `mcpoc apply`")
-                        && pids.iter().any(|p| out.stderr.contains(&format!("pid {p} "))),
+                        && pids
+                            .iter()
+                            .any(|p| out.stderr.contains(&format!("pid {p} "))),
                     "the refusal names the holder, one of the other runners\n{}",
                     out.both()
                 );
             }
-            _ => panic!("runner {i} neither applied nor reported the holder\n{}", out.both()),
+            _ => panic!(
+                "runner {i} neither applied nor reported the holder\n{}",
+                out.both()
+            ),
         }
     }
     assert!(applied >= 2, "the two that wait apply");
     // Nothing was created twice.
-    assert_eq!(runners[0].twin_counts(), chaos_counts());
+    assert_eq!(runners[0].twin_counts_under(twins.path()), chaos_counts());
     for ws in &runners {
         run(ws, &pg, &["plan", "--detailed-exitcode"]).expect_code(0);
         let list = run(ws, &pg, &["state", "list"]);
         list.expect_code(0);
-        assert_eq!(list.stdout.lines().count(), CHAOS_ADDRESSES, "{}", list.both());
+        assert_eq!(
+            list.stdout.lines().count(),
+            CHAOS_ADDRESSES,
+            "{}",
+            list.both()
+        );
     }
     // Nothing of it is in the copies' directories: the state is the database's.
     for ws in &runners {
@@ -143,11 +153,14 @@ fn a_holder_killed_with_the_lock_does_not_block_the_next_run() {
     // Wait until it holds the lock and has recorded something, then SIGKILL it.
     let start = Instant::now();
     loop {
-        let rows = pg.psql("SELECT count(*) FROM mcpo_states WHERE name = 'killed'");
-        if rows.trim() == "1" {
+        let rows = pg.try_psql("SELECT count(*) FROM mcpo_states WHERE name = 'killed'");
+        if rows.is_some_and(|r| r.trim() == "1") {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(60), "the apply never wrote");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the apply never wrote"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let holder = pg.psql("SELECT holder FROM mcpo_locks WHERE name = 'killed'");
@@ -179,10 +192,14 @@ fn a_write_that_would_lose_an_update_is_refused() {
     let apply = spawn(&ws, &pg, &["apply", "--auto-approve"]);
     let start = Instant::now();
     loop {
-        if pg.psql("SELECT count(*) FROM mcpo_states WHERE name = 'cas'").trim() == "1" {
+        let rows = pg.try_psql("SELECT count(*) FROM mcpo_states WHERE name = 'cas'");
+        if rows.is_some_and(|r| r.trim() == "1") {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(60), "the apply never wrote");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the apply never wrote"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     // Someone else writes the state meanwhile, without the lock (an old client, a
@@ -215,15 +232,21 @@ fn state_migrate_moves_a_local_state_to_postgres_and_refuses_to_overwrite() {
     // Without a backend block there is nowhere to migrate to.
     let none = ws.run(&["state", "migrate", "--to", "postgres"]);
     none.expect_code(2);
-    assert!(none.stderr.contains("E0509"), "{}", none.both());
+    assert!(none.stderr.contains("E0511"), "{}", none.both());
 
     let mut text = ws.read("main.mcpo");
-    text.push_str("\nbackend \"postgres\" {\n  url  = env(\"MCPO_PG_URL\")\n  name = \"moved\"\n}\n");
+    text.push_str(
+        "\nbackend \"postgres\" {\n  url  = env(\"MCPO_PG_URL\")\n  name = \"moved\"\n}\n",
+    );
     ws.write("main.mcpo", &text);
     // The url is needed now, and said so.
     let unset = ws.run(&["state", "list"]);
     unset.expect_code(1);
-    assert!(unset.stderr.contains("E0509") && unset.stderr.contains("MCPO_PG_URL"), "{}", unset.both());
+    assert!(
+        unset.stderr.contains("E0511") && unset.stderr.contains("MCPO_PG_URL"),
+        "{}",
+        unset.both()
+    );
 
     // Before the move the database holds nothing.
     let empty = run(&ws, &pg, &["state", "list"]);
@@ -235,7 +258,14 @@ fn state_migrate_moves_a_local_state_to_postgres_and_refuses_to_overwrite() {
     assert!(moved.stdout.contains("moved the state"), "{}", moved.both());
     let listed = run(&ws, &pg, &["state", "list"]);
     listed.expect_code(0);
-    assert_eq!(listed.stdout.lines().map(str::to_string).collect::<Vec<_>>(), local);
+    assert_eq!(
+        listed
+            .stdout
+            .lines()
+            .map(str::to_string)
+            .collect::<Vec<_>>(),
+        local
+    );
     let kept = pg.psql("SELECT count(*) FROM mcpo_state_history WHERE name = 'moved'");
     assert_eq!(
         kept.trim(),
@@ -251,8 +281,8 @@ fn state_migrate_moves_a_local_state_to_postgres_and_refuses_to_overwrite() {
     // A second move would overwrite: refused, in both directions.
     let again = run(&ws, &pg, &["state", "migrate", "--to", "postgres"]);
     again.expect_code(1);
-    assert!(again.stderr.contains("E0511"), "{}", again.both());
+    assert!(again.stderr.contains("E0513"), "{}", again.both());
     let back = run(&ws, &pg, &["state", "migrate", "--to", "local"]);
     back.expect_code(1);
-    assert!(back.stderr.contains("E0511"), "{}", back.both());
+    assert!(back.stderr.contains("E0513"), "{}", back.both());
 }

@@ -101,7 +101,7 @@ impl<'db> Cx<'db> {
             "runbook" => self.runbook(b),
             "adapter" => self.adapter(b),
             // Server blocks are evaluated by `servers` (E0303), the backend by `backend`
-            // (E0509).
+            // (E0511).
             "server" | "backend" => {}
             other => {
                 let hint = suggest::best(other, TOP_BLOCKS.iter().copied()).map(str::to_string);

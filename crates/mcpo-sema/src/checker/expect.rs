@@ -9,8 +9,8 @@ use mcpo_diagnostics::{Fix, Span, codes};
 use mcpo_schema::{Attr, ObjectTy, Ty};
 use mcpo_syntax::ast::{Expr, ExprKind, ObjectItem};
 use serde_json::Value;
-use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
 
 impl<'db> Cx<'db> {
     pub(super) fn against(&mut self, expr: &Expr, want: &Attr, origin: &Origin) {
@@ -231,8 +231,7 @@ impl<'db> Cx<'db> {
                     }
                     b.emit();
                 } else if let Some(p) = &c.pattern
-                    && let Ok(re) = regex::Regex::new(p)
-                    && !re.is_match(s)
+                    && pattern_matches(p, s) == Some(false)
                 {
                     let mut b = self
                         .error(
@@ -341,4 +340,31 @@ fn format_problem<'f>(format: &'f str, s: &str) -> Option<(&'static str, &'f str
             .then_some(("an IPv6 address", format)),
         _ => None,
     }
+}
+
+/// Whether `text` matches the JSON Schema `pattern`; `None` when the pattern is not a
+/// regex this checker can compile (it is then not checked). Compiled patterns are kept
+/// for the life of the process: schemas repeat a handful of patterns (CIDR blocks, names,
+/// image ids) across thousands of literals, and compiling one costs more than checking
+/// a whole resource.
+fn pattern_matches(pattern: &str, text: &str) -> Option<bool> {
+    /// Distinct patterns kept at most (a hostile schema cannot grow the cache forever).
+    const MAX_PATTERNS: usize = 4096;
+    static COMPILED: OnceLock<Mutex<HashMap<String, Option<regex::Regex>>>> = OnceLock::new();
+    let cache = COMPILED.get_or_init(Mutex::default);
+    let cached = cache.lock().ok().and_then(|c| c.get(pattern).cloned());
+    let re = match cached {
+        Some(re) => re,
+        None => {
+            let re = regex::Regex::new(pattern).ok();
+            if let Ok(mut c) = cache.lock() {
+                if c.len() >= MAX_PATTERNS {
+                    c.clear();
+                }
+                c.insert(pattern.to_string(), re.clone());
+            }
+            re
+        }
+    };
+    re.map(|re| re.is_match(text))
 }

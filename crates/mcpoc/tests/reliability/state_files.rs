@@ -68,3 +68,111 @@ fn an_exhausted_serial_is_an_error_not_a_wrap() {
     run.expect("apply", 1, "E0508");
     assert_eq!(std::fs::read_to_string(&path).expect("read"), edited);
 }
+
+/// The kept versions of `.mcpo/state/history/` (file name -> contents).
+fn history(ws: &Path) -> std::collections::BTreeMap<String, String> {
+    std::fs::read_dir(ws.join(".mcpo/state/history"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.path().is_file())
+                .map(|e| {
+                    let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+                    (e.file_name().to_string_lossy().into_owned(), text)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Case 2. Before: with versions in `history/`, `rm state.json; mcpoc apply` planned
+/// everything as new (duplicates on the servers), and the new lineage wrote
+/// `history/1.json`... over the old one's, the very files E0501 says to restore from.
+/// After: every command stops with E0509 naming the newest version and how to restore
+/// it; `state restore SERIAL` brings it back (and the plan is empty again), and
+/// `state restore --fresh` starts anew with the old versions set aside, never overwritten.
+#[test]
+fn a_deleted_state_with_history_is_an_error_until_restored() {
+    let ws = workspace(&[("main.mcpo", &outputs(1))]);
+    for v in 1..=3 {
+        std::fs::write(ws.path().join("main.mcpo"), outputs(v)).expect("edit");
+        mcpoc(ws.path(), &["apply", "--auto-approve"]).expect("apply", 0, "Apply complete");
+    }
+    let state = ws.path().join(".mcpo/state/state.json");
+    let kept = history(ws.path());
+    assert!(kept.len() >= 2, "{kept:?}");
+    let newest = kept
+        .keys()
+        .filter_map(|k| k.trim_end_matches(".json").parse::<u64>().ok())
+        .max()
+        .expect("a kept version");
+    std::fs::remove_file(&state).expect("rm state.json");
+    for args in [
+        &["apply", "--auto-approve"][..],
+        &["plan"],
+        &["state", "list"],
+    ] {
+        let run = mcpoc(ws.path(), args);
+        run.expect("a command on a lost state", 1, "error[E0509]");
+        assert!(
+            run.output
+                .contains(&format!("mcpoc state restore {newest}")),
+            "{}",
+            run.output
+        );
+        if args[0] == "apply" {
+            insta::assert_snapshot!("e0509_state_missing", run.output);
+        }
+    }
+    assert!(!state.exists(), "nothing was written");
+    assert_eq!(history(ws.path()), kept, "the history is untouched");
+
+    mcpoc(ws.path(), &["state", "restore", &newest.to_string()]).expect(
+        "restore",
+        0,
+        "restored version",
+    );
+    // The newest kept version is the one the last apply replaced: the plan shows what
+    // changed since (here only the output), and an apply brings it up to date.
+    mcpoc(ws.path(), &["plan", "--detailed-exitcode"]).expect("plan", 2, "only outputs change");
+    mcpoc(ws.path(), &["apply", "--auto-approve"]).expect("apply", 0, "Apply complete");
+    mcpoc(ws.path(), &["plan", "--detailed-exitcode"]).expect("plan", 0, "No changes");
+    // A restore over a good state is refused.
+    let again = mcpoc(ws.path(), &["state", "restore", &newest.to_string()]);
+    again.expect("restore again", 1, "error[E0510]");
+    insta::assert_snapshot!("e0510_nothing_to_restore", again.output);
+
+    // A fresh start sets the old versions aside; the new state's never overwrite them.
+    let before_fresh = history(ws.path());
+    std::fs::remove_file(&state).expect("rm state.json");
+    mcpoc(ws.path(), &["state", "restore", "--fresh"]).expect("fresh", 0, "new, empty state");
+    for v in 4..=6 {
+        std::fs::write(ws.path().join("main.mcpo"), outputs(v)).expect("edit");
+        mcpoc(ws.path(), &["apply", "--auto-approve"]).expect("apply", 0, "Apply complete");
+    }
+    let aside: Vec<_> = std::fs::read_dir(ws.path().join(".mcpo/state/history"))
+        .expect("history")
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .collect();
+    assert_eq!(aside.len(), 1, "one lineage set aside");
+    let aside = aside[0].path();
+    for (name, text) in &before_fresh {
+        let kept = std::fs::read_to_string(aside.join(name)).expect("kept aside");
+        assert_eq!(&kept, text, "{name} is the old lineage's, unchanged");
+    }
+}
+
+/// Case 5, saved plans. Before: `plan --out` onto an existing file kept that file's mode
+/// (0644) and wrote the plan, with its sensitive values, into it. After: the plan is a new
+/// owner-only file that replaces the old one.
+#[test]
+fn a_saved_plan_is_owner_only_even_over_an_existing_file() {
+    let ws = workspace(&[("main.mcpo", &outputs(1)), ("plan.json", "old\n")]);
+    let plan = ws.path().join("plan.json");
+    std::fs::set_permissions(&plan, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    mcpoc(ws.path(), &["plan", "--out", "plan.json"]).expect("plan", 0, "Saved the plan");
+    assert_eq!(mode(&plan), 0o600);
+    let text = std::fs::read_to_string(&plan).expect("read");
+    assert!(text.contains("\"format_version\""), "{text}");
+}
