@@ -50,7 +50,8 @@ pub use backend_block::{
 };
 pub use builtins::{BUILTINS, Sig, lookup};
 pub use checker::{
-    DeclKey, RESOURCE_META, TOP_BLOCKS, adapter_type, local_type, pattern_output_type, type_at,
+    ADAPTER_ATTRS, DeclKey, RESOURCE_META, TOP_BLOCKS, adapter_type, local_type,
+    pattern_output_type, type_at,
 };
 pub use eval::Io;
 pub use names::{
