@@ -125,6 +125,17 @@ impl Session {
         Session::open_waiting(checked, vars, backend, command, std::time::Duration::ZERO)
     }
 
+    /// [`Session::open`] on the backend the workspace declares (its `backend` block, else
+    /// the local file).
+    pub fn open_declared(
+        checked: Checked,
+        vars: BTreeMap<String, String>,
+        command: &str,
+    ) -> Result<Session, DeployError> {
+        let backend = crate::backend::of_checked(&checked)?;
+        Session::open(checked, vars, backend, command)
+    }
+
     /// [`Session::open`], waiting up to `lock_timeout` for another holder of the lock to
     /// release it (zero: fail at once, naming the holder).
     pub fn open_waiting(
