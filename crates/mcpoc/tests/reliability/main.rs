@@ -15,6 +15,7 @@ mod depth;
 mod fmt;
 mod hostile;
 mod lsp_framing;
+mod memory;
 mod mutation;
 mod state_files;
 mod support;
