@@ -14,6 +14,7 @@
 //! - [`planfile`]: saved plans and the rule that a saved plan fits only the state it was
 //!   made from;
 //! - [`query`]: what the state holds;
+//! - [`patterns`]: the patterns a workspace can `use`, with their params and outputs;
 //! - [`pull`]: the servers a workspace knows, their schemas pulled and locked, their
 //!   health;
 //! - [`scaffold`]: a new workspace; [`fix`]: the checker's suggestions applied.
@@ -25,11 +26,13 @@
 #![warn(clippy::unwrap_used, clippy::indexing_slicing)]
 
 pub mod approve;
+pub mod backend;
 mod error;
 pub mod files;
 pub mod fix;
 mod io;
 pub mod load;
+pub mod patterns;
 pub mod planfile;
 pub mod pull;
 pub mod query;
