@@ -18,6 +18,7 @@ use mcpo_diagnostics::{Diagnostic, Severity, SourceMap, codes};
 use mcpo_exec::{CancellationToken, ExecError};
 use mcpo_mcp::ServerSpec;
 use mcpo_plan::{PlanMode, render};
+use mcpo_sema::{BackendKind, Setting};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -209,10 +210,11 @@ fn same_server(a: &ServerSpec, b: &ServerSpec) -> bool {
         && a.max_message_bytes == b.max_message_bytes
 }
 
-/// A source an AI client proposed (`file`) must leave the workspace's `server` blocks as
-/// they are on disk: planning starts every declared server, so a block the model added or
-/// changed would run a program, or call a URL with its headers, that no person chose,
-/// before anyone approved anything (E0641). The schema lock refuses most such blocks too
+/// A source an AI client proposed (`file`) must leave the workspace's `server` and
+/// `backend` blocks as they are on disk: planning starts every declared server, so a block
+/// the model added or changed would run a program, or call a URL with its headers, that no
+/// person chose, before anyone approved anything; and a changed backend would read and
+/// write the state somewhere else (E0641). The schema lock refuses most such blocks too
 /// (not pulled, E0301; stale, E0302), but this rule does not depend on what it records. `overrides` holds the proposed file. This is
 /// judged before the workspace is checked, so the model learns of it first.
 fn same_servers(
@@ -223,7 +225,7 @@ fn same_servers(
     let on_disk = declared_servers(root, &BTreeMap::new())?;
     let proposed = declared_servers(root, overrides)?;
     let names: BTreeSet<&String> = on_disk.keys().chain(proposed.keys()).collect();
-    let changes: Vec<String> = names
+    let mut changes: Vec<String> = names
         .into_iter()
         .filter_map(|name| match (on_disk.get(name), proposed.get(name)) {
             (Some(a), Some(b)) if same_server(a, b) => None,
@@ -232,17 +234,43 @@ fn same_servers(
             (_, None) => Some(format!("`{name}` is removed")),
         })
         .collect();
+    let backend = |overrides: &BTreeMap<PathBuf, String>| {
+        mcpo_deploy::servers::backend_with(&[root.to_path_buf()], overrides)
+            .map(|kind| kind.as_ref().map(backend_text))
+            .map_err(|e| Problem::uncoded(e).usage())
+    };
+    match (backend(&BTreeMap::new())?, backend(overrides)?) {
+        (a, b) if a == b => {}
+        (None, Some(_)) => changes.push("a `backend` block is added".into()),
+        (Some(_), None) => changes.push("the `backend` block is removed".into()),
+        _ => changes.push("the `backend` block is changed".into()),
+    }
     if changes.is_empty() {
         return Ok(());
     }
     Err(Problem::new(
         codes::E0641,
         format!(
-            "`{file}` changes the `server` blocks: {}; nothing was planned and no server was started",
+            "`{file}` changes what the workspace connects to: {}; nothing was planned and no server was started",
             changes.join(", ")
         ),
     )
-    .help("propose the file with the workspace's `server` blocks as they are; a new or changed server is for a person to add to the workspace"))
+    .help("propose the file with the workspace's `server` and `backend` blocks as they are; a new or changed server or state backend is for a person to write"))
+}
+
+/// A backend block's kind and settings, for comparing two of them (where the block is
+/// written does not matter).
+fn backend_text(kind: &BackendKind) -> String {
+    match kind {
+        BackendKind::Local => "local".into(),
+        BackendKind::Postgres { url, name } => {
+            let url = match url {
+                Setting::Value(v) => v.clone(),
+                Setting::Unset { message, .. } => format!("(unset: {message})"),
+            };
+            format!("postgres {url} {name}")
+        }
+    }
 }
 
 /// The workspace `serve` serves.

@@ -160,8 +160,9 @@ fn approve_in_a_terminal_records_a_yes_for_that_plan_only() {
     assert!(Path::new(&root).join(".mcpo/serve/plans").is_dir());
 }
 
-/// A proposed source may not add, change or remove a `server` block: planning starts the
-/// workspace's servers, so the model's block would run before anyone approved anything.
+/// A proposed source may not add, change or remove a `server` block (planning starts the
+/// workspace's servers, so the model's block would run before anyone approved anything),
+/// nor the `backend` block (the state would be read and written elsewhere).
 #[test]
 fn a_proposed_source_that_changes_the_servers_is_e0641_and_starts_nothing() {
     let dir = workspace();
@@ -191,10 +192,13 @@ fn a_proposed_source_that_changes_the_servers_is_e0641_and_starts_nothing() {
         "{MAIN}\nserver \"other\" {{\n  command = \"sh\"\n  args    = [\"-c\", \"touch model-ran\"]\n}}\n"
     );
     let changed = block("model-ran");
+    let backend =
+        format!("{MAIN}\nbackend \"postgres\" {{\n  url = \"postgresql://db.example/state\"\n}}\n");
     let texts = [
         refused(added, "main.mcpo"),
         refused(changed, "servers.mcpo"),
         refused("# no servers\n".into(), "servers.mcpo"),
+        refused(backend, "main.mcpo"),
     ];
     insta::assert_snapshot!(texts.join("\n"));
     std::thread::sleep(std::time::Duration::from_millis(300));
