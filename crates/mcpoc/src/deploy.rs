@@ -662,36 +662,3 @@ fn print_refresh(report: &RefreshReport, show: RefreshShow) {
         eprintln!("{}", report::render_exec(e));
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn single_dash_var_options_become_double_dash() {
-        let args = [
-            "mcpoc",
-            "plan",
-            "-var",
-            "a=1",
-            "-var=b=2",
-            "-var-file",
-            "x.json",
-            "-v",
-        ]
-        .map(String::from);
-        assert_eq!(
-            normalize_args(args),
-            [
-                "mcpoc",
-                "plan",
-                "--var",
-                "a=1",
-                "--var=b=2",
-                "--var-file",
-                "x.json",
-                "-v"
-            ]
-        );
-    }
-}
