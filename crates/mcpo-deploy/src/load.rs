@@ -323,7 +323,7 @@ pub fn load_with(
 
 /// Replaces the texts of the loaded files named in `overrides` and adds the ones that are
 /// not loaded (sorted with the others by path).
-fn apply_overrides(
+pub(crate) fn apply_overrides(
     loaded: &mut Vec<files::Loaded>,
     sources: &mut Sources,
     overrides: &BTreeMap<PathBuf, String>,
