@@ -86,6 +86,8 @@ pub fn database(
         .map(|(server, name, text)| SchemaFile::new(&db, server, name, text))
         .collect();
     ws.set_schemas(&mut db).to(schemas);
+    // File by file, so that a large workspace's syntax trees are not all in memory at once.
+    mcpo_sema::prepare(&mut db, ws);
     let decls = mcpo_sema::servers(&db, ws);
     if decls.is_empty() {
         return (db, ws, Registry::default());
@@ -227,12 +229,13 @@ pub fn check_paths(
         .collect();
     let (ids, converted) = sources_of(&root, &loaded, &mut sources, &mut diags);
     let mut notes = Vec::new();
-    for id in &ids {
-        diags.extend(mcpo_syntax::parse(sources.text(*id), *id).diagnostics);
-    }
-    if !syntax_only {
-        let (db, ws, _) = database(&find_root(&root), &ids, &sources, &mut notes);
-        diags.extend(mcpo_sema::check_semantics(&db, ws));
+    if syntax_only {
+        for id in &ids {
+            diags.extend(mcpo_syntax::parse(sources.text(*id), *id).diagnostics);
+        }
+    } else {
+        let (mut db, ws, _) = database(&find_root(&root), &ids, &sources, &mut notes);
+        diags.extend(mcpo_sema::check_batch(&mut db, ws));
     }
     for d in &mut diags {
         if let Some((_, json)) = converted.iter().find(|(id, _)| *id == d.file) {
@@ -320,7 +323,7 @@ pub fn load_with(
 
 /// Replaces the texts of the loaded files named in `overrides` and adds the ones that are
 /// not loaded (sorted with the others by path).
-fn apply_overrides(
+pub(crate) fn apply_overrides(
     loaded: &mut Vec<files::Loaded>,
     sources: &mut Sources,
     overrides: &BTreeMap<PathBuf, String>,
@@ -358,11 +361,8 @@ fn check_loaded(
     ids: Vec<FileId>,
     mut diags: Vec<Diagnostic>,
 ) -> Result<Checked, DeployError> {
-    for id in &ids {
-        diags.extend(mcpo_syntax::parse(sources.text(*id), *id).diagnostics);
-    }
     let mut notes = Vec::new();
-    let (db, workspace, registry) = database(root, &ids, &sources, &mut notes);
+    let (mut db, workspace, registry) = database(root, &ids, &sources, &mut notes);
     let specs = servers::server_specs(
         mcpo_sema::servers(&db, workspace),
         &registry,
@@ -370,7 +370,7 @@ fn check_loaded(
         root,
     );
     diags.extend(specs.diagnostics());
-    diags.extend(mcpo_sema::check_semantics(&db, workspace));
+    diags.extend(mcpo_sema::check_batch(&mut db, workspace));
     if diags.iter().any(Diagnostic::is_error) {
         return Err(DeployError::Diagnostics {
             diagnostics: diags,
