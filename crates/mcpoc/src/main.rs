@@ -10,6 +10,7 @@ mod deploy;
 mod fix;
 mod init;
 mod lsp;
+mod modules;
 mod output;
 mod progress;
 mod report;
@@ -141,6 +142,14 @@ enum Command {
     },
     /// Print the workspace's outputs from the last apply.
     Output(state_cmd::OutputArgs),
+    /// Render a module (its patterns' params, rules, outputs and resources) as Markdown.
+    Doc(modules::DocArgs),
+    /// Fetch the git and registry modules the workspace's `use` blocks name into
+    /// `.mcpo/modules/`, and pin each in mcpo.lock (exact version and content hash).
+    Get(modules::GetArgs),
+    /// Publish a module directory into a registry directory: a versioned archive, its
+    /// checksum, and the static JSON index.
+    Publish(modules::PublishArgs),
     /// Run the MCP conformance scenario named in `MCP_CONFORMANCE_SCENARIO` against URL.
     #[command(hide = true)]
     McpConformanceClient {
@@ -185,6 +194,9 @@ fn main() -> ExitCode {
         Command::Import(args) => deploy::import(args),
         Command::State { command } => state_cmd::state(command),
         Command::Output(args) => state_cmd::output(args),
+        Command::Doc(args) => modules::doc(args),
+        Command::Get(args) => modules::get(args),
+        Command::Publish(args) => modules::publish(args),
         Command::Twin(args) => match mcpo_twins::run(args) {
             Ok(()) => EXIT_OK,
             Err(e) => {
