@@ -23,6 +23,9 @@ pub mod registry;
 pub mod source;
 pub mod stdlib;
 
-pub use load::{LoadedModule, ModuleFile, inputs, load_modules, local_module_dirs, register};
+pub use load::{
+    LoadedModule, ModuleFile, inputs, load_modules, load_source_modules, local_module_dirs,
+    register, source_links,
+};
 pub use manifest::Manifest;
 pub use source::Source;

@@ -108,6 +108,32 @@ pub(crate) fn uses_of(text: &str, out: &mut Vec<UseRef>) {
     }
 }
 
+/// The links of the `use` blocks of a file's text (top level and inside patterns) whose
+/// `source` is not a local directory (the standard library, git, a registry), sorted: a
+/// front end that keeps local modules' files in its workspace (the language server)
+/// loads modules again when these change.
+pub fn source_links(text: &str) -> Vec<String> {
+    let mut refs = Vec::new();
+    uses_of(text, &mut refs);
+    let mut links: Vec<String> = refs
+        .into_iter()
+        .filter(|r| !matches!(Source::parse(&r.source), Ok(Source::Local(_))))
+        .map(|r| r.link)
+        .collect();
+    links.sort();
+    links
+}
+
+/// Every module the `use` blocks of `texts` name whose source is not a local directory
+/// (with the modules they name in turn), for a front end that keeps local modules' files
+/// in its workspace.
+pub fn load_source_modules(root: &Path, texts: &[&str]) -> Vec<LoadedModule> {
+    let wanted: Vec<String> = texts.iter().flat_map(|t| source_links(t)).collect();
+    let mut modules = load_modules(root, texts);
+    modules.retain(|m| wanted.contains(&m.link));
+    modules
+}
+
 /// `base` joined with a relative path, `.` and `..` resolved without touching the disk.
 pub(crate) fn join_clean(base: &Path, rel: &str) -> PathBuf {
     let mut out = base.to_path_buf();
