@@ -336,3 +336,107 @@ fn rules_on_values_known_at_plan() {
     ws.run(&["plan", "--var", "monitoring=true"]).expect_code(0);
     assert!(ws.twin_resources().is_empty(), "nothing was created");
 }
+
+/// Pattern names are scoped by module: the workspace and two local modules each declare a
+/// pattern `web` with params and outputs of their own, and each `use` gets its own.
+#[test]
+fn pattern_names_never_collide_across_modules() {
+    let ws = Ws::empty();
+    ws.write(
+        "main.mcpo",
+        r#"server "kubernetes" {
+  command = "mcpoc"
+  args    = ["twin", "kubernetes", "--state-dir", ".mcpo/twins/kubernetes"]
+}
+
+pattern "web" {
+  param "label" { type = string }
+  resource "kubernetes.namespace" "own" { name = param.label }
+  output "from" { value = "workspace" }
+}
+
+use "mine" {
+  pattern = "web"
+  label   = "mine"
+}
+
+use "a" {
+  source = "./modules/a"
+  name   = "alpha"
+}
+
+use "b" {
+  source    = "./modules/b"
+  namespace = kubernetes.namespace.shared.name
+}
+
+resource "kubernetes.namespace" "shared" { name = "shared" }
+
+output "froms" {
+  value = [module.mine.from, module.a.from, module.b.from, module.b.entries]
+}
+"#,
+    );
+    ws.write(
+        "modules/a/main.mcpo",
+        r#"pattern "web" {
+  param "name" { type = string }
+  resource "kubernetes.namespace" "ns" { name = param.name }
+  output "from" { value = "a" }
+}
+"#,
+    );
+    ws.write(
+        "modules/b/main.mcpo",
+        r#"pattern "web" {
+  param "namespace" { type = string }
+  resource "kubernetes.config_map" "cfg" {
+    name      = "web"
+    namespace = param.namespace
+    data      = { from = "b" }
+  }
+  output "from" { value = "b" }
+  output "entries" { value = length(kubernetes.config_map.cfg.data) }
+}
+"#,
+    );
+    ws.pull();
+    ws.run(&["check"]).expect_code(0);
+    // A param of one module's `web` is not a param of another's.
+    let text = ws.read("main.mcpo");
+    ws.write(
+        "main.mcpo",
+        &text.replace("name   = \"alpha\"", "label  = \"alpha\""),
+    );
+    let wrong = ws.run(&["check"]);
+    wrong.expect_code(1);
+    assert!(
+        wrong.stderr.contains("E0103") && wrong.stderr.contains("E0200"),
+        "{}",
+        wrong.both()
+    );
+    ws.write("main.mcpo", &text);
+    ws.apply_ok();
+    let mut addresses = ws.state_addresses();
+    addresses.sort();
+    assert_eq!(
+        addresses,
+        [
+            "kubernetes.namespace.shared",
+            "module.a.kubernetes.namespace.ns",
+            "module.b.kubernetes.config_map.cfg",
+            "module.mine.kubernetes.namespace.own",
+        ]
+    );
+    let out = ws.run(&["output", "froms", "--format", "json"]);
+    out.expect_code(0);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert_eq!(
+        v,
+        serde_json::json!(["workspace", "a", "b", 1]),
+        "{}",
+        out.stdout
+    );
+    ws.run(&["destroy", "--auto-approve"]).expect_code(0);
+    assert!(ws.twin_resources().is_empty());
+}
