@@ -13,10 +13,11 @@ cd "$dir"
 want=(
   "@modelcontextprotocol/server-memory"
   "@modelcontextprotocol/server-everything"
+  "@modelcontextprotocol/server-filesystem@2026.8.31"
 )
 missing=()
 for p in "${want[@]}"; do
-  [ -f "node_modules/$p/package.json" ] || missing+=("$p")
+  [ -f "node_modules/${p%@[0-9]*}/package.json" ] || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing ${missing[*]} into $dir"

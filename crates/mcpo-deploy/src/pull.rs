@@ -67,6 +67,21 @@ pub struct Pulled {
     pub path: PathBuf,
 }
 
+impl std::fmt::Display for Pulled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "pulled {}: {} tools, {} resource templates (protocol {}) in {:.1}s -> {}",
+            self.server,
+            self.tools,
+            self.templates,
+            self.protocol,
+            self.took.as_secs_f64(),
+            self.path.display()
+        )
+    }
+}
+
 /// What a pull did.
 #[derive(Debug, Default)]
 pub struct PullReport {

@@ -97,6 +97,98 @@ pub fn outputs(state: &State) -> Vec<String> {
         .collect()
 }
 
+/// The addresses in a state, one line each, tainted ones marked.
+pub fn addresses(state: &State) -> Vec<String> {
+    state
+        .resources
+        .iter()
+        .map(|(address, r)| {
+            if r.tainted {
+                format!("{address} (tainted)")
+            } else {
+                address.clone()
+            }
+        })
+        .collect()
+}
+
+/// A note when a state holds operations interrupted before their result was recorded.
+pub fn interrupted(state: &State) -> Option<String> {
+    (!state.intents.is_empty()).then(|| {
+        format!(
+            "note: {} operation(s) were interrupted before their result was recorded; the next `mcpoc plan` or `mcpoc refresh` settles them",
+            state.intents.len()
+        )
+    })
+}
+
+/// The outputs of a state as one JSON object, sensitive values redacted.
+pub fn outputs_json(state: &State) -> Value {
+    Value::Object(
+        state
+            .outputs
+            .iter()
+            .map(|(k, o)| (k.clone(), o.redacted()))
+            .collect(),
+    )
+}
+
+/// What `state restore` did: version `serial` brought back as `state`, or (`None`) a
+/// new, empty state started.
+pub fn restored(serial: Option<u64>, state: Option<&State>) -> String {
+    match state {
+        Some(state) => format!(
+            "restored version {} as the current state (serial {}, {} resources); `mcpoc plan` shows what changed since",
+            serial.unwrap_or_default(),
+            state.serial,
+            state.resources.len()
+        ),
+        None => "started a new, empty state; the old versions are kept under .mcpo/state/history/lineage-*/".to_string(),
+    }
+}
+
+/// One line per resource removed from the state by `state rm`.
+pub fn forgotten(removed: &[(String, ResourceState)]) -> Vec<String> {
+    removed
+        .iter()
+        .map(|(address, r)| {
+            format!(
+                "removed {address} (id {}) from the state; it still exists on server `{}`",
+                r.id, r.server
+            )
+        })
+        .collect()
+}
+
+/// Rows as a table: columns padded to their widest cell, two spaces apart, the last
+/// column unpadded.
+pub fn table(rows: &[Vec<String>]) -> Vec<String> {
+    let cols = rows.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    rows.iter()
+        .map(|r| {
+            let mut line = String::new();
+            for (c, cell) in r.iter().enumerate() {
+                if c + 1 == r.len() {
+                    line.push_str(cell);
+                } else {
+                    let w = widths.get(c).copied().unwrap_or(0);
+                    line.push_str(&format!("{cell:<w$}  "));
+                }
+            }
+            line.trim_end().to_string()
+        })
+        .collect()
+}
+
 /// What a refresh changed in the state, one line each: interrupted operations settled,
 /// resources deleted outside mcpo, and with `drift` the attributes changed outside mcpo.
 pub fn refresh_notes(report: &RefreshReport, drift: bool) -> Vec<String> {

@@ -145,7 +145,7 @@ codes! {
         "An attribute read (`x.name`) must exist in the type of `x`: for a resource, its create or read tool's `outputSchema` (plus `id`); for a variable, its declared type.\n\n```hcl\noutput \"ip\" { value = aws.ec2_instance.app.private_ipp }\n```\n\nUse an attribute of the type; the help line suggests the closest one.";
     /// Reading a resource input that its outputs do not include.
     E0110 = "input is not an output",
-        "References read a resource's *outputs* (what the server returns), not its inputs. An attribute that the create tool accepts but does not return cannot be read back.\n\n```hcl\noutput \"pw\" { value = aws.rds_instance.db.master_password }\n```\n\nRead the value where it comes from (a variable, a local) instead.";
+        "A task's value (`task.<server>.<tool>.<name>`) is its tool's result; the arguments the task passed are not part of it, so they cannot be read back from it. (A resource is different: every input of a resource is readable on it, as in Terraform.)\n\n```hcl\ntask \"opnsense.apply_changes\" \"fw\" { reason = \"rules\" }\noutput \"why\" { value = task.opnsense.apply_changes.fw.reason }\n```\n\nRead the value where it comes from (a variable, a local) instead.";
     /// A bare name that is not in scope.
     E0111 = "unknown name",
         "An expression may start with `var`, `local`, `data`, `task`, `module`, a server name (for a resource), `self` (in a resource), `count`/`each` (in a repeated block), `param` (in a pattern), a `for` variable or a function parameter.\n\n```hcl\nlocals { a = vrs.x }\n```\n\nFix the name.";
@@ -203,6 +203,9 @@ codes! {
     /// A `data` block calling a tool that is not known to be read-only.
     E0211 = "tool call in a data block is not read-only",
         "A `data` block is read at plan time, and planning must have no side effects, so the tools it calls must be annotated `readOnlyHint: true` by their server, or declared read-only by the workspace.\n\n```hcl\nserver \"fixture\" {\n  command         = \"fixture-mcp\"\n  read_only_tools = [\"status\"]\n}\ndata \"fixture.widget\" \"w\" {\n  name = fixture::reboot({ target = \"x\" }).at   # reboot changes things\n}\n```\n\nMove the call into a `task`, or list the tool in `read_only_tools` if it only reads.";
+    /// An adapter operation that is not one tool call.
+    E0212 = "adapter operation is not one tool call",
+        "Each operation of an `adapter` (`create`, `read`, `update`, `delete`, `list`) and a task's `undo` is one tool call, `server::tool({ ... })`, whose arguments are computed from `self` (the resource's inputs and its `id`). A conditional may choose between calls. An adapter must have a `create`.\n\n```hcl\nadapter \"memory\" \"note\" {\n  inputs = object({ name = string })\n  create = { entities = [self.name] }            # not a call\n}\n```\n\nWrite the call: `create = memory::create_entities({ entities = [{ name = self.name, entityType = \"note\", observations = [] }] })`.";
     /// A `server` block whose pulled schema (`.mcpo/schemas/<server>.json`) is missing.
     E0301 = "server schema not pulled",
         "`mcpoc check` types tool calls and resources against each server's tool list, which `mcpoc schema pull` stores in `.mcpo/schemas/<server>.json` and records in `mcpo.lock`. The checker never starts a server, so a server whose schema was never pulled (or whose entry is missing from `mcpo.lock`) cannot be checked.\n\n```hcl\nserver \"aws\" {\n  command = \"mcpoc\"\n  args    = [\"twin\", \"aws\"]\n}\n```\n\nRun `mcpoc schema pull` (or `mcpoc schema pull --server aws`) and commit `mcpo.lock` and `.mcpo/schemas/`.";
@@ -243,6 +246,9 @@ codes! {
     /// A variable's value cannot be converted to its declared type.
     E0408 = "variable value of the wrong type",
         "A variable's value (from `--var`, a variable file, `MCPO_VAR_<name>`, or its `default`) is converted to the variable's declared `type` the way HCL converts: `\"5\"` becomes a number, `5` a string, attributes an object type does not declare are dropped. This value cannot be converted: a word where a number is wanted, an object missing a required attribute, a value outside an enum. A sensitive variable's value is never shown in the message, only its kind.\n\n```sh\nmcpoc plan --var replicas=three    # variable \"replicas\" { type = number }\n```\n\nGive a value of the declared type.";
+    /// A resource to be removed or destroyed whose type has no delete.
+    E0409 = "resource type has no delete",
+        "A resource is to be deleted (it is no longer declared, or `destroy` runs), but its type's adapter has no `delete` operation, so mcpo cannot remove it from its server, and it does not pretend it did.\n\n```hcl\nadapter \"memory\" \"note\" {\n  inputs = object({ name = string })\n  create = memory::create_entities({ entities = [{ name = self.name, entityType = \"note\", observations = [] }] })\n  id     = self.name\n  # no delete\n}\n```\n\nAdd a `delete` to the adapter; or, when leaving such resources on the server is what you want, say `forget_on_delete = true` in the adapter (the plan then shows them as forgotten); or drop one from the state with `mcpoc state rm ADDRESS`.";
     /// The state file exists but cannot be read.
     E0500 = "state file unreadable",
         "The state of a workspace lives in `.mcpo/state/state.json`. That path exists but could not be read: it is a directory, its permissions forbid reading, or the disk reported an error. Nothing was changed.\n\n```text\nerror[E0500]: cannot read the state file .mcpo/state/state.json: Is a directory (os error 21); check that it is a readable file\n```\n\nMake it a readable file again (restore it from `.mcpo/state/history/` if needed).";

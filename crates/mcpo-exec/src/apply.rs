@@ -15,7 +15,7 @@ use crate::store::StateCell;
 use crate::{Action, Connections, Evaluator, Event, ExecError, RetryPolicy, Step, Values};
 use mcpo_diagnostics::codes;
 use mcpo_plan::Drivers;
-use mcpo_plan::driver::{Op, Reading, Target};
+use mcpo_plan::driver::{Op, Reading, Target, resource_value};
 use mcpo_state::{Intent, IntentOp, ResourceState, State};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -168,7 +168,7 @@ pub async fn apply(
     let values: Values = state
         .resources
         .iter()
-        .map(|(a, r)| (a.clone(), r.outputs.clone()))
+        .map(|(a, r)| (a.clone(), value_of(a, r)))
         .collect();
     for (a, v) in &values {
         eval.value_changed(a, Some(v));
@@ -416,6 +416,13 @@ impl<'a> Ctx<'a> {
                 return Err(error.with_help(help));
             }
         };
+        // A driver whose write results say little reads the resource back for its outputs;
+        // the resource exists either way, so it is recorded before a failed read is reported.
+        let (out, unread) = match self.read_back(&r, driver.as_ref(), &id, &args).await {
+            Ok(Some(read)) => (read, None),
+            Ok(None) => (out, None),
+            Err(e) => (out, Some(e)),
+        };
         let record = ResourceState {
             server: step.server.clone(),
             type_name: step.type_name.clone(),
@@ -426,18 +433,51 @@ impl<'a> Ctx<'a> {
             deps: step.deps.clone(),
             tainted: false,
         };
+        let value = resource_value(&record.inputs, &out);
         self.state.change(|s| {
             drop_intent(s, address, IntentOp::Create);
             s.resources.insert(address.clone(), record);
         });
-        self.set_value(address, out);
+        self.set_value(address, value);
         self.push_undo(Undo::Created {
             address: address.clone(),
             server: step.server.clone(),
             type_name: step.type_name.clone(),
             id: id.clone(),
         });
+        if let Some(e) = unread {
+            return Err(e.with_help(
+                "the resource was created and is recorded; `mcpoc refresh` reads it again",
+            ));
+        }
         self.wait_ready(step, &id).await
+    }
+
+    /// The outputs of resource `id` read back after a write, when its driver reads after
+    /// writing (`None` when it does not).
+    async fn read_back(
+        &self,
+        r: &Resource<'_>,
+        driver: &dyn mcpo_plan::Driver,
+        id: &str,
+        inputs: &Value,
+    ) -> Result<Option<Value>, ExecError> {
+        if !driver.reads_after_write() {
+            return Ok(None);
+        }
+        let target = Target::existing(inputs, id);
+        match self.runner().perform(r, Op::Read, &target).await {
+            Ok(Reading::Resource { outputs, .. }) => Ok(Some(outputs)),
+            Ok(_) => Err(ExecError::new(
+                codes::E0604,
+                format!(
+                    "`{}.{}` `{id}` was written, but reading it back found nothing",
+                    r.server, r.type_name
+                ),
+            )
+            .at(r.address)),
+            Err(e) => Err(e.error),
+        }
     }
 
     /// Removes a data read or task from the state; nothing is called.
@@ -469,7 +509,7 @@ impl<'a> Ctx<'a> {
                 r.tainted = false;
             }
         });
-        self.set_value(address, out);
+        self.set_value(address, resource_value(&args, &out));
         self.push_undo(Undo::Updated {
             address: address.clone(),
             prior,
@@ -486,7 +526,8 @@ impl<'a> Ctx<'a> {
         inputs: &Value,
     ) -> Result<Value, ExecError> {
         let address = r.address;
-        let target = Target::existing(inputs, id);
+        let before = self.recorded(address).map(|p| p.outputs);
+        let target = Target::existing(inputs, id).recorded(before.as_ref());
         let (driver, call) = self
             .runner()
             .prepare(r, Op::Update, &target)
@@ -512,10 +553,14 @@ impl<'a> Ctx<'a> {
             Ok(reading) => {
                 self.state
                     .change(|s| drop_intent(s, address, IntentOp::Update));
-                Ok(match reading {
+                let written = match reading {
                     Reading::Resource { outputs, .. } => outputs,
                     _ => Value::Object(serde_json::Map::new()),
-                })
+                };
+                Ok(self
+                    .read_back(r, driver.as_ref(), id, inputs)
+                    .await?
+                    .unwrap_or(written))
             }
             Err(CallError { error, certain, .. }) => {
                 if certain {
@@ -529,7 +574,21 @@ impl<'a> Ctx<'a> {
 
     async fn delete(&self, step: &Step) -> Result<(), ExecError> {
         let address = &step.address;
+        if is_task(address) {
+            return self.undo_task(step).await;
+        }
         let prior = self.recorded(address);
+        let driver = self.drivers.get(&step.server, &step.type_name);
+        if !driver.supports(Op::Delete) && driver.forgets() {
+            // The adapter has no delete and says its resources may be forgotten: the old
+            // resource stays on its server (a replace then creates a new one).
+            self.events.send(
+                address,
+                EventKind::Progress("forgotten (the adapter has no delete)".into()),
+            );
+            self.forget(step).await;
+            return Ok(());
+        }
         let Some(id) = step
             .id
             .clone()
@@ -577,6 +636,7 @@ impl<'a> Ctx<'a> {
             error,
             certain,
             gone,
+            ..
         }) = reading
         {
             // Only a "not found" answer means it is gone already.
@@ -602,12 +662,13 @@ impl<'a> Ctx<'a> {
     async fn run_tool(&self, step: &Step) -> Result<(), ExecError> {
         let address = &step.address;
         let args = self.args(step)?;
+        let mut undo = None;
         let out = if step.action == Action::Read {
             self.read_data(step, &args).await?
         } else {
             // A task changes the world: what was done so far is durable first.
             self.state.flush().await.map_err(|e| e.at(address))?;
-            call_tool(
+            let out = call_tool(
                 self.conns,
                 self.opts.retry,
                 &self.events,
@@ -617,12 +678,56 @@ impl<'a> Ctx<'a> {
                 &args,
             )
             .await
-            .map_err(|e| e.error)?
+            .map_err(|e| e.error)?;
+            let (failed, undo_call) = {
+                let values = self.lock_values();
+                (
+                    self.eval.task_failed(address, &args, &out, &values),
+                    self.eval.task_undo(address, &args, &out, &values),
+                )
+            };
+            match failed {
+                Ok(None) => {}
+                Ok(Some(why)) => {
+                    return Err(ExecError::new(
+                        codes::E0600,
+                        format!(
+                            "server `{}`, tool `{}`: the result says the call failed: {why}",
+                            step.server, step.type_name
+                        ),
+                    )
+                    .at(address)
+                    .with_help("the task is not recorded as run; the next plan runs it again"));
+                }
+                Err(m) => {
+                    return Err(ExecError::new(
+                        codes::E0607,
+                        format!("the result cannot be judged: {m}"),
+                    )
+                    .at(address));
+                }
+            }
+            // The undo call is computed now, while its `self` and `result` are known, and
+            // recorded: the task's block may be gone when it is undone.
+            undo = undo_call.map_err(|m| {
+                ExecError::new(
+                    codes::E0607,
+                    format!("the task ran, but its `undo` call cannot be computed: {m}"),
+                )
+                .at(address)
+            })?;
+            out
         };
-        let inputs = {
+        let mut inputs = {
             let values = self.lock_values();
             self.eval.recorded_inputs(address, &args, &values)
         };
+        if let (Some(u), Some(obj)) = (undo, inputs.as_object_mut()) {
+            obj.insert(
+                "undo".into(),
+                serde_json::json!({ "server": u.server, "tool": u.tool, "args": u.args }),
+            );
+        }
         let record = ResourceState {
             server: step.server.clone(),
             type_name: step.type_name.clone(),
@@ -640,11 +745,58 @@ impl<'a> Ctx<'a> {
         Ok(())
     }
 
+    /// Runs the undo call a removed or destroyed task recorded, then forgets the task.
+    async fn undo_task(&self, step: &Step) -> Result<(), ExecError> {
+        let address = &step.address;
+        let Some(call) = self
+            .recorded(address)
+            .and_then(|r| mcpo_plan::task_undo(&r.inputs))
+        else {
+            self.forget(step).await;
+            return Ok(());
+        };
+        self.state.flush().await.map_err(|e| e.at(address))?;
+        let out = call_tool(
+            self.conns,
+            self.opts.retry,
+            &self.events,
+            address,
+            &call.server,
+            &call.tool,
+            &call.args,
+        )
+        .await
+        .map_err(|e| e.error)?;
+        match self.drivers.server_failed(&call.server, &out) {
+            Ok(None) => {}
+            Ok(Some(why)) | Err(why) => {
+                return Err(ExecError::new(
+                    codes::E0600,
+                    format!(
+                        "server `{}`, tool `{}` (the task's undo): the result says the call failed: {why}",
+                        call.server, call.tool
+                    ),
+                )
+                .at(address)
+                .with_help("the task stays in the state; the next plan runs its undo again"));
+            }
+        }
+        self.forget(step).await;
+        Ok(())
+    }
+
     /// A data read, by the same rules as at plan time (the type's driver says how).
     async fn read_data(&self, step: &Step, args: &Value) -> Result<Value, ExecError> {
         let address = &step.address;
         let driver = self.drivers.get(&step.server, &step.type_name);
-        let Some(query) = driver.data_query(args) else {
+        let query = driver.data_query(args).map_err(|m| {
+            ExecError::new(
+                codes::E0607,
+                format!("the read cannot be computed: {m}; nothing was called"),
+            )
+            .at(address)
+        })?;
+        let Some(query) = query else {
             return Err(ExecError::new(
                 codes::E0616,
                 format!(
@@ -666,8 +818,8 @@ impl<'a> Ctx<'a> {
         )
         .await
         .map_err(|e| e.error)?;
-        query
-            .pick(out)
+        driver
+            .data_result(&query, args, out)
             .map_err(|m| ExecError::new(codes::E0600, m).at(address))
     }
 
@@ -754,7 +906,7 @@ impl<'a> Ctx<'a> {
                         r.outputs = current.clone();
                     }
                 });
-                self.set_value(address, current);
+                self.set_value(address, resource_value(&inputs, &current));
                 return Ok(());
             }
         }
@@ -874,6 +1026,21 @@ impl<'a> Ctx<'a> {
             s.resources.insert(address.to_string(), again);
         });
         Ok(())
+    }
+}
+
+/// Whether `address` names a task.
+fn is_task(address: &str) -> bool {
+    mcpo_address::Address::parse(address).is_ok_and(|a| a.kind == mcpo_address::Kind::Task)
+}
+
+/// What references read on what the state recorded at `address`: a resource's inputs and
+/// outputs (every input is readable), a task's result, a data read's object.
+fn value_of(address: &str, r: &ResourceState) -> Value {
+    if mcpo_address::Address::parse(address).is_ok_and(|a| a.is_resource()) {
+        resource_value(&r.inputs, &r.outputs)
+    } else {
+        r.outputs.clone()
     }
 }
 

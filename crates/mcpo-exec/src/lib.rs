@@ -144,6 +144,30 @@ pub trait Evaluator: Send + Sync {
     fn recorded_inputs(&self, _address: &str, args: &Value, _values: &Values) -> Value {
         args.clone()
     }
+
+    /// Whether a task's `result` says its call failed (its `failed_when`, else its
+    /// server's default): `Ok(Some(why))` when it failed.
+    fn task_failed(
+        &self,
+        _address: &str,
+        _args: &Value,
+        _result: &Value,
+        _values: &Values,
+    ) -> Result<Option<String>, String> {
+        Ok(None)
+    }
+
+    /// The undo call of a task that ran with `args` and gave `result`, when it declares
+    /// one (recorded in the state, made when the task is removed or destroyed).
+    fn task_undo(
+        &self,
+        _address: &str,
+        _args: &Value,
+        _result: &Value,
+        _values: &Values,
+    ) -> Result<Option<mcpo_plan::driver::Call>, String> {
+        Ok(None)
+    }
 }
 
 /// Arguments computed by a closure of the finished values.

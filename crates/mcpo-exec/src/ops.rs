@@ -19,6 +19,8 @@ pub(crate) struct CallError {
     pub(crate) certain: bool,
     /// The server said the resource does not exist.
     pub(crate) gone: bool,
+    /// The message of the tool's own error (`isError`), when that is how the call failed.
+    pub(crate) tool_message: Option<String>,
 }
 
 impl CallError {
@@ -28,6 +30,7 @@ impl CallError {
             error,
             certain: true,
             gone: false,
+            tool_message: None,
         }
     }
 }
@@ -41,17 +44,14 @@ fn certainly_failed(e: &McpError) -> bool {
     )
 }
 
-/// A tool's result as a value: its structured content, else its text parsed as a JSON
-/// object, else `{text}`.
+/// A tool's result as a value: its structured content, else its text parsed as JSON when
+/// it is JSON, else the text itself (LANGUAGE.md, section 4).
 fn result_value(out: mcpo_mcp::ToolOutput) -> Value {
     match out.structured {
         Some(v) => v,
         None => {
             let text = out.text();
-            serde_json::from_str::<Value>(&text)
-                .ok()
-                .filter(Value::is_object)
-                .unwrap_or_else(|| serde_json::json!({ "text": text }))
+            serde_json::from_str::<Value>(text.trim()).unwrap_or(Value::String(text))
         }
     }
 }
@@ -109,6 +109,10 @@ pub(crate) async fn call_tool(
                     continue;
                 }
                 let certain = certainly_failed(&e);
+                let tool_message = match &e.kind {
+                    ErrorKind::ToolFailed { message } => Some(message.clone()),
+                    _ => None,
+                };
                 let error = if attempt > 1 && (said_transient(&e) || e.is_transient()) {
                     ExecError::new(codes::E0613, format!("{e} (failed {attempt} times)"))
                 } else {
@@ -118,6 +122,7 @@ pub(crate) async fn call_tool(
                     error: error.at(address),
                     certain,
                     gone: not_found(&e),
+                    tool_message,
                 });
             }
         }
@@ -150,8 +155,15 @@ impl Runner<'_> {
     ) -> Result<(Arc<dyn Driver>, Call), CallError> {
         let driver = self.drivers.get(r.server, r.type_name);
         match driver.call(op, target) {
-            Some(call) => Ok((driver, call)),
-            None => Err(CallError::before_calling(
+            Ok(Some(call)) => Ok((driver, call)),
+            Err(why) => Err(CallError::before_calling(
+                ExecError::new(
+                    codes::E0607,
+                    format!("the {op} call cannot be computed: {why}; nothing was called"),
+                )
+                .at(r.address),
+            )),
+            Ok(None) => Err(CallError::before_calling(
                 ExecError::new(
                     codes::E0616,
                     format!(
@@ -185,7 +197,18 @@ impl Runner<'_> {
             &call.tool,
             &call.args,
         )
-        .await?;
+        .await
+        .map_err(|mut e| {
+            // The type may say how its server's errors tell that the resource is gone.
+            if let Some(gone) = e
+                .tool_message
+                .as_deref()
+                .and_then(|m| driver.gone_on_error(op, target, m))
+            {
+                e.gone = gone;
+            }
+            e
+        })?;
         driver.read_result(op, target, out).map_err(|e| match e {
             ResultError::Failed(m) => CallError {
                 error: ExecError::new(
@@ -198,11 +221,13 @@ impl Runner<'_> {
                 .at(r.address),
                 certain: true,
                 gone: false,
+                tool_message: None,
             },
             ResultError::Unusable(m) => CallError {
                 error: ExecError::new(codes::E0604, m).at(r.address),
                 certain: false,
                 gone: false,
+                tool_message: None,
             },
         })
     }

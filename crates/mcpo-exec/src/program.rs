@@ -102,6 +102,28 @@ impl Evaluator for PlanEvaluator<'_> {
         }
     }
 
+    fn task_failed(
+        &self,
+        address: &str,
+        args: &Value,
+        result: &Value,
+        _values: &Values,
+    ) -> Result<Option<String>, String> {
+        self.program
+            .task_failed(address, args, result, &self.vals(), self.io)
+    }
+
+    fn task_undo(
+        &self,
+        address: &str,
+        args: &Value,
+        result: &Value,
+        _values: &Values,
+    ) -> Result<Option<mcpo_plan::driver::Call>, String> {
+        self.program
+            .task_undo(address, args, result, &self.vals(), self.io)
+    }
+
     fn recorded_inputs(&self, address: &str, args: &Value, _values: &Values) -> Value {
         if !self.tasks.iter().any(|t| t == address) {
             return args.clone();

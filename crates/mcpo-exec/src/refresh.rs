@@ -117,10 +117,16 @@ pub async fn refresh(
         events: &events,
     };
     reconcile_intents(runner, state, &mut report).await;
+    // A type without a read (an adapter that declares none) is left as recorded: it has
+    // no drift detection, and the plan says so. A convention type whose server lacks the
+    // tool is read, so that the missing tool is reported (E0615).
     let targets: Vec<(String, ResourceState)> = state
         .resources
         .iter()
-        .filter(|(a, _)| is_resource(a))
+        .filter(|(a, r)| {
+            let driver = drivers.get(&r.server, &r.type_name);
+            is_resource(a) && (driver.supports(Op::Read) || !driver.declared())
+        })
         .map(|(a, r)| (a.clone(), r.clone()))
         .collect();
     let reads: Vec<(String, ResourceState, Read)> = futures::stream::iter(targets)
@@ -377,7 +383,24 @@ pub async fn import(
         server,
         type_name,
     };
-    let live = match read(runner, &at, id, &Value::Null).await {
+    let driver = drivers.get(server, type_name);
+    let found = if driver.supports(Op::Read) || !driver.supports(Op::List) {
+        read(runner, &at, id, &Value::Null).await
+    } else {
+        // Without a read, the type's list finds it.
+        match runner
+            .perform(&at, Op::List, &Target::new(&Value::Null))
+            .await
+        {
+            Ok(Reading::Items(items)) => items
+                .into_iter()
+                .find(|(i, _)| i == id)
+                .map_or(Read::Gone, |(_, v)| Read::Live(v)),
+            Ok(_) => Read::Gone,
+            Err(e) => Read::Failed(e.error),
+        }
+    };
+    let live = match found {
         Read::Live(v) => v,
         Read::Gone => {
             return Err(ExecError::new(
@@ -389,7 +412,7 @@ pub async fn import(
         }
         Read::Failed(e) => return Err(e),
     };
-    let takes = drivers.get(server, type_name).input_attrs();
+    let takes = driver.input_attrs();
     let inputs: serde_json::Map<String, Value> = live
         .as_object()
         .into_iter()

@@ -780,6 +780,12 @@ impl<'a> Printer<'a> {
             gaps.push(g);
             let last = it.last_expr();
             prev_heredoc = last.is_some_and(ends_with_heredoc);
+            // In an object the line break after a heredoc's closing marker separates the
+            // items (a comma cannot start the next line) and the closing brace needs a
+            // line of its own: only the vertical layout holds a heredoc.
+            if kind == SeqKind::Object && prev_heredoc {
+                vertical = true;
+            }
             prev_end = match last {
                 Some(le) if end(le.span) == end(it.span()) => self.expr_end(le),
                 _ => end(it.span()),

@@ -205,6 +205,10 @@ pub struct Plan {
     /// The outputs.
     #[serde(default)]
     pub outputs: Vec<OutputChange>,
+    /// What the plan cannot do for some resources, said once per type (a type whose
+    /// adapter has no `read` has no drift detection).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// What a plan is for.

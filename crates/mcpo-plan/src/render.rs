@@ -15,6 +15,7 @@ pub fn plan_text(plan: &Plan) -> String {
             out.push_str("No changes to resources; only outputs change.\n");
         } else {
             out.push_str("No changes. The infrastructure matches the configuration.\n");
+            notes_text(&mut out, plan);
             return out;
         }
     } else {
@@ -39,6 +40,7 @@ pub fn plan_text(plan: &Plan) -> String {
             let _ = writeln!(out, "  {:width$} = {}", o.name, o.display);
         }
     }
+    notes_text(&mut out, plan);
     let counts = plan.counts();
     let n = |a: Action| counts.get(&a).copied().unwrap_or(0);
     let _ = write!(
@@ -67,12 +69,21 @@ pub fn plan_text(plan: &Plan) -> String {
     out
 }
 
+fn notes_text(out: &mut String, plan: &Plan) {
+    for n in &plan.notes {
+        let _ = write!(out, "\nNote: {n}\n");
+    }
+}
+
 fn change_text(out: &mut String, c: &Change) {
     let what = match c.action {
         Action::Create => "create".to_string(),
         Action::Update => "update in place".to_string(),
         Action::Replace => format!("replace: {}", c.reasons.join("; ")),
-        Action::Delete => "delete".to_string(),
+        Action::Delete => match c.reasons.first() {
+            Some(r) => format!("delete: {r}"),
+            None => "delete".to_string(),
+        },
         Action::Read => "read during apply".to_string(),
         Action::Run => match c.reasons.first() {
             Some(r) => format!("run: {r}"),
@@ -84,8 +95,10 @@ fn change_text(out: &mut String, c: &Change) {
         },
         Action::NoOp => "no change".to_string(),
     };
+    // A task without an id of its own is recorded under its address: shown once.
     let id =
         c.id.as_deref()
+            .filter(|id| *id != c.address)
             .map(|id| format!(" id={id}"))
             .unwrap_or_default();
     let _ = writeln!(out, "  {} {}  ({what}){id}", c.action.symbol(), c.address);

@@ -45,7 +45,7 @@ mod workspace;
 
 pub use builtins::{BUILTINS, Sig, lookup};
 pub use checker::{
-    DeclKey, RESOURCE_META, TOP_BLOCKS, adapter_type, local_type, pattern_block,
+    ADAPTER_ATTRS, DeclKey, RESOURCE_META, TOP_BLOCKS, adapter_type, local_type, pattern_block,
     pattern_output_type, pattern_servers, rule_site, type_at,
 };
 pub use eval::Io;

@@ -39,8 +39,23 @@ pub struct Parse {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+/// Stack left free below which [`parse`] moves to a stack of its own.
+const PARSE_RED_ZONE: usize = 32 << 20;
+/// The size of that stack (mapped lazily: only the pages a parse touches are used).
+const PARSE_STACK: usize = 64 << 20;
+
 /// Parses one file's text. `file` is stamped on every diagnostic.
+///
+/// Nesting is bounded (E0007), but one level of it costs tens of combinator frames: at
+/// the full budget an unoptimized build needs more than a main thread's 8 MiB, and any
+/// build more than a 2 MiB worker thread's. So the parse runs on a stack of its own,
+/// whatever thread calls it.
 pub fn parse(text: &str, file: FileId) -> Parse {
+    stacker::maybe_grow(PARSE_RED_ZONE, PARSE_STACK, || parse_here(text, file))
+}
+
+/// [`parse`] on the current stack.
+fn parse_here(text: &str, file: FileId) -> Parse {
     let lexed = lexer::lex(text, file);
     let mut diagnostics = lexed.diagnostics;
     // Where the lexer reported bad text, the parser's complaints later on the same line

@@ -764,8 +764,31 @@ where
                         )
                     }),
             ));
+        // A tool's name may hold dots (`aws::rds_instance.promote(...)`): after `::`, the
+        // dotted name up to `(` is one name, spanning all its parts.
+        let dotted = ident
+            .then(
+                just(Tok::Dot)
+                    .ignore_then(ident)
+                    .repeated()
+                    .collect::<Vec<Ident>>(),
+            )
+            .map(|(first, rest): (Ident, Vec<Ident>)| {
+                let Some(last) = rest.last() else {
+                    return first;
+                };
+                let mut name = first.name.clone();
+                for part in &rest {
+                    name.push('.');
+                    name.push_str(&part.name);
+                }
+                Ident {
+                    span: first.span.cover(last.span),
+                    name,
+                }
+            });
         let call_tail = just(Tok::ColonColon)
-            .ignore_then(ident)
+            .ignore_then(dotted)
             .repeated()
             .collect::<Vec<Ident>>()
             .then(call_args);

@@ -200,7 +200,8 @@ fn variables(args: &VarArgs) -> Result<BTreeMap<String, String>, u8> {
         .map_err(|p| report::problem(&p))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, u8> {
+/// The async runtime of a command; a message and exit 2 when it cannot start.
+pub fn runtime() -> Result<tokio::runtime::Runtime, u8> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

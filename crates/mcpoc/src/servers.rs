@@ -2,7 +2,7 @@
 //! `mcpo_deploy::pull`, rendered.
 
 use crate::output::{self, Format};
-use crate::{EXIT_ERRORS, EXIT_OK, EXIT_USAGE};
+use crate::{EXIT_ERRORS, EXIT_OK};
 use clap::{Args, Subcommand};
 use mcpo_deploy::pull::{self, ServerSet};
 use std::path::PathBuf;
@@ -44,24 +44,12 @@ pub enum SchemaCommand {
     },
 }
 
-fn runtime() -> Option<tokio::runtime::Runtime> {
-    match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => Some(rt),
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            None
-        }
-    }
-}
-
 /// Runs `fut` until it finishes or Ctrl-C; on Ctrl-C the future is dropped, which stops
 /// every server it started (their process groups are killed), and exits 130.
 fn run_interruptible<F: Future<Output = u8>>(fut: F) -> u8 {
-    let Some(rt) = runtime() else {
-        return EXIT_USAGE;
+    let rt = match crate::deploy::runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
     };
     let code = rt.block_on(async {
         tokio::select! {
@@ -138,7 +126,9 @@ pub fn servers(args: ServersArgs) -> u8 {
                     }
                     rows.push(row);
                 }
-                print_table(&rows);
+                for line in mcpo_deploy::render::table(&rows) {
+                    println!("{line}");
+                }
                 for e in &set.registry.entries {
                     for s in &e.shadowed {
                         println!("note: `{}` is also declared in {s} (ignored)", e.spec.name);
@@ -160,31 +150,6 @@ pub fn servers(args: ServersArgs) -> u8 {
             EXIT_OK
         }
     })
-}
-
-fn print_table(rows: &[Vec<String>]) {
-    let cols = rows.first().map_or(0, Vec::len);
-    let widths: Vec<usize> = (0..cols)
-        .map(|c| {
-            rows.iter()
-                .filter_map(|r| r.get(c))
-                .map(|s| s.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    for r in rows {
-        let mut line = String::new();
-        for (c, cell) in r.iter().enumerate() {
-            if c + 1 == r.len() {
-                line.push_str(cell);
-            } else {
-                let w = widths.get(c).copied().unwrap_or(0);
-                line.push_str(&format!("{cell:<w$}  "));
-            }
-        }
-        println!("{}", line.trim_end());
-    }
 }
 
 /// `mcpoc schema pull`.
@@ -212,15 +177,7 @@ pub fn schema(command: SchemaCommand) -> u8 {
             output::print(&mut report.cannot_start, &set.sources, Format::Human);
         }
         for p in &report.pulled {
-            println!(
-                "pulled {}: {} tools, {} resource templates (protocol {}) in {:.1}s -> {}",
-                p.server,
-                p.tools,
-                p.templates,
-                p.protocol,
-                p.took.as_secs_f64(),
-                p.path.display()
-            );
+            println!("{p}");
         }
         for e in &report.errors {
             eprintln!("error: {e}");

@@ -6,7 +6,7 @@ use crate::deploy::{PlanFormat, WorkspaceArg};
 use crate::report;
 use crate::{EXIT_ERRORS, EXIT_OK};
 use clap::{Args, Subcommand};
-use mcpo_deploy::{Session, query};
+use mcpo_deploy::{Session, query, render};
 use mcpo_state::{State, StateError};
 use serde_json::Value;
 
@@ -89,18 +89,11 @@ pub fn state(command: StateCommand) -> u8 {
                 Ok(s) => s,
                 Err(code) => return code,
             };
-            for (address, r) in &state.resources {
-                if r.tainted {
-                    println!("{address} (tainted)");
-                } else {
-                    println!("{address}");
-                }
+            for line in render::addresses(&state) {
+                println!("{line}");
             }
-            if !state.intents.is_empty() {
-                eprintln!(
-                    "note: {} operation(s) were interrupted before their result was recorded; the next `mcpoc plan` or `mcpoc refresh` settles them",
-                    state.intents.len()
-                );
+            if let Some(note) = render::interrupted(&state) {
+                eprintln!("{note}");
             }
             EXIT_OK
         }
@@ -125,7 +118,7 @@ pub fn state(command: StateCommand) -> u8 {
                         serde_json::to_string_pretty(&shown).unwrap_or_default()
                     );
                 }
-                PlanFormat::Text => print!("{}", mcpo_deploy::render::resource(&address, r)),
+                PlanFormat::Text => print!("{}", render::resource(&address, r)),
             }
             EXIT_OK
         }
@@ -133,15 +126,7 @@ pub fn state(command: StateCommand) -> u8 {
         StateCommand::Restore { serial, fresh, ws } => {
             let serial = serial.filter(|_| !fresh);
             match query::restore(Session::local_backend(&ws.root()).as_ref(), serial) {
-                Ok(Some(state)) => println!(
-                    "restored version {} as the current state (serial {}, {} resources); `mcpoc plan` shows what changed since",
-                    serial.unwrap_or_default(),
-                    state.serial,
-                    state.resources.len()
-                ),
-                Ok(None) => println!(
-                    "started a new, empty state; the old versions are kept under .mcpo/state/history/lineage-*/"
-                ),
+                Ok(state) => println!("{}", render::restored(serial, state.as_ref())),
                 Err(e) => return report::deploy_error(e),
             }
             EXIT_OK
@@ -154,11 +139,8 @@ fn state_rm(addresses: &[String], ws: &WorkspaceArg) -> u8 {
         Ok(r) => r,
         Err(e) => return report::deploy_error(e),
     };
-    for (address, r) in &removed {
-        println!(
-            "removed {address} (id {}) from the state; it still exists on server `{}`",
-            r.id, r.server
-        );
+    for line in render::forgotten(&removed) {
+        println!("{line}");
     }
     EXIT_OK
 }
@@ -177,24 +159,17 @@ pub fn output(args: OutputArgs) -> u8 {
             };
             match (args.format, &o.value) {
                 (PlanFormat::Text, Value::String(s)) => println!("{s}"),
-                (PlanFormat::Text, v) => println!("{}", mcpo_deploy::render::value(v)),
+                (PlanFormat::Text, v) => println!("{}", render::value(v)),
                 (PlanFormat::Json, v) => println!("{v}"),
             }
         }
         None => match args.format {
-            PlanFormat::Json => {
-                let doc: serde_json::Map<String, Value> = state
-                    .outputs
-                    .iter()
-                    .map(|(k, o)| (k.clone(), o.redacted()))
-                    .collect();
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&Value::Object(doc)).unwrap_or_default()
-                );
-            }
+            PlanFormat::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(&render::outputs_json(&state)).unwrap_or_default()
+            ),
             PlanFormat::Text => {
-                for line in mcpo_deploy::render::outputs(&state) {
+                for line in render::outputs(&state) {
                     println!("{line}");
                 }
             }

@@ -49,7 +49,9 @@ pub(super) fn diff_resource(
     driver: &dyn Driver,
 ) -> (Option<Change>, Val) {
     let args_map = object(args);
-    let out_types = output_attrs(catalog, &node.type_name);
+    let out_types = driver
+        .output_types()
+        .or_else(|| output_attrs(catalog, &node.type_name));
     let updatable = driver.update_attrs(&args_map.keys().cloned().collect());
     let sensitive_out: BTreeSet<String> = out_types
         .iter()
@@ -111,10 +113,9 @@ pub(super) fn diff_resource(
                 m.insert(k.clone(), Val::Unknown);
             }
         }
+        // Every input is readable on the resource, as in Terraform.
         for (k, v) in args_map {
-            if out_types.as_ref().is_none_or(|t| t.contains_key(k)) {
-                m.insert(k.clone(), v.clone());
-            }
+            m.insert(k.clone(), v.clone());
         }
         m.insert("id".into(), Val::Unknown);
         mark_attrs(m, &sensitive)
@@ -204,7 +205,10 @@ pub(super) fn diff_resource(
         }
         return (Some(change), fresh());
     }
-    let mut current: BTreeMap<String, Val> = match Val::from_json(&prior.outputs) {
+    let mut current: BTreeMap<String, Val> = match Val::from_json(&crate::driver::resource_value(
+        &prior.inputs,
+        &prior.outputs,
+    )) {
         Val::Map(m) => m,
         _ => BTreeMap::new(),
     };
@@ -215,9 +219,7 @@ pub(super) fn diff_resource(
     }
     change.action = Action::Update;
     for (k, v) in args_map {
-        if out_types.as_ref().is_none_or(|t| t.contains_key(k)) {
-            current.insert(k.clone(), v.clone());
-        }
+        current.insert(k.clone(), v.clone());
     }
     (Some(change), mark_attrs(current, &sensitive))
 }
@@ -266,6 +268,16 @@ pub fn task_inputs(args: &serde_json::Value, triggers: &serde_json::Value) -> se
     serde_json::json!({ "args": args, "triggers": triggers })
 }
 
+/// The undo call a task recorded when it ran (`undo` in its recorded inputs), if any.
+pub fn task_undo(inputs: &serde_json::Value) -> Option<crate::driver::Call> {
+    let u = inputs.get("undo")?;
+    Some(crate::driver::Call {
+        server: u.get("server")?.as_str()?.to_string(),
+        tool: u.get("tool")?.as_str()?.to_string(),
+        args: u.get("args").cloned().unwrap_or(serde_json::Value::Null),
+    })
+}
+
 pub(super) fn diff_task(
     node: &Node,
     addr: &str,
@@ -276,8 +288,13 @@ pub(super) fn diff_task(
     let args_map = object(args);
     let (after, after_unknown) = args_json(args_map);
     let recorded = task_inputs(&after, &known_json(triggers));
+    // The undo call recorded beside them is not part of what makes a task run again.
     let same = prior.is_some_and(|p| {
-        args.is_known() && triggers.is_known() && p.inputs == recorded && !p.tainted
+        args.is_known()
+            && triggers.is_known()
+            && p.inputs.get("args") == recorded.get("args")
+            && p.inputs.get("triggers") == recorded.get("triggers")
+            && !p.tainted
     });
     let mut change = Change {
         address: addr.to_string(),
@@ -355,33 +372,67 @@ pub(super) fn read_data(
         return Ok(None);
     };
     let query = driver
-        .data_query(&json)
+        .data_query(&json)?
         .ok_or_else(|| "the type has no tool that reads it".to_string())?;
     let call = query.call();
     let result = reader.call(&call.server, &call.tool, call.args.clone())?;
-    query.pick(result).map(|v| Some(Val::from_json(&v)))
+    driver
+        .data_result(&query, &json, result)
+        .map(|v| Some(Val::from_json(&v)))
 }
 
 /// What becomes of something in the state that is no longer declared, or is destroyed: a
-/// resource is deleted; a data read or a task, which left nothing on a server to delete,
-/// is forgotten.
-pub(super) fn removal_change(addr: &str, r: &ResourceState) -> Change {
+/// resource is deleted (or forgotten, when its type has no delete and its adapter says
+/// it may be forgotten); a data read is forgotten; a task runs the undo call it recorded,
+/// or is forgotten when it has none.
+///
+/// A resource whose adapter has no delete and may not be forgotten is an error (E0409).
+pub(super) fn removal_change(
+    addr: &str,
+    r: &ResourceState,
+    drivers: &Drivers,
+) -> Result<Change, String> {
     let kind = match mcpo_address::Address::parse(addr).map(|a| a.kind) {
         Ok(mcpo_address::Kind::Data) => NodeKind::Data,
         Ok(mcpo_address::Kind::Task) => NodeKind::Task,
         _ => NodeKind::Resource,
     };
     let (action, reason) = match kind {
-        NodeKind::Resource => (Action::Delete, None),
+        NodeKind::Resource => {
+            let driver = drivers.get(&r.server, &r.type_name);
+            // A type the server's tools should cover (the convention) is deleted through
+            // them; when the tool is missing the executor says so and calls nothing.
+            if driver.supports(crate::driver::Op::Delete) || !driver.declared() {
+                (Action::Delete, None)
+            } else if driver.forgets() {
+                (
+                    Action::Forget,
+                    Some(
+                        "its adapter has no `delete` (`forget_on_delete`): it stays on the server",
+                    ),
+                )
+            } else {
+                return Err(format!(
+                    "{addr} cannot be deleted: `{}.{}` has no `delete`",
+                    r.server, r.type_name
+                ));
+            }
+        }
         NodeKind::Data => (Action::Forget, Some("a data read leaves nothing to delete")),
-        NodeKind::Task => (Action::Forget, Some("a task's call is not undone")),
+        NodeKind::Task if crate::lower::task_undo(&r.inputs).is_some() => {
+            (Action::Delete, Some("runs its recorded `undo` call"))
+        }
+        NodeKind::Task => (
+            Action::Forget,
+            Some("a task without `undo` is not undone, only forgotten"),
+        ),
     };
-    Change {
+    Ok(Change {
         id: Some(r.id.clone()),
         sensitive: r.sensitive.clone(),
         reasons: reason.map(str::to_string).into_iter().collect(),
         ..Change::new(addr, kind, action, &r.server, &r.type_name)
-    }
+    })
 }
 
 /// Orders the deletes of a plan: a resource is deleted only after everything that depends

@@ -39,7 +39,7 @@ use diff::*;
 use lookup::ProgramLookup;
 use walk::*;
 
-pub use diff::task_inputs;
+pub use diff::{task_inputs, task_undo};
 
 /// Values of finished nodes, by instance address (a resource's value is its outputs
 /// object, `id` included).
@@ -144,7 +144,14 @@ pub struct PlanInputs<'a> {
 }
 
 const RESOURCE_META: &[&str] = &["count", "for_each", "depends_on", "provider"];
-const TASK_META: &[&str] = &["count", "for_each", "depends_on", "triggers"];
+const TASK_META: &[&str] = &[
+    "count",
+    "for_each",
+    "depends_on",
+    "triggers",
+    "failed_when",
+    "undo",
+];
 const META_BLOCKS: &[&str] = &["lifecycle", "wait_for"];
 
 fn attr<'a>(block: &'a Block, name: &str) -> Option<&'a Expr> {
@@ -337,7 +344,10 @@ pub fn plan(
             }
             for (addr, r) in &inputs.state.resources {
                 if !program.instances.contains_key(addr) {
-                    changes.push(removal_change(addr, r));
+                    match removal_change(addr, r, &program.drivers) {
+                        Ok(c) => changes.push(c),
+                        Err(why) => diags.push(undeletable(&program, addr, why, false)),
+                    }
                 }
             }
             for (name_key, node) in &program.nodes {
@@ -376,12 +386,13 @@ pub fn plan(
             }
         }
         PlanMode::Destroy => {
-            changes = inputs
-                .state
-                .resources
-                .iter()
-                .map(|(addr, r)| removal_change(addr, r))
-                .collect();
+            changes = Vec::new();
+            for (addr, r) in &inputs.state.resources {
+                match removal_change(addr, r, &program.drivers) {
+                    Ok(c) => changes.push(c),
+                    Err(why) => diags.push(undeletable(&program, addr, why, true)),
+                }
+            }
             for addr in inputs.state.resources.keys() {
                 if let Some(node) = program
                     .instances
@@ -414,6 +425,7 @@ pub fn plan(
         return Err(diags);
     }
     order_deletes(&mut changes, inputs.state, &program);
+    let notes = no_read_notes(&changes, &program.drivers);
     let variables = program
         .vars
         .iter()
@@ -428,9 +440,54 @@ pub fn plan(
         variables,
         changes,
         outputs,
+        notes,
     };
     sort_changes(&mut plan);
     Ok((program, plan))
+}
+
+/// E0409: a resource that is to be removed or destroyed, whose type has no delete and may
+/// not be forgotten. Points at the adapter when the workspace declares one, else at the
+/// resource's block, else (the block is gone) at nothing in particular.
+fn undeletable(program: &Program, addr: &str, why: String, destroy: bool) -> Diagnostic {
+    let node = program
+        .instances
+        .get(addr)
+        .and_then(|k| program.nodes.get(k));
+    let (file, span) = node.map_or((FileId(0), Span::new(0, 0)), |n| (n.file, n.span));
+    let what = if destroy { "destroy" } else { "removing it" };
+    Diagnostic::error(codes::E0409, file, span, "resource type has no delete")
+        .with_primary_label(why)
+        .with_help(format!(
+            "{what} needs a `delete` in the type's adapter; or say `forget_on_delete = true` in the adapter to leave such resources on the server, or `mcpoc state rm {addr}`"
+        ))
+}
+
+/// One note per resource type in the plan whose adapter declares no read: such resources
+/// have no drift detection. (A convention type whose server lacks the tool is reported
+/// when refresh calls it.)
+fn no_read_notes(changes: &[Change], drivers: &Drivers) -> Vec<String> {
+    let mut types: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for c in changes {
+        if c.kind == NodeKind::Resource && !matches!(c.action, Action::Delete | Action::Forget) {
+            *types
+                .entry((c.server.clone(), c.type_name.clone()))
+                .or_default() += 1;
+        }
+    }
+    types
+        .into_iter()
+        .filter(|((server, ty), _)| {
+            let driver = drivers.get(server, ty);
+            driver.declared() && !driver.supports(crate::driver::Op::Read)
+        })
+        .map(|((server, ty), n)| {
+            format!(
+                "`{server}.{ty}` has no `read`: changes made outside mcpo to its {n} resource{} are not seen (no drift detection)",
+                if n == 1 { "" } else { "s" }
+            )
+        })
+        .collect()
 }
 
 /// Stable order: by wave, then address; no-ops last.

@@ -78,6 +78,70 @@ impl Program {
         eval::eval(t, &self.scope(&lookup, node, ik))
     }
 
+    /// Whether a task's result says its call failed: its `failed_when` (with `self`, its
+    /// arguments, and `result`), else the default of its server's `server` block.
+    /// `Ok(Some(why))` when it failed.
+    pub fn task_failed(
+        &self,
+        address: &str,
+        args: &serde_json::Value,
+        result: &serde_json::Value,
+        values: &Values,
+        io: &dyn Io,
+    ) -> Result<Option<String>, String> {
+        let Some((node, ik)) = self.instance(address) else {
+            return Ok(None);
+        };
+        let Some(cond) = node.block.as_ref().and_then(|b| attr(b, "failed_when")) else {
+            return self.drivers.server_failed(&node.server, result);
+        };
+        let lookup = ProgramLookup {
+            program: self,
+            values: Some(values),
+            io,
+            depth: Cell::new(0),
+        };
+        crate::driver::failed_when(cond, result, |e, r| {
+            let mut scope = self.scope(&lookup, node, ik);
+            scope.self_val = Some(Val::from_json(args));
+            scope.bound.push(("result".into(), r.clone()));
+            eval::eval(e, &scope).map_err(|e| e.message)
+        })
+        .map_err(|m| format!("`failed_when`: {m}"))
+    }
+
+    /// The call a task's `undo` makes (with `self`, its arguments, and `result`), when it
+    /// declares one: recorded when the task runs, made when it is removed or destroyed.
+    pub fn task_undo(
+        &self,
+        address: &str,
+        args: &serde_json::Value,
+        result: &serde_json::Value,
+        values: &Values,
+        io: &dyn Io,
+    ) -> Result<Option<crate::driver::Call>, String> {
+        let Some((node, ik)) = self.instance(address) else {
+            return Ok(None);
+        };
+        let Some(undo) = node.block.as_ref().and_then(|b| attr(b, "undo")) else {
+            return Ok(None);
+        };
+        let lookup = ProgramLookup {
+            program: self,
+            values: Some(values),
+            io,
+            depth: Cell::new(0),
+        };
+        crate::driver::adapter::one_call("`undo`", |tools| {
+            let mut scope = self.scope(&lookup, node, ik);
+            scope.self_val = Some(Val::from_json(args));
+            scope.bound.push(("result".into(), Val::from_json(result)));
+            scope.tools = Some(tools);
+            eval::eval(undo, &scope).map_err(|e| e.message)
+        })
+        .map(Some)
+    }
+
     /// The readiness wait of a resource instance, if it has one.
     pub fn wait_for(&self, address: &str) -> Option<WaitFor> {
         let (node, _) = self.instance(address)?;

@@ -3,14 +3,15 @@
 //! missing attributes).
 
 use super::{
-    Cx, Origin, RESOURCE_META, Scope, TOP_BLOCKS, list_names, obj, optional_all, pattern_resources,
+    ADAPTER_ATTRS, Cx, Origin, RESOURCE_META, Scope, TOP_BLOCKS, list_names, obj, optional_all,
+    pattern_resources,
 };
 use crate::names::{labels, split_type};
 use crate::types::{assignable, describe, element, object_key, parse_type_expr};
 use crate::{names, suggest};
 use mcpo_diagnostics::{Span, codes};
 use mcpo_schema::{Attr, ObjectTy, Ty};
-use mcpo_syntax::ast::{Block, BodyItem, ExprKind};
+use mcpo_syntax::ast::{Block, BodyItem, Expr, ExprKind};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -35,41 +36,88 @@ impl<'db> Cx<'db> {
         self.scope.self_parts = Some((inputs, Ty::object(id)));
         self.scope.tool_calls = true;
         self.scope.vars.push(("result".to_string(), Ty::Any));
+        let header = b.labels.last().map_or(b.ty.span, |l| l.span());
+        if names::attr(b, "create").is_none() {
+            self.error(codes::E0212, header, "adapter has no `create`")
+                .label("an adapter creates its resources with one tool call")
+                .help(
+                    "add `create = <server>::<tool>({ ... })`, its arguments computed from `self`",
+                )
+                .emit();
+        }
         for it in &b.body.items {
             match it {
-                BodyItem::Attribute(a) if a.name.name == "inputs" => {}
-                BodyItem::Attribute(a) if a.name.name == "failed_when" => self.condition(&a.value),
-                BodyItem::Attribute(a) if a.name.name == "id" => {
-                    // The id names the resource in read, update and delete: a string (or
-                    // a number, which converts).
-                    let t = self.infer(&a.value);
-                    if !assignable(&t, &Ty::String) {
-                        self.error(
-                            codes::E0201,
-                            a.value.span,
-                            format!("expected `string`, found {}", describe(&t)),
-                        )
-                        .label("an adapter's `id` must be a string")
-                        .emit();
+                BodyItem::Attribute(a) => match a.name.name.as_str() {
+                    "inputs" => {}
+                    "failed_when" | "gone_when" => self.condition(&a.value),
+                    op @ ("create" | "read" | "update" | "delete" | "list") => {
+                        self.infer(&a.value);
+                        self.one_tool_call(&a.value, op);
                     }
-                }
-                BodyItem::Attribute(a) if a.name.name == "outputs" => {
-                    if !matches!(a.value.kind, ExprKind::Object(_)) {
+                    "id" => {
+                        // The id names the resource in read, update and delete: a string
+                        // (or a number, which converts).
                         let t = self.infer(&a.value);
-                        self.error(
-                            codes::E0201,
-                            a.value.span,
-                            format!("expected an object, found {}", describe(&t)),
-                        )
-                        .label("`outputs` maps each output's name to its expression")
-                        .emit();
-                    } else {
+                        if !assignable(&t, &Ty::String) {
+                            self.error(
+                                codes::E0201,
+                                a.value.span,
+                                format!("expected `string`, found {}", describe(&t)),
+                            )
+                            .label("an adapter's `id` must be a string")
+                            .emit();
+                        }
+                    }
+                    "outputs" => {
+                        let t = self.infer(&a.value);
+                        if !matches!(a.value.kind, ExprKind::Object(_)) {
+                            self.error(
+                                codes::E0201,
+                                a.value.span,
+                                format!("expected an object, found {}", describe(&t)),
+                            )
+                            .label("`outputs` maps each output's name to its expression")
+                            .emit();
+                        }
+                    }
+                    "items" => {
+                        let t = self.infer(&a.value);
+                        if !matches!(
+                            t.strip_sensitive(),
+                            Ty::Any | Ty::List(_) | Ty::Tuple(_) | Ty::Set(_)
+                        ) {
+                            self.error(
+                                codes::E0201,
+                                a.value.span,
+                                format!("expected a list, found {}", describe(&t)),
+                            )
+                            .label(
+                                "`items` is the list result's items, each an object with an `id`",
+                            )
+                            .emit();
+                        }
+                    }
+                    "forget_on_delete" => {
+                        if !matches!(a.value.kind, ExprKind::Bool(_)) {
+                            self.error(codes::E0201, a.value.span, "expected `true` or `false`")
+                                .label("`forget_on_delete` is a literal bool")
+                                .emit();
+                        }
+                    }
+                    other => {
+                        let o = match obj(&ADAPTER_ATTRS
+                            .iter()
+                            .map(|n| (*n, Ty::Any))
+                            .collect::<Vec<_>>())
+                        {
+                            Ty::Object(o) => o,
+                            _ => continue,
+                        };
+                        let origin = Origin::new("the attributes of an `adapter` block");
+                        self.unknown_attribute(other, a.name.span, &o, &origin, &[]);
                         self.infer(&a.value);
                     }
-                }
-                BodyItem::Attribute(a) => {
-                    self.infer(&a.value);
-                }
+                },
                 BodyItem::Block(blk) => {
                     self.error(
                         codes::E0100,
@@ -83,6 +131,44 @@ impl<'db> Cx<'db> {
             }
         }
         self.scope = Scope::default();
+    }
+
+    /// E0212 unless `e` makes exactly one tool call, `server::tool({...})` (it may choose
+    /// between calls with a conditional).
+    pub(super) fn one_tool_call(&mut self, e: &Expr, what: &str) {
+        let mut calls = 0usize;
+        let mut nested = false;
+        names::walk(e, &mut |x| {
+            if let ExprKind::FunctionCall(c) = &x.kind
+                && c.namespace.len() == 1
+            {
+                calls += 1;
+                if c.args.iter().any(|a| {
+                    let mut inner = false;
+                    names::walk(a, &mut |y| {
+                        inner |=
+                            matches!(&y.kind, ExprKind::FunctionCall(c) if c.namespace.len() == 1);
+                    });
+                    inner
+                }) {
+                    nested = true;
+                }
+            }
+        });
+        let direct = matches!(&e.kind, ExprKind::FunctionCall(c) if c.namespace.len() == 1)
+            || matches!(&e.kind, ExprKind::Conditional { .. } | ExprKind::Parens(_));
+        if calls == 0 || nested || !direct {
+            self.error(
+                codes::E0212,
+                e.span,
+                format!("`{what}` is not one tool call"),
+            )
+            .label(
+                "this must be a tool call, `server::tool({ ... })`, or a conditional choosing one",
+            )
+            .help("compute the arguments inside the call; an operation makes exactly one call")
+            .emit();
+        }
     }
 
     pub(super) fn top_block(&mut self, b: &Block) {
@@ -100,8 +186,14 @@ impl<'db> Cx<'db> {
             "function" => self.function(b),
             "runbook" => self.runbook(b),
             "adapter" => self.adapter(b),
-            // Server blocks are evaluated by `servers` (E0303).
-            "server" => {}
+            // Server blocks are evaluated by `servers` (E0303), except their default
+            // `failed_when`, a condition on a tool's `result`.
+            "server" => {
+                if let Some(cond) = names::attr(b, "failed_when") {
+                    self.scope.vars.push(("result".to_string(), Ty::Any));
+                    self.condition(cond);
+                }
+            }
             other => {
                 let hint = suggest::best(other, TOP_BLOCKS.iter().copied()).map(str::to_string);
                 self.error(
@@ -144,6 +236,13 @@ impl<'db> Cx<'db> {
         let Some(label) = b.labels.first() else {
             return;
         };
+        if is_data
+            && let Some((server, tool)) = split_type(label.value())
+            && let Some((input, _)) = self.data_tool(server, tool)
+        {
+            self.data_on_tool(b, server, tool, input);
+            return;
+        }
         let resolved = self.resource_type(label, what);
         let (input, output, origin) = match &resolved {
             Some((server, ty, Some((input, output, origin)))) => (
@@ -171,6 +270,31 @@ impl<'db> Cx<'db> {
             RESOURCE_META,
             b.labels.first().map_or(b.ty.span, |l| l.span()),
         );
+        self.meta_blocks(&b.body.items);
+    }
+
+    /// A `data` block whose type is a read-only tool: its attributes are the tool's
+    /// arguments, its value the tool's result.
+    fn data_on_tool(&mut self, b: &Block, server: &str, tool: &str, input: Ty) {
+        let label_span = b.labels.first().map_or(b.ty.span, |l| l.span());
+        if !self.read_only(server, tool) {
+            self.error(
+                codes::E0211,
+                label_span,
+                format!("`{server}` tool `{tool}` is not read-only"),
+            )
+            .label("a `data` block reads at plan time; its tools must not change anything")
+            .help(format!(
+                "call it from a `task`, or if it only reads, add `read_only_tools = [\"{tool}\"]` to `server \"{server}\"`"
+            ))
+            .emit();
+        }
+        self.repetition(b);
+        self.scope.tool_calls = true;
+        self.scope.in_data = true;
+        let origin = Origin::new(format!("the inputSchema of `{server}` tool `{tool}`"))
+            .about_tool(format!("{server}.{tool}"));
+        self.body_against(&b.body.items, &input, &origin, RESOURCE_META, label_span);
         self.meta_blocks(&b.body.items);
     }
 
@@ -303,8 +427,17 @@ impl<'db> Cx<'db> {
                     attr_spans.insert(name, a.name.span);
                     seen.insert(name.to_string());
                     if meta.contains(&name) {
+                        // `failed_when` and `undo` see `result`: checked by their block;
                         // `servers` holds server names, read by `use_servers`.
-                        if !matches!(name, "count" | "for_each" | "depends_on" | "servers") {
+                        if !matches!(
+                            name,
+                            "count"
+                                | "for_each"
+                                | "depends_on"
+                                | "failed_when"
+                                | "undo"
+                                | "servers"
+                        ) {
                             self.infer(&a.value);
                         }
                         continue;
@@ -447,19 +580,48 @@ impl<'db> Cx<'db> {
         let input = self
             .tool_type(server, tool, tool_span, label.span())
             .map(|t| t.0);
+        let output = self
+            .catalog(server)
+            .and_then(|c| c.tools.get(tool))
+            .map_or(Ty::Any, |t| t.output.clone());
         self.repetition(b);
         self.scope.tool_calls = true;
         let origin = Origin::new(format!("the inputSchema of `{server}` tool `{tool}`"))
             .about_tool(format!("{server}.{tool}"));
+        let input = input.unwrap_or(Ty::Any);
         self.body_against(
             &b.body.items,
-            &input.unwrap_or(Ty::Any),
+            &input,
             &origin,
-            &["count", "depends_on", "for_each", "triggers"],
+            &[
+                "count",
+                "depends_on",
+                "for_each",
+                "triggers",
+                "failed_when",
+                "undo",
+            ],
             label.span(),
         );
         if let Some(t) = names::attr(b, "triggers") {
             self.infer(t);
+        }
+        // `failed_when` and `undo` see the task's arguments as `self` and its result as
+        // `result`.
+        let failed = names::attr(b, "failed_when");
+        let undo = names::attr(b, "undo");
+        if failed.is_some() || undo.is_some() {
+            let saved = self.scope.clone();
+            self.scope.self_parts = Some((input, Ty::object(BTreeMap::new())));
+            self.scope.vars.push(("result".to_string(), output));
+            if let Some(f) = failed {
+                self.condition(f);
+            }
+            if let Some(u) = undo {
+                self.infer(u);
+                self.one_tool_call(u, "undo");
+            }
+            self.scope = saved;
         }
         self.meta_blocks(&b.body.items);
     }

@@ -92,9 +92,9 @@ pub fn pattern_output_type<'db>(
 }
 
 /// The (input, output) types of the resource type an `adapter` block defines (key
-/// `adapter.<server>.<type>`): its `inputs`, and its `outputs` (each typed by its
-/// expression, inferred in the adapter's scope: `tostring(result.x)` is a string) plus
-/// `id`. `None` when no adapter defines the type.
+/// `adapter.<server>.<type>`): its `inputs`, and what references read: the inputs, its
+/// `outputs` (each typed by its expression, inferred in the adapter's scope:
+/// `tostring(result.x)` is a string) and `id`. `None` when no adapter defines the type.
 #[salsa::tracked(
     returns(ref),
     cycle_initial = adapter_initial,
@@ -137,7 +137,12 @@ fn adapter_type_of<'db>(
         }
         _ => None,
     };
-    let mut attrs = BTreeMap::new();
+    // Every input is readable on the resource (as in Terraform); an output of the same
+    // name (the value the server reports) wins.
+    let mut attrs = match d.ty.strip_sensitive() {
+        Ty::Object(o) => o.attrs.clone(),
+        _ => BTreeMap::new(),
+    };
     for o in &d.outputs {
         let t = match &inferred {
             Some(Ty::Object(obj)) => obj.attrs.get(o).map_or(Ty::Any, |a| a.ty.clone()),

@@ -38,6 +38,22 @@ pub const TOP_BLOCKS: &[&str] = &[
     "task", "use", "variable",
 ];
 
+/// The attributes an `adapter` block may hold.
+pub const ADAPTER_ATTRS: &[&str] = &[
+    "inputs",
+    "create",
+    "read",
+    "update",
+    "delete",
+    "list",
+    "failed_when",
+    "gone_when",
+    "id",
+    "outputs",
+    "items",
+    "forget_on_delete",
+];
+
 /// Attributes and blocks every resource may have besides its schema's.
 pub const RESOURCE_META: &[&str] = &["count", "depends_on", "for_each", "lifecycle", "wait_for"];
 

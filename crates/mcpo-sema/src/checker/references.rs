@@ -390,12 +390,10 @@ impl<'db> Cx<'db> {
             return Ty::Any;
         };
         let (input, output) = if prefix == "task" {
-            let out = self
-                .catalog(&server.name)
+            // A task's value is its tool's result; its arguments are not part of it.
+            self.catalog(&server.name)
                 .and_then(|c| c.tools.get(&ty.name))
-                .map(|t| t.output.clone())
-                .unwrap_or(Ty::Any);
-            (Ty::Any, out)
+                .map_or((Ty::Any, Ty::Any), |t| (t.input.clone(), t.output.clone()))
         } else {
             match self.adapter_type(&server.name, &ty.name) {
                 Some(pair) => pair,
@@ -403,8 +401,17 @@ impl<'db> Cx<'db> {
                     .catalog(&server.name)
                     .and_then(|c| c.resource_types.get(&ty.name))
                 {
+                    // Every input is readable on a resource, as in Terraform; what the
+                    // server reports wins where both have an attribute. A data block
+                    // reads what the server reports only.
+                    Some(rt) if prefix.is_empty() => {
+                        (rt.input.clone(), readable(&rt.input, &rt.output))
+                    }
                     Some(rt) => (rt.input.clone(), rt.output.clone()),
-                    None => (Ty::Any, Ty::Any),
+                    None => match self.data_tool_output(prefix, &server.name, &ty.name) {
+                        Some(out) => (Ty::Any, out),
+                        None => (Ty::Any, Ty::Any),
+                    },
                 },
             }
         };
@@ -479,9 +486,9 @@ impl<'db> Cx<'db> {
                     self.error(
                         codes::E0110,
                         name.span,
-                        format!("`{}` is an input, not an output", name.name),
+                        format!("`{}` is an argument, not part of the result", name.name),
                     )
-                    .label("the server does not return it, so it cannot be read back")
+                    .label("a task's value is its tool's result; its arguments are not in it")
                     .help("read the value from where it comes from (a variable or a local) instead")
                     .emit();
                     return Ty::Any;
@@ -612,5 +619,22 @@ impl<'db> Cx<'db> {
             .label(format!("the index must be a {want}"))
             .emit();
         }
+    }
+}
+
+/// What references read on a resource: its inputs and its outputs (the output's type
+/// wins where both have an attribute). Anything but two object types stays the output.
+fn readable(input: &Ty, output: &Ty) -> Ty {
+    match (input.strip_sensitive(), output.strip_sensitive()) {
+        (Ty::Object(i), Ty::Object(o)) => {
+            let mut attrs = i.attrs.clone();
+            for (k, a) in &o.attrs {
+                attrs.insert(k.clone(), a.clone());
+            }
+            let mut merged = (**o).clone();
+            merged.attrs = attrs;
+            Ty::Object(std::sync::Arc::new(merged))
+        }
+        _ => output.clone(),
     }
 }

@@ -49,6 +49,30 @@ impl<'db> Cx<'db> {
         names.into_iter().collect()
     }
 
+    /// The tool a `data` block reads when its type names one of the server's tools rather
+    /// than a resource type (`data "fs.read_text_file" "motd"`): its (input, output).
+    pub(super) fn data_tool(&mut self, server: &str, ty: &str) -> Option<(Ty, Ty)> {
+        if self.adapter_type(server, ty).is_some() {
+            return None;
+        }
+        let cat = self.catalog(server)?;
+        if cat.resource_types.contains_key(ty) {
+            return None;
+        }
+        cat.tools
+            .get(ty)
+            .map(|t| (t.input.clone(), t.output.clone()))
+    }
+
+    /// What a reference `data.<server>.<tool>.<name>` reads when the data block reads a
+    /// tool: the tool's result.
+    pub(super) fn data_tool_output(&mut self, prefix: &str, server: &str, ty: &str) -> Option<Ty> {
+        if prefix != "data" {
+            return None;
+        }
+        self.data_tool(server, ty).map(|(_, o)| o)
+    }
+
     /// Checks a `"<server>.<type>"` label; returns the server's catalog and the type's
     /// input and output types when they are known.
     pub(super) fn resource_type(

@@ -99,7 +99,8 @@ fn every_nesting_construct_is_bounded_in_check_and_plan() {
                 let code = run.code;
                 assert!(
                     matches!(code, Some(0 | 1)),
-                    "{what} x{n}, {args:?}: ended with {code:?}"
+                    "{what} x{n}, {args:?}: ended with {code:?}: {}",
+                    run.tail()
                 );
                 assert_eq!(
                     run.output.contains("E0007"),

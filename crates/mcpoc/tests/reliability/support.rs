@@ -41,17 +41,15 @@ pub fn mcpoc(dir: &Path, args: &[&str]) -> Run {
 }
 
 impl Run {
+    /// The last 2,000 characters of the output, for a failure message.
+    pub fn tail(&self) -> String {
+        let chars: Vec<char> = self.output.chars().collect();
+        chars[chars.len().saturating_sub(2_000)..].iter().collect()
+    }
+
     /// Panics unless the run exited with `want` (not a signal) and printed `needle`.
     pub fn expect(&self, what: &str, want: i32, needle: &str) {
-        let tail: String = self
-            .output
-            .chars()
-            .rev()
-            .take(2_000)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
+        let tail = self.tail();
         assert_eq!(self.code, Some(want), "{what}: {tail}");
         assert!(
             self.output.contains(needle),

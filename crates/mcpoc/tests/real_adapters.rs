@@ -1,0 +1,499 @@
+//! Real third-party MCP servers as resource providers, end to end through `mcpoc`: the
+//! standard library's adapters for `@modelcontextprotocol/server-memory` and
+//! `@modelcontextprotocol/server-filesystem` (npm, installed by
+//! `scripts/install-test-servers.sh`), applied, planned again, changed outside mcpo and
+//! destroyed; and tasks on them that tell the truth (a failure in the body or `isError`
+//! fails the step, a removed task is undone or forgotten, never "deleted" through a tool
+//! that does not exist). What the servers hold is checked in their own files.
+
+mod deploy_support;
+mod twins_support;
+
+use deploy_support::Ws;
+use serde_json::Value;
+use std::path::PathBuf;
+
+/// The start command of an npm server of the test-server cache, or `None` (the test is
+/// skipped, unless `MCPO_REQUIRE_TEST_SERVERS` is set).
+fn npm_server(bin: &str) -> Option<String> {
+    let base = std::env::var_os("MCPO_TEST_SERVERS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/mcpo-test-servers")
+        });
+    let path = base.join("node_modules/.bin").join(bin);
+    if path.exists() {
+        return Some(path.display().to_string());
+    }
+    assert!(
+        std::env::var("MCPO_REQUIRE_TEST_SERVERS").is_err(),
+        "{} is missing (run scripts/install-test-servers.sh)",
+        path.display()
+    );
+    eprintln!(
+        "skipped: {} is not installed (run scripts/install-test-servers.sh)",
+        path.display()
+    );
+    None
+}
+
+/// The memory server's graph file, one JSON object per line.
+fn graph(ws: &Ws) -> Vec<Value> {
+    std::fs::read_to_string(ws.path().join("memory.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+/// The names of the graph's entities, and its relations as `from|type|to`.
+fn graph_names(ws: &Ws) -> (Vec<String>, Vec<String>) {
+    let mut entities = Vec::new();
+    let mut relations = Vec::new();
+    for v in graph(ws) {
+        match v["type"].as_str() {
+            Some("entity") => entities.push(format!(
+                "{}:{}",
+                v["name"].as_str().unwrap_or(""),
+                v["entityType"].as_str().unwrap_or("")
+            )),
+            Some("relation") => relations.push(format!(
+                "{}|{}|{}",
+                v["from"].as_str().unwrap_or(""),
+                v["relationType"].as_str().unwrap_or(""),
+                v["to"].as_str().unwrap_or("")
+            )),
+            _ => {}
+        }
+    }
+    entities.sort();
+    relations.sort();
+    (entities, relations)
+}
+
+/// A workspace with the standard library's memory adapters and a memory server whose
+/// graph lives in the workspace (one call at a time: the server rewrites its whole file
+/// on every change, so concurrent writes would lose one another).
+fn memory_ws(body: &str) -> Option<Ws> {
+    let memory = npm_server("mcp-server-memory")?;
+    let ws = Ws::copy_of("stdlib/adapters/server-memory");
+    let file = ws.path().join("memory.jsonl");
+    ws.write(
+        "main.mcpo",
+        &format!(
+            "server \"memory\" {{\n  command         = \"{memory}\"\n  max_concurrency = 1\n  env             = {{ MEMORY_FILE_PATH = \"{}\" }}\n}}\n\n{body}",
+            file.display()
+        ),
+    );
+    ws.pull();
+    Some(ws)
+}
+
+const PEOPLE: &str = r#"
+resource "memory.entity" "alice" {
+  name = "alice"
+  kind = "person"
+}
+
+resource "memory.entity" "bob" {
+  name         = "bob"
+  kind         = "person"
+  observations = ["knows ${memory.entity.alice.kind}s"]
+}
+
+resource "memory.relation" "knows" {
+  from          = memory.entity.alice.name
+  to            = memory.entity.bob.id
+  relation_type = "knows"
+}
+
+output "bob_says" {
+  value = memory.entity.bob.observations
+}
+
+output "relation" {
+  value = memory.relation.knows.id
+}
+"#;
+
+#[test]
+fn memory_adapters_apply_replan_see_drift_and_destroy() {
+    let Some(ws) = memory_ws(PEOPLE) else { return };
+    ws.run(&["check"]).expect_code(0);
+    let applied = ws.apply_ok();
+    assert!(applied.stdout.contains("3 created"), "{}", applied.both());
+    assert!(
+        applied.stdout.contains(r#"bob_says = ["knows persons"]"#),
+        "an adapter output read through a reference: {}",
+        applied.both()
+    );
+    assert_eq!(
+        graph_names(&ws),
+        (
+            vec!["alice:person".to_string(), "bob:person".to_string()],
+            vec!["alice|knows|bob".to_string()]
+        )
+    );
+
+    // Planned again: nothing to do.
+    let again = ws.run(&["plan", "--detailed-exitcode"]);
+    again.expect_code(0);
+    assert!(again.stdout.contains("No changes."), "{}", again.both());
+
+    // A relation removed outside mcpo is seen (the adapter's `gone_when`) and planned back.
+    let kept: Vec<String> = graph(&ws)
+        .into_iter()
+        .filter(|v| v["type"] != "relation")
+        .map(|v| v.to_string())
+        .collect();
+    ws.write("memory.jsonl", &kept.join("\n"));
+    let drift = ws.run(&["plan", "--detailed-exitcode"]);
+    drift.expect_code(2);
+    assert!(
+        drift.stdout.contains("+ memory.relation.knows  (create)"),
+        "{}",
+        drift.both()
+    );
+    assert!(
+        drift
+            .stderr
+            .contains("memory.relation.knows: deleted outside mcpo"),
+        "{}",
+        drift.both()
+    );
+    ws.apply_ok();
+    assert_eq!(graph_names(&ws).1, vec!["alice|knows|bob".to_string()]);
+
+    // The server has no update: a changed input replaces the entity.
+    ws.edit(
+        "main.mcpo",
+        "name         = \"bob\"\n  kind         = \"person\"",
+        "name         = \"bob\"\n  kind         = \"robot\"",
+    );
+    let replace = ws.run(&["plan"]);
+    replace.expect_code(0);
+    assert!(
+        replace.stdout.contains("-/+ memory.entity.bob"),
+        "{}",
+        replace.both()
+    );
+    ws.apply_ok();
+    assert!(
+        graph_names(&ws).0.contains(&"bob:robot".to_string()),
+        "{:?}",
+        graph_names(&ws)
+    );
+
+    // A data block reads an entity through the adapter's `read`, another reads a
+    // read-only tool directly.
+    ws.write(
+        "data.mcpo",
+        r#"
+data "memory.entity" "alice" {
+  id = "alice"
+}
+
+data "memory.search_nodes" "people" {
+  query = "person"
+}
+
+output "alice_kind" {
+  value = data.memory.entity.alice.kind
+}
+
+output "people" {
+  value = [for e in data.memory.search_nodes.people.entities : e.name]
+}
+"#,
+    );
+    let read = ws.apply_ok();
+    assert!(
+        read.stdout.contains(r#"alice_kind = "person""#)
+            && read.stdout.contains(r#"people     = ["alice", "bob"]"#),
+        "{}",
+        read.both()
+    );
+
+    // Destroy removes everything from the server and from the state.
+    let destroyed = ws.run(&["destroy", "--auto-approve"]);
+    destroyed.expect_code(0);
+    assert_eq!(graph_names(&ws), (vec![], vec![]), "{}", destroyed.both());
+    assert_eq!(ws.state_addresses(), Vec::<String>::new());
+}
+
+#[test]
+fn tasks_fail_on_a_failure_in_the_body_or_an_error_and_are_undone_or_forgotten() {
+    let Some(ws) = memory_ws(
+        r#"
+resource "memory.entity" "alice" {
+  name = "alice"
+  kind = "person"
+}
+
+variable "notes" {
+  type    = number
+  default = 2
+}
+
+# Undone by its `undo` call when removed or destroyed.
+task "memory.create_entities" "note" {
+  count    = var.notes
+  entities = [{ name = "note-${count.index}", entityType = "note", observations = [] }]
+  undo     = memory::delete_entities({ entityNames = [for e in self.entities : e.name] })
+}
+
+# No `undo`: removing it forgets it.
+task "memory.add_observations" "seen" {
+  observations = [{ entityName = memory.entity.alice.name, contents = ["seen"] }]
+}
+
+output "notes" {
+  value = [for t in task.memory.create_entities.note : t.entities[0].name]
+}
+"#,
+    ) else {
+        return;
+    };
+    let applied = ws.apply_ok();
+    assert!(
+        applied.stdout.contains(r#"notes = ["note-0", "note-1"]"#),
+        "{}",
+        applied.both()
+    );
+    assert_eq!(
+        graph_names(&ws).0,
+        vec!["alice:person", "note-0:note", "note-1:note"]
+    );
+
+    // One note fewer: its undo runs, nothing else is called.
+    let plan = ws.run(&["plan", "--var", "notes=1"]);
+    plan.expect_code(0);
+    assert!(
+        plan.stdout.contains(
+            "- task.memory.create_entities.note[1]  (delete: runs its recorded `undo` call)"
+        ),
+        "{}",
+        plan.both()
+    );
+    ws.run(&["apply", "--auto-approve", "--var", "notes=1"])
+        .expect_code(0);
+    assert_eq!(graph_names(&ws).0, vec!["alice:person", "note-0:note"]);
+
+    // A task without undo, no longer declared, is forgotten: no `<tool>.delete` is called
+    // (the server has none), and the observation it added stays.
+    ws.edit(
+        "main.mcpo",
+        "task \"memory.add_observations\" \"seen\"",
+        "task \"memory.add_observations\" \"gone\"",
+    );
+    ws.edit(
+        "main.mcpo",
+        "contents = [\"seen\"]",
+        "contents = [\"again\"]",
+    );
+    let forget = ws.run(&["plan", "--var", "notes=1"]);
+    assert!(
+        forget
+            .stdout
+            .contains("task.memory.add_observations.seen  (forget"),
+        "{}",
+        forget.both()
+    );
+    ws.run(&["apply", "--auto-approve", "--var", "notes=1"])
+        .expect_code(0);
+    let alice = graph(&ws)
+        .into_iter()
+        .find(|v| v["name"] == "alice")
+        .expect("alice");
+    assert_eq!(alice["observations"], serde_json::json!(["seen", "again"]));
+    assert!(
+        !ws.state_addresses()
+            .contains(&"task.memory.add_observations.seen".to_string())
+    );
+
+    // A failure reported in the body (`failed_when`) fails the step; the task is not
+    // recorded as run.
+    ws.write(
+        "failing.mcpo",
+        r#"
+task "memory.search_nodes" "nobody" {
+  query       = "nobody-here"
+  failed_when = length(result.entities) == 0
+}
+"#,
+    );
+    let failed = ws.run(&["apply", "--auto-approve", "--var", "notes=1"]);
+    failed.expect_code(1);
+    assert!(
+        failed.stderr.contains("error[E0600]")
+            && failed
+                .stderr
+                .contains("`failed_when` is true for the result"),
+        "{}",
+        failed.both()
+    );
+    assert!(
+        !ws.state_addresses()
+            .contains(&"task.memory.search_nodes.nobody".to_string())
+    );
+
+    // A tool error (`isError`) fails the step too.
+    ws.write(
+        "failing.mcpo",
+        r#"
+task "memory.add_observations" "carol" {
+  observations = [{ entityName = "carol", contents = ["x"] }]
+}
+"#,
+    );
+    let error = ws.run(&["apply", "--auto-approve", "--var", "notes=1"]);
+    error.expect_code(1);
+    assert!(
+        error.stderr.contains("Entity with name carol not found"),
+        "{}",
+        error.both()
+    );
+    assert!(
+        !ws.state_addresses()
+            .contains(&"task.memory.add_observations.carol".to_string())
+    );
+    std::fs::remove_file(ws.path().join("failing.mcpo")).expect("rm");
+
+    // Destroy undoes what has an undo, forgets the rest, and leaves no task in the state.
+    ws.run(&["destroy", "--auto-approve", "--var", "notes=1"])
+        .expect_code(0);
+    assert_eq!(graph_names(&ws), (vec![], vec![]));
+    assert_eq!(ws.state_addresses(), Vec::<String>::new());
+}
+
+#[test]
+fn filesystem_adapters_write_read_back_and_forget_on_destroy() {
+    let Some(fs) = npm_server("mcp-server-filesystem") else {
+        return;
+    };
+    let ws = Ws::copy_of("stdlib/adapters/server-filesystem");
+    let root = ws.path().join("site");
+    std::fs::create_dir_all(&root).expect("mkdir");
+    let root = root.canonicalize().expect("canonical root");
+    ws.write(
+        "main.mcpo",
+        &format!(
+            r#"server "filesystem" {{
+  command = "{fs}"
+  args    = ["{root}"]
+}}
+
+resource "filesystem.directory" "conf" {{
+  path = "{root}/conf"
+}}
+
+resource "filesystem.file" "motd" {{
+  path    = "${{filesystem.directory.conf.path}}/motd"
+  content = "hello"
+}}
+
+data "filesystem.read_text_file" "motd" {{
+  path       = "{root}/README"
+}}
+
+output "motd" {{
+  value = filesystem.file.motd.content
+}}
+
+output "readme" {{
+  value = trimspace(data.filesystem.read_text_file.motd.content)
+}}
+"#,
+            root = root.display()
+        ),
+    );
+    std::fs::write(root.join("README"), "read me\n").expect("write");
+    ws.pull();
+    let applied = ws.apply_ok();
+    assert!(
+        applied.stdout.contains(r#"motd   = "hello""#)
+            && applied.stdout.contains(r#"readme = "read me""#),
+        "outputs are read back, not the write's message: {}",
+        applied.both()
+    );
+    let motd = root.join("conf/motd");
+    assert_eq!(std::fs::read_to_string(&motd).expect("motd"), "hello");
+    ws.run(&["plan", "--detailed-exitcode"]).expect_code(0);
+
+    // A change outside mcpo is drift: the file is written back in place.
+    std::fs::write(&motd, "changed").expect("write");
+    let drift = ws.run(&["plan", "--detailed-exitcode"]);
+    drift.expect_code(2);
+    assert!(
+        drift
+            .stdout
+            .contains("~ filesystem.file.motd  (update in place)"),
+        "{}",
+        drift.both()
+    );
+    ws.apply_ok();
+    assert_eq!(std::fs::read_to_string(&motd).expect("motd"), "hello");
+
+    // A file deleted outside mcpo (the server's ENOENT, through `gone_when`) is created
+    // again.
+    std::fs::remove_file(&motd).expect("rm");
+    let gone = ws.run(&["plan", "--detailed-exitcode"]);
+    gone.expect_code(2);
+    assert!(
+        gone.stdout.contains("+ filesystem.file.motd  (create)"),
+        "{}",
+        gone.both()
+    );
+    ws.apply_ok();
+
+    // The server cannot delete: destroy forgets, says so, and the files stay.
+    let destroyed = ws.run(&["destroy", "--auto-approve"]);
+    destroyed.expect_code(0);
+    assert!(
+        destroyed.stdout.contains("2 forgotten")
+            && destroyed.stderr.contains("filesystem.file.motd: forgot"),
+        "{}",
+        destroyed.both()
+    );
+    assert!(motd.is_file());
+    assert_eq!(ws.state_addresses(), Vec::<String>::new());
+}
+
+#[test]
+fn destroying_a_type_without_delete_is_refused_with_e0409() {
+    let Some(ws) = memory_ws(
+        r#"
+# Creates only: the server keeps what it makes, and mcpo does not pretend otherwise.
+adapter "memory" "tag" {
+  inputs = object({ name = string })
+  create = memory::create_entities({ entities = [{ name = self.name, entityType = "tag", observations = [] }] })
+  id     = self.name
+}
+
+resource "memory.tag" "t" {
+  name = "t1"
+}
+"#,
+    ) else {
+        return;
+    };
+    let applied = ws.apply_ok();
+    assert!(
+        applied.stderr.is_empty() || !applied.stderr.contains("error"),
+        "{}",
+        applied.both()
+    );
+    let plan = ws.run(&["plan"]);
+    assert!(
+        plan.stdout.contains("`memory.tag` has no `read`"),
+        "the plan says once that the type has no drift detection: {}",
+        plan.both()
+    );
+    let refused = ws.run(&["destroy", "--auto-approve"]);
+    refused.expect_code(1);
+    assert_eq!(graph_names(&ws).0, vec!["t1:tag"]);
+    assert_eq!(ws.state_addresses(), vec!["memory.tag.t".to_string()]);
+    insta::assert_snapshot!("e0409_destroy_without_delete", refused.stderr);
+}
