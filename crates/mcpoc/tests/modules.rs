@@ -438,7 +438,8 @@ fn stdlib_pages_are_what_doc_says() {
     let mut names: Vec<String> = std::fs::read_dir(repo.join("stdlib"))
         .expect("stdlib")
         .flatten()
-        .filter(|e| e.path().is_dir())
+        // A module is a directory with its `mcpo.toml` (`stdlib/adapters/` holds adapters).
+        .filter(|e| e.path().join("mcpo.toml").is_file())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
