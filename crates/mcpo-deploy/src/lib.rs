@@ -14,6 +14,7 @@
 //! - [`planfile`]: saved plans and the rule that a saved plan fits only the state it was
 //!   made from;
 //! - [`query`]: what the state holds;
+//! - [`patterns`]: the patterns a workspace can `use`, with their params and outputs;
 //! - [`pull`]: the servers a workspace knows, their schemas pulled and locked, their
 //!   health;
 //! - [`scaffold`]: a new workspace; [`fix`]: the checker's suggestions applied.
@@ -30,6 +31,7 @@ pub mod files;
 pub mod fix;
 mod io;
 pub mod load;
+pub mod patterns;
 pub mod planfile;
 pub mod pull;
 pub mod query;

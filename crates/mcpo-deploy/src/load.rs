@@ -211,11 +211,11 @@ pub struct CheckReport {
 /// they point into. Deployment templates are checked as the source they convert to, with
 /// a label on the template. With `syntax_only`, only syntax. A file named in `overrides`
 /// is checked with that text instead of what is on disk (to check edits before writing
-/// them).
+/// them); one that is not on disk is checked as if it were.
 pub fn check_paths(
     paths: &[PathBuf],
     syntax_only: bool,
-    overrides: &std::collections::BTreeMap<PathBuf, String>,
+    overrides: &BTreeMap<PathBuf, String>,
 ) -> Result<CheckReport, Problem> {
     let found = files::collect(paths).map_err(|e| Problem::uncoded(e.0).usage())?;
     let root = root_of(paths);
@@ -223,11 +223,7 @@ pub fn check_paths(
     let mut diags = Vec::new();
     let mut loaded =
         files::load(&found, &mut sources, &mut diags).map_err(|e| Problem::uncoded(e).usage())?;
-    for file in &mut loaded {
-        if let Some(text) = overrides.get(&file.path) {
-            file.id = sources.add(sources.name(file.id).to_string(), text.clone());
-        }
-    }
+    apply_overrides(&mut loaded, &mut sources, overrides);
     let modules = modules_of(&root, &mut loaded, &mut sources);
     let checked_files: Vec<(PathBuf, FileId)> = loaded
         .iter()
@@ -296,8 +292,19 @@ fn sources_of(
 /// Loads and checks the workspace at `root` as `mcpoc check` does. With errors: the
 /// diagnostics (warnings too) and E0630.
 pub fn load(root: &Path) -> Result<Checked, DeployError> {
+    load_with(root, &BTreeMap::new())
+}
+
+/// Loads and checks the workspace at `root` as [`load`] does, with the files named in
+/// `overrides` (paths as `root.join(name)`) holding the given texts instead of what is on
+/// disk; a file that is not on disk is added. So an edit can be checked and planned before
+/// it is written.
+pub fn load_with(
+    root: &Path,
+    overrides: &BTreeMap<PathBuf, String>,
+) -> Result<Checked, DeployError> {
     let found = files::collect(&[root.to_path_buf()]).map_err(|e| Problem::uncoded(e.0).usage())?;
-    if found.is_empty() {
+    if found.is_empty() && overrides.is_empty() {
         return Err(Problem::new(
             codes::E0630,
             format!("no .mcpo files under `{}`", root.display()),
@@ -310,6 +317,7 @@ pub fn load(root: &Path) -> Result<Checked, DeployError> {
     let mut diags = Vec::new();
     let mut loaded =
         files::load(&found, &mut sources, &mut diags).map_err(|e| Problem::uncoded(e).usage())?;
+    apply_overrides(&mut loaded, &mut sources, overrides);
     let modules = modules_of(root, &mut loaded, &mut sources);
     // Deployment templates (`*.mcpo.json`) are planned as the source they convert to.
     let (ids, _) = sources_of(root, &loaded, &mut sources, &mut diags);
@@ -338,6 +346,29 @@ fn modules_of(
     let mut modules = mcpo_modules::load_modules(root, &texts);
     mcpo_modules::register(&mut modules, sources);
     modules
+}
+
+/// Replaces the texts of the loaded files named in `overrides` and adds the ones that are
+/// not loaded (sorted with the others by path).
+fn apply_overrides(
+    loaded: &mut Vec<files::Loaded>,
+    sources: &mut Sources,
+    overrides: &BTreeMap<PathBuf, String>,
+) {
+    for (path, text) in overrides {
+        match loaded.iter_mut().find(|f| &f.path == path) {
+            Some(file) => {
+                file.id = sources.add(sources.name(file.id).to_string(), text.clone());
+                file.utf8 = true;
+            }
+            None => loaded.push(files::Loaded {
+                path: path.clone(),
+                id: sources.add(files::display_name(path), text.clone()),
+                utf8: true,
+            }),
+        }
+    }
+    loaded.sort_by(|a, b| a.path.cmp(&b.path));
 }
 
 /// Checks a workspace given as `(name, text)` pairs (the sources embedded in a saved

@@ -8,6 +8,28 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+/// A problem as shown to people:
+///
+/// ```text
+/// error[E0631]: the saved plan is out of date
+///   the plan was made from state serial 3; the state is now at serial 5
+///   help: run `mcpoc plan --out plan.json` again and apply the new plan
+/// ```
+pub fn problem(p: &crate::Problem) -> String {
+    let Some(code) = p.code else {
+        return format!("error: {}\n", p.detail);
+    };
+    let summary = code.info().map_or("error", |i| i.summary);
+    let mut out = format!("error[{code}]: {summary}\n");
+    for line in p.detail.lines() {
+        out.push_str(&format!("  {line}\n"));
+    }
+    if let Some(help) = &p.help {
+        out.push_str(&format!("  help: {help}\n"));
+    }
+    out
+}
+
 /// Shows a duration like `0.4s`, `12s`, `2m05s`.
 pub fn elapsed(d: Duration) -> String {
     let s = d.as_secs_f64();

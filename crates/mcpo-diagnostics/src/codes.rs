@@ -357,6 +357,15 @@ codes! {
     /// `mcpoc import` to an address the workspace does not declare.
     E0637 = "import address not declared",
         "`mcpoc import ADDR ID` records an existing resource under the address of a `resource` block of the workspace, so that mcpo manages it from then on. The address must name a managed resource instance that the workspace declares (`aws.vpc.main`, `aws.vpc.web[0]`, `aws.vpc.web[\"a\"]`); data reads, tasks and outputs cannot be imported.\n\n```sh\nmcpoc import aws.vpc.mian vpc-0a1b2c3d   # no such block\n```\n\nDeclare the block first, then import to its address.";
+    /// `apply` of a plan id that `mcpoc serve` never made.
+    E0638 = "unknown plan id",
+        "`mcpoc serve` gives every plan it makes (the `plan`, `modify` and `destroy` tools) a `plan_id` of 12 hex digits and keeps the plan under `.mcpo/serve/plans/`. `apply` and `mcpoc approve` take that id; this one names no plan of the workspace (mistyped, made in another workspace, or made up).\n\n```text\nerror[E0638]: unknown plan id\n  there is no plan `0123456789ab` in this workspace\n```\n\nMake a plan with the `plan` tool and apply the `plan_id` it returns.";
+    /// A person declined a plan.
+    E0639 = "the plan was not approved",
+        "A plan made through `mcpoc serve` runs only after a person approves that exact plan: in the MCP client's approval dialog (elicitation), or with `mcpoc approve PLAN_ID` in a terminal. The person declined or dismissed the dialog, so nothing was changed.\n\n```text\nerror[E0639]: the plan was not approved\n  the approval of plan `0123456789ab` was declined; nothing was changed\n```\n\nChange what the person objected to, make a new plan and ask again.";
+    /// The workspace files changed after a plan was made.
+    E0640 = "the workspace changed since the plan",
+        "A plan made through `mcpoc serve` is a plan of the workspace's files as they were when it was made. A file was edited, added or removed since (by a person, another plan's apply, `mcpoc fmt`), so the plan may no longer say what applying the workspace would do; nothing was changed.\n\n```text\nerror[E0640]: the workspace changed since the plan\n  the workspace's files changed after plan `0123456789ab` was made; nothing was changed\n```\n\nMake a new plan and apply that.";
     /// A variable that nothing reads.
     W0001 = "unused variable",
         "A `variable` that no expression reads (`var.<name>`) is probably left over or misspelt where it is used.\n\n```hcl\nvariable \"region\" { default = \"eu-west-1\" }   # never read\n```\n\nRemove it, or read it where it was meant to be used.";

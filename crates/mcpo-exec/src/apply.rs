@@ -287,6 +287,17 @@ impl<'a> Ctx<'a> {
         self.lock_values().remove(address);
     }
 
+    /// `e` without the step's sensitive values (a server may quote what it rejects).
+    fn redact(&self, step: &Step, e: ExecError) -> ExecError {
+        if step.sensitive.is_empty() {
+            return e;
+        }
+        match self.args(step) {
+            Ok(args) => e.redact(&args, &step.sensitive),
+            Err(_) => e,
+        }
+    }
+
     fn args(&self, step: &Step) -> Result<Value, ExecError> {
         let values = self.lock_values();
         self.eval.args(&step.address, &values).map_err(|e| {
@@ -336,6 +347,7 @@ impl<'a> Ctx<'a> {
             }
             Action::NoOp => Ok(()),
         };
+        let result = result.map_err(|e| self.redact(step, e));
         match &result {
             Ok(()) => self.events.send(
                 &step.address,

@@ -61,6 +61,51 @@ impl ExecError {
     }
 }
 
+impl ExecError {
+    /// The same error with every occurrence of a sensitive value of the step replaced
+    /// (servers often quote the arguments they reject). `sensitive` are the step's
+    /// sensitive attributes, `args` its arguments; strings and numbers of fewer than
+    /// three characters are left alone, since replacing them would blank out unrelated
+    /// text while saying next to nothing about the value.
+    pub fn redact(mut self, args: &serde_json::Value, sensitive: &[String]) -> ExecError {
+        let mut secrets = Vec::new();
+        for name in sensitive {
+            if let Some(v) = args.get(name) {
+                leaves(v, &mut secrets);
+            }
+        }
+        // Longest first, so a secret that contains another is replaced whole.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.dedup();
+        for secret in &secrets {
+            let quoted = serde_json::to_string(secret).unwrap_or_default();
+            let escaped = quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or("");
+            for text in [Some(&mut self.message), self.help.as_mut()]
+                .into_iter()
+                .flatten()
+            {
+                for form in [secret.as_str(), escaped] {
+                    if !form.is_empty() && text.contains(form) {
+                        *text = text.replace(form, mcpo_state::REDACTED);
+                    }
+                }
+            }
+        }
+        self
+    }
+}
+
+/// The strings and numbers inside `v` with three characters or more.
+fn leaves(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) if s.chars().count() >= 3 => out.push(s.clone()),
+        serde_json::Value::Number(n) if n.to_string().len() >= 3 => out.push(n.to_string()),
+        serde_json::Value::Array(items) => items.iter().for_each(|x| leaves(x, out)),
+        serde_json::Value::Object(m) => m.values().for_each(|x| leaves(x, out)),
+        _ => {}
+    }
+}
+
 impl std::fmt::Display for ExecError {
     /// `error[E0600]: aws.vpc.main: server `aws`, tool `vpc.create`: ...`, then the help
     /// on its own line.

@@ -294,6 +294,16 @@ fn approver(auto: bool) -> &'static dyn Approver {
     if auto { &AutoApprove } else { &Prompt }
 }
 
+/// `mcpoc approve [PLAN_ID]`: a person approves a plan made through `mcpoc serve`.
+pub fn approve(args: &mcpo_serve::ApproveArgs) -> u8 {
+    match runtime().map(|rt| rt.block_on(mcpo_serve::approve(args, &Prompt))) {
+        Ok(Ok(answer)) => println!("{}", answer.text()),
+        Ok(Err(p)) => return report::problem(&p),
+        Err(code) => return code,
+    }
+    crate::EXIT_OK
+}
+
 /// `mcpoc plan`.
 pub fn plan(args: PlanArgs) -> u8 {
     let (rt, mut s) = match session(&args.ws, &args.vars, "mcpoc plan") {

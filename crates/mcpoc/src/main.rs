@@ -135,7 +135,8 @@ enum Command {
     Refresh(deploy::RefreshArgs),
     /// Record an existing resource in the state under an address of the workspace.
     Import(deploy::ImportArgs),
-    /// Inspect or edit the state: `list`, `show ADDR`, `rm ADDR`.
+    /// Inspect or edit the state: `list`, `show ADDR`, `rm ADDR`; `audit` shows what AI
+    /// clients planned and applied through `mcpoc serve`.
     State {
         #[command(subcommand)]
         command: state_cmd::StateCommand,
@@ -150,6 +151,11 @@ enum Command {
     /// Publish a module directory into a registry directory: a versioned archive, its
     /// checksum, and the static JSON index.
     Publish(modules::PublishArgs),
+    /// Serve this workspace to AI clients as an MCP server (stdio, or `--http`); a person
+    /// approves every apply. See the book's "AI clients" page.
+    Serve(mcpo_serve::ServeArgs),
+    /// Approve a plan an AI client made through `mcpoc serve` (shows it, asks for `yes`).
+    Approve(mcpo_serve::ApproveArgs),
     /// Run the MCP conformance scenario named in `MCP_CONFORMANCE_SCENARIO` against URL.
     #[command(hide = true)]
     McpConformanceClient {
@@ -197,6 +203,8 @@ fn main() -> ExitCode {
         Command::Doc(args) => modules::doc(args),
         Command::Get(args) => modules::get(args),
         Command::Publish(args) => modules::publish(args),
+        Command::Serve(args) => mcpo_serve::run(args),
+        Command::Approve(args) => deploy::approve(&args),
         Command::Twin(args) => match mcpo_twins::run(args) {
             Ok(()) => EXIT_OK,
             Err(e) => {

@@ -11,25 +11,9 @@ use crate::output::{self, Format};
 use mcpo_deploy::{DeployError, Problem};
 use mcpo_exec::ExecError;
 
-/// A problem as printed.
-pub fn render_problem(p: &Problem) -> String {
-    let Some(code) = p.code else {
-        return format!("error: {}\n", p.detail);
-    };
-    let summary = code.info().map_or("error", |i| i.summary);
-    let mut out = format!("error[{code}]: {summary}\n");
-    for line in p.detail.lines() {
-        out.push_str(&format!("  {line}\n"));
-    }
-    if let Some(help) = &p.help {
-        out.push_str(&format!("  help: {help}\n"));
-    }
-    out
-}
-
 /// Prints a problem on stderr; returns the exit code (2 for usage errors, else 1).
 pub fn problem(p: &Problem) -> u8 {
-    eprint!("{}", render_problem(p));
+    eprint!("{}", mcpo_deploy::render::problem(p));
     if p.usage {
         crate::EXIT_USAGE
     } else {

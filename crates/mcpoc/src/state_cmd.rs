@@ -53,6 +53,12 @@ pub enum StateCommand {
         #[command(flatten)]
         ws: WorkspaceArg,
     },
+    /// The audit journal of `mcpoc serve`: every plan and apply an AI client made, when,
+    /// which client, how it was approved and what came of it.
+    Audit {
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
 }
 
 /// Arguments of `mcpoc output`.
@@ -84,6 +90,13 @@ fn read(ws: &WorkspaceArg) -> Result<State, u8> {
 /// `mcpoc state ...`.
 pub fn state(command: StateCommand) -> u8 {
     match command {
+        StateCommand::Audit { ws } => {
+            print!(
+                "{}",
+                mcpo_serve::store::Store::new(&ws.root()).journal_text()
+            );
+            EXIT_OK
+        }
         StateCommand::List { ws } => {
             let state = match read(&ws) {
                 Ok(s) => s,

@@ -232,6 +232,9 @@ fn variables_come_from_flags_files_and_the_environment() {
         )
         .contains("app-from-flag")
     );
+    // Terraform's single-dash spellings work too.
+    assert!(show(&["-var-file", "prod.json"], &[]).contains("app-from-file"));
+    assert!(show(&["-var=env=from-equals"], &[]).contains("app-from-equals"));
     let bad = ws.run(&["plan", "--var", "env"]);
     bad.expect_code(2);
     assert!(bad.stderr.contains("error[E0633]"), "{}", bad.both());

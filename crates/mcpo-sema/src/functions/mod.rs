@@ -207,6 +207,16 @@ pub fn call(name: &str, args: Vec<Val>, io: &dyn Io) -> Result<Val, String> {
             ));
         }
     }
+    // A function's message may quote its arguments; one of them being sensitive, the
+    // message says which function failed and withholds the rest.
+    let sensitive = args.iter().any(Val::is_sensitive);
+    let withhold = |message: String| {
+        if sensitive {
+            format!("{fname}: fails on a sensitive value (the details would show it)")
+        } else {
+            message
+        }
+    };
     match marks {
         Raw => imp(
             &Args {
@@ -214,12 +224,13 @@ pub fn call(name: &str, args: Vec<Val>, io: &dyn Io) -> Result<Val, String> {
                 vals: args,
             },
             io,
-        ),
+        )
+        .map_err(withhold),
         Deep => {
             let sensitive = args.iter().any(Val::is_sensitive);
             let result = if args.iter().all(Val::is_known) {
                 let vals = args.into_iter().map(unmark_deep).collect();
-                imp(&Args { name: fname, vals }, io)?
+                imp(&Args { name: fname, vals }, io).map_err(withhold)?
             } else {
                 Val::Unknown
             };
@@ -231,7 +242,7 @@ pub fn call(name: &str, args: Vec<Val>, io: &dyn Io) -> Result<Val, String> {
             let result = if vals.iter().any(|a| matches!(a, Val::Unknown)) {
                 Val::Unknown
             } else {
-                imp(&Args { name: fname, vals }, io)?
+                imp(&Args { name: fname, vals }, io).map_err(withhold)?
             };
             Ok(mark_if(result, sensitive))
         }
