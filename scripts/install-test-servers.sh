@@ -14,6 +14,7 @@ want=(
   "@modelcontextprotocol/server-memory"
   "@modelcontextprotocol/server-everything"
   "@modelcontextprotocol/server-filesystem@2026.8.31"
+  "kubernetes-mcp-server@0.0.67"
 )
 missing=()
 for p in "${want[@]}"; do

@@ -16,4 +16,19 @@ if command -v npm >/dev/null 2>&1; then
   export MCPO_TEST_SERVERS MCPO_REQUIRE_TEST_SERVERS=1
 fi
 
+# Debian's PostgreSQL for the state backend's tests, which start a throwaway cluster
+# (initdb in a temporary directory, a free port on 127.0.0.1); required, not skipped.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  echo "installing Debian's PostgreSQL for the state backend's tests (apt-get install postgresql)"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  log="${TMPDIR:-/tmp}/mcpo-apt-postgresql.log"
+  if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+      --no-install-recommends postgresql; } > "$log" 2>&1; then
+    tail -n 30 "$log" >&2
+    echo "apt-get install postgresql failed (log: $log)" >&2
+    exit 1
+  fi
+fi
+export MCPO_REQUIRE_POSTGRES=1
+
 cargo test --workspace --locked "$@"

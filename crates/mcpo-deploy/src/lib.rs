@@ -26,6 +26,7 @@
 #![warn(clippy::unwrap_used, clippy::indexing_slicing)]
 
 pub mod approve;
+pub mod backend;
 mod error;
 pub mod files;
 pub mod fix;

@@ -100,13 +100,15 @@ pub fn refresh_refusal(report: &RefreshReport, purpose: Purpose) -> Option<Probl
 pub struct Session {
     checked: Checked,
     backend: Arc<dyn Backend>,
-    lock: LockGuard,
     state: State,
     vars: BTreeMap<String, String>,
     io: WorkspaceIo,
     drivers: Drivers,
     specs: BTreeMap<String, ServerSpec>,
     conns: Option<Arc<Connections>>,
+    /// Last, so that it is released after the servers are shut down (fields drop in
+    /// order): the next holder never finds them still running.
+    lock: LockGuard,
 }
 
 impl Session {
@@ -120,7 +122,30 @@ impl Session {
         backend: Arc<dyn Backend>,
         command: &str,
     ) -> Result<Session, DeployError> {
-        let lock = backend.lock(LockInfo::current(command))?;
+        Session::open_waiting(checked, vars, backend, command, std::time::Duration::ZERO)
+    }
+
+    /// [`Session::open`] on the backend the workspace declares (its `backend` block, else
+    /// the local file).
+    pub fn open_declared(
+        checked: Checked,
+        vars: BTreeMap<String, String>,
+        command: &str,
+    ) -> Result<Session, DeployError> {
+        let backend = crate::backend::of_checked(&checked)?;
+        Session::open(checked, vars, backend, command)
+    }
+
+    /// [`Session::open`], waiting up to `lock_timeout` for another holder of the lock to
+    /// release it (zero: fail at once, naming the holder).
+    pub fn open_waiting(
+        checked: Checked,
+        vars: BTreeMap<String, String>,
+        backend: Arc<dyn Backend>,
+        command: &str,
+        lock_timeout: std::time::Duration,
+    ) -> Result<Session, DeployError> {
+        let lock = backend.lock_wait(LockInfo::current(command), lock_timeout)?;
         let state = backend.read()?;
         let io = WorkspaceIo::new(checked.root.clone());
         let drivers = mcpo_plan::driver::workspace_drivers(&checked.db, checked.workspace);
@@ -138,9 +163,10 @@ impl Session {
         })
     }
 
-    /// The local state backend of the workspace at `root` (`.mcpo/state/`).
+    /// The local state backend of the workspace at `root` (`.mcpo/state/`), whatever its
+    /// `backend` block says ([`crate::backend::of_checked`] opens the declared one).
     pub fn local_backend(root: &std::path::Path) -> Arc<dyn Backend> {
-        Arc::new(mcpo_state::LocalBackend::new(root))
+        crate::backend::local(root)
     }
 
     /// The checked workspace.

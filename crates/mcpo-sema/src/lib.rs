@@ -18,6 +18,8 @@
 //! - [`file_servers`], [`servers`]: the `server` blocks, evaluated ([`ServerDecl`]: what
 //!   the deployment session starts); [`server_diagnostics`]: invalid blocks and missing
 //!   or stale pulled schemas (E0301-E0303);
+//! - [`backend`]: the `backend` block, evaluated ([`BackendDecl`]: where the state lives),
+//!   and E0511 for an invalid one;
 //! - [`check`]: all of it, the entry point of `mcpoc check` and the language server.
 //!
 //! The evaluator ([`eval`], [`value`], [`functions`], [`Io`]) lives here too: the checker
@@ -28,6 +30,7 @@
 
 #![warn(clippy::unwrap_used, clippy::indexing_slicing)]
 
+mod backend_block;
 mod builtins;
 mod checker;
 pub mod eval;
@@ -43,6 +46,9 @@ pub mod types;
 pub mod value;
 mod workspace;
 
+pub use backend_block::{
+    BACKEND_KINDS, BackendDecl, BackendKind, DEFAULT_STATE_NAME, WorkspaceBackend, backend,
+};
 pub use builtins::{BUILTINS, Sig, lookup};
 pub use checker::{
     ADAPTER_ATTRS, DeclKey, RESOURCE_META, TOP_BLOCKS, adapter_type, local_type, pattern_block,
@@ -109,6 +115,7 @@ pub fn check_semantics(db: &dyn salsa::Database, ws: Workspace) -> Vec<Diagnosti
     }
     out.extend(workspace_diagnostics(db, ws).iter().cloned());
     out.extend(server_diagnostics(db, ws).iter().cloned());
+    out.extend(backend(db, ws).diagnostics.iter().cloned());
     out.extend(module_diagnostics(db, ws));
     out
 }

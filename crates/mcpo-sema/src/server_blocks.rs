@@ -251,7 +251,7 @@ fn pulled_schema(db: &dyn salsa::Database, schema: SchemaFile) -> Result<PulledS
 
 /// What `env("NAME")` reads in a `server` block: the workspace's environment input, and
 /// nothing else (the pre-pass refuses functions that read files or the clock).
-struct EnvIo<'a>(&'a EnvVars);
+pub(crate) struct EnvIo<'a>(pub(crate) &'a EnvVars);
 
 impl Io for EnvIo<'_> {
     fn read_file(&self, path: &str) -> Result<String, String> {
@@ -273,6 +273,46 @@ impl Io for EnvIo<'_> {
 }
 
 const HELP: &str = "server blocks take literals, templates, `env(\"NAME\")` and built-in functions";
+
+/// Which block is evaluated before anything else: the messages say why it may not use
+/// what it uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Early {
+    /// A `server` block.
+    Server,
+    /// The `backend` block.
+    Backend,
+}
+
+impl Early {
+    fn what(self) -> &'static str {
+        match self {
+            Early::Server => "a server block",
+            Early::Backend => "a backend block",
+        }
+    }
+
+    fn why(self) -> &'static str {
+        match self {
+            Early::Server => "servers are declared before anything is evaluated",
+            Early::Backend => "the backend is read before anything is evaluated",
+        }
+    }
+
+    fn why_tools(self) -> &'static str {
+        match self {
+            Early::Server => "servers are declared before any is started",
+            Early::Backend => "the backend is read before any server is started",
+        }
+    }
+
+    fn stable(self) -> &'static str {
+        match self {
+            Early::Server => "a server's declaration must stay the same",
+            Early::Backend => "the backend must be the same on every run",
+        }
+    }
+}
 
 /// One evaluated attribute.
 struct Evaluated<'a> {
@@ -319,7 +359,7 @@ fn server_block(
         if a.name.name == "failed_when" {
             continue;
         }
-        match evaluate(&a.value, &io) {
+        match evaluate(&a.value, &io, Early::Server) {
             Ok(val) => {
                 attrs.insert(
                     &a.name.name,
@@ -360,13 +400,13 @@ fn server_block(
     }
 }
 
-type EvalFailure = (Span, String);
+pub(crate) type EvalFailure = (Span, String);
 
 /// Evaluates one attribute's value: what a server block may not use is refused first,
 /// with a message saying why; then the evaluator runs (an unset environment variable
 /// gives an unknown value, see [`Scope::unset_env_unknown`]).
-fn evaluate(expr: &Expr, io: &EnvIo<'_>) -> Result<Val, EvalFailure> {
-    if let Some(f) = forbidden(expr, &mut Vec::new()) {
+pub(crate) fn evaluate(expr: &Expr, io: &EnvIo<'_>, kind: Early) -> Result<Val, EvalFailure> {
+    if let Some(f) = forbidden(expr, &mut Vec::new(), kind) {
         return Err(f);
     }
     run(expr, io, true)
@@ -382,7 +422,7 @@ fn run(expr: &Expr, io: &EnvIo<'_>, unset_env_unknown: bool) -> Result<Val, Eval
 }
 
 /// Why `expr` is unknown: evaluated again with unset variables as errors, it says which.
-fn why_unknown(expr: &Expr, io: &EnvIo<'_>) -> EvalFailure {
+pub(crate) fn why_unknown(expr: &Expr, io: &EnvIo<'_>) -> EvalFailure {
     match run(expr, io, false) {
         Err(f) => f,
         Ok(_) => (expr.span, "this value is not known".to_string()),
@@ -391,20 +431,18 @@ fn why_unknown(expr: &Expr, io: &EnvIo<'_>) -> EvalFailure {
 
 /// The first thing in `expr` that a server block may not use. `bound` holds the names
 /// of the enclosing `for` expressions.
-fn forbidden(expr: &Expr, bound: &mut Vec<String>) -> Option<EvalFailure> {
+fn forbidden(expr: &Expr, bound: &mut Vec<String>, kind: Early) -> Option<EvalFailure> {
     if let Some(t) = traversal(expr) {
         if !bound.contains(&t.root.name) {
             let shown = address(&t).unwrap_or_else(|| t.root.name.clone());
             return Some((
                 expr.span,
-                format!(
-                    "a server block cannot refer to `{shown}`: servers are declared before anything is evaluated"
-                ),
+                format!("{} cannot refer to `{shown}`: {}", kind.what(), kind.why()),
             ));
         }
         for step in &t.steps {
             if let crate::names::Step::Index(key) = step
-                && let Some(f) = forbidden(key, bound)
+                && let Some(f) = forbidden(key, bound, kind)
             {
                 return Some(f);
             }
@@ -417,16 +455,16 @@ fn forbidden(expr: &Expr, bound: &mut Vec<String>) -> Option<EvalFailure> {
         | ExprKind::Number(_)
         | ExprKind::Variable(_)
         | ExprKind::Error => None,
-        ExprKind::Template(t) => forbidden_parts(&t.parts, bound),
-        ExprKind::Heredoc(h) => forbidden_parts(&h.template.parts, bound),
-        ExprKind::Tuple(items) => items.iter().find_map(|i| forbidden(i, bound)),
+        ExprKind::Template(t) => forbidden_parts(&t.parts, bound, kind),
+        ExprKind::Heredoc(h) => forbidden_parts(&h.template.parts, bound, kind),
+        ExprKind::Tuple(items) => items.iter().find_map(|i| forbidden(i, bound, kind)),
         ExprKind::Object(items) => items.iter().find_map(|i| {
             // A bare name as a key is the key itself, not a reference.
             let key = match crate::types::object_key(&i.key) {
                 Some(_) => None,
-                None => forbidden(&i.key, bound),
+                None => forbidden(&i.key, bound, kind),
             };
-            key.or_else(|| forbidden(&i.value, bound))
+            key.or_else(|| forbidden(&i.value, bound, kind))
         }),
         ExprKind::FunctionCall(c) => {
             let name = c.name.name.as_str();
@@ -434,25 +472,30 @@ fn forbidden(expr: &Expr, bound: &mut Vec<String>) -> Option<EvalFailure> {
                 return Some((
                     expr.span,
                     format!(
-                        "a server block cannot call tools (`{}::{name}`): servers are declared before any is started",
-                        ns.name
+                        "{} cannot call tools (`{}::{name}`): {}",
+                        kind.what(),
+                        ns.name,
+                        kind.why_tools()
                     ),
                 ));
             }
             let why = if !functions::exists(name) {
                 Some(format!(
-                    "`{name}` is not a built-in function: a server block can call built-in functions only"
+                    "`{name}` is not a built-in function: {} can call built-in functions only",
+                    kind.what()
                 ))
             } else if matches!(
                 name,
                 "file" | "filebase64" | "fileexists" | "filesha256" | "templatefile"
             ) {
                 Some(format!(
-                    "`{name}` reads files: a server block reads the environment only (`env(\"NAME\")`)"
+                    "`{name}` reads files: {} reads the environment only (`env(\"NAME\")`)",
+                    kind.what()
                 ))
             } else if functions::impure(name) {
                 Some(format!(
-                    "`{name}` gives a new result on every call: a server's declaration must stay the same"
+                    "`{name}` gives a new result on every call: {}",
+                    kind.stable()
                 ))
             } else {
                 None
@@ -460,28 +503,28 @@ fn forbidden(expr: &Expr, bound: &mut Vec<String>) -> Option<EvalFailure> {
             if let Some(why) = why {
                 return Some((c.name.span, why));
             }
-            c.args.iter().find_map(|a| forbidden(a, bound))
+            c.args.iter().find_map(|a| forbidden(a, bound, kind))
         }
-        ExprKind::GetAttr { object, .. } => forbidden(object, bound),
+        ExprKind::GetAttr { object, .. } => forbidden(object, bound, kind),
         ExprKind::Index { collection, key } => {
-            forbidden(collection, bound).or_else(|| forbidden(key, bound))
+            forbidden(collection, bound, kind).or_else(|| forbidden(key, bound, kind))
         }
         ExprKind::LegacyIndex { collection, .. } | ExprKind::Splat { collection, .. } => {
-            forbidden(collection, bound)
+            forbidden(collection, bound, kind)
         }
-        ExprKind::Unary { operand, .. } => forbidden(operand, bound),
+        ExprKind::Unary { operand, .. } => forbidden(operand, bound, kind),
         ExprKind::Binary { lhs, rhs, .. } => {
-            forbidden(lhs, bound).or_else(|| forbidden(rhs, bound))
+            forbidden(lhs, bound, kind).or_else(|| forbidden(rhs, bound, kind))
         }
         ExprKind::Conditional {
             condition,
             then,
             otherwise,
-        } => forbidden(condition, bound)
-            .or_else(|| forbidden(then, bound))
-            .or_else(|| forbidden(otherwise, bound)),
+        } => forbidden(condition, bound, kind)
+            .or_else(|| forbidden(then, bound, kind))
+            .or_else(|| forbidden(otherwise, bound, kind)),
         ExprKind::For(f) => {
-            if let Some(e) = forbidden(&f.collection, bound) {
+            if let Some(e) = forbidden(&f.collection, bound, kind) {
                 return Some(e);
             }
             let depth = bound.len();
@@ -490,29 +533,37 @@ fn forbidden(expr: &Expr, bound: &mut Vec<String>) -> Option<EvalFailure> {
             let found = f
                 .key_expr
                 .as_ref()
-                .and_then(|k| forbidden(k, bound))
-                .or_else(|| forbidden(&f.value_expr, bound))
-                .or_else(|| f.condition.as_ref().and_then(|c| forbidden(c, bound)));
+                .and_then(|k| forbidden(k, bound, kind))
+                .or_else(|| forbidden(&f.value_expr, bound, kind))
+                .or_else(|| f.condition.as_ref().and_then(|c| forbidden(c, bound, kind)));
             bound.truncate(depth);
             found
         }
-        ExprKind::Parens(inner) => forbidden(inner, bound),
+        ExprKind::Parens(inner) => forbidden(inner, bound, kind),
     }
 }
 
-fn forbidden_parts(parts: &[TemplatePart], bound: &mut Vec<String>) -> Option<EvalFailure> {
+fn forbidden_parts(
+    parts: &[TemplatePart],
+    bound: &mut Vec<String>,
+    kind: Early,
+) -> Option<EvalFailure> {
     for p in parts {
         let found = match p {
             TemplatePart::Literal { .. } => None,
-            TemplatePart::Interpolation { expr, .. } => forbidden(expr, bound),
+            TemplatePart::Interpolation { expr, .. } => forbidden(expr, bound, kind),
             TemplatePart::If {
                 condition,
                 then,
                 otherwise,
                 ..
-            } => forbidden(condition, bound)
-                .or_else(|| forbidden_parts(then, bound))
-                .or_else(|| otherwise.as_ref().and_then(|o| forbidden_parts(o, bound))),
+            } => forbidden(condition, bound, kind)
+                .or_else(|| forbidden_parts(then, bound, kind))
+                .or_else(|| {
+                    otherwise
+                        .as_ref()
+                        .and_then(|o| forbidden_parts(o, bound, kind))
+                }),
             TemplatePart::For {
                 key_var,
                 value_var,
@@ -520,13 +571,13 @@ fn forbidden_parts(parts: &[TemplatePart], bound: &mut Vec<String>) -> Option<Ev
                 body,
                 ..
             } => {
-                if let Some(e) = forbidden(collection, bound) {
+                if let Some(e) = forbidden(collection, bound, kind) {
                     return Some(e);
                 }
                 let depth = bound.len();
                 bound.extend(key_var.iter().map(|k| k.name.clone()));
                 bound.push(value_var.name.clone());
-                let found = forbidden_parts(body, bound);
+                let found = forbidden_parts(body, bound, kind);
                 bound.truncate(depth);
                 found
             }

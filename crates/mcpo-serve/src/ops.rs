@@ -385,7 +385,7 @@ impl Workspace {
         let plan = on_own_thread(move || async move {
             let checked = mcpo_deploy::load::load_with(&root, &overrides)?;
             let vars = variables()?;
-            let mut s = Session::open(checked, vars, Session::local_backend(&root), LOCK_HOLDER)?;
+            let mut s = Session::open_declared(checked, vars, LOCK_HOLDER)?;
             s.connect().await;
             let planned = async {
                 let report = s.refresh().await?;
@@ -459,9 +459,9 @@ impl Workspace {
             })));
         }
         self.still_current(&stored)?;
-        let state = Session::local_backend(&self.root)
-            .read()
-            .map_err(|e| Fail::from(DeployError::from(e)))?;
+        let state = mcpo_deploy::backend::for_workspace(&self.root)
+            .and_then(|b| Ok(b.read()?))
+            .map_err(Fail::from)?;
         mcpo_deploy::planfile::still_fits(&stored.plan, &state)
             .map_err(|p| Fail::problem(&p.help("make a new plan and apply that")).about(id))?;
         Ok(Prepared::Ready(Box::new(stored)))
@@ -511,12 +511,7 @@ impl Workspace {
         let client_name = client.to_string();
         on_own_thread(move || async move {
             let (checked, vars) = mcpo_deploy::planfile::workspace(&this.root, &stored.plan)?;
-            let mut s = Session::open(
-                checked,
-                vars,
-                Session::local_backend(&this.root),
-                LOCK_HOLDER,
-            )?;
+            let mut s = Session::open_declared(checked, vars, LOCK_HOLDER)?;
             // Under the lock: nothing may have moved since the approval was asked.
             mcpo_deploy::planfile::still_fits(&stored.plan, s.state())
                 .map_err(|p| Fail::problem(&p.help("make a new plan and apply that")))?;
@@ -613,9 +608,9 @@ impl Workspace {
 
     /// `query`: what the state holds (sensitive values redacted).
     pub fn query(&self, address: Option<&str>) -> Result<QueryOut, Fail> {
-        let state = Session::local_backend(&self.root)
-            .read()
-            .map_err(|e| Fail::from(DeployError::from(e)))?;
+        let state = mcpo_deploy::backend::for_workspace(&self.root)
+            .and_then(|b| Ok(b.read()?))
+            .map_err(Fail::from)?;
         let resources = match address {
             Some(a) => {
                 let r = mcpo_deploy::query::resource(&state, a)?;
@@ -691,7 +686,7 @@ impl Workspace {
                 });
             }
             let vars = variables()?;
-            let mut s = Session::open(checked, vars, Session::local_backend(&root), LOCK_HOLDER)?;
+            let mut s = Session::open_declared(checked, vars, LOCK_HOLDER)?;
             s.connect().await;
             let report = s.refresh().await;
             s.close().await;

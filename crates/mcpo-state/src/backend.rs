@@ -52,6 +52,13 @@ pub trait Backend: Send + Sync {
     /// starts a new lineage.
     fn start_fresh(&self) -> Result<(), StateError>;
 
+    /// Puts a state moved from another backend here exactly as it was there: `history`
+    /// (its earlier versions, oldest first) and `current`, with their lineage and serials,
+    /// so that a saved plan made before the move still fits. Refuses with
+    /// [`StateError::TargetNotEmpty`] when this backend holds a state already; nothing is
+    /// written then.
+    fn adopt(&self, history: &[State], current: &State) -> Result<(), StateError>;
+
     /// Whether writes keep anything. When false, an executor need not even copy the state
     /// to write it.
     fn keeps(&self) -> bool {
@@ -190,6 +197,20 @@ impl Backend for MemoryBackend {
         Ok(self.memory().history.iter().map(|s| s.serial).collect())
     }
 
+    fn adopt(&self, history: &[State], current: &State) -> Result<(), StateError> {
+        let mut m = self.memory();
+        if let Some(cur) = &m.current {
+            return Err(StateError::TargetNotEmpty {
+                location: MEMORY.to_string(),
+                detail: format!("lineage {}, serial {}", cur.lineage, cur.serial),
+            });
+        }
+        let skip = history.len().saturating_sub(crate::HISTORY_KEPT);
+        m.history = history.iter().skip(skip).cloned().collect();
+        m.current = Some(current.clone());
+        Ok(())
+    }
+
     fn read_version(&self, serial: u64) -> Result<State, StateError> {
         let m = self.memory();
         m.history
@@ -237,6 +258,10 @@ impl Backend for Discard {
 
     fn history(&self) -> Result<Vec<u64>, StateError> {
         Ok(Vec::new())
+    }
+
+    fn adopt(&self, _history: &[State], _current: &State) -> Result<(), StateError> {
+        Ok(())
     }
 
     fn read_version(&self, serial: u64) -> Result<State, StateError> {

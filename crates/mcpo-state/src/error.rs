@@ -143,6 +143,31 @@ pub enum StateError {
         /// The state file.
         location: String,
     },
+    /// The place holding the state cannot be reached or refused to serve it: a database
+    /// that does not answer, refuses the login, or whose tables cannot be set up (E0512).
+    /// Nothing was read or written.
+    #[error(
+        "cannot reach the state at {}: {reason}; nothing was read or written: check that the database is up and that the backend's `url` is right",
+        location
+    )]
+    Unavailable {
+        /// Where the state lives (never with a password).
+        location: String,
+        /// What went wrong (the driver's or the database's answer).
+        reason: String,
+    },
+    /// A state cannot be moved to a place that already holds one (E0513): moving would
+    /// lose it. Nothing was written.
+    #[error(
+        "the state was not moved: {} already holds a state ({detail}); nothing was written: move that state away first, or migrate to another `name`",
+        location
+    )]
+    TargetNotEmpty {
+        /// The target.
+        location: String,
+        /// Its lineage, serial and size.
+        detail: String,
+    },
 }
 
 impl StateError {
@@ -160,6 +185,8 @@ impl StateError {
             StateError::SerialExhausted { .. } => codes::E0508,
             StateError::Missing { .. } => codes::E0509,
             StateError::NothingToRestore { .. } => codes::E0510,
+            StateError::Unavailable { .. } => codes::E0512,
+            StateError::TargetNotEmpty { .. } => codes::E0513,
         }
     }
 
@@ -185,7 +212,7 @@ fn restore_hint(history: &str, newest: Option<u64>) -> String {
 fn locked_message(holder: Option<&LockInfo>, location: &str) -> String {
     match holder {
         Some(h) => format!(
-            "the state is locked by `{}` (pid {} on host {}) since {}; wait for it to finish, or if that process is gone, remove {}",
+            "the state is locked by `{}` (pid {} on host {}) since {} ({}); wait for it to finish, or run again with `--lock-timeout 5m` to wait for it; the lock is released when that process exits, even if it is killed",
             h.command, h.pid, h.host, h.since, location
         ),
         None => format!(

@@ -18,13 +18,14 @@
 #![warn(clippy::unwrap_used, clippy::indexing_slicing)]
 
 mod backend;
+pub mod codec;
 mod error;
 mod local;
 mod lock;
 
 pub use backend::{Backend, Discard, MemoryBackend};
 pub use error::StateError;
-pub use local::{HISTORY_KEPT, LocalBackend};
+pub use local::{HISTORY_KEPT, LocalBackend, new_lineage};
 pub use lock::{LockGuard, LockInfo, rfc3339};
 
 use serde::{Deserialize, Serialize};

@@ -15,7 +15,7 @@
 
 use crate::error::StateError;
 use crate::lock::{self, Attempt, LockGuard, LockInfo};
-use crate::{Backend, FORMAT_VERSION, State};
+use crate::{Backend, State};
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
@@ -140,38 +140,10 @@ impl LocalBackend {
         let id = FileId::of(&file.metadata().map_err(unreadable)?);
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut file, &mut bytes).map_err(unreadable)?;
-        match serde_json::from_slice::<State>(&bytes) {
-            Ok(state) if u64::from(state.version) <= u64::from(FORMAT_VERSION) => {
-                Ok(Some((state, id)))
-            }
-            Ok(state) => Err(self.newer(shown, u64::from(state.version))),
-            Err(e) => {
-                // A newer format may not parse as this one: say so rather than "damaged".
-                #[derive(serde::Deserialize)]
-                struct Probe {
-                    version: u64,
-                }
-                match serde_json::from_slice::<Probe>(&bytes) {
-                    Ok(p) if p.version > u64::from(FORMAT_VERSION) => {
-                        Err(self.newer(shown, p.version))
-                    }
-                    _ => Err(StateError::Corrupt {
-                        location: shown.to_string(),
-                        detail: describe_json_error(&e, bytes.is_empty()),
-                        history: Self::shown(HISTORY_DIR),
-                        newest: self.serials().last().copied(),
-                    }),
-                }
-            }
-        }
-    }
-
-    fn newer(&self, shown: &str, found: u64) -> StateError {
-        StateError::NewerFormat {
-            location: shown.to_string(),
-            found,
-            supported: FORMAT_VERSION,
-        }
+        let history = Self::shown(HISTORY_DIR);
+        let state =
+            crate::codec::decode(&bytes, shown, &history, || self.serials().last().copied())?;
+        Ok(Some((state, id)))
     }
 
     fn known_mut(&self) -> std::sync::MutexGuard<'_, Option<Known>> {
@@ -249,6 +221,50 @@ impl LocalBackend {
                     failed("open")(e)
                 }
             })
+    }
+
+    /// Replaces `target` (shown as `.mcpo/state/<shown>`) with `bytes`, atomically and
+    /// durably: a temporary file in the state directory, fdatasync, rename, directory
+    /// fsync. Returns the metadata of the file written.
+    fn replace_file(
+        &self,
+        target: &Path,
+        shown: &str,
+        bytes: &[u8],
+    ) -> Result<fs::Metadata, StateError> {
+        let dir = self.dir();
+        let temp = dir.join(TEMP_FILE);
+        let failed = |action: &'static str, location: String| {
+            move |source: std::io::Error| StateError::WriteFailed {
+                action,
+                location,
+                reason: source.to_string(),
+            }
+        };
+        // A temporary file left by a crash is removed, and the new one created afresh
+        // (never through a link planted in its place), readable by its owner only: the
+        // state holds sensitive values.
+        match fs::remove_file(&temp) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(failed("remove", Self::shown(TEMP_FILE))(e)),
+        }
+        let mut file = private_file_options()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+            .map_err(failed("create", Self::shown(TEMP_FILE)))?;
+        file.write_all(bytes)
+            .map_err(failed("write", Self::shown(TEMP_FILE)))?;
+        file.sync_data()
+            .map_err(failed("sync", Self::shown(TEMP_FILE)))?;
+        let written = file
+            .metadata()
+            .map_err(failed("inspect", Self::shown(TEMP_FILE)))?;
+        drop(file);
+        fs::rename(&temp, target).map_err(failed("rename over", Self::shown(shown)))?;
+        sync_dir(&dir).map_err(failed("sync the directory", STATE_DIR.to_string()))?;
+        Ok(written)
     }
 }
 
@@ -392,7 +408,6 @@ impl Backend for LocalBackend {
                 writing: format!("lineage {}, serial {}", state.lineage, state.serial),
             });
         }
-        let dir = self.dir();
         let history = self.history_dir();
         fs::create_dir_all(&history).map_err(|source| StateError::WriteFailed {
             action: "create the directory",
@@ -412,46 +427,11 @@ impl Backend for LocalBackend {
             });
         };
         let serial = std::mem::replace(&mut state.serial, next);
-        let encoded = serde_json::to_vec_pretty(&*state);
+        let encoded = crate::codec::encode(state, &Self::shown(STATE_FILE));
         state.serial = serial;
-        let mut bytes = encoded.map_err(|e| StateError::WriteFailed {
-            action: "encode",
-            location: Self::shown(STATE_FILE),
-            reason: e.to_string(),
-        })?;
-        bytes.push(b'\n');
+        let bytes = encoded?;
 
-        let temp = dir.join(TEMP_FILE);
-        let failed = |action: &'static str, location: String| {
-            move |source: std::io::Error| StateError::WriteFailed {
-                action,
-                location,
-                reason: source.to_string(),
-            }
-        };
-        // A temporary file left by a crash is removed, and the new one created afresh
-        // (never through a link planted in its place), readable by its owner only: the
-        // state holds sensitive values.
-        match fs::remove_file(&temp) {
-            Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(e) => return Err(failed("remove", Self::shown(TEMP_FILE))(e)),
-        }
-        let mut file = private_file_options()
-            .write(true)
-            .create_new(true)
-            .open(&temp)
-            .map_err(failed("create", Self::shown(TEMP_FILE)))?;
-        file.write_all(&bytes)
-            .map_err(failed("write", Self::shown(TEMP_FILE)))?;
-        file.sync_data()
-            .map_err(failed("sync", Self::shown(TEMP_FILE)))?;
-        let written = file
-            .metadata()
-            .map_err(failed("inspect", Self::shown(TEMP_FILE)))?;
-        drop(file);
-        fs::rename(&temp, &current).map_err(failed("rename over", Self::shown(STATE_FILE)))?;
-        sync_dir(&dir).map_err(failed("sync the directory", STATE_DIR.to_string()))?;
+        let written = self.replace_file(&current, STATE_FILE, &bytes)?;
 
         state.serial = next;
         *known = Some(Known {
@@ -481,6 +461,51 @@ impl Backend for LocalBackend {
 
     fn history(&self) -> Result<Vec<u64>, StateError> {
         Ok(self.serials())
+    }
+
+    fn adopt(&self, history: &[State], current: &State) -> Result<(), StateError> {
+        let mut known = self.known_mut();
+        if let Some((there, _)) = self.load(&self.state_path(), &Self::shown(STATE_FILE))? {
+            return Err(StateError::TargetNotEmpty {
+                location: Self::shown(STATE_FILE),
+                detail: format!(
+                    "lineage {}, serial {}, {} resources",
+                    there.lineage,
+                    there.serial,
+                    there.resources.len()
+                ),
+            });
+        }
+        // Kept versions without a current one are a lost state's: never overwritten.
+        let kept = self.serials();
+        if !kept.is_empty() {
+            return Err(StateError::TargetNotEmpty {
+                location: Self::shown(HISTORY_DIR),
+                detail: format!(
+                    "no current version, but {} earlier versions are kept",
+                    kept.len()
+                ),
+            });
+        }
+        fs::create_dir_all(self.history_dir()).map_err(|source| StateError::WriteFailed {
+            action: "create the directory",
+            location: Self::shown(HISTORY_DIR),
+            reason: source.to_string(),
+        })?;
+        let skip = history.len().saturating_sub(HISTORY_KEPT);
+        for version in history.iter().skip(skip) {
+            let name = format!("{HISTORY_DIR}/{}.json", version.serial);
+            let bytes = crate::codec::encode(version, &Self::shown(&name))?;
+            self.replace_file(&self.history_path(version.serial), &name, &bytes)?;
+        }
+        let bytes = crate::codec::encode(current, &Self::shown(STATE_FILE))?;
+        let written = self.replace_file(&self.state_path(), STATE_FILE, &bytes)?;
+        *known = Some(Known {
+            lineage: current.lineage.clone(),
+            serial: current.serial,
+            file: FileId::of(&written),
+        });
+        Ok(())
     }
 
     /// Reads version `serial`: from the history, or the current state if it has that
@@ -561,25 +586,8 @@ fn sync_dir(_dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// A serde_json error in words, with its position.
-fn describe_json_error(e: &serde_json::Error, empty: bool) -> String {
-    if empty {
-        return "the file is empty".to_string();
-    }
-    let what = match e.classify() {
-        serde_json::error::Category::Eof => "it ends in the middle of the JSON",
-        serde_json::error::Category::Syntax => "it is not valid JSON",
-        serde_json::error::Category::Data => "it is not a state",
-        serde_json::error::Category::Io => "it cannot be read",
-    };
-    let text = e.to_string();
-    let at = format!(" at line {} column {}", e.line(), e.column());
-    let text = text.strip_suffix(&at).unwrap_or(&text);
-    format!("{what}: {text} (line {}, column {})", e.line(), e.column())
-}
-
 /// A new random lineage in the UUID v4 text form.
-pub(crate) fn new_lineage() -> String {
+pub fn new_lineage() -> String {
     let mut b = random_16();
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;

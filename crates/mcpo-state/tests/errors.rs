@@ -186,3 +186,44 @@ fn conflict() {
     assert_eq!(err.code().as_str(), "E0507");
     insta::assert_snapshot!("conflict", err.render());
 }
+
+#[test]
+fn adopt_refuses_a_target_holding_a_state() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let backend = three_versions(dir.path());
+    let before = std::fs::read(backend.state_path()).expect("state");
+    let moved = state_with(State::new("11111111-2222-4333-8444-555555555555"), 1);
+    let err = backend
+        .adopt(&[], &moved)
+        .expect_err("a state is there already");
+    assert_eq!(err.code().as_str(), "E0513");
+    assert_eq!(
+        std::fs::read(backend.state_path()).expect("state"),
+        before,
+        "nothing was written"
+    );
+    insta::assert_snapshot!("target_not_empty", err.render());
+}
+
+#[test]
+fn adopt_keeps_lineage_serials_and_history() {
+    let from = tempfile::tempdir().expect("tempdir");
+    let source = three_versions(from.path());
+    let to = tempfile::tempdir().expect("tempdir");
+    let target = LocalBackend::new(to.path());
+    let current = source.read().expect("read");
+    let history: Vec<State> = source
+        .history()
+        .expect("history")
+        .into_iter()
+        .map(|s| source.read_version(s).expect("version"))
+        .collect();
+    target.adopt(&history, &current).expect("adopt");
+    assert_eq!(target.read().expect("read"), current);
+    assert_eq!(target.history().expect("history"), vec![1, 2]);
+    assert_eq!(target.read_version(1).expect("v1"), history[0]);
+    // It goes on from there like any state.
+    let mut next = target.read().expect("read");
+    target.write(&mut next).expect("write");
+    assert_eq!(next.serial, current.serial + 1);
+}

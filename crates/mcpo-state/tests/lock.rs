@@ -55,7 +55,7 @@ fn a_second_process_is_told_who_holds_the_lock_and_a_killed_holder_frees_it() {
     );
     assert!(
         text.ends_with(
-            "; wait for it to finish, or if that process is gone, remove .mcpo/state/lock"
+            " (.mcpo/state/lock); wait for it to finish, or run again with `--lock-timeout 5m` to wait for it; the lock is released when that process exits, even if it is killed"
         ),
         "{text}"
     );

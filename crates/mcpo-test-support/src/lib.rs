@@ -60,3 +60,5 @@ pub fn hcl_corpus(test: &str) -> Option<PathBuf> {
     );
     None
 }
+
+pub mod pg;

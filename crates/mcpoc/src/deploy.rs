@@ -25,6 +25,10 @@ pub struct WorkspaceArg {
     /// The workspace directory (default: the current directory).
     #[arg(long = "dir", short = 'C', value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// How long to wait for another command holding the state lock (`30s`, `5m`); by
+    /// default fail at once, naming the holder.
+    #[arg(long = "lock-timeout", value_name = "DURATION", value_parser = mcpo_deploy::backend::lock_timeout, default_value = "0s")]
+    pub lock_timeout: std::time::Duration,
 }
 
 impl WorkspaceArg {
@@ -233,9 +237,11 @@ fn open(
     checked: mcpo_deploy::Checked,
     vars: BTreeMap<String, String>,
     command: &str,
+    lock_timeout: std::time::Duration,
 ) -> Result<Session, u8> {
-    let backend = Session::local_backend(&checked.root);
-    Session::open(checked, vars, backend, command).map_err(report::deploy_error)
+    let backend = mcpo_deploy::backend::of_checked(&checked).map_err(report::deploy_error)?;
+    Session::open_waiting(checked, vars, backend, command, lock_timeout)
+        .map_err(report::deploy_error)
 }
 
 /// The runtime and a session on the workspace's state for `command`: variables collected,
@@ -248,7 +254,7 @@ fn session(
     let rt = runtime()?;
     let vars = variables(vars)?;
     let checked = load(&ws.root())?;
-    Ok((rt, open(checked, vars, command)?))
+    Ok((rt, open(checked, vars, command, ws.lock_timeout)?))
 }
 
 /// Asks "Do you want to ... ? Only 'yes' will be accepted." on a terminal, after showing
@@ -383,7 +389,7 @@ pub fn apply(args: ApplyArgs) -> u8 {
             }
         }
     };
-    let mut s = match open(checked, vars, "mcpoc apply") {
+    let mut s = match open(checked, vars, "mcpoc apply", args.ws.lock_timeout) {
         Ok(s) => s,
         Err(code) => return code,
     };

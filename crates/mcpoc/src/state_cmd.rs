@@ -6,7 +6,7 @@ use crate::deploy::{PlanFormat, WorkspaceArg};
 use crate::report;
 use crate::{EXIT_ERRORS, EXIT_OK};
 use clap::{Args, Subcommand};
-use mcpo_deploy::{Session, query, render};
+use mcpo_deploy::{query, render};
 use mcpo_state::{State, StateError};
 use serde_json::Value;
 
@@ -53,6 +53,15 @@ pub enum StateCommand {
         #[command(flatten)]
         ws: WorkspaceArg,
     },
+    /// Move the state and its history to (or from) the `backend "postgres"` database; the
+    /// target must hold none, the source is left as it is.
+    Migrate {
+        /// `postgres` (from `.mcpo/state/`) or `local` (from the database).
+        #[arg(long, value_name = "BACKEND")]
+        to: mcpo_deploy::backend::MigrateTo,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
     /// The audit journal of `mcpoc serve`: every plan and apply an AI client made, when,
     /// which client, how it was approved and what came of it.
     Audit {
@@ -81,10 +90,13 @@ pub fn state_error(e: &StateError) -> u8 {
     EXIT_ERRORS
 }
 
+/// The workspace's state backend (its `backend` block, else the local file).
+fn backend(ws: &WorkspaceArg) -> Result<std::sync::Arc<dyn mcpo_state::Backend>, u8> {
+    mcpo_deploy::backend::for_workspace(&ws.root()).map_err(report::deploy_error)
+}
+
 fn read(ws: &WorkspaceArg) -> Result<State, u8> {
-    Session::local_backend(&ws.root())
-        .read()
-        .map_err(|e| state_error(&e))
+    backend(ws)?.read().map_err(|e| state_error(&e))
 }
 
 /// `mcpoc state ...`.
@@ -138,8 +150,19 @@ pub fn state(command: StateCommand) -> u8 {
         StateCommand::Rm { addresses, ws } => state_rm(&addresses, &ws),
         StateCommand::Restore { serial, fresh, ws } => {
             let serial = serial.filter(|_| !fresh);
-            match query::restore(Session::local_backend(&ws.root()).as_ref(), serial) {
+            let b = match backend(&ws) {
+                Ok(b) => b,
+                Err(code) => return code,
+            };
+            match query::restore(b.as_ref(), serial) {
                 Ok(state) => println!("{}", render::restored(serial, state.as_ref())),
+                Err(e) => return report::deploy_error(e),
+            }
+            EXIT_OK
+        }
+        StateCommand::Migrate { to, ws } => {
+            match mcpo_deploy::backend::migrate(&ws.root(), to, "mcpoc state migrate") {
+                Ok(m) => println!("{m}"),
                 Err(e) => return report::deploy_error(e),
             }
             EXIT_OK
@@ -148,9 +171,11 @@ pub fn state(command: StateCommand) -> u8 {
 }
 
 fn state_rm(addresses: &[String], ws: &WorkspaceArg) -> u8 {
-    let removed = match query::forget(Session::local_backend(&ws.root()).as_ref(), addresses) {
-        Ok(r) => r,
-        Err(e) => return report::deploy_error(e),
+    let forgot = backend(ws).map(|b| query::forget(b.as_ref(), addresses));
+    let removed = match forgot {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => return report::deploy_error(e),
+        Err(code) => return code,
     };
     for line in render::forgotten(&removed) {
         println!("{line}");

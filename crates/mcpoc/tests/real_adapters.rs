@@ -497,3 +497,106 @@ resource "memory.tag" "t" {
     assert_eq!(ws.state_addresses(), vec!["memory.tag.t".to_string()]);
     insta::assert_snapshot!("e0409_destroy_without_delete", refused.stderr);
 }
+
+/// Resources of the Kubernetes twin's types, as a workspace rehearsed on the twin holds
+/// them.
+const CLUSTER: &str = r#"
+resource "kubernetes.namespace" "prod" {
+  name = "production"
+}
+
+resource "kubernetes.deployment" "app" {
+  name           = "app"
+  namespace      = kubernetes.namespace.prod.name
+  image          = "nginx:1.27"
+  replicas       = 3
+  container_port = 80
+}
+
+resource "kubernetes.service" "app" {
+  name      = "app"
+  namespace = kubernetes.deployment.app.namespace
+  ports     = [{ port = 80 }]
+}
+
+output "url" {
+  value = "http://${kubernetes.service.app.dns_name}:80"
+}
+
+output "ready" {
+  value = kubernetes.deployment.app.ready_replicas + 0
+}
+"#;
+
+/// The standard library's `kubernetes-mcp-server` adapters use the twin's types and
+/// attribute names: a workspace applied on the Kubernetes twin checks and plans against
+/// the real server's pulled schema by changing only its `server` block (no Kubernetes API
+/// server runs here, so nothing is applied on the real server), and the adapters' inputs
+/// and typed outputs are checked like the twin's.
+#[test]
+fn kubernetes_adapters_take_a_workspace_rehearsed_on_the_twin() {
+    let Some(k8s) = npm_server("kubernetes-mcp-server") else {
+        return;
+    };
+    // Rehearsed on the twin (the convention: no adapters in the workspace).
+    let twin = Ws::copy_of("stdlib/adapters/kubernetes-mcp-server");
+    std::fs::remove_file(twin.path().join("adapters.mcpo")).expect("rm");
+    twin.write(
+        "main.mcpo",
+        &format!(
+            "server \"kubernetes\" {{\n  command = \"mcpoc\"\n  args    = [\"twin\", \"kubernetes\", \"--state-dir\", \".mcpo/twins/kubernetes\"]\n}}\n{CLUSTER}"
+        ),
+    );
+    twin.pull();
+    let applied = twin.apply_ok();
+    assert!(
+        applied.stdout.contains("3 created")
+            && applied
+                .stdout
+                .contains(r#"url   = "http://app.production.svc.cluster.local:80""#),
+        "{}",
+        applied.both()
+    );
+
+    // The same resources on the real server, through the adapters.
+    let real = Ws::copy_of("stdlib/adapters/kubernetes-mcp-server");
+    let kubeconfig = real.path().join("kubeconfig");
+    real.write(
+        "kubeconfig",
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: none\n  cluster:\n    server: https://127.0.0.1:1\ncontexts:\n- name: none\n  context:\n    cluster: none\n    user: none\ncurrent-context: none\nusers:\n- name: none\n  user:\n    token: none\n",
+    );
+    real.write(
+        "main.mcpo",
+        &format!(
+            "server \"kubernetes\" {{\n  command = \"{k8s}\"\n  args    = [\"--kubeconfig\", \"{}\"]\n}}\n{CLUSTER}",
+            kubeconfig.display()
+        ),
+    );
+    real.pull();
+    real.run(&["check"]).expect_code(0);
+    let plan = real.run(&["plan", "--detailed-exitcode"]);
+    plan.expect_code(2);
+    assert!(
+        plan.stdout
+            .contains("Plan: 3 to create, 0 to update, 0 to replace, 0 to delete."),
+        "{}",
+        plan.both()
+    );
+
+    // The adapters' inputs are checked as the twin's schema is.
+    real.edit(
+        "main.mcpo",
+        "replicas       = 3",
+        "replicas       = \"three\"",
+    );
+    let wrong = real.run(&["check"]);
+    wrong.expect_code(1);
+    assert!(
+        wrong.stderr.contains("[E0201]")
+            && wrong
+                .stderr
+                .contains("the `inputs` of adapter `kubernetes.deployment`"),
+        "{}",
+        wrong.both()
+    );
+}

@@ -194,6 +194,8 @@ impl<'db> Cx<'db> {
                     self.condition(cond);
                 }
             }
+            // The backend is evaluated by `backend` (E0511).
+            "backend" => {}
             other => {
                 let hint = suggest::best(other, TOP_BLOCKS.iter().copied()).map(str::to_string);
                 self.error(

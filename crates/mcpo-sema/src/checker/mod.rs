@@ -34,8 +34,8 @@ const MAX_EXPR_DEPTH: usize = 48;
 
 /// The top-level block types.
 pub const TOP_BLOCKS: &[&str] = &[
-    "adapter", "data", "function", "locals", "output", "pattern", "resource", "runbook", "server",
-    "task", "use", "variable",
+    "adapter", "backend", "data", "function", "locals", "output", "pattern", "resource", "runbook",
+    "server", "task", "use", "variable",
 ];
 
 /// The attributes an `adapter` block may hold.

@@ -258,6 +258,12 @@ impl Ws {
     /// Every resource each twin holds: `"<kind>.<type>" -> ids`, read through the twins'
     /// own `T.list` tools (a twin is started on each state directory that exists).
     pub fn twin_resources(&self) -> BTreeMap<String, Vec<String>> {
+        self.twin_resources_under(&self.path().join(".mcpo/twins"))
+    }
+
+    /// [`Ws::twin_resources`] of twins keeping their state under `twins/<kind>` (twins
+    /// that several workspaces share).
+    pub fn twin_resources_under(&self, twins: &Path) -> BTreeMap<String, Vec<String>> {
         self.wait_twins_released();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -266,7 +272,7 @@ impl Ws {
         runtime.block_on(async {
             let mut out = BTreeMap::new();
             for kind in KINDS {
-                let dir = self.twin_dir(kind);
+                let dir = twins.join(kind);
                 if !dir.is_dir() {
                     continue;
                 }
@@ -331,7 +337,12 @@ impl Ws {
 
     /// How many resources of each `"<kind>.<type>"` the twins hold.
     pub fn twin_counts(&self) -> BTreeMap<String, usize> {
-        self.twin_resources()
+        self.twin_counts_under(&self.path().join(".mcpo/twins"))
+    }
+
+    /// [`Ws::twin_counts`] of twins keeping their state under `twins/<kind>`.
+    pub fn twin_counts_under(&self, twins: &Path) -> BTreeMap<String, usize> {
+        self.twin_resources_under(twins)
             .into_iter()
             .map(|(k, ids)| (k, ids.len()))
             .collect()
