@@ -90,6 +90,8 @@ pub fn database(
     let module_inputs = mcpo_modules::inputs(&db, modules, &schemas);
     ws.set_schemas(&mut db).to(schemas);
     ws.set_modules(&mut db).to(module_inputs);
+    // File by file, so that a large workspace's syntax trees are not all in memory at once.
+    mcpo_sema::prepare(&mut db, ws);
     let decls = mcpo_sema::servers(&db, ws);
     if decls.is_empty() {
         return (db, ws, Registry::default());
@@ -232,12 +234,13 @@ pub fn check_paths(
         .collect();
     let (ids, converted) = sources_of(&root, &loaded, &mut sources, &mut diags);
     let mut notes = Vec::new();
-    for id in &ids {
-        diags.extend(mcpo_syntax::parse(sources.text(*id), *id).diagnostics);
-    }
-    if !syntax_only {
-        let (db, ws, _) = database(&find_root(&root), &ids, &sources, &modules, &mut notes);
-        diags.extend(mcpo_sema::check_semantics(&db, ws));
+    if syntax_only {
+        for id in &ids {
+            diags.extend(mcpo_syntax::parse(sources.text(*id), *id).diagnostics);
+        }
+    } else {
+        let (mut db, ws, _) = database(&find_root(&root), &ids, &sources, &modules, &mut notes);
+        diags.extend(mcpo_sema::check_batch(&mut db, ws));
     }
     for d in &mut diags {
         if let Some((_, json)) = converted.iter().find(|(id, _)| *id == d.file) {
@@ -350,7 +353,7 @@ fn modules_of(
 
 /// Replaces the texts of the loaded files named in `overrides` and adds the ones that are
 /// not loaded (sorted with the others by path).
-fn apply_overrides(
+pub(crate) fn apply_overrides(
     loaded: &mut Vec<files::Loaded>,
     sources: &mut Sources,
     overrides: &BTreeMap<PathBuf, String>,
@@ -392,11 +395,8 @@ fn check_loaded(
     modules: Vec<LoadedModule>,
     mut diags: Vec<Diagnostic>,
 ) -> Result<Checked, DeployError> {
-    for id in &ids {
-        diags.extend(mcpo_syntax::parse(sources.text(*id), *id).diagnostics);
-    }
     let mut notes = Vec::new();
-    let (db, workspace, registry) = database(root, &ids, &sources, &modules, &mut notes);
+    let (mut db, workspace, registry) = database(root, &ids, &sources, &modules, &mut notes);
     let specs = servers::server_specs(
         mcpo_sema::servers(&db, workspace),
         &registry,
@@ -404,7 +404,7 @@ fn check_loaded(
         root,
     );
     diags.extend(specs.diagnostics());
-    diags.extend(mcpo_sema::check_semantics(&db, workspace));
+    diags.extend(mcpo_sema::check_batch(&mut db, workspace));
     if diags.iter().any(Diagnostic::is_error) {
         return Err(DeployError::Diagnostics {
             diagnostics: diags,

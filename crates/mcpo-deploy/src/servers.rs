@@ -168,10 +168,21 @@ fn spec_of(
 /// `mcpoc servers` and `schema pull`, which need no type checking). Returns the sources
 /// (for rendering), the blocks, and the syntax and E0303 diagnostics.
 pub fn load(paths: &[PathBuf]) -> Result<(Sources, Vec<ServerDecl>, Vec<Diagnostic>), String> {
+    load_with(paths, &BTreeMap::new())
+}
+
+/// [`load`] with the files named in `overrides` holding the given texts instead of what is
+/// on disk (a file not on disk is added), as [`crate::load::load_with`] takes them: the
+/// servers a proposed edit would declare, before anything is checked or started.
+pub fn load_with(
+    paths: &[PathBuf],
+    overrides: &BTreeMap<PathBuf, String>,
+) -> Result<(Sources, Vec<ServerDecl>, Vec<Diagnostic>), String> {
     let files = crate::files::collect(paths).map_err(|e| e.to_string())?;
     let mut sources = Sources::new();
     let mut diags = Vec::new();
-    let loaded = crate::files::load(&files, &mut sources, &mut diags)?;
+    let mut loaded = crate::files::load(&files, &mut sources, &mut diags)?;
+    crate::load::apply_overrides(&mut loaded, &mut sources, overrides);
     let ids: Vec<_> = loaded.iter().map(|f| f.id).collect();
     let (db, ws) = crate::load::sources_database(&ids, &sources);
     for file in ws.files(&db) {

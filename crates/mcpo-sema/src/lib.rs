@@ -94,7 +94,14 @@ impl Database {
 impl salsa::Database for Database {}
 
 /// The parse of one file (memoized; backdated when the tree is unchanged).
-#[salsa::tracked(returns(ref))]
+///
+/// The trees of the 128 files used last are kept when the database lets go of trees: at
+/// each new revision (an edit), and between files of a batch check ([`check_batch`]). A
+/// tree takes 15 to 20 times its text, far more than anything the checker derives from
+/// it, so memory is bounded by that many trees rather than by the whole workspace. An
+/// evicted tree is parsed again when it is needed; the queries that read it are still
+/// verified without it.
+#[salsa::tracked(returns(ref), lru = 128)]
 pub fn parse(db: &dyn salsa::Database, file: SourceFile) -> mcpo_syntax::Parse {
     mcpo_syntax::parse(file.text(db), file.id(db))
 }
@@ -143,6 +150,51 @@ pub fn module_diagnostics(db: &dyn salsa::Database, ws: Workspace) -> Vec<Diagno
         );
     }
     out
+}
+
+/// Every diagnostic of the workspace, syntax included, unsorted: the same as [`check`],
+/// for a batch check of a workspace of any size (`mcpoc check`, loading before a plan).
+///
+/// [`check`] reads every file's tree within one revision, so all of them stay in memory
+/// until the next. Here each file is visited twice (what the workspace queries need of it,
+/// then its own check), and the database drops the trees beyond the 128 used last
+/// as it goes, so peak memory follows the largest files rather than the whole workspace.
+pub fn check_batch(db: &mut Database, ws: Workspace) -> Vec<Diagnostic> {
+    prepare(db, ws);
+    let files = ws.files(db).clone();
+    let mut out = Vec::new();
+    for (i, file) in files.iter().enumerate() {
+        out.extend(parse(db, *file).diagnostics.iter().cloned());
+        out.extend(check_file(db, ws, *file).iter().cloned());
+        if (i + 1) % EVICT_EVERY == 0 {
+            salsa::Database::trigger_lru_eviction(db);
+        }
+    }
+    out.extend(workspace_diagnostics(db, ws).iter().cloned());
+    out.extend(server_diagnostics(db, ws).iter().cloned());
+    out.extend(module_diagnostics(db, ws));
+    salsa::Database::trigger_lru_eviction(db);
+    out
+}
+
+/// How many files a batch visits between two evictions: at most this many trees beyond the
+/// 128 that [`parse`] keeps are alive at once.
+const EVICT_EVERY: usize = 32;
+
+/// Computes, file by file, what the workspace-wide queries ([`index`], [`servers`]) read
+/// of each file, its signature and its `server` blocks, dropping trees as it goes (see
+/// [`check_batch`]). Asking for `servers` or `index` afterwards parses nothing. A front
+/// end calls it before it asks for the servers of a large workspace.
+pub fn prepare(db: &mut Database, ws: Workspace) {
+    let files = ws.files(db).clone();
+    for (i, file) in files.iter().enumerate() {
+        signature(db, *file);
+        file_servers(db, ws, *file);
+        if (i + 1) % EVICT_EVERY == 0 {
+            salsa::Database::trigger_lru_eviction(db);
+        }
+    }
+    salsa::Database::trigger_lru_eviction(db);
 }
 
 /// Every diagnostic of the workspace, syntax included, unsorted (the renderer sorts).

@@ -135,8 +135,7 @@ enum Command {
     Refresh(deploy::RefreshArgs),
     /// Record an existing resource in the state under an address of the workspace.
     Import(deploy::ImportArgs),
-    /// Inspect or edit the state: `list`, `show ADDR`, `rm ADDR`; `audit` shows what AI
-    /// clients planned and applied through `mcpoc serve`.
+    /// Inspect or edit the state: `list`, `show ADDR`, `rm ADDR`, ...; `audit` of `mcpoc serve`.
     State {
         #[command(subcommand)]
         command: state_cmd::StateCommand,
