@@ -36,6 +36,7 @@ mod checker;
 pub mod eval;
 pub mod functions;
 mod inputs;
+mod modules;
 mod names;
 mod server_blocks;
 mod server_catalog;
@@ -50,13 +51,14 @@ pub use backend_block::{
 };
 pub use builtins::{BUILTINS, Sig, lookup};
 pub use checker::{
-    ADAPTER_ATTRS, DeclKey, RESOURCE_META, TOP_BLOCKS, adapter_type, local_type,
-    pattern_output_type, type_at,
+    ADAPTER_ATTRS, DeclKey, RESOURCE_META, TOP_BLOCKS, adapter_type, local_type, pattern_block,
+    pattern_output_type, pattern_servers, rule_site, type_at,
 };
 pub use eval::Io;
+pub use modules::{UseProblem, module_for, module_workspaces, resolve_use};
 pub use names::{
     Decl, DeclKind, FileSignature, Index, Repeat, index, local_source_dir, reference, signature,
-    walk,
+    use_link, use_servers, walk,
 };
 pub use server_blocks::{
     FileServers, ServerDecl, ServerTransport, Setting, file_servers, read_only_tools,
@@ -69,7 +71,7 @@ pub use workspace::{decl_span, workspace_diagnostics};
 
 use mcpo_diagnostics::Diagnostic;
 
-pub use inputs::{EnvVars, SchemaFile, SourceFile, Workspace};
+pub use inputs::{EnvVars, Module, SchemaFile, SourceFile, Workspace};
 
 /// The concrete database. Cheap to clone (a clone shares the storage: a snapshot for
 /// another thread).
@@ -110,7 +112,9 @@ pub fn check_file(db: &dyn salsa::Database, ws: Workspace, file: SourceFile) -> 
     checker::check_file(db, ws, file)
 }
 
-/// Every name, type, schema, server and workspace diagnostic (no syntax errors), unsorted.
+/// Every name, type, schema, server and workspace diagnostic (no syntax errors of the
+/// workspace's own files), unsorted, with everything found in the modules its `use`
+/// blocks load (syntax included: nothing else reports it).
 pub fn check_semantics(db: &dyn salsa::Database, ws: Workspace) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for file in ws.files(db) {
@@ -119,6 +123,32 @@ pub fn check_semantics(db: &dyn salsa::Database, ws: Workspace) -> Vec<Diagnosti
     out.extend(workspace_diagnostics(db, ws).iter().cloned());
     out.extend(server_diagnostics(db, ws).iter().cloned());
     out.extend(backend(db, ws).diagnostics.iter().cloned());
+    out.extend(module_diagnostics(db, ws));
+    out
+}
+
+/// The diagnostics of the files of every module `ws` loads: syntax, names and types, and
+/// duplicate declarations. A server the module needs and the workspace lacks is reported
+/// at the `use`, not inside the module.
+pub fn module_diagnostics(db: &dyn salsa::Database, ws: Workspace) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (_, mws) in module_workspaces(db, ws) {
+        for file in mws.files(db) {
+            out.extend(parse(db, *file).diagnostics.iter().cloned());
+            out.extend(
+                check_file(db, mws, *file)
+                    .iter()
+                    .filter(|d| d.code != mcpo_diagnostics::codes::E0101)
+                    .cloned(),
+            );
+        }
+        out.extend(
+            workspace_diagnostics(db, mws)
+                .iter()
+                .filter(|d| d.code == mcpo_diagnostics::codes::E0108)
+                .cloned(),
+        );
+    }
     out
 }
 
@@ -142,6 +172,7 @@ pub fn check_batch(db: &mut Database, ws: Workspace) -> Vec<Diagnostic> {
     }
     out.extend(workspace_diagnostics(db, ws).iter().cloned());
     out.extend(server_diagnostics(db, ws).iter().cloned());
+    out.extend(module_diagnostics(db, ws));
     salsa::Database::trigger_lru_eviction(db);
     out
 }
