@@ -169,41 +169,6 @@ pub fn number_json(n: f64) -> Value {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn json_round_trip_keeps_integers_integral() {
-        let v = json!({"tag": 100, "ratio": 0.5, "names": ["a", null, true]});
-        let val = Val::from_json(&v);
-        assert_eq!(val.to_json(), Some(v));
-    }
-
-    #[test]
-    fn unknown_inside_makes_the_whole_unknown() {
-        let val = Val::List(vec![Val::String("a".into()), Val::Unknown]);
-        assert!(!val.is_known());
-        assert_eq!(val.to_json(), None);
-        assert_eq!(val.display(), "[\"a\", (known after apply)]");
-    }
-
-    #[test]
-    fn sensitive_values_never_display() {
-        let val = Val::Map(BTreeMap::from([(
-            "password".to_string(),
-            Val::String("hunter2".into()).mark_sensitive(),
-        )]));
-        assert!(val.is_sensitive());
-        assert!(!val.display().contains("hunter2"));
-        assert_eq!(
-            val.to_json(),
-            Some(serde_json::json!({"password": "hunter2"}))
-        );
-    }
-}
-
 /// Parses `30s`, `5m`, `1h`, `250ms`, `1m30s`.
 pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
     let mut total = std::time::Duration::ZERO;
@@ -240,4 +205,39 @@ pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
         return None;
     }
     any.then_some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn json_round_trip_keeps_integers_integral() {
+        let v = json!({"tag": 100, "ratio": 0.5, "names": ["a", null, true]});
+        let val = Val::from_json(&v);
+        assert_eq!(val.to_json(), Some(v));
+    }
+
+    #[test]
+    fn unknown_inside_makes_the_whole_unknown() {
+        let val = Val::List(vec![Val::String("a".into()), Val::Unknown]);
+        assert!(!val.is_known());
+        assert_eq!(val.to_json(), None);
+        assert_eq!(val.display(), "[\"a\", (known after apply)]");
+    }
+
+    #[test]
+    fn sensitive_values_never_display() {
+        let val = Val::Map(BTreeMap::from([(
+            "password".to_string(),
+            Val::String("hunter2".into()).mark_sensitive(),
+        )]));
+        assert!(val.is_sensitive());
+        assert!(!val.display().contains("hunter2"));
+        assert_eq!(
+            val.to_json(),
+            Some(serde_json::json!({"password": "hunter2"}))
+        );
+    }
 }
