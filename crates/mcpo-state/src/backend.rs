@@ -29,6 +29,21 @@ pub trait Backend: Send + Sync {
     /// history, and the write is durable when this returns. On error `state` is unchanged.
     fn write(&self, state: &mut State) -> Result<(), StateError>;
 
+    /// Writes the next version as `delta` applied to the version this backend last read or
+    /// wrote, which must be `lineage` at `serial` (compare-and-swap as in
+    /// [`Backend::write`]); returns the new serial, durable when this returns. `Ok(None)`:
+    /// this backend keeps whole states only, or wants one now (to compact its journal);
+    /// nothing was written and the caller calls [`Backend::write`] with the whole state.
+    fn write_delta(
+        &self,
+        lineage: &str,
+        serial: u64,
+        delta: &crate::Delta,
+    ) -> Result<Option<u64>, StateError> {
+        let _ = (lineage, serial, delta);
+        Ok(None)
+    }
+
     /// Takes the state's exclusive lock now, or fails with [`StateError::Locked`] naming
     /// its holder. The lock is released when the guard is dropped, and by the backend when
     /// the holding process dies, so a killed run never blocks the next one.
