@@ -94,11 +94,13 @@ impl StateCell {
     /// Makes everything durable in one whole write when versions were written as changes
     /// (the backend compacts its journal): the end of a run.
     pub(crate) async fn finish(&self) -> Result<(), ExecError> {
+        self.flush().await?;
         if self.journaled.load(Ordering::SeqCst) {
             self.dirty().whole = true;
             self.changed.fetch_add(1, Ordering::SeqCst);
+            self.flush().await?;
         }
-        self.flush().await
+        Ok(())
     }
 
     /// Waits until every change made so far is durable.
