@@ -127,6 +127,34 @@ resource "kubernetes.deployment" "d{g}" {{
     );
 }
 
+/// A generated workspace of at least `bytes` bytes of source, in files of [`PER_FILE`]
+/// resources like [`workspace`]'s: the input of the memory-at-size benchmark.
+pub fn workspace_of_size(bytes: usize) -> Vec<String> {
+    let per_file = PER_FILE / 10;
+    let mut files = Vec::new();
+    let mut cur = String::new();
+    let mut total = 0;
+    let mut g = 0;
+    while total + cur.len() < bytes {
+        group(&mut cur, g);
+        g += 1;
+        if g % per_file == 0 {
+            total += cur.len();
+            files.push(std::mem::take(&mut cur));
+        }
+    }
+    if !cur.is_empty() {
+        files.push(cur);
+    }
+    // Formatted as `mcpoc fmt` writes them: a file does not start with a blank line.
+    for f in &mut files {
+        if f.starts_with('\n') {
+            f.remove(0);
+        }
+    }
+    files
+}
+
 /// A generated workspace across the four twins with realistic references between
 /// resources: `n` resources (rounded up to groups of ten), [`PER_FILE`] per file, as the
 /// files' texts. The check and language-server benchmarks measure the same workspace.

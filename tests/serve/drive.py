@@ -3,7 +3,7 @@ the twins. Each scenario asserts what a person relies on: the model only propose
 type-checks, and nothing runs without a person's approval of that exact plan.
 
 Usage: python3 drive.py SCENARIO PATH/TO/mcpoc WORKSPACE
-Scenarios: stdio, mrtr, terminal, seed, fault, http
+Scenarios: stdio, mrtr, terminal, seed, fault, http, config
 Needs: pip install "mcp==2.3.0". The workspace has its schemas pulled; `mcpoc` is on PATH
 (the twins' `server` blocks start `mcpoc twin ...`).
 """
@@ -371,7 +371,8 @@ async def scenario_http(binary, ws):
     from mcp.shared._httpx_utils import create_mcp_http_client
 
     env = dict(os.environ, MCPO_SERVE_TOKEN="tok-" + "x" * 20)
-    proc = subprocess.Popen([binary, "serve", "--dir", ws, "--http", "127.0.0.1:0"], stderr=subprocess.PIPE, text=True, env=env)
+    # A port alone (0: any free one): the default address is 127.0.0.1, never all interfaces.
+    proc = subprocess.Popen([binary, "serve", "--dir", ws, "--http", "0"], stderr=subprocess.PIPE, text=True, env=env)
     try:
         url = None
         for line in proc.stderr:
@@ -412,7 +413,30 @@ async def scenario_http(binary, ws):
         proc.wait(timeout=10)
 
 
+async def scenario_config(binary, ws):
+    """`--print-config`: each client's snippet, and the claude one starts a working server."""
+    expected = {"claude": "mcpServers", "vscode": "servers", "cursor": "mcpServers"}
+    entries = {}
+    for client, key in expected.items():
+        out = cli(binary, "/", "serve", "--dir", ws, "--print-config", client)
+        check(out.returncode == 0 and out.stdout.startswith("// "), f"--print-config {client} prints a snippet")
+        doc = json.loads(out.stdout.split("\n", 1)[1])
+        entries[client] = doc[key]["mcpo"]
+        check(entries[client]["args"] == ["serve", "--dir", os.path.realpath(ws)], f"{client}: serve this workspace, by its absolute path")
+        check(os.path.isabs(entries[client]["command"]), f"{client}: the command is the absolute path of mcpoc")
+    check(entries["vscode"].get("type") == "stdio", "VS Code's entry names the stdio transport")
+    entry = entries["claude"]
+    params = StdioServerParameters(command=entry["command"], args=entry["args"], env={"PATH": os.environ["PATH"]})
+    async with stdio_client(params) as (read, write):
+        async with ClientSession(read, write) as s:
+            await s.initialize()
+            await tools_and_schemas(s)
+            pats = sc(await call(s, "list_patterns"))["patterns"]
+            check("pci_shop" in {p["name"] for p in pats}, "the registered server serves the workspace")
+
+
 SCENARIOS = {
+    "config": scenario_config,
     "stdio": scenario_stdio,
     "mrtr": scenario_mrtr,
     "terminal": scenario_terminal,

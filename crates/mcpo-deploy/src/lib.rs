@@ -42,7 +42,7 @@ pub mod servers;
 mod session;
 pub mod vars;
 
-pub use approve::{Approval, ApprovalRequest, Approver, AutoApprove};
+pub use approve::{Approval, ApprovalRequest, Approver, AutoApprove, TerminalPrompt};
 pub use error::{DeployError, Problem};
 pub use io::WorkspaceIo;
 pub use load::Checked;

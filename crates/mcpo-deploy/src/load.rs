@@ -8,6 +8,7 @@ use crate::servers;
 use mcpo_diagnostics::{Diagnostic, FileId, SourceMap, Sources, Span, codes};
 use mcpo_mcp::ServerSpec;
 use mcpo_mcp::discovery::Registry;
+use mcpo_modules::LoadedModule;
 use mcpo_sema::{Database, SchemaFile, SourceFile, Workspace};
 use salsa::Setter;
 use std::collections::BTreeMap;
@@ -78,6 +79,7 @@ pub fn database(
     root: &Path,
     files: &[FileId],
     sources: &Sources,
+    modules: &[LoadedModule],
     notes: &mut Vec<String>,
 ) -> (Database, Workspace, Registry) {
     let (mut db, ws) = sources_database(files, sources);
@@ -85,7 +87,11 @@ pub fn database(
         .into_iter()
         .map(|(server, name, text)| SchemaFile::new(&db, server, name, text))
         .collect();
+    let module_inputs = mcpo_modules::inputs(&db, modules, &schemas);
     ws.set_schemas(&mut db).to(schemas);
+    ws.set_modules(&mut db).to(module_inputs);
+    // File by file, so that a large workspace's syntax trees are not all in memory at once.
+    mcpo_sema::prepare(&mut db, ws);
     let decls = mcpo_sema::servers(&db, ws);
     if decls.is_empty() {
         return (db, ws, Registry::default());
@@ -220,6 +226,7 @@ pub fn check_paths(
     let mut loaded =
         files::load(&found, &mut sources, &mut diags).map_err(|e| Problem::uncoded(e).usage())?;
     apply_overrides(&mut loaded, &mut sources, overrides);
+    let modules = modules_of(&root, &mut loaded, &mut sources);
     let checked_files: Vec<(PathBuf, FileId)> = loaded
         .iter()
         .filter(|f| f.utf8 && !files::is_template(&f.path))
@@ -227,12 +234,13 @@ pub fn check_paths(
         .collect();
     let (ids, converted) = sources_of(&root, &loaded, &mut sources, &mut diags);
     let mut notes = Vec::new();
-    for id in &ids {
-        diags.extend(mcpo_syntax::parse(sources.text(*id), *id).diagnostics);
-    }
-    if !syntax_only {
-        let (db, ws, _) = database(&find_root(&root), &ids, &sources, &mut notes);
-        diags.extend(mcpo_sema::check_semantics(&db, ws));
+    if syntax_only {
+        for id in &ids {
+            diags.extend(mcpo_syntax::parse(sources.text(*id), *id).diagnostics);
+        }
+    } else {
+        let (mut db, ws, _) = database(&find_root(&root), &ids, &sources, &modules, &mut notes);
+        diags.extend(mcpo_sema::check_batch(&mut db, ws));
     }
     for d in &mut diags {
         if let Some((_, json)) = converted.iter().find(|(id, _)| *id == d.file) {
@@ -313,14 +321,39 @@ pub fn load_with(
     let mut loaded =
         files::load(&found, &mut sources, &mut diags).map_err(|e| Problem::uncoded(e).usage())?;
     apply_overrides(&mut loaded, &mut sources, overrides);
+    let modules = modules_of(root, &mut loaded, &mut sources);
     // Deployment templates (`*.mcpo.json`) are planned as the source they convert to.
     let (ids, _) = sources_of(root, &loaded, &mut sources, &mut diags);
-    check_loaded(root, sources, ids, diags)
+    check_loaded(root, sources, ids, modules, diags)
+}
+
+/// The modules the loaded files' `use` blocks name; the files of local module
+/// directories leave `loaded` (they are the module's, with names of its own).
+fn modules_of(
+    root: &Path,
+    loaded: &mut Vec<files::Loaded>,
+    sources: &mut Sources,
+) -> Vec<LoadedModule> {
+    let all: Vec<(PathBuf, String)> = loaded
+        .iter()
+        .filter(|f| !files::is_template(&f.path))
+        .map(|f| (f.path.clone(), sources.text(f.id).to_string()))
+        .collect();
+    let dirs = mcpo_modules::local_module_dirs(root, &all);
+    loaded.retain(|f| !dirs.iter().any(|d| f.path.starts_with(d)));
+    let texts: Vec<&str> = loaded
+        .iter()
+        .filter(|f| !files::is_template(&f.path))
+        .map(|f| sources.text(f.id))
+        .collect();
+    let mut modules = mcpo_modules::load_modules(root, &texts);
+    mcpo_modules::register(&mut modules, sources);
+    modules
 }
 
 /// Replaces the texts of the loaded files named in `overrides` and adds the ones that are
 /// not loaded (sorted with the others by path).
-fn apply_overrides(
+pub(crate) fn apply_overrides(
     loaded: &mut Vec<files::Loaded>,
     sources: &mut Sources,
     overrides: &BTreeMap<PathBuf, String>,
@@ -345,24 +378,25 @@ fn apply_overrides(
 /// plan), with the schemas pulled under `root`.
 pub fn load_texts(root: &Path, texts: Vec<(String, String)>) -> Result<Checked, DeployError> {
     let mut sources = Sources::new();
-    let ids = texts
+    let ids: Vec<FileId> = texts
         .into_iter()
         .map(|(name, text)| sources.add(name, text))
         .collect();
-    check_loaded(root, sources, ids, Vec::new())
+    let texts: Vec<&str> = ids.iter().map(|id| sources.text(*id)).collect();
+    let mut modules = mcpo_modules::load_modules(root, &texts);
+    mcpo_modules::register(&mut modules, &mut sources);
+    check_loaded(root, sources, ids, modules, Vec::new())
 }
 
 fn check_loaded(
     root: &Path,
     sources: Sources,
     ids: Vec<FileId>,
+    modules: Vec<LoadedModule>,
     mut diags: Vec<Diagnostic>,
 ) -> Result<Checked, DeployError> {
-    for id in &ids {
-        diags.extend(mcpo_syntax::parse(sources.text(*id), *id).diagnostics);
-    }
     let mut notes = Vec::new();
-    let (db, workspace, registry) = database(root, &ids, &sources, &mut notes);
+    let (mut db, workspace, registry) = database(root, &ids, &sources, &modules, &mut notes);
     let specs = servers::server_specs(
         mcpo_sema::servers(&db, workspace),
         &registry,
@@ -370,7 +404,7 @@ fn check_loaded(
         root,
     );
     diags.extend(specs.diagnostics());
-    diags.extend(mcpo_sema::check_semantics(&db, workspace));
+    diags.extend(mcpo_sema::check_batch(&mut db, workspace));
     if diags.iter().any(Diagnostic::is_error) {
         return Err(DeployError::Diagnostics {
             diagnostics: diags,
@@ -398,4 +432,33 @@ fn check_loaded(
         warnings: diags,
         notes,
     })
+}
+
+/// `mcpoc get`: fetches the git and registry modules the workspace at `root` names (and
+/// the modules they name) into `.mcpo/modules/`, and pins them in `mcpo.lock`.
+pub fn get_modules(
+    root: &Path,
+    opts: mcpo_modules::fetch::GetOptions,
+) -> Result<Vec<mcpo_modules::fetch::Got>, Vec<String>> {
+    let found = files::collect(&[root.to_path_buf()]).map_err(|e| vec![e.0])?;
+    let mut all: Vec<(PathBuf, String)> = Vec::new();
+    for path in found.iter().filter(|p| !files::is_template(p)) {
+        match std::fs::read_to_string(path) {
+            Ok(text) => all.push((path.clone(), text)),
+            Err(e) => {
+                return Err(vec![format!(
+                    "cannot read `{}`: {}",
+                    path.display(),
+                    files::io_reason(&e)
+                )]);
+            }
+        }
+    }
+    let dirs = mcpo_modules::local_module_dirs(root, &all);
+    let texts: Vec<&str> = all
+        .iter()
+        .filter(|(p, _)| !dirs.iter().any(|d| p.starts_with(d)))
+        .map(|(_, t)| t.as_str())
+        .collect();
+    mcpo_modules::fetch::get(root, &texts, opts)
 }

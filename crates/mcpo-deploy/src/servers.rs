@@ -10,7 +10,7 @@ use mcpo_diagnostics::{Diagnostic, SourceMap, Sources, codes};
 use mcpo_mcp::discovery::{DiscoverOptions, RealEnvironment, Registry, discover};
 use mcpo_mcp::{HttpSpec, ServerSpec, Source, StdioSpec, Transport};
 use mcpo_schema::ServerIdentity;
-use mcpo_sema::{ServerDecl, ServerTransport, Setting};
+use mcpo_sema::{BackendKind, ServerDecl, ServerTransport, Setting};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -168,10 +168,17 @@ fn spec_of(
 /// `mcpoc servers` and `schema pull`, which need no type checking). Returns the sources
 /// (for rendering), the blocks, and the syntax and E0303 diagnostics.
 pub fn load(paths: &[PathBuf]) -> Result<(Sources, Vec<ServerDecl>, Vec<Diagnostic>), String> {
-    let files = crate::files::collect(paths).map_err(|e| e.to_string())?;
-    let mut sources = Sources::new();
-    let mut diags = Vec::new();
-    let loaded = crate::files::load(&files, &mut sources, &mut diags)?;
+    load_with(paths, &BTreeMap::new())
+}
+
+/// [`load`] with the files named in `overrides` holding the given texts instead of what is
+/// on disk (a file not on disk is added), as [`crate::load::load_with`] takes them: the
+/// servers a proposed edit would declare, before anything is checked or started.
+pub fn load_with(
+    paths: &[PathBuf],
+    overrides: &BTreeMap<PathBuf, String>,
+) -> Result<(Sources, Vec<ServerDecl>, Vec<Diagnostic>), String> {
+    let (sources, loaded, mut diags) = parsed(paths, overrides)?;
     let ids: Vec<_> = loaded.iter().map(|f| f.id).collect();
     let (db, ws) = crate::load::sources_database(&ids, &sources);
     for file in ws.files(&db) {
@@ -185,4 +192,37 @@ pub fn load(paths: &[PathBuf]) -> Result<(Sources, Vec<ServerDecl>, Vec<Diagnost
     }
     let decls = mcpo_sema::servers(&db, ws).clone();
     Ok((sources, decls, diags))
+}
+
+/// The `backend` block the workspace under `paths` declares with `overrides` (as
+/// [`load_with`] takes them): its kind and settings (`None` without a valid block).
+pub fn backend_with(
+    paths: &[PathBuf],
+    overrides: &BTreeMap<PathBuf, String>,
+) -> Result<Option<BackendKind>, String> {
+    let (sources, loaded, _) = parsed(paths, overrides)?;
+    // Deployment templates declare no backend.
+    let ids: Vec<_> = loaded
+        .iter()
+        .filter(|f| !crate::files::is_template(&f.path))
+        .map(|f| f.id)
+        .collect();
+    let (db, ws) = crate::load::sources_database(&ids, &sources);
+    Ok(mcpo_sema::backend(&db, ws)
+        .decl
+        .as_ref()
+        .map(|d| d.kind.clone()))
+}
+
+/// The workspace's files loaded, with `overrides` in place of (or beside) what is on disk.
+fn parsed(
+    paths: &[PathBuf],
+    overrides: &BTreeMap<PathBuf, String>,
+) -> Result<(Sources, Vec<crate::files::Loaded>, Vec<Diagnostic>), String> {
+    let files = crate::files::collect(paths).map_err(|e| e.to_string())?;
+    let mut sources = Sources::new();
+    let mut diags = Vec::new();
+    let mut loaded = crate::files::load(&files, &mut sources, &mut diags)?;
+    crate::load::apply_overrides(&mut loaded, &mut sources, overrides);
+    Ok((sources, loaded, diags))
 }

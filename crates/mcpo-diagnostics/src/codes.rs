@@ -161,6 +161,12 @@ codes! {
     /// A name that exists but not here (`self` outside a resource, `count.index` without `count`).
     E0115 = "name not available here",
         "`self` exists inside `resource` blocks (and their `wait_for`); `count.index` only in blocks with `count`; `each.key`/`each.value` only with `for_each`; `param` only inside a pattern.\n\n```hcl\nresource \"aws.vpc\" \"main\" {\n  cidr_block = \"10.${count.index}.0.0/16\"   # no count here\n}\n```\n\nAdd the meta-argument or use another value.";
+    /// A `use` whose module is not available (not fetched, changed since it was locked, unreadable).
+    E0116 = "module not available",
+        "A `use` with a `source` other than a local directory needs its module: the standard library is part of `mcpoc`; git and registry modules are fetched by `mcpoc get` into `.mcpo/modules/` and pinned in `mcpo.lock` with the hash of their content.\n\n```hcl\nuse \"web\" {\n  source  = \"acme/web\"\n  version = \"~> 1.2\"\n}\n```\n\nRun `mcpoc get`. A module whose content no longer matches the hash in `mcpo.lock` is refused, never updated silently: find out why it changed, then run `mcpoc get --update` to take the new content.";
+    /// A pattern's param `validation` is false for the values a `use` gives.
+    E0117 = "pattern rule broken",
+        "A pattern's `param` blocks may hold `validation { condition, message }` blocks that may read every `param` of the pattern. A `use` whose values break one is refused at the use, by `check` when the values are known then (literals, defaults), else by `plan`; the message is the rule's own, e.g. the compliance requirement it enforces.\n\n```hcl\nuse \"shop\" {\n  source     = \"stdlib/pci_compliant_ecommerce\"\n  monitoring = false   # PCI DSS requirement 10\n}\n```\n\nGive a value the rule accepts.";
     /// A required attribute of the schema is not set.
     E0200 = "missing required attribute",
         "The create tool's `inputSchema` lists `required` properties; the server rejects a call without them.\n\n```hcl\nresource \"aws.vpc_subnet\" \"a\" {\n  vpc_id = aws.vpc.main.id\n}   # cidr_block and availability_zone are required\n```\n\nSet every required attribute.";
@@ -229,8 +235,8 @@ codes! {
     E0404 = "variable validation failed",
         "A `validation` block's `condition` evaluated to false for the variable's value; the message is the block's `message`.\n\n```hcl\nvariable \"replicas\" {\n  type = number\n  validation {\n    condition = var.replicas > 0\n    message   = \"at least one replica\"\n  }\n}\n```";
     /// A `use` whose pattern plan cannot expand.
-    E0405 = "pattern source not supported by plan",
-        "`plan` and `apply` expand patterns declared in the workspace (`use \"x\" { pattern = \"name\" }`). A `source` (stdlib, path, git) is checked but not yet expanded for planning, and patterns may nest at most 16 levels.\n\nCopy the pattern into the workspace and refer to it with `pattern = \"name\"`.";
+    E0405 = "pattern cannot be expanded",
+        "`plan` and `apply` expand every `use` into its pattern's resources, under `module.<name>.`. They cannot when the pattern is not available (its module was not loaded or names no pattern: `mcpoc check` says why, with E0113 or E0116), or when patterns use patterns more than 16 levels deep.\n\nFix what `mcpoc check` reports (for a git or registry module, run `mcpoc get`); flatten deeper nesting.";
     /// An expression failed at plan or apply time.
     E0406 = "expression cannot be evaluated",
         "An expression that type-checks failed when evaluated with real values: an index out of range, a key that is not there, a function given a bad value (`cidrsubnet` with no room left), division by zero.\n\n```hcl\nlocals { first = var.names[5] }   # var.names has 2 elements\n```\n\nThe label says what failed; fix the value or guard the expression with `try(...)` or a conditional.";
@@ -370,6 +376,9 @@ codes! {
     /// The workspace files changed after a plan was made.
     E0640 = "the workspace changed since the plan",
         "A plan made through `mcpoc serve` is a plan of the workspace's files as they were when it was made. A file was edited, added or removed since (by a person, another plan's apply, `mcpoc fmt`), so the plan may no longer say what applying the workspace would do; nothing was changed.\n\n```text\nerror[E0640]: the workspace changed since the plan\n  the workspace's files changed after plan `0123456789ab` was made; nothing was changed\n```\n\nMake a new plan and apply that.";
+    /// A source an AI client proposed adds, removes or changes a `server` or `backend` block.
+    E0641 = "a proposed source changes the servers or the backend",
+        "`mcpoc serve` plans a source an AI client proposes with the workspace's own `server` blocks, never with new ones: planning starts the workspace's servers (to read what exists), and a `server` block is a program to run or a URL to call with its headers, so a block the model wrote would choose what runs before any person approved anything (a block whose schema is not pulled or stale is also an error, E0301/E0302; this rule holds whatever the lock records). The same holds for the `backend` block: another backend would read and write the state somewhere the person did not choose. The proposed file adds, removes or changes a `server` block (its command, arguments, environment, URL, headers or limits) or the `backend` block; nothing was planned and no server was started.\n\n```text\nerror[E0641]: a proposed source changes the servers or the backend\n  `main.mcpo` changes what the workspace connects to: `shell` is new; nothing was planned and no server was started\n```\n\nPropose the file with the workspace's `server` and `backend` blocks as they are (an unchanged block may be repeated where it is written). To talk to another server, a person adds its `server` block to the workspace (and runs `mcpoc schema pull`).";
     /// A variable that nothing reads.
     W0001 = "unused variable",
         "A `variable` that no expression reads (`var.<name>`) is probably left over or misspelt where it is used.\n\n```hcl\nvariable \"region\" { default = \"eu-west-1\" }   # never read\n```\n\nRemove it, or read it where it was meant to be used.";

@@ -227,6 +227,63 @@ async fn reconcile_intents(runner: Runner<'_>, state: &mut State, report: &mut R
     }
 }
 
+/// Resolves a pending create of an adapter's type that has no `list`: read by the id its
+/// inputs give (adopted when found, forgotten when not); when the id comes only from the
+/// create's result it cannot be looked up, and the intent is dropped with a note saying
+/// that a resource may have been made (the plan creates the resource again).
+async fn reconcile_unlisted_create(
+    runner: Runner<'_>,
+    state: &mut State,
+    report: &mut RefreshReport,
+    intent: &Intent,
+    at: &Resource<'_>,
+) -> Option<Intent> {
+    let address = &intent.address;
+    let driver = runner.drivers.get(&intent.server, &intent.type_name);
+    let id = driver
+        .id_from_inputs(&intent.args)
+        .filter(|_| driver.supports(Op::Read));
+    let Some(id) = id else {
+        report.resolved.push((
+            address.clone(),
+            format!(
+                "the interrupted create cannot be looked up (`{}.{}` has no `list`, and its id comes from the create's result): if it made a resource, that one is not managed; the plan creates it again",
+                intent.server, intent.type_name
+            ),
+        ));
+        return None;
+    };
+    match read(runner, at, &id, &intent.args).await {
+        Read::Live(live) => {
+            state.resources.insert(
+                address.clone(),
+                ResourceState {
+                    server: intent.server.clone(),
+                    type_name: intent.type_name.clone(),
+                    id: id.clone(),
+                    inputs: intent.args.clone(),
+                    outputs: live,
+                    sensitive: Vec::new(),
+                    deps: Vec::new(),
+                    tainted: false,
+                },
+            );
+            report.adopted.push((address.clone(), id));
+            None
+        }
+        Read::Gone => {
+            report
+                .resolved
+                .push((address.clone(), "the create never happened".into()));
+            None
+        }
+        Read::Failed(e) => {
+            report.errors.push(e);
+            Some(intent.clone())
+        }
+    }
+}
+
 /// Resolves one intent; returns it when it must stay (unresolved).
 async fn reconcile(
     runner: Runner<'_>,
@@ -241,6 +298,18 @@ async fn reconcile(
         type_name: &intent.type_name,
     };
     match intent.op {
+        IntentOp::Create
+            if runner
+                .drivers
+                .get(&intent.server, &intent.type_name)
+                .declared()
+                && !runner
+                    .drivers
+                    .get(&intent.server, &intent.type_name)
+                    .supports(Op::List) =>
+        {
+            reconcile_unlisted_create(runner, state, report, intent, &at).await
+        }
         IntentOp::Create => {
             let listed = runner
                 .perform(&at, Op::List, &Target::new(&intent.args))

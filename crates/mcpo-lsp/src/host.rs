@@ -78,6 +78,11 @@ pub(crate) struct Host {
     next_id: u32,
     root: Option<PathBuf>,
     discover: Option<Discover>,
+    /// Each file's `use` links with a source that is not a local directory (local
+    /// modules' files are part of the session's workspace).
+    links: BTreeMap<FileId, Vec<String>>,
+    /// Set when the modules were loaded again: every file's diagnostics may change.
+    modules_changed: bool,
 }
 
 /// What happened to a file on disk (from the client's file watcher).
@@ -112,6 +117,8 @@ impl Host {
             next_id: 0,
             root: None,
             discover,
+            links: BTreeMap::new(),
+            modules_changed: false,
         }
     }
 
@@ -155,6 +162,76 @@ impl Host {
         self.reload_schemas(root);
         self.reload_lock(root);
         self.rediscover(root);
+        let texts: Vec<(FileId, String)> = self
+            .ws
+            .files(&self.db)
+            .iter()
+            .map(|f| (f.id(&self.db), f.text(&self.db).clone()))
+            .collect();
+        for (id, text) in texts {
+            self.note_links(id, Some(&text));
+        }
+        self.reload_modules();
+    }
+
+    /// Records the module links of file `id` (`None`: it left the workspace); true when
+    /// they changed.
+    fn note_links(&mut self, id: FileId, text: Option<&str>) -> bool {
+        let links = text.map(mcpo_modules::source_links).unwrap_or_default();
+        let before = if links.is_empty() {
+            self.links.remove(&id)
+        } else {
+            self.links.insert(id, links.clone())
+        };
+        before.unwrap_or_default() != links
+    }
+
+    /// Loads the modules the `use` blocks name by a source that is not a local directory
+    /// (the standard library, and git and registry modules from the cache `mcpoc get`
+    /// fills), checked against the current schemas; their files get ids of their own.
+    fn reload_modules(&mut self) {
+        let root = self
+            .root
+            .clone()
+            .or_else(|| std::env::current_dir().ok())
+            .unwrap_or_default();
+        let texts: Vec<String> = self
+            .ws
+            .files(&self.db)
+            .iter()
+            .map(|f| f.text(&self.db).clone())
+            .collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let mut modules = if self.links.is_empty() {
+            Vec::new()
+        } else {
+            mcpo_modules::load_source_modules(&root, &refs)
+        };
+        self.number_module_files(&mut modules);
+        let schemas = self.ws.schemas(&self.db).clone();
+        let inputs = mcpo_modules::inputs(&self.db, &modules, &schemas);
+        if inputs.is_empty() && self.ws.modules(&self.db).is_empty() {
+            return;
+        }
+        self.ws.set_modules(&mut self.db).to(inputs);
+        self.modules_changed = true;
+    }
+
+    /// Gives every module file an id (not in the file table: diagnostics and locations
+    /// inside a module are not shown).
+    fn number_module_files(&mut self, modules: &mut [mcpo_modules::LoadedModule]) {
+        for m in modules {
+            for f in &mut m.files {
+                f.id = FileId(self.next_id);
+                self.next_id += 1;
+            }
+            self.number_module_files(&mut m.children);
+        }
+    }
+
+    /// Whether the modules were loaded again since the last call.
+    pub fn take_modules_changed(&mut self) -> bool {
+        std::mem::take(&mut self.modules_changed)
     }
 
     /// Reads the pulled schemas again.
@@ -208,7 +285,11 @@ impl Host {
             }
             let (source, id) = (entry.source, entry.id);
             if *source.text(&self.db) != text {
+                let relink = self.note_links(id, Some(&text));
                 source.set_text(&mut self.db).to(text);
+                if relink {
+                    self.reload_modules();
+                }
             }
             if let Some(e) = Arc::make_mut(&mut self.table).by_key.get_mut(&key) {
                 e.version = Some(version);
@@ -220,6 +301,7 @@ impl Host {
             || uri.as_str().to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
+        let relink_text = text.clone();
         let mut entry = self.new_entry(uri.clone(), name, text);
         entry.version = Some(version);
         let id = entry.id;
@@ -229,6 +311,9 @@ impl Host {
         let table = Arc::make_mut(&mut self.table);
         table.by_id.insert(id, key.clone());
         table.by_key.insert(key, entry);
+        if self.note_links(id, Some(&relink_text)) {
+            self.reload_modules();
+        }
         Some(id)
     }
 
@@ -240,7 +325,11 @@ impl Host {
         match std::fs::read_to_string(&key) {
             Ok(text) => {
                 if *entry.source.text(&self.db) != text {
+                    let relink = self.note_links(entry.id, Some(&text));
                     entry.source.set_text(&mut self.db).to(text);
+                    if relink {
+                        self.reload_modules();
+                    }
                 }
                 if let Some(e) = Arc::make_mut(&mut self.table).by_key.get_mut(&key) {
                     e.version = None;
@@ -258,6 +347,9 @@ impl Host {
                 let table = Arc::make_mut(&mut self.table);
                 table.by_key.remove(&key);
                 table.by_id.remove(&entry.id);
+                if self.note_links(entry.id, None) {
+                    self.reload_modules();
+                }
             }
         }
         Some(entry.id)
@@ -275,10 +367,14 @@ impl Host {
         let schema_dir = root.join(mcpo_schema::SCHEMA_DIR);
         if path.starts_with(&schema_dir) && path.extension().is_some_and(|e| e == "json") {
             self.reload_schemas(&root);
+            // Modules are checked against the schemas.
+            self.reload_modules();
             return self.table.ids().collect();
         }
         if path == root.join(mcpo_schema::LOCK_FILE) {
             self.reload_lock(&root);
+            // `mcpoc get` fetched modules and pinned them.
+            self.reload_modules();
             return self.table.ids().collect();
         }
         if DISCOVERY_FILES.iter().any(|f| path == root.join(f)) {
@@ -295,7 +391,11 @@ impl Host {
         match (existing, change, std::fs::read_to_string(path)) {
             (Some(e), DiskChange::Written, Ok(text)) => {
                 if *e.source.text(&self.db) != text {
+                    let relink = self.note_links(e.id, Some(&text));
                     e.source.set_text(&mut self.db).to(text);
+                    if relink {
+                        self.reload_modules();
+                    }
                 }
                 vec![e.id]
             }
@@ -311,6 +411,9 @@ impl Host {
                 let table = Arc::make_mut(&mut self.table);
                 table.by_key.remove(path);
                 table.by_id.remove(&e.id);
+                if self.note_links(e.id, None) {
+                    self.reload_modules();
+                }
                 // Its diagnostics are cleared by the caller; the others may change.
                 let mut ids: Vec<FileId> = self.table.ids().collect();
                 ids.push(e.id);
@@ -320,8 +423,12 @@ impl Host {
                 let Some(uri) = Uri::from_file_path(path) else {
                     return Vec::new();
                 };
+                let links_text = text.clone();
                 let entry = self.new_entry(uri, display_name(&root, path), text);
                 let id = entry.id;
+                if self.note_links(id, Some(&links_text)) {
+                    self.reload_modules();
+                }
                 let mut files = self.ws.files(&self.db).clone();
                 files.push(entry.source);
                 self.ws.set_files(&mut self.db).to(files);

@@ -175,6 +175,10 @@ fn writer(shared: &Shared, rx: &mpsc::Receiver<(u64, Edit)>, applied: &watch::Se
                     }
                 }
             }
+            // Modules loaded again may change every file's diagnostics.
+            if host.take_modules_changed() {
+                touched.extend(host.snapshot().table.ids());
+            }
         }
         lock(&shared.touched).extend(touched);
         applied.send_replace(last);

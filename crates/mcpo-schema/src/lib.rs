@@ -28,7 +28,7 @@ pub mod types;
 pub use canonical::canonical_json;
 pub use files::{DiskFiles, Files, MemoryFiles, read_pulled_schemas};
 pub use fresh::{Freshness, Pulled, PulledSchema, freshness, judge};
-pub use lock::{LOCK_FILE, LOCK_VERSION, LockEntry, Lockfile};
+pub use lock::{LOCK_FILE, LOCK_VERSION, LockEntry, Lockfile, ModuleLock};
 pub use schema::{
     CLIENT_CAPABILITIES, DeclaredTransport, ResourceTemplate, SCHEMA_DIR, SCHEMA_VERSION,
     ServerIdentity, ServerInfo, ServerSchema, ToolSchema, TransportKind, schema_path,

@@ -19,6 +19,19 @@ pub struct Lockfile {
     /// One entry per server, by name.
     #[serde(default)]
     pub servers: BTreeMap<String, LockEntry>,
+    /// One entry per fetched module (git and registry sources), by its source and version
+    /// constraint as the `use` writes them (`acme/web @ ~> 1.2`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub modules: BTreeMap<String, ModuleLock>,
+}
+
+/// One module in `mcpo.lock`: what `mcpoc get` fetched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModuleLock {
+    /// The exact version: a registry module's version, or a git module's commit.
+    pub version: String,
+    /// `sha256:<hex>` of the module's content (every file, by path).
+    pub hash: String,
 }
 
 impl Default for Lockfile {
@@ -26,6 +39,7 @@ impl Default for Lockfile {
         Self {
             version: LOCK_VERSION,
             servers: BTreeMap::new(),
+            modules: BTreeMap::new(),
         }
     }
 }
@@ -51,8 +65,9 @@ impl Lockfile {
     pub fn to_file_text(&self) -> String {
         let body = toml::to_string(self).unwrap_or_default();
         format!(
-            "# mcpo.lock: written by `mcpoc schema pull`; commit it, do not edit it.\n\
-             # Each server's identity and the hash of .mcpo/schemas/<server>.json.\n\n{body}"
+            "# mcpo.lock: written by `mcpoc schema pull` and `mcpoc get`; commit it, do not edit it.\n\
+             # Each server's identity and the hash of .mcpo/schemas/<server>.json; each\n\
+             # fetched module's exact version and the hash of its content.\n\n{body}"
         )
     }
 

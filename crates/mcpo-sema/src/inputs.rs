@@ -65,6 +65,32 @@ pub struct Workspace {
     #[default]
     #[returns(ref)]
     pub discovered: BTreeMap<String, ServerIdentity>,
+    /// The modules its `use` blocks name by `source`, as the front end loaded them (from
+    /// the embedded standard library, a local directory or the module cache). The checker
+    /// reads no files: a `use` whose module is not here is reported at the use.
+    #[default]
+    #[returns(ref)]
+    pub modules: Vec<Module>,
+}
+
+/// A module one `use` names: its files as a workspace of their own (so its pattern names
+/// are its own, never the user's), or why it could not be loaded.
+#[salsa::input(debug)]
+pub struct Module {
+    /// What the `use` blocks that name it compute with [`crate::use_link`] (source,
+    /// version constraint and server mapping).
+    #[returns(ref)]
+    pub link: String,
+    /// Where it came from, for messages (`stdlib/iot_edge`, `acme/web 1.2.3`, `modules/web`).
+    #[returns(ref)]
+    pub origin: String,
+    /// Its files, checked against the using workspace's schemas (under the pattern's own
+    /// server names when the `use` maps them). `None` when it could not be loaded.
+    #[returns(copy)]
+    pub workspace: Option<Workspace>,
+    /// Why it could not be loaded (not fetched, content changed since it was locked, ...).
+    #[returns(ref)]
+    pub problem: Option<String>,
 }
 
 /// Environment variables by name. Its `Debug` shows the names only: values may be secrets.

@@ -36,6 +36,7 @@ mod checker;
 pub mod eval;
 pub mod functions;
 mod inputs;
+mod modules;
 mod names;
 mod server_blocks;
 mod server_catalog;
@@ -50,13 +51,14 @@ pub use backend_block::{
 };
 pub use builtins::{BUILTINS, Sig, lookup};
 pub use checker::{
-    ADAPTER_ATTRS, DeclKey, RESOURCE_META, TOP_BLOCKS, adapter_type, local_type,
-    pattern_output_type, type_at,
+    ADAPTER_ATTRS, DeclKey, RESOURCE_META, TOP_BLOCKS, adapter_type, local_type, pattern_block,
+    pattern_output_type, pattern_servers, rule_site, type_at,
 };
 pub use eval::Io;
+pub use modules::{UseProblem, module_for, module_workspaces, resolve_use};
 pub use names::{
     Decl, DeclKind, FileSignature, Index, Repeat, index, local_source_dir, reference, signature,
-    walk,
+    use_link, use_servers, walk,
 };
 pub use server_blocks::{
     FileServers, ServerDecl, ServerTransport, Setting, file_servers, read_only_tools,
@@ -69,7 +71,7 @@ pub use workspace::{decl_span, workspace_diagnostics};
 
 use mcpo_diagnostics::Diagnostic;
 
-pub use inputs::{EnvVars, SchemaFile, SourceFile, Workspace};
+pub use inputs::{EnvVars, Module, SchemaFile, SourceFile, Workspace};
 
 /// The concrete database. Cheap to clone (a clone shares the storage: a snapshot for
 /// another thread).
@@ -92,7 +94,14 @@ impl Database {
 impl salsa::Database for Database {}
 
 /// The parse of one file (memoized; backdated when the tree is unchanged).
-#[salsa::tracked(returns(ref))]
+///
+/// The trees of the 128 files used last are kept when the database lets go of trees: at
+/// each new revision (an edit), and between files of a batch check ([`check_batch`]). A
+/// tree takes 15 to 20 times its text, far more than anything the checker derives from
+/// it, so memory is bounded by that many trees rather than by the whole workspace. An
+/// evicted tree is parsed again when it is needed; the queries that read it are still
+/// verified without it.
+#[salsa::tracked(returns(ref), lru = 128)]
 pub fn parse(db: &dyn salsa::Database, file: SourceFile) -> mcpo_syntax::Parse {
     mcpo_syntax::parse(file.text(db), file.id(db))
 }
@@ -103,7 +112,9 @@ pub fn check_file(db: &dyn salsa::Database, ws: Workspace, file: SourceFile) -> 
     checker::check_file(db, ws, file)
 }
 
-/// Every name, type, schema, server and workspace diagnostic (no syntax errors), unsorted.
+/// Every name, type, schema, server and workspace diagnostic (no syntax errors of the
+/// workspace's own files), unsorted, with everything found in the modules its `use`
+/// blocks load (syntax included: nothing else reports it).
 pub fn check_semantics(db: &dyn salsa::Database, ws: Workspace) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for file in ws.files(db) {
@@ -112,7 +123,78 @@ pub fn check_semantics(db: &dyn salsa::Database, ws: Workspace) -> Vec<Diagnosti
     out.extend(workspace_diagnostics(db, ws).iter().cloned());
     out.extend(server_diagnostics(db, ws).iter().cloned());
     out.extend(backend(db, ws).diagnostics.iter().cloned());
+    out.extend(module_diagnostics(db, ws));
     out
+}
+
+/// The diagnostics of the files of every module `ws` loads: syntax, names and types, and
+/// duplicate declarations. A server the module needs and the workspace lacks is reported
+/// at the `use`, not inside the module.
+pub fn module_diagnostics(db: &dyn salsa::Database, ws: Workspace) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (_, mws) in module_workspaces(db, ws) {
+        for file in mws.files(db) {
+            out.extend(parse(db, *file).diagnostics.iter().cloned());
+            out.extend(
+                check_file(db, mws, *file)
+                    .iter()
+                    .filter(|d| d.code != mcpo_diagnostics::codes::E0101)
+                    .cloned(),
+            );
+        }
+        out.extend(
+            workspace_diagnostics(db, mws)
+                .iter()
+                .filter(|d| d.code == mcpo_diagnostics::codes::E0108)
+                .cloned(),
+        );
+    }
+    out
+}
+
+/// Every diagnostic of the workspace, syntax included, unsorted: the same as [`check`],
+/// for a batch check of a workspace of any size (`mcpoc check`, loading before a plan).
+///
+/// [`check`] reads every file's tree within one revision, so all of them stay in memory
+/// until the next. Here each file is visited twice (what the workspace queries need of it,
+/// then its own check), and the database drops the trees beyond the 128 used last
+/// as it goes, so peak memory follows the largest files rather than the whole workspace.
+pub fn check_batch(db: &mut Database, ws: Workspace) -> Vec<Diagnostic> {
+    prepare(db, ws);
+    let files = ws.files(db).clone();
+    let mut out = Vec::new();
+    for (i, file) in files.iter().enumerate() {
+        out.extend(parse(db, *file).diagnostics.iter().cloned());
+        out.extend(check_file(db, ws, *file).iter().cloned());
+        if (i + 1) % EVICT_EVERY == 0 {
+            salsa::Database::trigger_lru_eviction(db);
+        }
+    }
+    out.extend(workspace_diagnostics(db, ws).iter().cloned());
+    out.extend(server_diagnostics(db, ws).iter().cloned());
+    out.extend(module_diagnostics(db, ws));
+    salsa::Database::trigger_lru_eviction(db);
+    out
+}
+
+/// How many files a batch visits between two evictions: at most this many trees beyond the
+/// 128 that [`parse`] keeps are alive at once.
+const EVICT_EVERY: usize = 32;
+
+/// Computes, file by file, what the workspace-wide queries ([`index`], [`servers`]) read
+/// of each file, its signature and its `server` blocks, dropping trees as it goes (see
+/// [`check_batch`]). Asking for `servers` or `index` afterwards parses nothing. A front
+/// end calls it before it asks for the servers of a large workspace.
+pub fn prepare(db: &mut Database, ws: Workspace) {
+    let files = ws.files(db).clone();
+    for (i, file) in files.iter().enumerate() {
+        signature(db, *file);
+        file_servers(db, ws, *file);
+        if (i + 1) % EVICT_EVERY == 0 {
+            salsa::Database::trigger_lru_eviction(db);
+        }
+    }
+    salsa::Database::trigger_lru_eviction(db);
 }
 
 /// Every diagnostic of the workspace, syntax included, unsorted (the renderer sorts).

@@ -97,6 +97,8 @@ pub struct Decl {
     pub params: Vec<(String, Ty, bool)>,
     /// A pattern's output names.
     pub outputs: Vec<String>,
+    /// For a `use` with `source`: its module's link ([`use_link`]).
+    pub module: String,
 }
 
 /// Everything one file declares, in source order.
@@ -142,8 +144,63 @@ fn literal_expr_ty(expr: &Expr) -> Ty {
     }
 }
 
-/// How a `use` with `source` (and no `pattern`) records its source in `Decl::type_name`.
-pub(crate) const SOURCE_PREFIX: &str = "source:";
+/// The literal string an attribute holds.
+fn literal_attr(block: &Block, name: &str) -> Option<String> {
+    match attr(block, name).map(|e| &e.kind) {
+        Some(ExprKind::Template(t)) => t.as_literal(),
+        _ => None,
+    }
+}
+
+/// What a `use` block's `source` names, as the front end that loads modules and the
+/// checker both key it: the source (a local path normalised to `./dir`), then ` @ ` and
+/// the `version` constraint when there is one, then the `servers` mapping when it renames
+/// any (` [aws=aws_eu]`). `None` without a literal `source`.
+pub fn use_link(block: &Block) -> Option<String> {
+    let source = literal_attr(block, "source")?;
+    let mut link = match local_source_dir(&source) {
+        Some(dir) if source.trim().starts_with("./") => format!("./{dir}"),
+        Some(dir) => dir,
+        None => source.trim().to_string(),
+    };
+    if let Some(v) = literal_attr(block, "version") {
+        link.push_str(" @ ");
+        link.push_str(v.trim());
+    }
+    let renamed: Vec<String> = use_servers(block)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(from, to)| from != to)
+        .map(|(from, to)| format!("{from}={to}"))
+        .collect();
+    if !renamed.is_empty() {
+        link.push_str(&format!(" [{}]", renamed.join(",")));
+    }
+    Some(link)
+}
+
+/// A `use` block's `servers = { aws = aws_eu }`: the pattern's server name mapped to the
+/// workspace's, in name order. Empty without the attribute; `Err` with the span of what
+/// is not a name (the checker reports it).
+pub fn use_servers(block: &Block) -> Result<BTreeMap<String, String>, mcpo_diagnostics::Span> {
+    let mut out = BTreeMap::new();
+    let Some(e) = attr(block, "servers") else {
+        return Ok(out);
+    };
+    let ExprKind::Object(items) = &e.kind else {
+        return Err(e.span);
+    };
+    for i in items {
+        let key = crate::types::object_key(&i.key).ok_or(i.key.span)?;
+        let value = match &i.value.kind {
+            ExprKind::Variable(id) => id.name.clone(),
+            ExprKind::Template(t) => t.as_literal().ok_or(i.value.span)?,
+            _ => return Err(i.value.span),
+        };
+        out.insert(key, value);
+    }
+    Ok(out)
+}
 
 /// A relative module directory as written in `source` (`./modules/web/`), normalised to
 /// `modules/web`; None for sources that are not local paths (stdlib, git, registry).
@@ -217,6 +274,7 @@ pub fn signature(db: &dyn salsa::Database, file: SourceFile) -> FileSignature {
             sub: 0,
             params: Vec::new(),
             outputs: Vec::new(),
+            module: String::new(),
         };
         match (block.ty.name.as_str(), labels.as_slice()) {
             ("locals", _) => {
@@ -321,14 +379,12 @@ pub fn signature(db: &dyn salsa::Database, file: SourceFile) -> FileSignature {
             ("use", [name]) => {
                 base.kind = DeclKind::Use;
                 base.key = format!("module.{name}");
-                // The pattern it instantiates, when named by a literal in the workspace.
+                // The pattern it instantiates, when named by a literal.
                 if let Some(ExprKind::Template(t)) = attr(block, "pattern").map(|e| &e.kind) {
                     base.type_name = t.as_literal().unwrap_or_default();
-                } else if let Some(ExprKind::Template(t)) = attr(block, "source").map(|e| &e.kind)
-                    && let Some(src) = t.as_literal()
-                {
-                    // Resolved against the workspace's files by `Index::use_pattern`.
-                    base.type_name = format!("{SOURCE_PREFIX}{src}");
+                }
+                if let Some(link) = use_link(block) {
+                    base.module = link;
                 }
             }
             ("runbook", [name]) => {
@@ -411,12 +467,10 @@ impl Index {
         signature(db, *file).decls.get(*i)
     }
 
-    /// The pattern a `use` instantiates: its `pattern`, or the one pattern declared in
-    /// the files of its local `source` directory (a module). None when unknown.
-    pub fn use_pattern(&self, db: &dyn salsa::Database, type_name: &str) -> Option<String> {
-        let Some(src) = type_name.strip_prefix(SOURCE_PREFIX) else {
-            return (!type_name.is_empty()).then(|| type_name.to_string());
-        };
+    /// The one pattern declared in the files of local `source` directory `src` when they
+    /// are part of this workspace (a front end that loads no modules). None when there is
+    /// not exactly one.
+    pub fn local_module_pattern(&self, db: &dyn salsa::Database, src: &str) -> Option<String> {
         let dir = local_source_dir(src)?;
         let mut found = self.names_with_prefix("pattern.").filter(|name| {
             self.decls

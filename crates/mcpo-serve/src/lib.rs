@@ -229,6 +229,12 @@ fn root_relative(path: &Path) -> String {
         .map_or(shown.clone(), str::to_string)
 }
 
+/// The audit journal of the workspace at `root` for people (`mcpoc state audit`): one
+/// line per plan and apply, oldest first, with the failed steps under their apply.
+pub fn audit_journal(root: &Path) -> String {
+    store::Store::new(root).journal_text()
+}
+
 /// What `mcpoc approve` reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Approved {

@@ -16,9 +16,11 @@ use mcpo_deploy::patterns::{self, Origin};
 use mcpo_deploy::{Applied, AutoApprove, DeployError, Execution, Problem, Purpose, Session};
 use mcpo_diagnostics::{Diagnostic, Severity, SourceMap, codes};
 use mcpo_exec::{CancellationToken, ExecError};
+use mcpo_mcp::ServerSpec;
 use mcpo_plan::{PlanMode, render};
+use mcpo_sema::{BackendKind, Setting};
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::path::{Component, Path, PathBuf};
 
@@ -184,6 +186,91 @@ pub fn file_name(file: Option<&str>) -> Result<String, Problem> {
         .usage());
     }
     Ok(name.to_string())
+}
+
+/// The servers the workspace declares, by name, with the files in `overrides` holding
+/// the given texts.
+fn declared_servers(
+    root: &Path,
+    overrides: &BTreeMap<PathBuf, String>,
+) -> Result<BTreeMap<String, ServerSpec>, Problem> {
+    use mcpo_deploy::servers;
+    let (sources, decls, _) = servers::load_with(&[root.to_path_buf()], overrides)
+        .map_err(|e| Problem::uncoded(e).usage())?;
+    let registry = servers::discover_if_needed(&decls, root);
+    Ok(servers::server_specs(&decls, &registry, &sources, root).by_name())
+}
+
+/// Whether two declarations start the same server the same way (where their blocks are
+/// written does not matter).
+fn same_server(a: &ServerSpec, b: &ServerSpec) -> bool {
+    a.transport == b.transport
+        && a.max_concurrency == b.max_concurrency
+        && a.timeout == b.timeout
+        && a.max_message_bytes == b.max_message_bytes
+}
+
+/// A source an AI client proposed (`file`) must leave the workspace's `server` and
+/// `backend` blocks as they are on disk: planning starts every declared server, so a block
+/// the model added or changed would run a program, or call a URL with its headers, that no
+/// person chose, before anyone approved anything; and a changed backend would read and
+/// write the state somewhere else (E0641). The schema lock refuses most such blocks too
+/// (not pulled, E0301; stale, E0302), but this rule does not depend on what it records. `overrides` holds the proposed file. This is
+/// judged before the workspace is checked, so the model learns of it first.
+fn same_servers(
+    root: &Path,
+    overrides: &BTreeMap<PathBuf, String>,
+    file: &str,
+) -> Result<(), Problem> {
+    let on_disk = declared_servers(root, &BTreeMap::new())?;
+    let proposed = declared_servers(root, overrides)?;
+    let names: BTreeSet<&String> = on_disk.keys().chain(proposed.keys()).collect();
+    let mut changes: Vec<String> = names
+        .into_iter()
+        .filter_map(|name| match (on_disk.get(name), proposed.get(name)) {
+            (Some(a), Some(b)) if same_server(a, b) => None,
+            (Some(_), Some(_)) => Some(format!("`{name}` is changed")),
+            (None, _) => Some(format!("`{name}` is new")),
+            (_, None) => Some(format!("`{name}` is removed")),
+        })
+        .collect();
+    let backend = |overrides: &BTreeMap<PathBuf, String>| {
+        mcpo_deploy::servers::backend_with(&[root.to_path_buf()], overrides)
+            .map(|kind| kind.as_ref().map(backend_text))
+            .map_err(|e| Problem::uncoded(e).usage())
+    };
+    match (backend(&BTreeMap::new())?, backend(overrides)?) {
+        (a, b) if a == b => {}
+        (None, Some(_)) => changes.push("a `backend` block is added".into()),
+        (Some(_), None) => changes.push("the `backend` block is removed".into()),
+        _ => changes.push("the `backend` block is changed".into()),
+    }
+    if changes.is_empty() {
+        return Ok(());
+    }
+    Err(Problem::new(
+        codes::E0641,
+        format!(
+            "`{file}` changes what the workspace connects to: {}; nothing was planned and no server was started",
+            changes.join(", ")
+        ),
+    )
+    .help("propose the file with the workspace's `server` and `backend` blocks as they are; a new or changed server or state backend is for a person to write"))
+}
+
+/// A backend block's kind and settings, for comparing two of them (where the block is
+/// written does not matter).
+fn backend_text(kind: &BackendKind) -> String {
+    match kind {
+        BackendKind::Local => "local".into(),
+        BackendKind::Postgres { url, name } => {
+            let url = match url {
+                Setting::Value(v) => v.clone(),
+                Setting::Unset { message, .. } => format!("(unset: {message})"),
+            };
+            format!("postgres {url} {name}")
+        }
+    }
 }
 
 /// The workspace `serve` serves.
@@ -382,7 +469,11 @@ impl Workspace {
             .map(|w| (root.join(&w.file), w.text.clone()))
             .collect();
         let digest = store::workspace_digest(&root)?;
+        let written = write.as_ref().map(|w| w.file.clone());
         let plan = on_own_thread(move || async move {
+            if let Some(file) = &written {
+                same_servers(&root, &overrides, file)?;
+            }
             let checked = mcpo_deploy::load::load_with(&root, &overrides)?;
             let vars = variables()?;
             let mut s = Session::open_declared(checked, vars, LOCK_HOLDER)?;

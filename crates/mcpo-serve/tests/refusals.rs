@@ -159,3 +159,56 @@ fn approve_in_a_terminal_records_a_yes_for_that_plan_only() {
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert!(Path::new(&root).join(".mcpo/serve/plans").is_dir());
 }
+
+/// A proposed source may not add, change or remove a `server` block (planning starts the
+/// workspace's servers, so the model's block would run before anyone approved anything),
+/// nor the `backend` block (the state would be read and written elsewhere).
+#[test]
+fn a_proposed_source_that_changes_the_servers_is_e0641_and_starts_nothing() {
+    let dir = workspace();
+    let root = dir.path().to_path_buf();
+    // A server block whose process leaves a mark when it starts.
+    let block = |marker: &str| {
+        format!(
+            "server \"shell\" {{\n  command = \"sh\"\n  args    = [\"-c\", \"touch {marker}\"]\n}}\n"
+        )
+    };
+    std::fs::write(root.join("servers.mcpo"), block("person-ran")).expect("write servers.mcpo");
+    let ws = Workspace::new(root.clone());
+    let rt = runtime();
+    let refused = |source: String, file: &str| {
+        let Err(fail) = rt.block_on(ws.plan_source(source, Some(file), "test")) else {
+            panic!("a plan that changes the servers of `{file}` is refused")
+        };
+        assert_eq!(
+            fail.error.error.code.as_deref(),
+            Some("E0641"),
+            "{}",
+            fail.text
+        );
+        fail.text
+    };
+    let added = format!(
+        "{MAIN}\nserver \"other\" {{\n  command = \"sh\"\n  args    = [\"-c\", \"touch model-ran\"]\n}}\n"
+    );
+    let changed = block("model-ran");
+    let backend =
+        format!("{MAIN}\nbackend \"postgres\" {{\n  url = \"postgresql://db.example/state\"\n}}\n");
+    let texts = [
+        refused(added, "main.mcpo"),
+        refused(changed, "servers.mcpo"),
+        refused("# no servers\n".into(), "servers.mcpo"),
+        refused(backend, "main.mcpo"),
+    ];
+    insta::assert_snapshot!(texts.join("\n"));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        !root.join("model-ran").exists(),
+        "the model's server never started"
+    );
+    assert!(
+        !root.join("person-ran").exists(),
+        "nothing was planned, so no server started"
+    );
+    assert!(ws.store().pending().is_empty(), "no plan was kept");
+}

@@ -179,6 +179,9 @@ pub struct Lexed {
     /// Inside them the parser cannot resynchronise, so its own errors there are
     /// consequences of the unclosed delimiter and are not reported.
     pub unclosed_regions: Vec<(usize, usize)>,
+    /// The deepest nesting reached, counted as for [`MAX_DEPTH`] (at most a little past
+    /// it, where the cut starts).
+    pub max_depth: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,6 +252,7 @@ pub fn lex(src: &str, file: FileId) -> Lexed {
             comments: Vec::new(),
             diagnostics: Vec::new(),
             unclosed_regions: Vec::new(),
+            max_depth: 0,
         },
     };
     if src.starts_with('\u{feff}') {
@@ -354,6 +358,7 @@ impl<'a> Lexer<'a> {
             open: (start, end),
             ops: 0,
         });
+        self.out.max_depth = self.out.max_depth.max(self.depth());
     }
 
     /// Pops the top frame; ends a cut region that it closes. `end` is where the closer ends.
@@ -404,6 +409,7 @@ impl<'a> Lexer<'a> {
             f.ops += 1;
         }
         self.total_ops += 1;
+        self.out.max_depth = self.out.max_depth.max(self.depth() + frames);
         if self.skip.is_none() && self.depth() + frames > MAX_DEPTH {
             self.diag(
                 codes::E0007,

@@ -39,24 +39,31 @@ pub struct Parse {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Stack left free below which [`parse`] moves to a stack of its own.
-const PARSE_RED_ZONE: usize = 32 << 20;
-/// The size of that stack (mapped lazily: only the pages a parse touches are used).
+/// Nesting up to which [`parse`] runs on the caller's stack (a few hundred KiB at most,
+/// even unoptimized).
+const SHALLOW: usize = 24;
+/// The stack [`parse`] runs on for deeper text (mapped lazily: only the pages a parse
+/// touches are used).
 const PARSE_STACK: usize = 64 << 20;
 
 /// Parses one file's text. `file` is stamped on every diagnostic.
 ///
 /// Nesting is bounded (E0007), but one level of it costs tens of combinator frames: at
 /// the full budget an unoptimized build needs more than a main thread's 8 MiB, and any
-/// build more than a 2 MiB worker thread's. So the parse runs on a stack of its own,
-/// whatever thread calls it.
+/// build more than a 2 MiB worker thread's. So text nested deeper than [`SHALLOW`] (as
+/// the lexer measures it) is parsed on a stack of its own, whatever thread calls it;
+/// ordinary text, on the caller's.
 pub fn parse(text: &str, file: FileId) -> Parse {
-    stacker::maybe_grow(PARSE_RED_ZONE, PARSE_STACK, || parse_here(text, file))
+    let lexed = lexer::lex(text, file);
+    if lexed.max_depth <= SHALLOW {
+        parse_lexed(text, file, lexed)
+    } else {
+        stacker::grow(PARSE_STACK, || parse_lexed(text, file, lexed))
+    }
 }
 
-/// [`parse`] on the current stack.
-fn parse_here(text: &str, file: FileId) -> Parse {
-    let lexed = lexer::lex(text, file);
+/// [`parse`] of lexed text, on the current stack.
+fn parse_lexed(text: &str, file: FileId, lexed: lexer::Lexed) -> Parse {
     let mut diagnostics = lexed.diagnostics;
     // Where the lexer reported bad text, the parser's complaints later on the same line
     // are consequences of it, not new problems.

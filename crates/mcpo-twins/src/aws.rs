@@ -1,5 +1,6 @@
 //! The AWS twin: VPCs, subnets, security groups, EC2 instances, ACM certificates,
-//! auto scaling groups, RDS instances and Route 53 records in one simulated account.
+//! auto scaling groups, RDS instances and Route 53 records in one simulated account (read
+//! replicas, backup plans and alarms are in `aws_ops`).
 
 use crate::check::{domain_name, identifier, in_range, one_of};
 use crate::kind::{Kind, TypeDef};
@@ -12,7 +13,7 @@ use serde_json::{Map, Value, json};
 use std::net::Ipv4Addr;
 
 const ACCOUNT: &str = "123456789012";
-const REGION: &str = "us-east-1";
+pub(crate) const REGION: &str = "us-east-1";
 const AZS: &[&str] = &[
     "us-east-1a",
     "us-east-1b",
@@ -56,7 +57,7 @@ const SG_PROTOCOLS: &[&str] = &["tcp", "udp", "icmp", "-1"];
 const VALIDATION_METHODS: &[&str] = &["DNS", "EMAIL"];
 const ENGINES: &[&str] = &["postgres", "mysql", "mariadb"];
 const RECORD_TYPES: &[&str] = &["A", "AAAA", "CNAME", "TXT", "MX", "NS", "SRV", "CAA"];
-const DB_CLASSES: &[&str] = &[
+pub(crate) const DB_CLASSES: &[&str] = &[
     "db.t3.micro",
     "db.t3.small",
     "db.t3.medium",
@@ -81,10 +82,13 @@ pub(crate) fn types() -> Result<Vec<TypeDef>, String> {
         TypeDef::of::<AutoScalingGroup>()?,
         TypeDef::of::<RdsInstance>()?,
         TypeDef::of::<Route53Record>()?,
+        TypeDef::of::<crate::aws_ops::RdsReadReplica>()?,
+        TypeDef::of::<crate::aws_ops::BackupPlan>()?,
+        TypeDef::of::<crate::aws_ops::CloudwatchAlarm>()?,
     ])
 }
 
-fn arn(service: &str, resource: &str) -> String {
+pub(crate) fn arn(service: &str, resource: &str) -> String {
     format!("arn:aws:{service}:{REGION}:{ACCOUNT}:{resource}")
 }
 
@@ -491,6 +495,15 @@ impl Kind for SecurityGroup {
                     .contains(&record.id.as_str())
             })
             .map(|i| format!("instance {}", i.id))
+            .chain(
+                world
+                    .all("rds_instance")
+                    .filter(|d| {
+                        d.input_strs("vpc_security_group_ids")
+                            .contains(&record.id.as_str())
+                    })
+                    .map(|d| format!("DB instance {}", d.id)),
+            )
             .collect();
         dependency_error("security group", &record.id, deps)
     }
@@ -827,10 +840,29 @@ pub(crate) struct AsgOutput {
     pub inputs: AsgInput,
     /// Ids of the group's instances, one per desired instance.
     pub instance_ids: Vec<String>,
+    /// The instances' private IPv4 addresses, in the order of instance_ids (each in the
+    /// subnet it was placed in, round robin over subnet_ids).
+    pub private_ips: Vec<String>,
     /// How many of them are InService; rises to desired_capacity as instances boot.
     pub in_service_instance_count: i64,
     /// The VPC of the subnets.
     pub vpc_id: String,
+}
+
+/// Stable private addresses for a group's instances: instance `i` in subnet `i % n`, at a
+/// host number derived from its id (past the 4 addresses AWS reserves).
+fn group_ips(world: &World, subnets: &[String], ids: &[String]) -> Vec<String> {
+    ids.iter()
+        .enumerate()
+        .filter_map(|(i, id)| {
+            let subnet = subnets.get(i % subnets.len().max(1))?;
+            let cidr =
+                Cidr::parse(world.get("vpc_subnet", subnet)?.input_str("cidr_block")).ok()?;
+            let seed = id.bytes().fold(0u64, |h, b| splitmix64(h ^ u64::from(b)));
+            let hosts = cidr.size().saturating_sub(5).max(1);
+            cidr.host(4 + seed % hosts).map(|ip| ip.to_string())
+        })
+        .collect()
 }
 
 fn desired(input: &AsgInput) -> i64 {
@@ -903,6 +935,7 @@ impl Kind for AutoScalingGroup {
 
     fn output(world: &World, record: &Record, inputs: AsgInput, now: u64) -> AsgOutput {
         let instance_ids: Vec<String> = record.attr("instance_ids");
+        let inputs_subnets = inputs.subnet_ids.clone();
         let previous: i64 = record.attr("previous_in_service");
         let total = instance_ids.len() as i64;
         let rising = ((total - previous).max(0) as f64 * record.progress(now)).floor() as i64;
@@ -924,6 +957,7 @@ impl Kind for AutoScalingGroup {
             ),
             inputs,
             in_service_instance_count: (previous + rising).min(total),
+            private_ips: group_ips(world, &inputs_subnets, &instance_ids),
             instance_ids,
             vpc_id,
         }
@@ -968,6 +1002,9 @@ pub(crate) struct RdsInput {
     /// Whether the endpoint resolves to a public address.
     #[serde(default)]
     pub publicly_accessible: bool,
+    /// Security groups (of the subnets' VPC) controlling access to the instance.
+    #[serde(default)]
+    pub vpc_security_group_ids: Vec<String>,
 }
 
 fn default_storage() -> i64 {
@@ -997,6 +1034,8 @@ pub(crate) struct RdsOutput {
     pub multi_az: bool,
     /// Whether the endpoint resolves to a public address.
     pub publicly_accessible: bool,
+    /// Security groups controlling access to the instance.
+    pub vpc_security_group_ids: Vec<String>,
     /// "creating", then "available"; "modifying" for a while after an update.
     pub status: String,
     /// DNS name of the endpoint (absent while creating).
@@ -1056,6 +1095,22 @@ impl Kind for RdsInstance {
             return Err("InvalidParameterValue: master_password must be 8-128 printable characters other than '/', '\"', '@' and space".into());
         }
         let vpc = subnets_vpc(world, &input.subnet_ids)?;
+        for sg in &input.vpc_security_group_ids {
+            match world.get("ec2_security_group", sg) {
+                None => {
+                    return Err(format!(
+                        "InvalidGroup.NotFound: the security group '{sg}' does not exist"
+                    ));
+                }
+                Some(g) if g.input_str("vpc_id") != vpc => {
+                    return Err(format!(
+                        "InvalidParameterCombination: security group {sg} is in VPC {}, not in the subnets' VPC {vpc}",
+                        g.input_str("vpc_id")
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
         let mut azs: Vec<&str> = input
             .subnet_ids
             .iter()
@@ -1075,6 +1130,15 @@ impl Kind for RdsInstance {
 
     fn create(_: &mut World, input: &RdsInput) -> Result<(String, Map<String, Value>), String> {
         Ok((input.identifier.to_lowercase(), Map::new()))
+    }
+
+    fn check_delete(world: &World, record: &Record) -> Result<(), String> {
+        let replicas: Vec<String> = world
+            .all("rds_read_replica")
+            .filter(|r| r.input_str("source_db_identifier").to_lowercase() == record.id)
+            .map(|r| r.id.clone())
+            .collect();
+        dependency_error("DB instance", &record.id, replicas)
     }
 
     fn update(
@@ -1135,6 +1199,7 @@ impl Kind for RdsInstance {
             subnet_ids: inputs.subnet_ids,
             multi_az: inputs.multi_az,
             publicly_accessible: inputs.publicly_accessible,
+            vpc_security_group_ids: inputs.vpc_security_group_ids,
             status: status.into(),
             endpoint_address: created
                 .then(|| format!("{}.c9akciq32lce.{REGION}.rds.amazonaws.com", record.id)),

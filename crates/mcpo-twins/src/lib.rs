@@ -7,6 +7,7 @@
 //! and injects faults on request. Stdout belongs to the protocol: logs go to stderr.
 
 mod aws;
+mod aws_ops;
 mod check;
 mod docker;
 mod faults;

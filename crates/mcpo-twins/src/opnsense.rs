@@ -1,10 +1,11 @@
-//! The OPNsense twin: VLANs, firewall rules, and HAProxy backends and frontends.
+//! The OPNsense twin: VLANs, firewall aliases and rules, and HAProxy backends and
+//! frontends.
 
 use crate::check::{identifier, in_range, one_of, port};
 use crate::kind::{Kind, TypeDef};
 use crate::net::{Cidr, parse_ip};
 use crate::shape::{
-    ADDRESS_OR_ANY_PATTERN, PORT_RANGE_PATTERN, enum_of, ipv4, pattern, port_number,
+    ADDRESS_ALIAS_OR_ANY_PATTERN, PORT_RANGE_PATTERN, enum_of, ipv4, pattern, port_number,
 };
 use crate::store::{Record, World};
 use schemars::JsonSchema;
@@ -28,6 +29,9 @@ const PROTOCOLS: &[&str] = &["any", "tcp", "udp", "tcp/udp", "icmp"];
 const MODES: &[&str] = &["http", "tcp"];
 const BALANCES: &[&str] = &["roundrobin", "leastconn", "source", "uri"];
 const CHECK_TYPES: &[&str] = &["tcp", "http"];
+const ALIAS_TYPES: &[&str] = &["host", "network", "port"];
+/// An alias name: a letter, then letters, digits or `_`, at most 32 characters.
+const ALIAS_NAME_PATTERN: &str = "^[A-Za-z][A-Za-z0-9_]{0,31}$";
 /// The WAN address frontends bound to 0.0.0.0 answer on.
 const WAN_IP: &str = "203.0.113.10";
 
@@ -35,6 +39,7 @@ const WAN_IP: &str = "203.0.113.10";
 pub(crate) fn types() -> Result<Vec<TypeDef>, String> {
     Ok(vec![
         TypeDef::of::<Vlan>()?,
+        TypeDef::of::<FirewallAlias>()?,
         TypeDef::of::<FirewallRule>()?,
         TypeDef::of::<HaproxyBackend>()?,
         TypeDef::of::<HaproxyFrontend>()?,
@@ -143,6 +148,125 @@ impl Kind for Vlan {
 }
 
 // ---------------------------------------------------------------------------------------
+// firewall_alias
+
+/// A named set of hosts, networks or ports that rules refer to by name.
+pub(crate) struct FirewallAlias;
+
+/// Inputs of an alias.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub(crate) struct AliasInput {
+    /// The alias's name (what rules write as source or destination): a letter, then
+    /// letters, digits or '_', at most 32 characters.
+    #[schemars(transform = pattern(ALIAS_NAME_PATTERN))]
+    pub name: String,
+    /// What it holds: host (IPv4 addresses or host names), network (CIDR blocks) or port
+    /// (ports or ranges).
+    #[serde(rename = "type")]
+    #[schemars(transform = enum_of(ALIAS_TYPES))]
+    pub alias_type: String,
+    /// The entries.
+    pub content: Vec<String>,
+    /// A description shown in the alias list.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// State of an alias.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct AliasOutput {
+    /// The alias's UUID.
+    pub id: String,
+    #[serde(flatten)]
+    pub inputs: AliasInput,
+}
+
+fn check_alias_entry(ty: &str, entry: &str) -> Result<(), String> {
+    match ty {
+        "network" => Cidr::parse(entry)
+            .map(|_| ())
+            .map_err(|e| format!("network alias entry: {e}")),
+        "port" => check_port_spec(entry).map_err(|_| {
+            format!("port alias entry \"{entry}\" is not a port or a range such as 8000-8080")
+        }),
+        _ => {
+            if parse_ip("host alias entry", entry).is_ok()
+                || crate::check::domain_name("host alias entry", entry).is_ok()
+            {
+                Ok(())
+            } else {
+                Err(format!(
+                    "host alias entry \"{entry}\" is neither an IPv4 address nor a host name"
+                ))
+            }
+        }
+    }
+}
+
+impl Kind for FirewallAlias {
+    type Input = AliasInput;
+    type Output = AliasOutput;
+    const TYPE: &'static str = "firewall_alias";
+    const ABOUT: &'static str =
+        "an OPNsense firewall alias (a named set of hosts, networks or ports)";
+    const IMMUTABLE: Option<&'static [&'static str]> = Some(&["name"]);
+
+    fn check(world: &World, input: &AliasInput, this: Option<&str>) -> Result<(), String> {
+        let n = &input.name;
+        let ok = n.len() <= 32
+            && n.starts_with(|c: char| c.is_ascii_alphabetic())
+            && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok || n == "any" {
+            return Err(format!(
+                "alias name \"{n}\" is invalid: start with a letter, then letters, digits or '_', at most 32 characters"
+            ));
+        }
+        one_of("type", &input.alias_type, ALIAS_TYPES)?;
+        if input.content.is_empty() {
+            return Err("an alias needs at least one entry in content".into());
+        }
+        for e in &input.content {
+            check_alias_entry(&input.alias_type, e)?;
+        }
+        if world
+            .all(Self::TYPE)
+            .any(|a| Some(a.id.as_str()) != this && a.input_str("name") == n.as_str())
+        {
+            return Err(format!("an alias named {n} already exists"));
+        }
+        Ok(())
+    }
+
+    fn create(world: &mut World, _: &AliasInput) -> Result<(String, Map<String, Value>), String> {
+        Ok((world.uuid(), Map::new()))
+    }
+
+    fn check_delete(world: &World, record: &Record) -> Result<(), String> {
+        let name = record.input_str("name");
+        let users: Vec<String> = world
+            .all("firewall_rule")
+            .filter(|r| r.input_str("source") == name || r.input_str("destination") == name)
+            .map(|r| r.id.clone())
+            .collect();
+        if users.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "alias {name} is still used by firewall rule(s) {}; delete or change them first",
+                users.join(", ")
+            ))
+        }
+    }
+
+    fn output(_: &World, record: &Record, inputs: AliasInput, _: u64) -> AliasOutput {
+        AliasOutput {
+            id: record.id.clone(),
+            inputs,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // firewall_rule
 
 /// A filter rule.
@@ -165,13 +289,14 @@ pub(crate) struct RuleInput {
     #[serde(default = "default_any")]
     #[schemars(transform = enum_of(PROTOCOLS))]
     pub protocol: String,
-    /// Source: any, an IPv4 address or a CIDR block.
+    /// Source: any, an IPv4 address, a CIDR block or the name of a host or network alias.
     #[serde(default = "default_any")]
-    #[schemars(transform = pattern(ADDRESS_OR_ANY_PATTERN))]
+    #[schemars(transform = pattern(ADDRESS_ALIAS_OR_ANY_PATTERN))]
     pub source: String,
-    /// Destination: any, an IPv4 address or a CIDR block.
+    /// Destination: any, an IPv4 address, a CIDR block or the name of a host or network
+    /// alias.
     #[serde(default = "default_any")]
-    #[schemars(transform = pattern(ADDRESS_OR_ANY_PATTERN))]
+    #[schemars(transform = pattern(ADDRESS_ALIAS_OR_ANY_PATTERN))]
     pub destination: String,
     /// Destination port or range such as 443 or 8000-8080 (tcp, udp, tcp/udp only).
     #[serde(default)]
@@ -211,9 +336,23 @@ pub(crate) struct RuleOutput {
     pub sequence: i64,
 }
 
-fn check_address(field: &str, value: &str) -> Result<(), String> {
+fn check_address(world: &World, field: &str, value: &str) -> Result<(), String> {
     if value == "any" {
         return Ok(());
+    }
+    if value.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return match world
+            .all("firewall_alias")
+            .find(|a| a.input_str("name") == value)
+        {
+            Some(a) if a.input_str("type") != "port" => Ok(()),
+            Some(_) => Err(format!(
+                "{field}: alias {value} is a port alias, not an address"
+            )),
+            None => Err(format!(
+                "{field}: \"{value}\" is neither an address nor the name of an existing alias"
+            )),
+        };
     }
     if value.contains('/') {
         Cidr::parse(value)
@@ -264,8 +403,8 @@ impl Kind for FirewallRule {
         one_of("direction", &input.direction, DIRECTIONS)?;
         one_of("action", &input.action, ACTIONS)?;
         one_of("protocol", &input.protocol, PROTOCOLS)?;
-        check_address("source", &input.source)?;
-        check_address("destination", &input.destination)?;
+        check_address(world, "source", &input.source)?;
+        check_address(world, "destination", &input.destination)?;
         if let Some(p) = &input.destination_port {
             if !["tcp", "udp", "tcp/udp"].contains(&input.protocol.as_str()) {
                 return Err(format!(

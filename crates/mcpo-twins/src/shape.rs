@@ -34,8 +34,13 @@ pub(crate) const CIDR_PATTERN: &str = concat!("^", ipv4!(), r"/(3[0-2]|[12]?[0-9
 pub(crate) const AWS_CIDR_PATTERN: &str = concat!("^", ipv4!(), r"/(1[6-9]|2[0-8])$");
 
 /// `any`, an IPv4 address, or an IPv4 CIDR block (firewall rule sources and destinations).
-pub(crate) const ADDRESS_OR_ANY_PATTERN: &str =
-    concat!("^(any|", ipv4!(), r"(/(3[0-2]|[12]?[0-9]))?)$");
+/// `any`, an IPv4 address, a CIDR block, or the name of an alias (a letter, then letters,
+/// digits or `_`, at most 32 characters).
+pub(crate) const ADDRESS_ALIAS_OR_ANY_PATTERN: &str = concat!(
+    "^(any|",
+    ipv4!(),
+    r"(/(3[0-2]|[12]?[0-9]))?|[A-Za-z][A-Za-z0-9_]{0,31})$"
+);
 
 /// A port (`443`) or an inclusive range (`8000-8080`) of ports 1 to 65535.
 pub(crate) const PORT_RANGE_PATTERN: &str = concat!("^", port!(), "(-", port!(), ")?$");
@@ -159,9 +164,10 @@ mod tests {
                 "{text}"
             );
         }
-        let any = re(ADDRESS_OR_ANY_PATTERN);
+        let any = re(ADDRESS_ALIAS_OR_ANY_PATTERN);
         assert!(any.is_match("any") && any.is_match("10.0.0.1") && any.is_match("10.0.0.0/8"));
-        assert!(!any.is_match("anything") && !any.is_match("10.0.0.0/40"));
+        assert!(any.is_match("payment_hosts") && !any.is_match("1hosts"));
+        assert!(!any.is_match("10.0.0.0/40") && !any.is_match("host name"));
     }
 
     #[test]

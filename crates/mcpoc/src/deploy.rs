@@ -6,17 +6,14 @@ use crate::output::{self, Format};
 use crate::progress::Progress;
 use crate::report;
 use clap::{Args, ValueEnum};
-use mcpo_deploy::approve::BoxFuture;
 use mcpo_deploy::{
-    Applied, Approval, ApprovalRequest, Approver, AutoApprove, Execution, Planned, Problem,
-    Purpose, Session,
+    Applied, Approver, AutoApprove, Execution, Planned, Purpose, Session, TerminalPrompt,
 };
-use mcpo_diagnostics::codes;
 use mcpo_exec::{Action, CancellationToken, RefreshReport, Summary};
 use mcpo_plan::{PlanMode, render};
 use mcpo_state::State;
 use std::collections::BTreeMap;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 /// Where the workspace is.
@@ -257,52 +254,14 @@ fn session(
     Ok((rt, open(checked, vars, command, ws.lock_timeout)?))
 }
 
-/// Asks "Do you want to ... ? Only 'yes' will be accepted." on a terminal, after showing
-/// the plan. Without a terminal on stdin nobody can answer: E0634.
-struct Prompt;
-
-impl Approver for Prompt {
-    fn approve<'a>(&'a self, request: ApprovalRequest<'a>) -> BoxFuture<'a, Approval> {
-        let plan = render::plan_text(request.plan);
-        let question = request.question.to_string();
-        Box::pin(async move {
-            print!("{plan}");
-            let _ = std::io::stdout().flush();
-            if !std::io::stdin().is_terminal() {
-                return Approval::Unavailable(
-                    Problem::new(
-                        codes::E0634,
-                        "standard input is not a terminal, so the changes cannot be confirmed",
-                    )
-                    .help("review the plan with `mcpoc plan`, then pass `--auto-approve` (or apply a saved plan file)"),
-                );
-            }
-            let answer = tokio::task::spawn_blocking(move || {
-                eprint!("\n{question}\n  Only 'yes' will be accepted.\n\n  Enter a value: ");
-                let _ = std::io::stderr().flush();
-                let mut line = String::new();
-                let _ = std::io::stdin().lock().read_line(&mut line);
-                line.trim() == "yes"
-            })
-            .await
-            .unwrap_or(false);
-            if answer {
-                Approval::Approved
-            } else {
-                Approval::Declined
-            }
-        })
-    }
-}
-
 /// The approver of a command: none needed with `--auto-approve`, else the terminal.
 fn approver(auto: bool) -> &'static dyn Approver {
-    if auto { &AutoApprove } else { &Prompt }
+    if auto { &AutoApprove } else { &TerminalPrompt }
 }
 
 /// `mcpoc approve [PLAN_ID]`: a person approves a plan made through `mcpoc serve`.
 pub fn approve(args: &mcpo_serve::ApproveArgs) -> u8 {
-    match runtime().map(|rt| rt.block_on(mcpo_serve::approve(args, &Prompt))) {
+    match runtime().map(|rt| rt.block_on(mcpo_serve::approve(args, &TerminalPrompt))) {
         Ok(Ok(answer)) => println!("{}", answer.text()),
         Ok(Err(p)) => return report::problem(&p),
         Err(code) => return code,
@@ -660,38 +619,5 @@ fn print_refresh(report: &RefreshReport, show: RefreshShow) {
     }
     for e in &report.errors {
         eprintln!("{}", report::render_exec(e));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn single_dash_var_options_become_double_dash() {
-        let args = [
-            "mcpoc",
-            "plan",
-            "-var",
-            "a=1",
-            "-var=b=2",
-            "-var-file",
-            "x.json",
-            "-v",
-        ]
-        .map(String::from);
-        assert_eq!(
-            normalize_args(args),
-            [
-                "mcpoc",
-                "plan",
-                "--var",
-                "a=1",
-                "--var=b=2",
-                "--var-file",
-                "x.json",
-                "-v"
-            ]
-        );
     }
 }

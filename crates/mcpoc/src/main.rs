@@ -10,6 +10,7 @@ mod deploy;
 mod fix;
 mod init;
 mod lsp;
+mod modules;
 mod output;
 mod progress;
 mod report;
@@ -134,14 +135,21 @@ enum Command {
     Refresh(deploy::RefreshArgs),
     /// Record an existing resource in the state under an address of the workspace.
     Import(deploy::ImportArgs),
-    /// Inspect or edit the state: `list`, `show ADDR`, `rm ADDR`; `audit` shows what AI
-    /// clients planned and applied through `mcpoc serve`.
+    /// Inspect or edit the state: `list`, `show ADDR`, `rm ADDR`, ...; `audit` of `mcpoc serve`.
     State {
         #[command(subcommand)]
         command: state_cmd::StateCommand,
     },
     /// Print the workspace's outputs from the last apply.
     Output(state_cmd::OutputArgs),
+    /// Render a module (its patterns' params, rules, outputs and resources) as Markdown.
+    Doc(modules::DocArgs),
+    /// Fetch the git and registry modules the workspace's `use` blocks name into
+    /// `.mcpo/modules/`, and pin each in mcpo.lock (exact version and content hash).
+    Get(modules::GetArgs),
+    /// Publish a module directory into a registry directory: a versioned archive, its
+    /// checksum, and the static JSON index.
+    Publish(modules::PublishArgs),
     /// Serve this workspace to AI clients as an MCP server (stdio, or `--http`); a person
     /// approves every apply. See the book's "AI clients" page.
     Serve(mcpo_serve::ServeArgs),
@@ -191,6 +199,9 @@ fn main() -> ExitCode {
         Command::Import(args) => deploy::import(args),
         Command::State { command } => state_cmd::state(command),
         Command::Output(args) => state_cmd::output(args),
+        Command::Doc(args) => modules::doc(args),
+        Command::Get(args) => modules::get(args),
+        Command::Publish(args) => modules::publish(args),
         Command::Serve(args) => mcpo_serve::run(args),
         Command::Approve(args) => deploy::approve(&args),
         Command::Twin(args) => match mcpo_twins::run(args) {

@@ -62,8 +62,7 @@ pub enum StateCommand {
         #[command(flatten)]
         ws: WorkspaceArg,
     },
-    /// The audit journal of `mcpoc serve`: every plan and apply an AI client made, when,
-    /// which client, how it was approved and what came of it.
+    /// `mcpoc serve`'s audit journal: AI clients' plans and applies, approvals, outcomes.
     Audit {
         #[command(flatten)]
         ws: WorkspaceArg,
@@ -103,10 +102,7 @@ fn read(ws: &WorkspaceArg) -> Result<State, u8> {
 pub fn state(command: StateCommand) -> u8 {
     match command {
         StateCommand::Audit { ws } => {
-            print!(
-                "{}",
-                mcpo_serve::store::Store::new(&ws.root()).journal_text()
-            );
+            print!("{}", mcpo_serve::audit_journal(&ws.root()));
             EXIT_OK
         }
         StateCommand::List { ws } => {

@@ -619,3 +619,44 @@ fn server_blocks_are_checked_against_pulled_schemas_the_lock_and_discovery() {
     assert_eq!(codes_of(&p), ["E0302"], "{p}");
     c.shutdown();
 }
+
+/// A `use` of a standard library pattern is checked in the editor as by `mcpoc check`:
+/// the module is loaded (not reported as unavailable), a wrong param is reported at the
+/// use, and adding such a `use` while editing loads its module.
+#[test]
+fn a_stdlib_use_is_checked_against_its_pattern() {
+    let ws = workspace("ws");
+    std::fs::write(
+        ws.path().join("dev.mcpo"),
+        "use \"dev\" {\n  source   = \"stdlib/dev_environment\"\n  app_name = \"node-app\"\n  vlan_tag = \"fifty\"\n}\n",
+    )
+    .expect("write");
+    let mut c = Client::start(ws.path());
+    let diags = c.diagnostics("dev.mcpo", None);
+    let codes: Vec<&str> = diags.iter().filter_map(|d| d["code"].as_str()).collect();
+    assert_eq!(codes, ["E0201"], "{diags:?}");
+    assert_eq!(diags[0]["range"]["start"]["line"], 3, "{diags:?}");
+
+    // A new `use` typed in the editor: its module is loaded, and a missing param shows.
+    let text = c.open("dev.mcpo");
+    let fixed = text.replace("\"fifty\"", "50");
+    c.change(
+        "dev.mcpo",
+        2,
+        &format!("{fixed}\nuse \"shop\" {{\n  source = \"stdlib/load_balanced_web_app\"\n  domain = \"shop.example.com\"\n}}\n"),
+    );
+    let diags = c.diagnostics("dev.mcpo", Some(2));
+    let got: Vec<(&str, &Value)> = diags
+        .iter()
+        .filter_map(|d| Some((d["code"].as_str()?, &d["message"])))
+        .collect();
+    assert_eq!(got.len(), 1, "{diags:?}");
+    assert_eq!(got[0].0, "E0200", "{diags:?}");
+    assert!(
+        got[0].1.as_str().is_some_and(|m| m.contains("app_name")),
+        "{diags:?}"
+    );
+    c.change("dev.mcpo", 3, &fixed);
+    assert_eq!(c.diagnostics("dev.mcpo", Some(3)), Vec::<Value>::new());
+    c.shutdown();
+}

@@ -11,7 +11,7 @@ mod twins_support;
 
 use deploy_support::Ws;
 use serde_json::Value;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The start command of an npm server of the test-server cache, or `None` (the test is
 /// skipped, unless `MCPO_REQUIRE_TEST_SERVERS` is set).
@@ -599,4 +599,77 @@ fn kubernetes_adapters_take_a_workspace_rehearsed_on_the_twin() {
         "{}",
         wrong.both()
     );
+}
+
+/// A real server that dies mid-apply: the memory server behind `tests/real/die_after.py`,
+/// which passes the third tool call on (bob's create), then kills the server before its
+/// answer comes back. The step fails with a clear error, the state holds what was done and
+/// an intent for bob; the next plan finds bob through the adapter's `read` (its id is its
+/// name: the memory adapters have no `list`) and adopts it instead of creating it twice.
+#[test]
+fn a_server_that_dies_mid_apply_leaves_a_true_state() {
+    let Some(memory) = npm_server("mcp-server-memory") else {
+        return;
+    };
+    let ws = Ws::copy_of("stdlib/adapters/server-memory");
+    let proxy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/real/die_after.py");
+    let proxy = proxy.canonicalize().expect("the proxy script");
+    let file = ws.path().join("memory.jsonl");
+    ws.write(
+        "main.mcpo",
+        &format!(
+            "server \"memory\" {{\n  command         = \"python3\"\n  args            = [\"{}\", \"{memory}\"]\n  max_concurrency = 1\n  env             = {{ MEMORY_FILE_PATH = \"{}\" }}\n}}\n{PEOPLE}",
+            proxy.display(),
+            file.display()
+        ),
+    );
+    ws.pull();
+    // Calls: alice's create, alice's read back, bob's create (the server dies).
+    let died = ws.run_env(&["apply", "--auto-approve"], &[("DIE_AFTER", "3")]);
+    died.expect_code(1);
+    assert!(
+        died.stderr.contains("error[E0602]: memory.entity.bob")
+            && died.stderr.contains("the server crashed during the call")
+            && died
+                .stderr
+                .contains("memory.relation.knows: skipped: depends on memory.entity.bob"),
+        "{}",
+        died.both()
+    );
+    assert_eq!(
+        graph_names(&ws).0,
+        vec!["alice:person", "bob:person"],
+        "the create happened"
+    );
+    assert_eq!(ws.state_addresses(), vec!["memory.entity.alice"]);
+    let state: Value =
+        serde_json::from_str(&ws.read(".mcpo/state/state.json")).expect("the state is JSON");
+    assert_eq!(
+        state["intents"][0]["address"], "memory.entity.bob",
+        "{state}"
+    );
+
+    // The next plan adopts bob and creates only the relation.
+    let plan = ws.run(&["plan"]);
+    plan.expect_code(0);
+    assert!(
+        plan.stderr
+            .contains("memory.entity.bob: found the resource an interrupted create made (id bob)")
+            && plan
+                .stdout
+                .contains("Plan: 1 to create, 0 to update, 0 to replace, 0 to delete."),
+        "{}",
+        plan.both()
+    );
+    ws.apply_ok();
+    assert_eq!(
+        graph_names(&ws),
+        (
+            vec!["alice:person".to_string(), "bob:person".to_string()],
+            vec!["alice|knows|bob".to_string()]
+        )
+    );
+    ws.run(&["plan", "--detailed-exitcode"]).expect_code(0);
+    ws.run(&["destroy", "--auto-approve"]).expect_code(0);
+    assert_eq!(graph_names(&ws), (vec![], vec![]));
 }

@@ -137,3 +137,10 @@ fn troubleshoot_after_a_fault() {
 fn http_with_a_bearer_token() {
     scenario("http", false);
 }
+
+/// `--print-config` for Claude Desktop, VS Code and Cursor; the Claude Desktop snippet, run
+/// as the client would run it, serves the workspace.
+#[test]
+fn print_config_registers_a_working_server() {
+    scenario("config", false);
+}

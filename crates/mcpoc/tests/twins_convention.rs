@@ -63,7 +63,7 @@ async fn opnsense(transport: Transport) {
     let dir = state_dir();
     let flags = flags(&dir_arg(dir.path()));
     let mut t = start_with("opnsense", transport, &flags).await;
-    assert_eq!(t.tools().len(), 20);
+    assert_eq!(t.tools().len(), 25);
 
     let vlan = crud(
         &t,
@@ -170,7 +170,7 @@ async fn aws(transport: Transport) {
     let dir = state_dir();
     let flags = flags(&dir_arg(dir.path()));
     let mut t = start_with("aws", transport, &flags).await;
-    assert_eq!(t.tools().len(), 39);
+    assert_eq!(t.tools().len(), 54);
 
     let e = t
         .err(

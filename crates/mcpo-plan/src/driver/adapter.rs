@@ -23,7 +23,8 @@
 //!   (it stays on its server); without either, destroying it is refused.
 //!
 //! A missing operation has one meaning: no `read`, no drift detection (the plan says so);
-//! no `update`, every change replaces; no `list`, no adoption after an interrupted create.
+//! no `update`, every change replaces; no `list`, an interrupted create is looked up through
+//! `read` by the id its inputs give (`id` reading only `self`), else not at all.
 //! An update changes in place exactly the inputs its expression reads (`self.<input>`;
 //! `self` as a whole reads all of them); a change to any other input replaces.
 
@@ -619,6 +620,19 @@ impl Driver for Adapter {
 
     fn declared(&self) -> bool {
         true
+    }
+
+    fn id_from_inputs(&self, inputs: &Value) -> Option<String> {
+        // Evaluated without `result`: an `id` that reads the create's result fails here.
+        let expr = self.id.as_ref()?;
+        let v = self
+            .eval(expr, &self.self_val(&Target::new(inputs)), None, None)
+            .ok()?;
+        match v.unmarked() {
+            Val::String(s) if !s.is_empty() => Some(s.clone()),
+            Val::Number(_) => eval::to_str(&v),
+            _ => None,
+        }
     }
 
     fn output_types(&self) -> Option<BTreeMap<String, Ty>> {

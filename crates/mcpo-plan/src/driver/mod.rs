@@ -259,6 +259,13 @@ pub trait Driver: Send + Sync + fmt::Debug {
         false
     }
 
+    /// The id a create with `inputs` gives, when the type computes it from the inputs
+    /// alone (an adapter whose `id` reads only `self`); `None` when it comes from the
+    /// create's result. Lets an interrupted create be looked up without a list.
+    fn id_from_inputs(&self, _inputs: &Value) -> Option<String> {
+        None
+    }
+
     /// The types of what references read on the resource (inputs, outputs and `id`),
     /// when the driver knows them better than the server's schema (adapters).
     fn output_types(&self) -> Option<BTreeMap<String, Ty>> {

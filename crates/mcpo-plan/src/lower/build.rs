@@ -6,15 +6,51 @@ use super::*;
 /// Collects the declarations of a workspace.
 pub(super) struct Builder<'a> {
     pub(super) db: &'a dyn salsa::Database,
-    pub(super) index: &'a mcpo_sema::Index,
     /// The variables' values: a `use` block's `count`/`for_each` may read them.
     pub(super) vars: BTreeMap<String, Val>,
     pub(super) io: &'a dyn Io,
     pub(super) servers: BTreeSet<String>,
-    pub(super) patterns: BTreeMap<String, (FileId, &'a Block)>,
+    /// Whose names the body being lowered sees: the workspace, or a module's files while
+    /// one of its patterns is expanded, with the map from the pattern's server names to
+    /// the workspace's.
+    pub(super) within: Within,
     pub(super) functions: BTreeMap<String, UserFn>,
     pub(super) nodes: BTreeMap<String, Node>,
     pub(super) diags: Vec<Diagnostic>,
+    /// The rules (param `validation` blocks) of every pattern instance, checked once every
+    /// value is planned.
+    pub(super) rules: Vec<Rule>,
+}
+
+/// One `validation` block of a pattern's param, for one instance of the pattern.
+pub(super) struct Rule {
+    /// The instance's prefix (`module.shop.`): `param.x` in the condition reads its params.
+    pub(super) prefix: String,
+    /// The `use` block's file and its label's span.
+    pub(super) file: FileId,
+    pub(super) at: Span,
+    /// The param and the pattern, for the label.
+    pub(super) param: String,
+    pub(super) pattern: String,
+    /// The params the use gives, with their values' spans.
+    pub(super) given: BTreeMap<String, Span>,
+    pub(super) condition: Expr,
+    pub(super) message: Option<Expr>,
+}
+
+/// The names a body sees and the servers its resources really live on.
+#[derive(Clone)]
+pub(super) struct Within {
+    /// The workspace declaring the body (the user's, or a module's).
+    pub(super) ws: Workspace,
+    /// A pattern's server name -> the workspace's (identity where absent).
+    pub(super) servers: BTreeMap<String, String>,
+}
+
+impl Within {
+    fn server<'s>(&'s self, name: &'s str) -> &'s str {
+        self.servers.get(name).map_or(name, String::as_str)
+    }
 }
 
 impl<'a> Builder<'a> {
@@ -127,7 +163,7 @@ impl<'a> Builder<'a> {
                             .span
                             .cover(block.labels.last().map_or(block.ty.span, |l| l.span())),
                     );
-                    n.server = server.to_string();
+                    n.server = self.within.server(server).to_string();
                     n.type_name = type_name.to_string();
                     self.block_refs(block, prefix, &mut n.refs);
                     n.repeat = if attr(block, "count").is_some() {
@@ -172,31 +208,48 @@ impl<'a> Builder<'a> {
     ) {
         let inner = format!("{prefix}module.{name}.");
         let module_key = format!("{prefix}module.{name}");
-        let literal = |name: &str| match attr(block, name).map(|e| &e.kind) {
-            Some(ExprKind::Template(t)) => t.as_literal(),
-            _ => None,
+        let pattern = match attr(block, "pattern").map(|e| &e.kind) {
+            Some(ExprKind::Template(t)) => t.as_literal().unwrap_or_default(),
+            _ => String::new(),
         };
-        // A local `source` directory (a module) names its one pattern.
-        let from_source = literal("source")
-            .filter(|s| mcpo_sema::local_source_dir(s).is_some())
-            .and_then(|s| self.index.use_pattern(self.db, &format!("source:{s}")));
-        let Some(pname) = literal("pattern").or(from_source) else {
-            if attr(block, "source").is_some() {
-                self.diags.push(
-                    not_expanded(
-                        file,
-                        block.ty.span,
-                        "`plan` and `apply` expand patterns of this workspace and of local module directories (`source = \"./dir\"`) only",
-                    )
-                    .with_help(
-                        "copy the pattern into the workspace and name it with `pattern = \"...\"`",
-                    ),
-                );
-            }
+        let link = mcpo_sema::use_link(block).unwrap_or_default();
+        if pattern.is_empty() && link.is_empty() {
+            return;
+        }
+        let db = self.db;
+        let Ok((tws, pname, module)) = mcpo_sema::resolve_use(db, self.within.ws, &pattern, &link)
+        else {
+            // The checker reports why (E0113, E0116); a workspace with errors is not planned.
+            self.diags.push(
+                not_expanded(
+                    file,
+                    block.ty.span,
+                    "the pattern this `use` names is not available",
+                )
+                .with_help("`mcpoc check` says why"),
+            );
             return;
         };
-        let Some((pfile, pattern)) = self.patterns.get(&pname).copied() else {
+        let Some((psource, pattern)) = mcpo_sema::pattern_block(db, tws, &pname) else {
             return;
+        };
+        let pfile = psource.id(db);
+        // The pattern's servers, as this workspace names them.
+        let mapped = mcpo_sema::use_servers(block).unwrap_or_default();
+        let mut servers = BTreeMap::new();
+        for s in mcpo_sema::pattern_servers(pattern) {
+            let outer = mapped.get(&s).unwrap_or(&s);
+            servers.insert(s.clone(), self.within.server(outer).to_string());
+            // Inside the pattern, `s.type.name` is a resource reference.
+            self.servers.insert(s);
+        }
+        let inner_within = Within {
+            ws: tws,
+            servers: if module.is_some() || !mapped.is_empty() {
+                servers
+            } else {
+                self.within.servers.clone()
+            },
         };
         if depth >= 16 {
             self.diags.push(not_expanded(
@@ -207,7 +260,16 @@ impl<'a> Builder<'a> {
             return;
         }
         if attr(block, "count").is_some() || attr(block, "for_each").is_some() {
-            self.repeated_use(file, block, name, prefix, depth, pfile, pattern);
+            self.repeated_use(
+                file,
+                block,
+                name,
+                prefix,
+                depth,
+                pfile,
+                pattern,
+                &inner_within,
+            );
             return;
         }
         self.instantiate(
@@ -220,6 +282,7 @@ impl<'a> Builder<'a> {
             pfile,
             pattern,
             &InstanceKey::One,
+            &inner_within,
         );
     }
 
@@ -236,6 +299,7 @@ impl<'a> Builder<'a> {
         depth: usize,
         pfile: FileId,
         pattern: &'a Block,
+        within: &Within,
     ) {
         let module_key = format!("{prefix}module.{name}");
         let mut probe = self.node(
@@ -267,7 +331,7 @@ impl<'a> Builder<'a> {
         for (addr, key) in instances {
             let inner = format!("{addr}.");
             self.instantiate(
-                file, block, prefix, &inner, &addr, depth, pfile, pattern, &key,
+                file, block, prefix, &inner, &addr, depth, pfile, pattern, &key, within,
             );
             members.push((key, addr));
         }
@@ -298,8 +362,18 @@ impl<'a> Builder<'a> {
         pfile: FileId,
         pattern: &'a Block,
         key: &InstanceKey,
+        within: &Within,
     ) {
         let inner = inner.to_string();
+        let given: BTreeMap<String, Span> = block
+            .body
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                BodyItem::Attribute(a) => Some((a.name.name.clone(), a.value.span)),
+                _ => None,
+            })
+            .collect();
         // Params: the value given at the use (evaluated where the use is) or the default.
         for item in &pattern.body.items {
             let BodyItem::Block(p) = item else { continue };
@@ -316,6 +390,25 @@ impl<'a> Builder<'a> {
                 file,
                 block.ty.span,
             );
+            let pattern_name = pattern.labels.first().map(|l| l.value().to_string());
+            let at = block.labels.first().map_or(block.ty.span, |l| l.span());
+            for rule in &p.body.items {
+                let BodyItem::Block(v) = rule else { continue };
+                let Some(condition) = attr(v, "condition").filter(|_| v.ty.name == "validation")
+                else {
+                    continue;
+                };
+                self.rules.push(Rule {
+                    prefix: inner.clone(),
+                    file,
+                    at,
+                    param: pn.clone(),
+                    pattern: pattern_name.clone().unwrap_or_default(),
+                    given: given.clone(),
+                    condition: condition.clone(),
+                    message: attr(v, "message").cloned(),
+                });
+            }
             if let Some(v) = attr(block, &pn) {
                 n.refs = self.refs_of(v, prefix);
                 n.expr = Some(v.clone());
@@ -328,7 +421,9 @@ impl<'a> Builder<'a> {
             }
             self.add(n);
         }
+        let outer = std::mem::replace(&mut self.within, within.clone());
         self.body(pfile, &pattern.body.items, &inner, depth + 1);
+        self.within = outer;
         let outputs: Vec<String> = pattern
             .body
             .items

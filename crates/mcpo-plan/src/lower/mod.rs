@@ -199,14 +199,17 @@ pub fn plan(
         .collect();
     let mut b = Builder {
         db,
-        index: mcpo_sema::index(db, ws),
         vars: BTreeMap::new(),
         io: inputs.io,
         servers: BTreeSet::new(),
-        patterns: BTreeMap::new(),
+        within: build::Within {
+            ws,
+            servers: BTreeMap::new(),
+        },
         functions: BTreeMap::new(),
         nodes: BTreeMap::new(),
         diags: Vec::new(),
+        rules: Vec::new(),
     };
     let mut var_blocks: Vec<(FileId, &Block)> = Vec::new();
     for (fid, file) in &files {
@@ -218,9 +221,6 @@ pub fn plan(
             match (block.ty.name.as_str(), l.as_slice()) {
                 ("server", [name]) => {
                     b.servers.insert((*name).to_string());
-                }
-                ("pattern", [name]) => {
-                    b.patterns.insert((*name).to_string(), (*fid, block));
                 }
                 ("function", [name]) => {
                     let params = match attr(block, "params").map(|e| &e.kind) {
@@ -259,6 +259,7 @@ pub fn plan(
         functions,
         mut nodes,
         mut diags,
+        rules,
         ..
     } = b;
     // Dependency order of config nodes.
@@ -305,6 +306,7 @@ pub fn plan(
         inputs,
         &mut diags,
     );
+    check_rules(&program, &rules, inputs.io, &mut diags);
     if diags
         .iter()
         .any(|d| d.severity == mcpo_diagnostics::Severity::Error)
@@ -503,15 +505,37 @@ fn sort_changes(plan: &mut Plan) {
     });
 }
 
+/// E0117: the patterns' rules on the planned values of their params, reported at the
+/// `use`. A rule whose values are not known until apply is not judged (`check` judged
+/// those known before planning).
+fn check_rules(program: &Program, rules: &[build::Rule], io: &dyn Io, diags: &mut Vec<Diagnostic>) {
+    for rule in rules {
+        let mut scope = Scope::new(&program.planned, &program.servers, &program.functions, io);
+        scope.prefix = rule.prefix.clone();
+        if !matches!(eval::eval(&rule.condition, &scope), Ok(Val::Bool(false))) {
+            continue;
+        }
+        let message = match rule.message.as_ref().map(|m| eval::eval(m, &scope)) {
+            Some(Ok(Val::String(s))) => s,
+            _ => "the pattern's rule is broken".to_string(),
+        };
+        let (at, label) = mcpo_sema::rule_site(
+            &rule.condition,
+            &rule.param,
+            &rule.pattern,
+            &rule.given,
+            rule.at,
+        );
+        diags.push(
+            Diagnostic::error(codes::E0117, rule.file, at, message).with_primary_label(label),
+        );
+    }
+}
+
 /// E0405: a `use` whose pattern planning cannot expand.
 fn not_expanded(file: FileId, span: Span, why: &str) -> Diagnostic {
-    Diagnostic::error(
-        codes::E0405,
-        file,
-        span,
-        "pattern source not supported by plan",
-    )
-    .with_primary_label(why)
+    Diagnostic::error(codes::E0405, file, span, "pattern cannot be expanded")
+        .with_primary_label(why)
 }
 
 fn prevent_destroy(node: &Node) -> bool {

@@ -429,10 +429,16 @@ impl<'db> Cx<'db> {
                     attr_spans.insert(name, a.name.span);
                     seen.insert(name.to_string());
                     if meta.contains(&name) {
-                        // `failed_when` and `undo` see `result`: checked by their block.
+                        // `failed_when` and `undo` see `result`: checked by their block;
+                        // `servers` holds server names, read by `use_servers`.
                         if !matches!(
                             name,
-                            "count" | "for_each" | "depends_on" | "failed_when" | "undo"
+                            "count"
+                                | "for_each"
+                                | "depends_on"
+                                | "failed_when"
+                                | "undo"
+                                | "servers"
                         ) {
                             self.infer(&a.value);
                         }
@@ -798,76 +804,70 @@ impl<'db> Cx<'db> {
         if !self.expect_labels(b, 1, "one label, its name") {
             return;
         }
-        let pattern = names::attr(b, "pattern");
-        let has_source = names::attr(b, "source").is_some();
-        let mut params: Option<Vec<(String, Ty, bool)>> = None;
-        if let Some(p) = pattern {
+        let mut readable = true;
+        let mut pattern = String::new();
+        if let Some(p) = names::attr(b, "pattern") {
             match &p.kind {
                 ExprKind::Template(t) if t.as_literal().is_some() => {
-                    let name = t.as_literal().unwrap_or_default();
-                    match self.index.get(self.db, &format!("pattern.{name}")) {
-                        Some(d) => params = Some(d.params.clone()),
-                        None => {
-                            let names: Vec<&str> =
-                                self.index.names_with_prefix("pattern.").collect();
-                            let hint = suggest::best(&name, names.iter().copied())
-                                .map(|h| format!("\"{h}\""));
-                            self.error(codes::E0113, p.span, format!("unknown pattern `{name}`"))
-                                .label("no `pattern` block has this name")
-                                .suggest(hint, p.span)
-                                .emit();
-                        }
-                    }
+                    pattern = t.as_literal().unwrap_or_default();
                 }
                 _ => {
+                    readable = false;
                     self.error(codes::E0201, p.span, "expected a pattern name as a string")
                         .label("`pattern` takes a literal string")
                         .emit();
                 }
             }
         }
-        // A local `source` directory (a module) provides the pattern when none is named.
-        if pattern.is_none()
-            && let Some(src) = names::attr(b, "source")
-            && let ExprKind::Template(t) = &src.kind
-            && let Some(text) = t.as_literal()
-            && let Some(dir) = names::local_source_dir(&text)
-        {
-            let key = format!("{}{text}", names::SOURCE_PREFIX);
-            match self.index.use_pattern(self.db, &key) {
-                Some(name) => {
-                    params = self
-                        .index
-                        .get(self.db, &format!("pattern.{name}"))
-                        .map(|d| d.params.clone());
-                }
-                None => {
-                    self.error(codes::E0113, src.span, format!("no pattern in `{text}`"))
-                        .label(format!(
-                            "the module directory `{dir}` must declare exactly one `pattern` block"
-                        ))
-                        .help("name the pattern with `pattern = \"...\"`, or check the path (relative to the workspace root)")
-                        .emit();
-                }
+        for what in ["source", "version"] {
+            if let Some(e) = names::attr(b, what)
+                && !matches!(&e.kind, ExprKind::Template(t) if t.as_literal().is_some())
+            {
+                readable = false;
+                self.error(codes::E0201, e.span, format!("expected the module's {what} as a string"))
+                    .label(format!("`{what}` takes a literal string: modules are loaded before anything is evaluated"))
+                    .emit();
             }
         }
-        let local_source = names::attr(b, "source")
-            .and_then(|s| match &s.kind {
-                ExprKind::Template(t) => t.as_literal(),
-                _ => None,
-            })
-            .is_some_and(|t| names::local_source_dir(&t).is_some());
+        let mapping = match names::use_servers(b) {
+            Ok(m) => m,
+            Err(span) => {
+                self.error(codes::E0201, span, "expected a server name")
+                    .label("`servers` maps the pattern's server names to this workspace's: `{ aws = aws_eu }`")
+                    .emit();
+                BTreeMap::new()
+            }
+        };
+        let link = names::use_link(b).unwrap_or_default();
+        let source_span = names::attr(b, "source").map_or(b.ty.span, |e| e.span);
+        let mut params: Option<Vec<(String, Ty, bool)>> = None;
+        let mut target = None;
+        if readable && (!pattern.is_empty() || !link.is_empty()) {
+            match crate::resolve_use(self.db, self.ws, &pattern, &link) {
+                Ok((tws, name, module)) => {
+                    params = crate::index(self.db, tws)
+                        .get(self.db, &format!("pattern.{name}"))
+                        .map(|d| d.params.clone());
+                    target = Some((tws, name, module));
+                }
+                Err(problem) => self.use_problem(b, problem, source_span, &link),
+            }
+        }
+        if let Some((tws, name, Some(_))) = &target {
+            self.pattern_servers(b, *tws, name, &mapping);
+        }
         let meta = [
             "count",
             "depends_on",
             "for_each",
             "pattern",
+            "servers",
             "source",
             "version",
         ];
         self.repetition(b);
         match params {
-            Some(params) if !has_source || local_source => {
+            Some(params) => {
                 let mut attrs = BTreeMap::new();
                 for (n, t, req) in params {
                     attrs.insert(n, Attr::new(t, req));
@@ -880,14 +880,110 @@ impl<'db> Cx<'db> {
                     &meta,
                     label,
                 );
+                if let Some((tws, name, _)) = &target {
+                    self.pattern_rules(b, *tws, name);
+                }
             }
-            _ => self.body_against(
+            None => self.body_against(
                 &b.body.items,
                 &Ty::Any,
                 &Origin::new("the pattern's params"),
                 &meta,
                 b.ty.span,
             ),
+        }
+    }
+
+    /// Reports why a `use` names no pattern.
+    fn use_problem(
+        &mut self,
+        b: &Block,
+        problem: crate::UseProblem,
+        source_span: Span,
+        link: &str,
+    ) {
+        use crate::UseProblem as U;
+        let pattern_span = names::attr(b, "pattern").map_or(source_span, |e| e.span);
+        match problem {
+            U::UnknownPattern {
+                name,
+                origin,
+                names,
+            } => {
+                let hint = suggest::best(&name, names.iter().map(String::as_str))
+                    .map(|h| format!("\"{h}\""));
+                let label = match &origin {
+                    None => "no `pattern` block has this name".to_string(),
+                    Some(o) => format!("module `{o}` declares no pattern with this name"),
+                };
+                let mut e = self
+                    .error(
+                        codes::E0113,
+                        pattern_span,
+                        format!("unknown pattern `{name}`"),
+                    )
+                    .label(label)
+                    .suggest(hint.clone(), pattern_span);
+                if hint.is_none() && origin.is_some() && !names.is_empty() {
+                    let shown: Vec<&str> = names.iter().map(String::as_str).collect();
+                    e = e.help(format!("its patterns are {}", list_names(&shown)));
+                }
+                e.emit();
+            }
+            U::NotOne { origin: None, .. } => {
+                let dir = link.trim_start_matches("./");
+                self.error(codes::E0113, source_span, format!("no pattern in `{link}`"))
+                    .label(format!(
+                        "the module directory `{dir}` must declare exactly one `pattern` block"
+                    ))
+                    .help("name the pattern with `pattern = \"...\"`, or check the path (relative to the workspace root)")
+                    .emit();
+            }
+            U::NotOne {
+                origin: Some(o),
+                names,
+            } => {
+                let (label, help) = if names.is_empty() {
+                    (
+                        format!("module `{o}` declares no `pattern` block"),
+                        "a module used by `use` must declare a pattern".to_string(),
+                    )
+                } else {
+                    let shown: Vec<&str> = names.iter().map(String::as_str).collect();
+                    (
+                        format!("module `{o}` declares several patterns"),
+                        format!("name one with `pattern = \"...\"`: {}", list_names(&shown)),
+                    )
+                };
+                self.error(codes::E0113, source_span, "which pattern?")
+                    .label(label)
+                    .help(help)
+                    .emit();
+            }
+            U::NotLoaded { link } => {
+                let (label, help) = (
+                    "this module has not been fetched".to_string(),
+                    "run `mcpoc get` to fetch it into `.mcpo/modules/` and pin it in `mcpo.lock`"
+                        .to_string(),
+                );
+                self.error(
+                    codes::E0116,
+                    source_span,
+                    format!("module `{link}` is not available"),
+                )
+                .label(label)
+                .help(help)
+                .emit();
+            }
+            U::Unavailable { origin, reason } => {
+                self.error(
+                    codes::E0116,
+                    source_span,
+                    format!("module `{origin}` is not available"),
+                )
+                .label(reason)
+                .emit();
+            }
         }
     }
 
@@ -930,6 +1026,7 @@ impl<'db> Cx<'db> {
                     ) {
                         self.against(d, &Attr::new(t, true), &Origin::new("the param's `type`"));
                     }
+                    self.param_body(blk);
                 }
                 "resource" => self.resource(blk, false),
                 "data" => self.resource(blk, true),
@@ -951,6 +1048,60 @@ impl<'db> Cx<'db> {
             }
         }
         self.scope = Scope::default();
+    }
+
+    /// A pattern param's `description` and its `validation` blocks (which may read every
+    /// param of the pattern).
+    fn param_body(&mut self, p: &Block) {
+        for it in &p.body.items {
+            match it {
+                BodyItem::Attribute(a) if a.name.name == "description" => {
+                    self.against(
+                        &a.value,
+                        &Attr::new(Ty::String, true),
+                        &Origin::new("a `param` block"),
+                    );
+                }
+                BodyItem::Attribute(a) if matches!(a.name.name.as_str(), "type" | "default") => {}
+                BodyItem::Attribute(a) => {
+                    let allowed = ["default", "description", "type"];
+                    let hint = suggest::best(&a.name.name, allowed).map(str::to_string);
+                    self.error(
+                        codes::E0103,
+                        a.name.span,
+                        format!("a `param` has no attribute `{}`", a.name.name),
+                    )
+                    .label("not an attribute of a `param` block")
+                    .suggest(hint, a.name.span)
+                    .emit();
+                }
+                BodyItem::Block(v) if v.ty.name == "validation" => {
+                    let mut schema = obj(&[
+                        ("condition", Ty::Bool),
+                        ("message", Ty::String),
+                        ("error_message", Ty::String),
+                    ]);
+                    if let Ty::Object(o) = &mut schema
+                        && let Some(a) = Arc::make_mut(o).attrs.get_mut("condition")
+                    {
+                        a.required = true;
+                    }
+                    self.block_body(v, &schema, &Origin::new("a `validation` block"));
+                }
+                BodyItem::Block(v) => {
+                    let hint = suggest::best(&v.ty.name, ["validation"]).map(str::to_string);
+                    self.error(
+                        codes::E0100,
+                        v.ty.span,
+                        format!("unknown block type `{}`", v.ty.name),
+                    )
+                    .label("a `param` holds only `validation` blocks")
+                    .suggest(hint, v.ty.span)
+                    .emit();
+                }
+                BodyItem::Error(_) => {}
+            }
+        }
     }
 
     pub(super) fn function(&mut self, b: &Block) {

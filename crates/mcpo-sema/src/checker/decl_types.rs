@@ -242,10 +242,11 @@ impl<'db> Cx<'db> {
         adapter_type(self.db, self.ws, DeclKey::new(self.db, address)).clone()
     }
 
-    /// The type of output `name` of pattern `pattern`.
-    pub(super) fn pattern_output_type(&mut self, pattern: &str, name: &str) -> Ty {
+    /// The type of output `name` of pattern `pattern` declared in workspace `ws` (this
+    /// one, or a module's).
+    pub(super) fn pattern_output_type(&mut self, ws: Workspace, pattern: &str, name: &str) -> Ty {
         let key = DeclKey::new(self.db, format!("pattern.{pattern}.{name}"));
-        pattern_output_type(self.db, self.ws, key).clone()
+        pattern_output_type(self.db, ws, key).clone()
     }
 
     /// The type of local value `name`.

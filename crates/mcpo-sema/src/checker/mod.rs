@@ -14,6 +14,9 @@ mod expect;
 mod infer;
 mod references;
 mod schemas;
+mod uses;
+
+pub use uses::{pattern_block, pattern_servers, rule_site};
 
 use crate::builtins::P;
 use crate::names::{self, Index, Repeat, labels, split_type};

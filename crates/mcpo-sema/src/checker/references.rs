@@ -101,11 +101,13 @@ impl<'db> Cx<'db> {
                 }
                 // The output must be one the pattern declares (their types are not
                 // inferred yet: `any`).
-                let pattern = self
-                    .index
-                    .get(self.db, &key)
-                    .and_then(|d| self.index.use_pattern(self.db, &d.type_name))
-                    .unwrap_or_default();
+                let target = self.index.get(self.db, &key).and_then(|d| {
+                    crate::resolve_use(self.db, self.ws, &d.type_name, &d.module).ok()
+                });
+                let Some((tws, pattern, _)) = target else {
+                    // The `use` itself is reported; its outputs are unknown.
+                    return Ty::Any;
+                };
                 // A `use` with `count`/`for_each` is a collection of instances: the
                 // output comes after the instance's index (`module.web[0].url`).
                 let repeated = self
@@ -120,8 +122,7 @@ impl<'db> Cx<'db> {
                     Some(Step::Legacy) if repeated => 2,
                     _ => 1,
                 };
-                let outputs = self
-                    .index
+                let outputs = crate::index(self.db, tws)
                     .get(self.db, &format!("pattern.{pattern}"))
                     .map(|d| d.outputs.clone());
                 if let (Some(outputs), Some(Step::Attr(out))) = (outputs, t.steps.get(at))
@@ -147,7 +148,7 @@ impl<'db> Cx<'db> {
                 }
                 match t.steps.get(at) {
                     Some(Step::Attr(out)) => {
-                        let ty = self.pattern_output_type(&pattern, &out.name);
+                        let ty = self.pattern_output_type(tws, &pattern, &out.name);
                         self.steps(ty, t.steps.get(at + 1..).unwrap_or(&[]), None)
                     }
                     _ => Ty::Any,

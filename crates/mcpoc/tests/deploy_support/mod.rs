@@ -83,7 +83,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// `PATH` with the directory of the binary under test first.
-fn path_with_mcpoc() -> String {
+pub fn path_with_mcpoc() -> String {
     let bin_dir = Path::new(MCPOC)
         .parent()
         .expect("the binary has a directory");
@@ -99,6 +99,13 @@ impl Ws {
         let dir = tempfile::tempdir().expect("temp dir");
         copy_dir(&fixtures_dir().join(case), dir.path());
         Ws { dir }
+    }
+
+    /// An empty workspace.
+    pub fn empty() -> Ws {
+        Ws {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
     /// A copy of a directory of the repository (e.g. `examples/quickstart`).

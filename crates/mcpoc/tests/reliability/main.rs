@@ -20,6 +20,7 @@ mod depth;
 mod fmt;
 mod hostile;
 mod lsp_framing;
+mod memory;
 mod mutation;
 mod secrets;
 mod state_files;

@@ -40,10 +40,9 @@ fn seeds() -> Vec<String> {
     let mut files = Vec::new();
     walk(&repo().join("examples"), &["mcpo"], &mut files);
     walk(&repo().join("tests"), &["mcpo"], &mut files);
-    let corpus = std::env::var_os("MCPO_HCL_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("../shared/corpus/hcl"));
-    walk(&corpus, &["tf"], &mut files);
+    if let Some(corpus) = mcpo_test_support::hcl_corpus("mutation") {
+        walk(&corpus, &["tf"], &mut files);
+    }
     files
         .iter()
         .filter_map(|f| std::fs::read_to_string(f).ok())

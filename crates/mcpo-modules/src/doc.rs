@@ -1,0 +1,285 @@
+//! A module rendered as Markdown (`mcpoc doc`): what its `mcpo.toml` says, and for each
+//! pattern its description (the comment above it), how to use it, its params (type,
+//! default, description), its rules, its outputs and its resources. The standard
+//! library's READMEs and book pages are this text.
+
+use crate::Manifest;
+use mcpo_diagnostics::FileId;
+use mcpo_syntax::ast::{Block, BodyItem, Expr, ExprKind};
+use std::fmt::Write as _;
+
+/// The Markdown page of a module: `source` is how a `use` names it, `manifest` its
+/// `mcpo.toml` when it has one, `files` its `.mcpo` files as (name, text).
+pub fn render(source: &str, manifest: Option<&Manifest>, files: &[(String, String)]) -> String {
+    let mut out = String::new();
+    let title = manifest.map_or(source, |m| m.name.as_str());
+    let _ = write!(out, "# `{title}`");
+    if let Some(m) = manifest
+        && !m.version.is_empty()
+    {
+        let _ = write!(out, " {}", m.version);
+    }
+    out.push_str("\n\n");
+    if let Some(m) = manifest {
+        if !m.description.is_empty() {
+            let _ = writeln!(out, "{}\n", m.description.trim());
+        }
+        if !m.servers.is_empty() {
+            let servers: Vec<String> = m.servers.iter().map(|s| format!("`{s}`")).collect();
+            let _ = writeln!(
+                out,
+                "Servers: {}. A workspace whose servers have other names maps them with `servers = {{ {} = <yours> }}` in the `use` block.\n",
+                servers.join(", "),
+                m.servers.first().map_or("aws", String::as_str),
+            );
+        }
+    }
+    for (_, text) in files {
+        let parsed = mcpo_syntax::parse(text, FileId(0));
+        let intro = leading_comment(text);
+        for item in &parsed.file.body.items {
+            if let BodyItem::Block(b) = item
+                && b.ty.name == "pattern"
+                && let Some(name) = b.labels.first().map(|l| l.value().to_string())
+            {
+                pattern(&mut out, source, &name, b, text, &intro);
+            }
+        }
+    }
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    out
+}
+
+/// The `#` comment lines at the top of a file, as a paragraph.
+fn leading_comment(text: &str) -> String {
+    let mut lines = Vec::new();
+    for line in text.lines() {
+        let t = line.trim();
+        if let Some(c) = t.strip_prefix('#') {
+            lines.push(c.trim().to_string());
+        } else if t.is_empty() && lines.is_empty() {
+            continue;
+        } else {
+            break;
+        }
+    }
+    lines.join(" ").trim().to_string()
+}
+
+/// The text of an expression as written, on one line.
+fn text_of(text: &str, e: &Expr) -> String {
+    let s = text
+        .get(e.span.start as usize..e.span.end as usize)
+        .unwrap_or("");
+    // Lines of a multi-line object become comma-separated, as on one line.
+    let mut out = String::new();
+    for line in s.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if !out.is_empty() {
+            let open = out.ends_with(['{', '(', '[', ',']);
+            let close = line.starts_with(['}', ')', ']']);
+            out.push_str(if open || close { " " } else { ", " });
+        }
+        out.push_str(&line.split_whitespace().collect::<Vec<_>>().join(" "));
+    }
+    out
+}
+
+fn attr<'a>(b: &'a Block, name: &str) -> Option<&'a Expr> {
+    b.body.items.iter().find_map(|i| match i {
+        BodyItem::Attribute(a) if a.name.name == name => Some(&a.value),
+        _ => None,
+    })
+}
+
+fn literal(e: Option<&Expr>) -> String {
+    match e.map(|e| &e.kind) {
+        Some(ExprKind::Template(t)) => t.as_literal().unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+/// A table cell: pipes escaped.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
+fn pattern(out: &mut String, source: &str, name: &str, b: &Block, text: &str, intro: &str) {
+    let _ = writeln!(out, "## Pattern `{name}`\n");
+    if !intro.is_empty() {
+        let _ = writeln!(out, "{intro}\n");
+    }
+    let params: Vec<&Block> = b
+        .body
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            BodyItem::Block(p) if p.ty.name == "param" && !p.labels.is_empty() => Some(p),
+            _ => None,
+        })
+        .collect();
+    let label = |p: &Block| {
+        p.labels
+            .first()
+            .map(|l| l.value().to_string())
+            .unwrap_or_default()
+    };
+    // A use with the required params.
+    let required: Vec<String> = params
+        .iter()
+        .filter(|p| attr(p, "default").is_none())
+        .map(|p| label(p))
+        .collect();
+    let width = required
+        .iter()
+        .map(String::len)
+        .chain(["source".len()])
+        .max()
+        .unwrap_or(6);
+    let _ = writeln!(out, "```hcl,fragment\nuse \"{name}\" {{");
+    let _ = writeln!(out, "  {:width$} = \"{source}\"", "source");
+    for r in &required {
+        let _ = writeln!(out, "  {r:width$} = ...");
+    }
+    out.push_str("}\n```\n\n");
+    if !params.is_empty() {
+        out.push_str(
+            "### Parameters\n\n| name | type | default | description |\n|---|---|---|---|\n",
+        );
+        for p in &params {
+            let ty = attr(p, "type").map_or("any".to_string(), |e| text_of(text, e));
+            let default = attr(p, "default").map_or("required".to_string(), |e| {
+                format!("`{}`", text_of(text, e))
+            });
+            let _ = writeln!(
+                out,
+                "| `{}` | `{}` | {} | {} |",
+                label(p),
+                cell(&ty),
+                cell(&default),
+                cell(&literal(attr(p, "description")))
+            );
+        }
+        out.push('\n');
+    }
+    let mut rules = Vec::new();
+    for p in &params {
+        for it in &p.body.items {
+            if let BodyItem::Block(v) = it
+                && v.ty.name == "validation"
+            {
+                rules.push(format!(
+                    "- `{}`: {}",
+                    label(p),
+                    literal(attr(v, "message").or_else(|| attr(v, "error_message")))
+                ));
+            }
+        }
+    }
+    if !rules.is_empty() {
+        let _ = writeln!(
+            out,
+            "### Rules\n\n`mcpoc check` refuses a use that breaks one of these, at the use (when the values are known then; else `mcpoc plan` does):\n"
+        );
+        for r in rules {
+            let _ = writeln!(out, "{r}");
+        }
+        out.push('\n');
+    }
+    let outputs: Vec<&Block> = b
+        .body
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            BodyItem::Block(o) if o.ty.name == "output" && !o.labels.is_empty() => Some(o),
+            _ => None,
+        })
+        .collect();
+    if !outputs.is_empty() {
+        out.push_str("### Outputs\n\n| name | description |\n|---|---|\n");
+        for o in outputs {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} |",
+                label(o),
+                cell(&literal(attr(o, "description")))
+            );
+        }
+        out.push('\n');
+    }
+    let resources: Vec<String> = b
+        .body
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            BodyItem::Block(r) if matches!(r.ty.name.as_str(), "resource" | "data" | "task") => {
+                let ls: Vec<&str> = r.labels.iter().map(|l| l.value()).collect();
+                let (ty, n) = (ls.first()?, ls.get(1)?);
+                let repeat = if attr(r, "count").is_some() {
+                    format!(" (`count = {}`)", text_of(text, attr(r, "count")?))
+                } else if attr(r, "for_each").is_some() {
+                    " (`for_each`)".to_string()
+                } else {
+                    String::new()
+                };
+                let kind = if r.ty.name == "resource" {
+                    String::new()
+                } else {
+                    format!("{} ", r.ty.name)
+                };
+                Some(format!("- {kind}`{ty}` `{n}`{}", cell(&repeat)))
+            }
+            _ => None,
+        })
+        .collect();
+    if !resources.is_empty() {
+        out.push_str("### Resources\n\n");
+        for r in resources {
+            let _ = writeln!(out, "{r}");
+        }
+        out.push('\n');
+    }
+}
+
+/// The page of the module `module` names: `stdlib/<name>`, or a module directory (with
+/// its `mcpo.toml`), relative to `cwd`.
+pub fn page(module: &str, cwd: &std::path::Path) -> Result<String, String> {
+    if let Some(name) = module.strip_prefix("stdlib/") {
+        let files = crate::stdlib::files(name.trim_end_matches('/'));
+        if files.is_empty() {
+            return Err(format!(
+                "the standard library has no module `{module}`; it has {}",
+                crate::stdlib::modules()
+                    .iter()
+                    .map(|m| format!("`stdlib/{m}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        let manifest = files
+            .iter()
+            .find(|(f, _)| *f == "mcpo.toml")
+            .and_then(|(_, t)| Manifest::parse(t).ok().flatten());
+        let sources: Vec<(String, String)> = files
+            .iter()
+            .filter(|(f, _)| f.ends_with(".mcpo"))
+            .map(|(f, t)| ((*f).to_string(), (*t).to_string()))
+            .collect();
+        return Ok(render(module, manifest.as_ref(), &sources));
+    }
+    let dir = cwd.join(module);
+    let manifest = match std::fs::read_to_string(dir.join("mcpo.toml")) {
+        Ok(t) => Manifest::parse(&t).map_err(|e| format!("`{module}/mcpo.toml`: {e}"))?,
+        Err(_) => None,
+    };
+    let files = crate::load::dir_files(cwd, &dir)?;
+    if files.is_empty() {
+        return Err(format!("`{module}` holds no .mcpo files"));
+    }
+    let sources: Vec<(String, String)> = files.into_iter().map(|f| (f.name, f.text)).collect();
+    let shown = manifest
+        .as_ref()
+        .map_or(module.to_string(), |m| m.name.clone());
+    Ok(render(&shown, manifest.as_ref(), &sources))
+}
