@@ -506,7 +506,7 @@ impl Backend for LocalBackend {
         Ok(state)
     }
 
-    fn start_fresh(&self) -> Result<(), StateError> {
+    fn start_fresh(&self) -> Result<Option<String>, StateError> {
         if self
             .load(&self.state_path(), &Self::shown(STATE_FILE))?
             .is_some()
@@ -517,7 +517,7 @@ impl Backend for LocalBackend {
         }
         let kept = self.serials();
         let Some(&newest) = kept.last() else {
-            return Ok(());
+            return Ok(None);
         };
         // The old versions go aside under the old lineage's name, where the new state's
         // versions can never overwrite them.
@@ -538,6 +538,7 @@ impl Backend for LocalBackend {
             Err(e) if e.kind() == ErrorKind::NotFound => {}
             Err(e) => return Err(failed(e)),
         }
+        let count = kept.len();
         for serial in kept {
             fs::rename(
                 self.history_path(serial),
@@ -545,7 +546,11 @@ impl Backend for LocalBackend {
             )
             .map_err(failed)?;
         }
-        sync_dir(&self.history_dir()).map_err(failed)
+        sync_dir(&self.history_dir()).map_err(failed)?;
+        Ok(Some(format!(
+            "the {count} earlier version(s) are kept in {}/lineage-{lineage}/",
+            Self::shown(HISTORY_DIR)
+        )))
     }
 
     /// Writes `state` as the next version: its serial is incremented, the version it
