@@ -12,7 +12,6 @@ mod init;
 mod lsp;
 mod modules;
 mod output;
-mod progress;
 mod report;
 mod servers;
 mod state_cmd;
