@@ -359,11 +359,14 @@ impl Run<'_> {
                         r.error = None;
                     })?;
                 }
-                self.emit(RunEvent::Done {
-                    step: name.to_string(),
-                    result: json,
-                    elapsed: started.elapsed(),
-                });
+                // A dry run's call that was only shown has no result to show.
+                if !(self.dry_run && json == Value::Null) {
+                    self.emit(RunEvent::Done {
+                        step: name.to_string(),
+                        result: json,
+                        elapsed: started.elapsed(),
+                    });
+                }
                 Ok(())
             }
             Err(f) => self.failed_step(step, f).await,
@@ -463,7 +466,8 @@ impl Run<'_> {
                     tool,
                 );
                 let call = format!("{server}::{tool}");
-                if self.dry_run && !read_only {
+                // In a dry run, a call whose arguments wait on a call not made is shown too.
+                if self.dry_run && (!read_only || !args.is_known()) {
                     self.emit(RunEvent::WouldCall {
                         step: name.to_string(),
                         call,
@@ -862,7 +866,13 @@ impl Session {
         let not_started: Vec<String> = outcomes
             .iter()
             .zip(&names)
-            .filter(|(o, _)| matches!(o, mcpo_exec::runbook::Outcome::NotStarted))
+            .filter(|(o, _)| {
+                matches!(
+                    o,
+                    mcpo_exec::runbook::Outcome::NotStarted
+                        | mcpo_exec::runbook::Outcome::Skipped(_)
+                )
+            })
             .map(|(_, n)| n.clone())
             .collect();
         let declined = *run.declined.lock().unwrap_or_else(|p| p.into_inner());
@@ -1057,7 +1067,10 @@ impl std::fmt::Display for RunEvent {
                 brief(result)
             ),
             RunEvent::Reused { step } => {
-                write!(f, "step {step}: done in the interrupted run, not called again")
+                write!(
+                    f,
+                    "step {step}: done in the interrupted run, not called again"
+                )
             }
             RunEvent::Skipped { step, why } => write!(f, "step {step}: skipped: {why}"),
             RunEvent::Failed { step, error } => write!(f, "step {step}: failed: {error}"),
@@ -1095,7 +1108,9 @@ impl RunReport {
         }
         head.push('.');
         if self.dry_run {
-            head = format!("Dry run: {head} Only read-only tools were called; nothing was journalled.");
+            head = format!(
+                "Dry run: {head} Only read-only tools were called; nothing was journalled."
+            );
         } else {
             head.push_str(&format!(" (run {}", self.id));
             if self.resumed {

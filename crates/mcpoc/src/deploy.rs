@@ -3,9 +3,10 @@
 //! reports. No rule lives here.
 
 use crate::output::{self, Format};
-use crate::progress::Progress;
 use crate::report;
 use clap::{Args, ValueEnum};
+use mcpo_deploy::interrupt::{self, Seen};
+use mcpo_deploy::live::Progress;
 use mcpo_deploy::{
     Applied, Approver, AutoApprove, Execution, Planned, Purpose, Session, TerminalPrompt,
 };
@@ -260,7 +261,7 @@ fn open(
 
 /// The runtime and a session on the workspace's state for `command`: variables collected,
 /// the workspace checked (warnings shown), the lock taken, the state read.
-fn session(
+pub(crate) fn session(
     ws: &WorkspaceArg,
     vars: &VarArgs,
     command: &str,
@@ -272,7 +273,7 @@ fn session(
 }
 
 /// The approver of a command: none needed with `--auto-approve`, else the terminal.
-fn approver(auto: bool) -> &'static dyn Approver {
+pub(crate) fn approver(auto: bool) -> &'static dyn Approver {
     if auto { &AutoApprove } else { &TerminalPrompt }
 }
 
@@ -469,41 +470,28 @@ fn execute(
     let live = std::io::stderr().is_terminal();
     let mut progress: Option<Progress> = None;
     let started = std::time::Instant::now();
-    let applied = rt.block_on(async {
-        let run = s.apply(planned, how, approver, Some(tx), cancel.clone());
-        tokio::pin!(run);
-        let mut ctrl_c = 0u32;
-        loop {
-            tokio::select! {
-                done = &mut run => {
-                    // Show what is left in the channel before the summary.
-                    while let Ok(ev) = rx.try_recv() {
-                        progress.get_or_insert_with(|| Progress::new(acting, live)).event(&ev);
-                    }
-                    return done;
-                }
-                Some(ev) = rx.recv() => {
-                    progress.get_or_insert_with(|| Progress::new(acting, live)).event(&ev);
-                }
-                _ = tokio::signal::ctrl_c() => {
-                    ctrl_c += 1;
-                    if ctrl_c == 1 {
-                        cancel.cancel();
-                        let line = "interrupted: no new step starts; waiting for the calls in flight, then saving the state (Ctrl-C again to stop at once)";
-                        match progress.as_mut() {
-                            Some(p) => p.println(line),
-                            None => eprintln!("{line}"),
-                        }
-                    } else {
-                        // The state holds an intent for every call in flight: the next
-                        // plan settles them.
-                        eprintln!("interrupted again: stopping now; run `mcpoc plan` to see where things are");
-                        std::process::exit(130);
-                    }
+    let run = s.apply(planned, how, approver, Some(tx), cancel.clone());
+    let applied = rt.block_on(interrupt::drive(run, &mut rx, &cancel, |seen| {
+        match seen {
+            // The live display starts with the first step, after the approval prompt.
+            Seen::Event(ev) => progress
+                .get_or_insert_with(|| Progress::new(acting, live))
+                .event(ev),
+            Seen::Interrupted => {
+                let line = "interrupted: no new step starts; waiting for the calls in flight, then saving the state (Ctrl-C again to stop at once)";
+                match progress.as_mut() {
+                    Some(p) => p.println(line),
+                    None => eprintln!("{line}"),
                 }
             }
+            Seen::InterruptedAgain => {
+                // The state holds an intent for every call in flight: the next plan
+                // settles them.
+                eprintln!("interrupted again: stopping now; run `mcpoc plan` to see where things are");
+                std::process::exit(130);
+            }
         }
-    });
+    }));
     let elapsed = progress
         .as_ref()
         .map_or_else(|| started.elapsed(), Progress::elapsed);
@@ -680,6 +668,6 @@ fn print_refresh(report: &RefreshReport, show: RefreshShow) {
         }
     }
     for e in &report.errors {
-        eprintln!("{}", report::render_exec(e));
+        eprintln!("{}", e);
     }
 }
