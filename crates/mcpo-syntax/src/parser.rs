@@ -346,8 +346,15 @@ struct Items(Vec<BodyItem>);
 
 impl FromIterator<Option<BodyItem>> for Items {
     fn from_iter<T: IntoIterator<Item = Option<BodyItem>>>(iter: T) -> Self {
-        Items(iter.into_iter().flatten().collect())
+        Items(fit(iter.into_iter().flatten().collect()))
     }
+}
+
+/// `v` without spare capacity. A vector collected item by item has up to twice the room
+/// it needs; the tree keeps its vectors as long as it lives, so they are trimmed.
+fn fit<T>(mut v: Vec<T>) -> Vec<T> {
+    v.shrink_to_fit();
+    v
 }
 
 fn is_opener(t: Tok) -> bool {
@@ -686,14 +693,14 @@ where
                 let mut problems: Vec<Problem> = Vec::new();
                 let parts = template::build(parts, values, &mut problems);
                 emit_problems(e, problems);
-                ExprKind::Heredoc(Heredoc {
+                ExprKind::Heredoc(Box::new(Heredoc {
                     marker,
                     indented,
                     template: Template {
                         parts,
                         span: sp(o).cover(sp(c)),
                     },
-                })
+                }))
             });
 
         let parens = expr
@@ -706,7 +713,7 @@ where
             .separated_by(just(Tok::Comma))
             .allow_trailing()
             .collect::<Vec<Expr>>()
-            .map(ExprKind::Tuple);
+            .map(|items| ExprKind::Tuple(fit(items)));
         let tuple = choice((for_tuple, tuple_items))
             .delimited_by(just(Tok::LBrack), just(Tok::RBrack))
             .boxed();
@@ -734,7 +741,7 @@ where
                     .collect::<Vec<ObjectItem>>(),
             )
             .then_ignore(newlines)
-            .map(ExprKind::Object);
+            .map(|items| ExprKind::Object(fit(items)));
         let object = choice((for_object, obj_items))
             .delimited_by(just(Tok::LBrace), just(Tok::RBrace))
             .boxed();
@@ -745,6 +752,7 @@ where
             .separated_by(just(Tok::Comma))
             .allow_trailing()
             .collect::<Vec<Expr>>()
+            .map(fit)
             .then(just(Tok::Ellipsis).or_not())
             .then_ignore(just(Tok::Comma).or_not());
         let call_args = tok(Tok::LParen)
@@ -814,14 +822,15 @@ where
                             namespace.push(first);
                         }
                         namespace.extend(path);
-                        ExprKind::FunctionCall(FunctionCall {
+                        let namespace = fit(namespace);
+                        ExprKind::FunctionCall(Box::new(FunctionCall {
                             namespace,
                             name,
                             args,
                             expand_final,
                             open_paren: sp(open),
                             close_paren: (close.start != close.end).then(|| sp(close)),
-                        })
+                        }))
                     }
                 }
             })
@@ -1016,6 +1025,7 @@ where
         let block_tail = label
             .repeated()
             .collect::<Vec<BlockLabel>>()
+            .map(fit)
             .then(tok(Tok::LBrace))
             .then(block_body(body_of(item.clone().boxed()), item.clone()))
             .then(tok(Tok::RBrace))
