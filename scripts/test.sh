@@ -14,6 +14,9 @@ fi
 if command -v npm >/dev/null 2>&1; then
   MCPO_TEST_SERVERS="$(bash scripts/install-test-servers.sh | tail -n 1)"
   export MCPO_TEST_SERVERS MCPO_REQUIRE_TEST_SERVERS=1
+  # Debian's podman, a locally built busybox image, mcp-server-docker (PyPI, its own
+  # Python 3.12 venv) and podman-mcp-server (npm), for crates/mcpoc/tests/real_podman.rs.
+  bash scripts/install-podman.sh
 fi
 
 # Debian's PostgreSQL for the state backend's tests, which start a throwaway cluster

@@ -17,6 +17,8 @@
 //! - [`patterns`]: the patterns a workspace can `use`, with their params and outputs;
 //! - [`pull`]: the servers a workspace knows, their schemas pulled and locked, their
 //!   health;
+//! - [`interrupt`]: Ctrl-C while steps run; `live` (feature `live`): their progress on a
+//!   terminal;
 //! - [`scaffold`]: a new workspace; [`fix`]: the checker's suggestions applied.
 //!
 //! **Architecture invariant:** never prints and never exits. Results are values,
@@ -30,7 +32,10 @@ pub mod backend;
 mod error;
 pub mod files;
 pub mod fix;
+pub mod interrupt;
 mod io;
+#[cfg(feature = "live")]
+pub mod live;
 pub mod load;
 pub mod patterns;
 pub mod planfile;

@@ -292,6 +292,56 @@ pub fn servers_json(set: &ServerSet, healths: &[Health]) -> Value {
     })
 }
 
+/// Every server the workspace knows as the lines of `mcpoc servers`: a table (name,
+/// source, transport, target, and protocol, tool count and round-trip time when
+/// `healths` is given, in the registry's order), then notes on shadowed declarations,
+/// failed health checks and blocks nothing declares.
+pub fn servers_text(set: &ServerSet, healths: Option<&[Health]>) -> Vec<String> {
+    let mut header: Vec<String> = ["NAME", "SOURCE", "TRANSPORT", "TARGET"]
+        .map(String::from)
+        .into();
+    if healths.is_some() {
+        header.extend(["PROTOCOL", "TOOLS", "RTT"].map(String::from));
+    }
+    let mut rows = vec![header];
+    for (i, e) in set.registry.entries.iter().enumerate() {
+        let mut row = vec![
+            e.spec.name.clone(),
+            e.spec.source.to_string(),
+            e.spec.transport_kind().into(),
+            e.spec.target(),
+        ];
+        match healths.and_then(|h| h.get(i)) {
+            Some(Ok((proto, tools, rtt))) => row.extend([
+                proto.clone(),
+                tools.to_string(),
+                format!("{}ms", rtt.as_millis()),
+            ]),
+            Some(Err(_)) => row.extend(["-".into(), "-".into(), "-".into()]),
+            None => {}
+        }
+        rows.push(row);
+    }
+    let mut lines = crate::render::table(&rows);
+    for e in &set.registry.entries {
+        for s in &e.shadowed {
+            let name = &e.spec.name;
+            lines.push(format!("note: `{name}` is also declared in {s} (ignored)"));
+        }
+    }
+    let failed = healths
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|h| h.as_ref().err());
+    lines.extend(failed.map(|e| format!("error: {e}")));
+    for name in undeclared(set) {
+        lines.push(format!(
+            "warning: server `{name}` has no `command` or `url` and no source declares it"
+        ));
+    }
+    lines
+}
+
 /// The `server` blocks that name no transport and that no source declares.
 pub fn undeclared(set: &ServerSet) -> Vec<String> {
     set.specs

@@ -20,6 +20,22 @@ pub fn render(diags: &[Diagnostic], sources: &dyn SourceMap, config: RenderConfi
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The closing line under a report for people: "2 errors, 1 warning" (notes are not
+/// counted); `None` when there is neither.
+pub fn counts(diags: &[Diagnostic]) -> Option<String> {
+    let count = |sev| diags.iter().filter(|d| d.severity == sev).count();
+    let plural = |n: usize, word: &str| match n {
+        1 => format!("1 {word}"),
+        n => format!("{n} {word}s"),
+    };
+    match (count(Severity::Error), count(Severity::Warning)) {
+        (0, 0) => None,
+        (0, w) => Some(plural(w, "warning")),
+        (e, 0) => Some(plural(e, "error")),
+        (e, w) => Some(format!("{}, {}", plural(e, "error"), plural(w, "warning"))),
+    }
+}
+
 fn kind(sev: Severity) -> ReportKind<'static> {
     match sev {
         Severity::Error => ReportKind::Error,

@@ -38,6 +38,18 @@ pub enum GotAction {
     Locked,
 }
 
+impl std::fmt::Display for Got {
+    /// One line for `mcpoc get`: `<key>: <version> <what happened> (<hash>)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match self.action {
+            GotAction::Cached => "cached",
+            GotAction::Fetched => "fetched",
+            GotAction::Locked => "fetched and locked",
+        };
+        write!(f, "{}: {} {what} ({})", self.key, self.version, self.hash)
+    }
+}
+
 /// Where a git module's commit is cached.
 pub fn git_dir(root: &Path, url: &str, commit: &str) -> PathBuf {
     let h = archive::sha256_hex(url.as_bytes());

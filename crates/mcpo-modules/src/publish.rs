@@ -23,6 +23,19 @@ pub struct Publication {
     pub unchanged: bool,
 }
 
+impl std::fmt::Display for Publication {
+    /// What `mcpoc publish` reports: the archive written, or that it was already there.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (name, version, sha) = (&self.name, &self.version, &self.sha256);
+        if self.unchanged {
+            write!(f, "{name} {version} was already published ({sha})")
+        } else {
+            let archive = self.archive.display();
+            write!(f, "published {name} {version} -> {archive} (sha256 {sha})")
+        }
+    }
+}
+
 /// Which files of a module directory are published: its top-level `.mcpo` files,
 /// `mcpo.toml` and Markdown files.
 fn publishable(name: &str) -> bool {

@@ -3,9 +3,10 @@
 //! reports. No rule lives here.
 
 use crate::output::{self, Format};
-use crate::progress::Progress;
 use crate::report;
 use clap::{Args, ValueEnum};
+use mcpo_deploy::interrupt::{self, Seen};
+use mcpo_deploy::live::Progress;
 use mcpo_deploy::{
     Applied, Approver, AutoApprove, Execution, Planned, Purpose, Session, TerminalPrompt,
 };
@@ -163,6 +164,23 @@ pub struct ImportArgs {
     pub ws: WorkspaceArg,
     #[command(flatten)]
     pub vars: VarArgs,
+}
+
+/// Arguments of `mcpoc rollback`.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub ws: WorkspaceArg,
+    /// The state version to go back to (`--list` shows them); by default the version
+    /// before the last apply that changed the resources.
+    #[arg(long, value_name = "SERIAL")]
+    pub to: Option<u64>,
+    /// List the versions kept (serial, resources) and change nothing.
+    #[arg(long)]
+    pub list: bool,
+    /// Roll back without asking for confirmation (the plan is still shown).
+    #[arg(long)]
+    pub auto_approve: bool,
 }
 
 /// Rewrites Terraform-style single-dash long options (`-var x=1`, `-var-file f`,
@@ -452,41 +470,28 @@ fn execute(
     let live = std::io::stderr().is_terminal();
     let mut progress: Option<Progress> = None;
     let started = std::time::Instant::now();
-    let applied = rt.block_on(async {
-        let run = s.apply(planned, how, approver, Some(tx), cancel.clone());
-        tokio::pin!(run);
-        let mut ctrl_c = 0u32;
-        loop {
-            tokio::select! {
-                done = &mut run => {
-                    // Show what is left in the channel before the summary.
-                    while let Ok(ev) = rx.try_recv() {
-                        progress.get_or_insert_with(|| Progress::new(acting, live)).event(&ev);
-                    }
-                    return done;
-                }
-                Some(ev) = rx.recv() => {
-                    progress.get_or_insert_with(|| Progress::new(acting, live)).event(&ev);
-                }
-                _ = tokio::signal::ctrl_c() => {
-                    ctrl_c += 1;
-                    if ctrl_c == 1 {
-                        cancel.cancel();
-                        let line = "interrupted: no new step starts; waiting for the calls in flight, then saving the state (Ctrl-C again to stop at once)";
-                        match progress.as_mut() {
-                            Some(p) => p.println(line),
-                            None => eprintln!("{line}"),
-                        }
-                    } else {
-                        // The state holds an intent for every call in flight: the next
-                        // plan settles them.
-                        eprintln!("interrupted again: stopping now; run `mcpoc plan` to see where things are");
-                        std::process::exit(130);
-                    }
+    let run = s.apply(planned, how, approver, Some(tx), cancel.clone());
+    let applied = rt.block_on(interrupt::drive(run, &mut rx, &cancel, |seen| {
+        match seen {
+            // The live display starts with the first step, after the approval prompt.
+            Seen::Event(ev) => progress
+                .get_or_insert_with(|| Progress::new(acting, live))
+                .event(ev),
+            Seen::Interrupted => {
+                let line = "interrupted: no new step starts; waiting for the calls in flight, then saving the state (Ctrl-C again to stop at once)";
+                match progress.as_mut() {
+                    Some(p) => p.println(line),
+                    None => eprintln!("{line}"),
                 }
             }
+            Seen::InterruptedAgain => {
+                // The state holds an intent for every call in flight: the next plan
+                // settles them.
+                eprintln!("interrupted again: stopping now; run `mcpoc plan` to see where things are");
+                std::process::exit(130);
+            }
         }
-    });
+    }));
     let elapsed = progress
         .as_ref()
         .map_or_else(|| started.elapsed(), Progress::elapsed);
@@ -514,6 +519,51 @@ fn execute(
             }
         }
     }
+}
+
+/// `mcpoc rollback`.
+pub fn rollback(args: RollbackArgs) -> u8 {
+    let (rt, mut s) = match session(&args.ws, &VarArgs::default(), "mcpoc rollback") {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    if args.list {
+        return match s.versions() {
+            Ok(lines) => {
+                lines.iter().for_each(|l| println!("{l}"));
+                crate::EXIT_OK
+            }
+            Err(e) => report::deploy_error(e),
+        };
+    }
+    let planned = rt.block_on(async {
+        s.connect().await;
+        let report = s.refresh().await?;
+        print_refresh(&report, RefreshShow::Quiet);
+        if let Some(p) = mcpo_deploy::refresh_refusal(&report, Purpose::Apply) {
+            return Err(p.into());
+        }
+        s.rollback_plan(args.to)
+    });
+    let code = match planned {
+        Ok(planned) => {
+            if args.auto_approve {
+                print!("{}", render::plan_text(&planned.plan));
+            }
+            let how = Execution::default();
+            execute(
+                &rt,
+                &mut s,
+                &planned,
+                &how,
+                approver(args.auto_approve),
+                "Rollback",
+            )
+        }
+        Err(e) => report::deploy_error(e),
+    };
+    rt.block_on(s.close());
+    code
 }
 
 /// `mcpoc graph`.
@@ -618,6 +668,6 @@ fn print_refresh(report: &RefreshReport, show: RefreshShow) {
         }
     }
     for e in &report.errors {
-        eprintln!("{}", report::render_exec(e));
+        eprintln!("{}", e);
     }
 }

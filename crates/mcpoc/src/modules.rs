@@ -61,28 +61,14 @@ pub fn get(args: GetArgs) -> u8 {
         update: args.update,
     };
     match mcpo_deploy::load::get_modules(&root, opts) {
-        Ok(got) => {
-            use mcpo_modules::fetch::GotAction as A;
-            for g in &got {
-                let what = match g.action {
-                    A::Cached => "cached",
-                    A::Fetched => "fetched",
-                    A::Locked => "fetched and locked",
-                };
-                println!("{}: {} {what} ({})", g.key, g.version, g.hash);
-            }
-            if got.is_empty() {
-                println!("no git or registry modules to fetch");
-            }
-            EXIT_OK
-        }
+        Ok(got) if got.is_empty() => println!("no git or registry modules to fetch"),
+        Ok(got) => got.iter().for_each(|g| println!("{g}")),
         Err(problems) => {
-            for p in problems {
-                eprintln!("error: {p}");
-            }
-            crate::EXIT_ERRORS
+            problems.iter().for_each(|p| eprintln!("error: {p}"));
+            return crate::EXIT_ERRORS;
         }
     }
+    EXIT_OK
 }
 
 /// Arguments of `mcpoc publish`.
@@ -99,26 +85,11 @@ pub struct PublishArgs {
 /// `mcpoc publish`.
 pub fn publish(args: PublishArgs) -> u8 {
     match mcpo_modules::publish::publish(&args.module, &args.registry) {
-        Ok(p) if p.unchanged => {
-            println!(
-                "{} {} was already published ({})",
-                p.name, p.version, p.sha256
-            );
-            EXIT_OK
-        }
-        Ok(p) => {
-            println!(
-                "published {} {} -> {} (sha256 {})",
-                p.name,
-                p.version,
-                p.archive.display(),
-                p.sha256
-            );
-            EXIT_OK
-        }
+        Ok(p) => println!("{p}"),
         Err(e) => {
             eprintln!("error: {e}");
-            crate::EXIT_ERRORS
+            return crate::EXIT_ERRORS;
         }
     }
+    EXIT_OK
 }

@@ -2,7 +2,7 @@
 //! `check`, GitHub workflow commands or a SARIF log).
 
 use clap::ValueEnum;
-use mcpo_diagnostics::{Diagnostic, Severity, SourceMap, render};
+use mcpo_diagnostics::{Diagnostic, SourceMap, render};
 use std::io::IsTerminal;
 
 /// How diagnostics are printed.
@@ -67,34 +67,9 @@ pub fn print(diags: &mut [Diagnostic], sources: &dyn SourceMap, format: Format) 
                 },
             );
             eprint!("{text}");
-            let errors = diags
-                .iter()
-                .filter(|d| d.severity == Severity::Error)
-                .count();
-            let warnings = diags
-                .iter()
-                .filter(|d| d.severity == Severity::Warning)
-                .count();
-            if errors + warnings > 0 {
-                eprintln!("{}", summary(errors, warnings));
+            if let Some(line) = render::counts(diags) {
+                eprintln!("{line}");
             }
         }
-    }
-}
-
-fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
-    }
-}
-
-/// "2 errors, 1 warning" style summary.
-pub fn summary(errors: usize, warnings: usize) -> String {
-    match (errors, warnings) {
-        (0, w) => plural(w, "warning"),
-        (e, 0) => plural(e, "error"),
-        (e, w) => format!("{}, {}", plural(e, "error"), plural(w, "warning")),
     }
 }

@@ -9,7 +9,6 @@
 
 use crate::output::{self, Format};
 use mcpo_deploy::{DeployError, Problem};
-use mcpo_exec::ExecError;
 
 /// Prints a problem on stderr; returns the exit code (2 for usage errors, else 1).
 pub fn problem(p: &Problem) -> u8 {
@@ -19,11 +18,6 @@ pub fn problem(p: &Problem) -> u8 {
     } else {
         crate::EXIT_ERRORS
     }
-}
-
-/// An executor error as printed: `error[E0600]: aws.vpc.main: ...` and its help.
-pub fn render_exec(e: &ExecError) -> String {
-    e.to_string()
 }
 
 /// Prints whatever stopped a session operation; returns the exit code.
@@ -46,7 +40,7 @@ pub fn deploy_error(e: DeployError) -> u8 {
             crate::EXIT_ERRORS
         }
         DeployError::Exec(e) => {
-            eprintln!("{}", render_exec(&e));
+            eprintln!("{e}");
             crate::EXIT_ERRORS
         }
     }

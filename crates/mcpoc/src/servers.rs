@@ -99,49 +99,10 @@ pub fn servers(args: ServersArgs) -> u8 {
         match args.format {
             Format::Json => println!("{}", pull::servers_json(&set, &healths)),
             Format::Human => {
-                let mut rows = vec![vec![
-                    "NAME".to_string(),
-                    "SOURCE".into(),
-                    "TRANSPORT".into(),
-                    "TARGET".into(),
-                ]];
-                if health {
-                    rows[0].extend(["PROTOCOL".into(), "TOOLS".into(), "RTT".into()]);
-                }
-                for (i, e) in set.registry.entries.iter().enumerate() {
-                    let mut row = vec![
-                        e.spec.name.clone(),
-                        e.spec.source.to_string(),
-                        e.spec.transport_kind().into(),
-                        e.spec.target(),
-                    ];
-                    match healths.get(i) {
-                        Some(Ok((proto, tools, rtt))) => row.extend([
-                            proto.clone(),
-                            tools.to_string(),
-                            format!("{}ms", rtt.as_millis()),
-                        ]),
-                        Some(Err(_)) => row.extend(["-".into(), "-".into(), "-".into()]),
-                        None => {}
-                    }
-                    rows.push(row);
-                }
-                for line in mcpo_deploy::render::table(&rows) {
-                    println!("{line}");
-                }
-                for e in &set.registry.entries {
-                    for s in &e.shadowed {
-                        println!("note: `{}` is also declared in {s} (ignored)", e.spec.name);
-                    }
-                }
-                for e in healths.iter().filter_map(|h| h.as_ref().err()) {
-                    println!("error: {e}");
-                }
-                for name in pull::undeclared(&set) {
-                    println!(
-                        "warning: server `{name}` has no `command` or `url` and no source declares it"
-                    );
-                }
+                let healths = health.then_some(healths.as_slice());
+                pull::servers_text(&set, healths)
+                    .iter()
+                    .for_each(|line| println!("{line}"));
             }
         }
         if healths.iter().any(Result::is_err) {

@@ -182,6 +182,25 @@ fn servers_lists_every_source_with_health() {
     let out = mcpoc(ws.path(), &["servers", "--health"], &env);
     assert_eq!(out.status.code(), Some(1), "ghost and k8s are down");
     let stdout = text(&out.stdout);
+    let header: Vec<&str> = stdout
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "SOURCE",
+            "TRANSPORT",
+            "TARGET",
+            "PROTOCOL",
+            "TOOLS",
+            "RTT"
+        ],
+        "{stdout}"
+    );
     let aws_row = stdout
         .lines()
         .find(|l| l.starts_with("aws "))

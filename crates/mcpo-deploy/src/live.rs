@@ -1,4 +1,5 @@
-//! Live progress of `apply` and `destroy`.
+//! Live progress of the commands that run steps (`apply`, `destroy`, runbooks) on a
+//! terminal (built with the `live` feature).
 //!
 //! On a terminal (stderr), every running step has a spinner line with its elapsed time and
 //! latest note, finished steps scroll above as one line each, and a bar at the bottom
@@ -6,8 +7,8 @@
 //! plain lines, exactly one per event (`mcpo_deploy::render::EventLines`), so that logs
 //! stay readable and diffable.
 
+use crate::render::{EventLines, LineKind};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use mcpo_deploy::render::{EventLines, LineKind};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
