@@ -111,7 +111,7 @@ fn parse_lexed(text: &str, file: FileId, lexed: lexer::Lexed) -> Parse {
                 continue;
             }
         }
-        let key = (err.span.start as u32, err.span.end as u32);
+        let key = (err.span.start, err.span.end);
         if !seen.insert(key) && err.custom.is_none() {
             continue;
         }
