@@ -6,17 +6,23 @@
 //! (b) executor overhead per node at zero latency: a 1,000-node chain through the
 //!     executor against the same 1,000 create calls made directly, state kept in memory
 //!     and in the local state backend (atomic, fsynced, versioned);
-//! (c) refresh of 1,000 existing resources (zero latency and 20 ms ± 5).
+//! (c) refresh of 1,000 existing resources (zero latency and 20 ms ± 5);
+//! (d) a 1,000-node chain on a twin answering every call in 20 ms, state in the local
+//!     backend: wall time against the critical path (1,000 x 20 ms), with the journal and
+//!     with a whole-state rewrite per write (what the local backend did before its journal);
+//! (e) N independent nodes at zero latency into the local backend, journal and whole
+//!     writes, for `--wide N` (several: `--wide 1000 --wide 10000`).
 //!
 //! `cargo build --release -p mcpoc && cargo run --release -p mcpo-bench --bin exec_bench`
-//! (uses `MCPOC`, else `target/release/mcpoc`, else `target/debug/mcpoc`; `--nodes N`).
+//! (uses `MCPOC`, else `target/release/mcpoc`, else `target/debug/mcpoc`; `--nodes N`;
+//! `--only a,b,d,e` runs some parts: (c) comes with (a) and (b)).
 
 use mcpo_exec::{
     Action, ApplyOptions, Closures, Connections, Event, EventKind, RefreshOptions, Schedule, Step,
     Values, apply, refresh,
 };
 use mcpo_mcp::{CallOptions, ConnectOptions, Lifecycle, ServerSpec};
-use mcpo_state::{Backend, Discard, LocalBackend, State};
+use mcpo_state::{Backend, Discard, LocalBackend, LockGuard, LockInfo, State, StateError};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -361,6 +367,135 @@ async fn bench_overhead(bin: &Path, n: usize, dir: &Path) -> Result<(), String> 
     Ok(())
 }
 
+/// The local backend without its journal: every write rewrites the whole state (atomic,
+/// fsynced, versioned), as the local backend did before it kept a journal.
+struct WholeWrites(LocalBackend);
+
+impl Backend for WholeWrites {
+    fn location(&self) -> String {
+        self.0.location()
+    }
+    fn read(&self) -> Result<State, StateError> {
+        self.0.read()
+    }
+    fn write(&self, state: &mut State) -> Result<(), StateError> {
+        self.0.write(state)
+    }
+    fn lock(&self, info: LockInfo) -> Result<LockGuard, StateError> {
+        self.0.lock(info)
+    }
+    fn history(&self) -> Result<Vec<u64>, StateError> {
+        self.0.history()
+    }
+    fn read_version(&self, serial: u64) -> Result<State, StateError> {
+        self.0.read_version(serial)
+    }
+    fn restore(&self, serial: u64) -> Result<State, StateError> {
+        self.0.restore(serial)
+    }
+    fn start_fresh(&self) -> Result<Option<String>, StateError> {
+        self.0.start_fresh()
+    }
+    fn adopt(&self, history: &[State], current: &State) -> Result<(), StateError> {
+        self.0.adopt(history, current)
+    }
+}
+
+/// The two ways of keeping the state on the local disk that (d) and (e) compare.
+fn local_stores(dir: &Path, part: &str) -> [(&'static str, Arc<dyn Backend>); 2] {
+    [
+        (
+            "local backend, journal",
+            Arc::new(LocalBackend::new(dir.join(format!("{part}-journal")))),
+        ),
+        (
+            "local backend, whole-state writes (before the journal)",
+            Arc::new(WholeWrites(LocalBackend::new(
+                dir.join(format!("{part}-whole")),
+            ))),
+        ),
+    ]
+}
+
+async fn bench_chain_at_latency(bin: &Path, n: usize, dir: &Path) -> Result<(), String> {
+    println!(
+        "(d) {n}-node chain, twin --latency-ms 20 (every call 20 ms), critical path {n} x 20 ms = {} ms",
+        n * 20
+    );
+    let chain: Vec<Vec<usize>> = (0..n)
+        .map(|i| if i == 0 { vec![] } else { vec![i - 1] })
+        .collect();
+    let (steps, eval) = program(&chain);
+    let nominal = Duration::from_millis(20) * n as u32;
+    let memory: (&str, Arc<dyn Backend>) = ("state in memory", Arc::new(Discard));
+    let [journal, whole] = local_stores(dir, "d");
+    for (label, store) in [memory, journal, whole] {
+        let conns = connect(bin, &["--latency-ms", "20"], 16).await?;
+        let t0 = Instant::now();
+        let (state, summary) = apply(
+            &steps,
+            &eval,
+            &conns,
+            &conns.drivers(),
+            State::new("b"),
+            store,
+            &ApplyOptions::default(),
+        )
+        .await;
+        let wall = t0.elapsed();
+        if !summary.ok() {
+            return Err(format!("apply failed: {:?}", summary.failed.first()));
+        }
+        println!(
+            "    {label}: wall {:.0} ms -> wall/critical path = {:.3} ({} state writes, {} resources)",
+            wall.as_secs_f64() * 1e3,
+            wall.as_secs_f64() / nominal.as_secs_f64(),
+            summary.state_writes,
+            state.resources.len()
+        );
+        conns.shutdown().await;
+    }
+    Ok(())
+}
+
+async fn bench_wide(bin: &Path, sizes: &[usize], dir: &Path) -> Result<(), String> {
+    println!("(e) independent nodes, twin with zero latency, parallelism 64, server limit 64");
+    for &n in sizes {
+        let wide: Vec<Vec<usize>> = vec![Vec::new(); n];
+        let (steps, eval) = program(&wide);
+        for (label, store) in local_stores(dir, &format!("e{n}")) {
+            let conns = connect(bin, &[], 64).await?;
+            let opts = ApplyOptions {
+                parallelism: 64,
+                ..ApplyOptions::default()
+            };
+            let t0 = Instant::now();
+            let (_, summary) = apply(
+                &steps,
+                &eval,
+                &conns,
+                &conns.drivers(),
+                State::new("b"),
+                store,
+                &opts,
+            )
+            .await;
+            let wall = t0.elapsed();
+            if !summary.ok() {
+                return Err(format!("apply failed: {:?}", summary.failed.first()));
+            }
+            println!(
+                "    {n} nodes, {label}: {:.0} ms = {:.0} µs per node ({} state writes)",
+                wall.as_secs_f64() * 1e3,
+                wall.as_secs_f64() * 1e6 / n as f64,
+                summary.state_writes
+            );
+            conns.shutdown().await;
+        }
+    }
+    Ok(())
+}
+
 fn main() {
     let n = std::env::args()
         .skip_while(|a| a != "--nodes")
@@ -385,10 +520,31 @@ fn main() {
             std::process::exit(2);
         }
     };
+    let only: Option<String> = std::env::args().skip_while(|a| a != "--only").nth(1);
+    let part = |p: &str| only.as_deref().is_none_or(|o| o.split(',').any(|x| x == p));
+    let mut wide: Vec<usize> = std::env::args()
+        .zip(std::env::args().skip(1))
+        .filter(|(flag, _)| flag == "--wide")
+        .filter_map(|(_, v)| v.parse().ok())
+        .collect();
+    if wide.is_empty() {
+        wide.push(n);
+    }
     println!("twin binary: {}", bin.display());
     let result = runtime.block_on(async {
-        bench_dag(&bin, n, &dir).await?;
-        bench_overhead(&bin, n, &dir).await
+        if part("a") {
+            bench_dag(&bin, n, &dir).await?;
+        }
+        if part("b") {
+            bench_overhead(&bin, n, &dir).await?;
+        }
+        if part("d") {
+            bench_chain_at_latency(&bin, n, &dir).await?;
+        }
+        if part("e") {
+            bench_wide(&bin, &wide, &dir).await?;
+        }
+        Ok::<(), String>(())
     });
     let _ = std::fs::remove_dir_all(&dir);
     if let Err(e) = result {

@@ -74,16 +74,36 @@ pub fn forget(
     Ok(removed)
 }
 
+/// What [`restore`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Restored {
+    /// The kept version `serial` is the current state again (with a new serial).
+    Version {
+        /// The version asked for.
+        serial: u64,
+        /// The state as it is now.
+        state: State,
+    },
+    /// A new, empty state starts: where the old versions went, in the backend's words
+    /// (`None`: there were none).
+    Fresh {
+        /// Where the old versions are kept.
+        kept: Option<String>,
+    },
+}
+
 /// Brings back a missing or damaged state: the kept version `serial` becomes current
 /// again, or with `None` a new, empty state starts (the old versions set aside). Under the
 /// lock.
-pub fn restore(backend: &dyn Backend, serial: Option<u64>) -> Result<Option<State>, DeployError> {
+pub fn restore(backend: &dyn Backend, serial: Option<u64>) -> Result<Restored, DeployError> {
     let _lock = backend.lock(LockInfo::current("mcpoc state restore"))?;
     match serial {
-        Some(serial) => Ok(Some(backend.restore(serial)?)),
-        None => {
-            backend.start_fresh()?;
-            Ok(None)
-        }
+        Some(serial) => Ok(Restored::Version {
+            serial,
+            state: backend.restore(serial)?,
+        }),
+        None => Ok(Restored::Fresh {
+            kept: backend.start_fresh()?,
+        }),
     }
 }

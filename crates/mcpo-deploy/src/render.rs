@@ -155,17 +155,21 @@ pub fn outputs_json(state: &State) -> Value {
     )
 }
 
-/// What `state restore` did: version `serial` brought back as `state`, or (`None`) a
-/// new, empty state started.
-pub fn restored(serial: Option<u64>, state: Option<&State>) -> String {
-    match state {
-        Some(state) => format!(
-            "restored version {} as the current state (serial {}, {} resources); `mcpoc plan` shows what changed since",
-            serial.unwrap_or_default(),
+/// What `state restore` did, in one line: where the old versions went is the backend's
+/// own account (a directory of the local state, a table of the database).
+pub fn restored(restored: &crate::query::Restored) -> String {
+    match restored {
+        crate::query::Restored::Version { serial, state } => format!(
+            "restored version {serial} as the current state (serial {}, {} resources); `mcpoc plan` shows what changed since",
             state.serial,
             state.resources.len()
         ),
-        None => "started a new, empty state; the old versions are kept under .mcpo/state/history/lineage-*/".to_string(),
+        crate::query::Restored::Fresh { kept: Some(kept) } => {
+            format!("started a new, empty state; {kept}")
+        }
+        crate::query::Restored::Fresh { kept: None } => {
+            "started a new, empty state; there were no earlier versions to keep".to_string()
+        }
     }
 }
 

@@ -250,7 +250,7 @@ pub async fn apply(
             ctx.eval.outputs(&values)
         };
         if !outputs.is_empty() {
-            ctx.state.change(|s| {
+            ctx.state.change_outputs(|s| {
                 s.outputs = outputs
                     .into_iter()
                     .map(|(k, (value, sensitive))| {
@@ -260,7 +260,7 @@ pub async fn apply(
             });
         }
     }
-    if let Err(e) = ctx.state.flush().await {
+    if let Err(e) = ctx.state.finish().await {
         summary.failed.push(e);
     }
     summary.state_writes = ctx.state.writes();
@@ -382,7 +382,7 @@ impl<'a> Ctx<'a> {
             .prepare(&r, Op::Create, &target)
             .map_err(|e| e.error)?;
         self.state
-            .commit(|s| {
+            .commit(address, |s| {
                 s.intents.push(Intent {
                     op: IntentOp::Create,
                     address: address.clone(),
@@ -416,7 +416,7 @@ impl<'a> Ctx<'a> {
             Err(CallError { error, certain, .. }) => {
                 if certain {
                     self.state
-                        .change(|s| drop_intent(s, address, IntentOp::Create));
+                        .change(address, |s| drop_intent(s, address, IntentOp::Create));
                     return Err(error);
                 }
                 // The create may have happened: the intent stays for refresh to resolve.
@@ -446,7 +446,7 @@ impl<'a> Ctx<'a> {
             tainted: false,
         };
         let value = resource_value(&record.inputs, &out);
-        self.state.change(|s| {
+        self.state.change(address, |s| {
             drop_intent(s, address, IntentOp::Create);
             s.resources.insert(address.clone(), record);
         });
@@ -494,7 +494,7 @@ impl<'a> Ctx<'a> {
 
     /// Removes a data read or task from the state; nothing is called.
     async fn forget(&self, step: &Step) {
-        self.state.change(|s| {
+        self.state.change(&step.address, |s| {
             s.resources.remove(&step.address);
         });
         self.remove_value(&step.address);
@@ -512,7 +512,7 @@ impl<'a> Ctx<'a> {
         let id = step.id.clone().unwrap_or_else(|| prior.id.clone());
         let args = self.args(step)?;
         let out = self.update_to(&resource_of(step), &id, &args).await?;
-        self.state.change(|s| {
+        self.state.change(address, |s| {
             if let Some(r) = s.resources.get_mut(address) {
                 r.inputs = args.clone();
                 r.outputs = out.clone();
@@ -545,7 +545,7 @@ impl<'a> Ctx<'a> {
             .prepare(r, Op::Update, &target)
             .map_err(|e| e.error)?;
         self.state
-            .commit(|s| {
+            .commit(address, |s| {
                 s.intents.push(Intent {
                     op: IntentOp::Update,
                     address: address.to_string(),
@@ -564,7 +564,7 @@ impl<'a> Ctx<'a> {
         match reading {
             Ok(reading) => {
                 self.state
-                    .change(|s| drop_intent(s, address, IntentOp::Update));
+                    .change(address, |s| drop_intent(s, address, IntentOp::Update));
                 let written = match reading {
                     Reading::Resource { outputs, .. } => outputs,
                     _ => Value::Object(serde_json::Map::new()),
@@ -577,7 +577,7 @@ impl<'a> Ctx<'a> {
             Err(CallError { error, certain, .. }) => {
                 if certain {
                     self.state
-                        .change(|s| drop_intent(s, address, IntentOp::Update));
+                        .change(address, |s| drop_intent(s, address, IntentOp::Update));
                 }
                 Err(error)
             }
@@ -628,7 +628,7 @@ impl<'a> Ctx<'a> {
             .prepare(r, Op::Delete, &target)
             .map_err(|e| e.error)?;
         self.state
-            .commit(|s| {
+            .commit(address, |s| {
                 s.intents.push(Intent {
                     op: IntentOp::Delete,
                     address: address.to_string(),
@@ -655,12 +655,12 @@ impl<'a> Ctx<'a> {
             if !gone {
                 if certain {
                     self.state
-                        .change(|s| drop_intent(s, address, IntentOp::Delete));
+                        .change(address, |s| drop_intent(s, address, IntentOp::Delete));
                 }
                 return Err(error);
             }
         }
-        self.state.change(|s| {
+        self.state.change(address, |s| {
             drop_intent(s, address, IntentOp::Delete);
             if s.resources.get(address).is_some_and(|r| r.id == id) {
                 s.resources.remove(address);
@@ -750,7 +750,7 @@ impl<'a> Ctx<'a> {
             deps: step.deps.clone(),
             tainted: false,
         };
-        self.state.change(|s| {
+        self.state.change(address, |s| {
             s.resources.insert(address.clone(), record);
         });
         self.set_value(address, out);
@@ -913,7 +913,7 @@ impl<'a> Ctx<'a> {
                 Err(e) => return Err(e.error),
             }
             if self.is_ready(step, &current)? {
-                self.state.change(|s| {
+                self.state.change(address, |s| {
                     if let Some(r) = s.resources.get_mut(address) {
                         r.outputs = current.clone();
                     }
@@ -922,7 +922,7 @@ impl<'a> Ctx<'a> {
                 return Ok(());
             }
         }
-        self.state.change(|s| {
+        self.state.change(address, |s| {
             if let Some(r) = s.resources.get_mut(address) {
                 r.outputs = current.clone();
                 r.tainted = true;
@@ -992,7 +992,7 @@ impl<'a> Ctx<'a> {
         let out = self.update_to(&r, &prior.id, &prior.inputs).await?;
         let mut restored = prior.clone();
         restored.outputs = out;
-        self.state.change(|s| {
+        self.state.change(address, |s| {
             s.resources.insert(address.to_string(), restored);
         });
         Ok(())
@@ -1011,7 +1011,7 @@ impl<'a> Ctx<'a> {
             .prepare(&r, Op::Create, &target)
             .map_err(|e| e.error)?;
         self.state
-            .commit(|s| {
+            .commit(address, |s| {
                 s.intents.push(Intent {
                     op: IntentOp::Create,
                     address: address.to_string(),
@@ -1033,7 +1033,7 @@ impl<'a> Ctx<'a> {
             again.id = id;
             again.outputs = outputs;
         }
-        self.state.change(|s| {
+        self.state.change(address, |s| {
             drop_intent(s, address, IntentOp::Create);
             s.resources.insert(address.to_string(), again);
         });

@@ -298,13 +298,20 @@ impl PgBackend {
     }
 
     /// Moves the rows that `delete` (a `DELETE ... WHERE name = $1 RETURNING serial,
-    /// lineage, data`) removes into `mcpo_set_aside`, saying `why`, in one transaction.
-    fn set_aside(&self, delete: &'static str, why: &'static str) -> Result<(), StateError> {
+    /// lineage, data`) removes into `mcpo_set_aside`, saying `why`, in one transaction;
+    /// returns how many, and the lineage of the last.
+    fn set_aside(
+        &self,
+        delete: &'static str,
+        why: &'static str,
+    ) -> Result<(usize, Option<String>), StateError> {
         self.run(move |client, ctx| async move {
             let failed = |e: tokio_postgres::Error| write_failed(&ctx, "set aside versions of", &e);
             let mut client = client.lock().await;
             let tx = client.transaction().await.map_err(failed)?;
             let moved = tx.query(delete, &[&ctx.name]).await.map_err(failed)?;
+            let count = moved.len();
+            let mut last = None;
             for row in moved {
                 let (serial, lineage, data): (i64, String, Vec<u8>) =
                     (row.get(0), row.get(1), row.get(2));
@@ -315,8 +322,10 @@ impl PgBackend {
                 )
                 .await
                 .map_err(failed)?;
+                last = Some(lineage);
             }
-            tx.commit().await.map_err(failed)
+            tx.commit().await.map_err(failed)?;
+            Ok((count, last))
         })
     }
 
@@ -504,10 +513,12 @@ impl Backend for PgBackend {
                     });
                 }
                 // Nothing is lost: the damaged version is set aside, not deleted.
-                Err(StateError::Corrupt { .. }) => self.set_aside(
-                    "DELETE FROM mcpo_states WHERE name = $1 RETURNING serial, lineage, data",
-                    "damaged, replaced by `mcpoc state restore`",
-                )?,
+                Err(StateError::Corrupt { .. }) => {
+                    self.set_aside(
+                        "DELETE FROM mcpo_states WHERE name = $1 RETURNING serial, lineage, data",
+                        "damaged, replaced by `mcpoc state restore`",
+                    )?;
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -519,7 +530,7 @@ impl Backend for PgBackend {
         Ok(state)
     }
 
-    fn start_fresh(&self) -> Result<(), StateError> {
+    fn start_fresh(&self) -> Result<Option<String>, StateError> {
         if let Some(bytes) = self.current()? {
             self.decode_current(&bytes)?;
             return Err(StateError::NothingToRestore {
@@ -528,10 +539,16 @@ impl Backend for PgBackend {
         }
         // The old lineage's versions go aside, where the new state's can never overwrite
         // them.
-        self.set_aside(
+        let (count, lineage) = self.set_aside(
             "DELETE FROM mcpo_state_history WHERE name = $1 RETURNING serial, lineage, data",
             "an earlier lineage, set aside by `mcpoc state restore --fresh`",
-        )
+        )?;
+        Ok(lineage.map(|lineage| {
+            format!(
+                "the {count} earlier version(s) are kept in the table mcpo_set_aside of {} (lineage {lineage})",
+                self.inner.ctx.location
+            )
+        }))
     }
 
     fn write(&self, state: &mut State) -> Result<(), StateError> {

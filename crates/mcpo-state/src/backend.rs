@@ -29,6 +29,21 @@ pub trait Backend: Send + Sync {
     /// history, and the write is durable when this returns. On error `state` is unchanged.
     fn write(&self, state: &mut State) -> Result<(), StateError>;
 
+    /// Writes the next version as `delta` applied to the version this backend last read or
+    /// wrote, which must be `lineage` at `serial` (compare-and-swap as in
+    /// [`Backend::write`]); returns the new serial, durable when this returns. `Ok(None)`:
+    /// this backend keeps whole states only, or wants one now (to compact its journal);
+    /// nothing was written and the caller calls [`Backend::write`] with the whole state.
+    fn write_delta(
+        &self,
+        lineage: &str,
+        serial: u64,
+        delta: &crate::Delta,
+    ) -> Result<Option<u64>, StateError> {
+        let _ = (lineage, serial, delta);
+        Ok(None)
+    }
+
     /// Takes the state's exclusive lock now, or fails with [`StateError::Locked`] naming
     /// its holder. The lock is released when the guard is dropped, and by the backend when
     /// the holding process dies, so a killed run never blocks the next one.
@@ -49,8 +64,9 @@ pub trait Backend: Send + Sync {
 
     /// Starts a new, empty state where the current one is missing: the versions kept of the
     /// old one are set aside (never overwritten by the new one's), and the next write
-    /// starts a new lineage.
-    fn start_fresh(&self) -> Result<(), StateError>;
+    /// starts a new lineage. Returns where the old versions went, in the backend's own
+    /// words (`"the 3 earlier versions are kept in …"`), or `None` when there were none.
+    fn start_fresh(&self) -> Result<Option<String>, StateError>;
 
     /// Puts a state moved from another backend here exactly as it was there: `history`
     /// (its earlier versions, oldest first) and `current`, with their lineage and serials,
@@ -140,11 +156,13 @@ impl Backend for MemoryBackend {
         Ok(state)
     }
 
-    fn start_fresh(&self) -> Result<(), StateError> {
+    fn start_fresh(&self) -> Result<Option<String>, StateError> {
         let mut m = self.memory();
         m.current = None;
-        m.history.clear();
-        Ok(())
+        let dropped = std::mem::take(&mut m.history).len();
+        Ok((dropped > 0).then(|| {
+            format!("the {dropped} earlier version(s) were dropped: a state in memory keeps nothing aside")
+        }))
     }
 
     fn location(&self) -> String {
@@ -236,8 +254,8 @@ impl Backend for Discard {
         self.read_version(serial)
     }
 
-    fn start_fresh(&self) -> Result<(), StateError> {
-        Ok(())
+    fn start_fresh(&self) -> Result<Option<String>, StateError> {
+        Ok(None)
     }
 
     fn location(&self) -> String {

@@ -20,6 +20,7 @@
 mod backend;
 pub mod codec;
 mod error;
+mod journal;
 mod local;
 mod lock;
 
@@ -90,6 +91,60 @@ impl State {
             .into_iter()
             .filter_map(|a| self.resources.remove(&a).map(|r| (a, r)))
             .collect()
+    }
+}
+
+/// What changed from one version of a state to the next, for a backend that keeps versions
+/// as a journal of changes ([`Backend::write_delta`]) rather than rewriting the whole state
+/// on every step.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Delta {
+    /// Resources recorded (`Some`) or forgotten (`None`), by address.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub resources: BTreeMap<String, Option<ResourceState>>,
+    /// Every intent of the new version (they are few: the operations in flight).
+    #[serde(default)]
+    pub intents: Vec<Intent>,
+    /// The workspace's outputs, when they changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outputs: Option<BTreeMap<String, OutputState>>,
+}
+
+impl Delta {
+    /// The change that brings a version of `state` to what it is now for the resources
+    /// at `addresses` (the ones that changed), its intents, and its outputs when
+    /// `outputs_changed`.
+    pub fn of<'a>(
+        state: &State,
+        addresses: impl IntoIterator<Item = &'a String>,
+        outputs_changed: bool,
+    ) -> Delta {
+        Delta {
+            resources: addresses
+                .into_iter()
+                .map(|a| (a.clone(), state.resources.get(a).cloned()))
+                .collect(),
+            intents: state.intents.clone(),
+            outputs: outputs_changed.then(|| state.outputs.clone()),
+        }
+    }
+
+    /// Applies this change to `state` (its serial is left to the caller).
+    pub fn apply_to(self, state: &mut State) {
+        for (address, resource) in self.resources {
+            match resource {
+                Some(r) => {
+                    state.resources.insert(address, r);
+                }
+                None => {
+                    state.resources.remove(&address);
+                }
+            }
+        }
+        state.intents = self.intents;
+        if let Some(outputs) = self.outputs {
+            state.outputs = outputs;
+        }
     }
 }
 

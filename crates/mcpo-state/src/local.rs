@@ -1,8 +1,9 @@
 //! The local file backend: the state of a workspace in `<root>/.mcpo/state/`.
 //!
 //! ```text
-//! .mcpo/state/state.json          the current state
-//! .mcpo/state/history/<serial>.json  earlier versions, the last HISTORY_KEPT of them
+//! .mcpo/state/state.json          the snapshot: the current state, unless the journal says more
+//! .mcpo/state/journal             the versions written since, as changes (see `journal`)
+//! .mcpo/state/history/<serial>.json  earlier snapshots, the last HISTORY_KEPT of them
 //! .mcpo/state/lock                the lock (see `lock`)
 //! .mcpo/state/.state.json.tmp     a write in progress (left over only by a crash)
 //! ```
@@ -12,10 +13,18 @@
 //! the directory is fsynced so that the rename survives a power loss. Before that, the
 //! version being replaced is hard-linked into `history/` (a copy when links are not
 //! supported), which costs no copy of the data.
+//!
+//! The steps of an apply do not rewrite the state: each version is one fsynced line
+//! appended to the journal ([`Backend::write_delta`]). A whole write (every command but
+//! apply's steps, the end of an apply, and whenever the journal has grown past the
+//! snapshot) is a compaction: the new snapshot replaces `state.json` and the journal is
+//! removed. So the history keeps snapshots: the state before each command that changed it
+//! (an apply keeps the one it started from), not every step of an apply.
 
 use crate::error::StateError;
+use crate::journal::{self, JOURNAL_FILE};
 use crate::lock::{self, Attempt, LockGuard, LockInfo};
-use crate::{Backend, State};
+use crate::{Backend, Delta, State};
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
@@ -29,6 +38,10 @@ const STATE_FILE: &str = "state.json";
 const HISTORY_DIR: &str = "history";
 const LOCK_FILE: &str = "lock";
 const TEMP_FILE: &str = ".state.json.tmp";
+
+/// The journal is compacted into a new snapshot once it is longer than the snapshot and
+/// than this: the bytes written stay proportional to the changes made.
+const COMPACT_AFTER: u64 = 256 * 1024;
 
 /// The state of one workspace on the local disk.
 ///
@@ -50,6 +63,29 @@ struct Known {
     serial: u64,
     /// Tells whether someone else replaced the file since (every write is a new file).
     file: FileId,
+    /// The serial and size of `state.json` (the snapshot).
+    snapshot: u64,
+    snapshot_len: u64,
+    /// The journal after the snapshot, when there is one.
+    journal: Option<JournalAt>,
+}
+
+/// What a backend knows of the journal it last read or appended to.
+#[derive(Debug)]
+struct JournalAt {
+    /// Tells whether someone else wrote to it since.
+    file: FileId,
+    /// The length of its complete records (a cut-off last line starts here).
+    valid: u64,
+    /// Open for appending, after the first append of this backend.
+    appender: Option<File>,
+}
+
+impl Known {
+    /// The files as this backend last saw them.
+    fn seen(&self) -> (FileId, Option<FileId>) {
+        (self.file, self.journal.as_ref().map(|j| j.file))
+    }
 }
 
 /// Identifies one version of a file without reading it: device, inode, size, mtime.
@@ -92,6 +128,131 @@ impl LocalBackend {
     /// The current state file, `<root>/.mcpo/state/state.json`.
     pub fn state_path(&self) -> PathBuf {
         self.dir().join(STATE_FILE)
+    }
+
+    fn journal_path(&self) -> PathBuf {
+        self.dir().join(JOURNAL_FILE)
+    }
+
+    /// The state and journal files as they are on disk now (two `stat`s).
+    fn on_disk(&self) -> (Option<FileId>, Option<FileId>) {
+        let id = |p: PathBuf| fs::symlink_metadata(p).ok().map(|m| FileId::of(&m));
+        (id(self.state_path()), id(self.journal_path()))
+    }
+
+    /// Reads the current state: the snapshot with the journal replayed. `Ok(None)` when
+    /// there is no snapshot.
+    fn load_current(&self) -> Result<Option<(State, Known)>, StateError> {
+        let Some((mut state, file)) = self.load(&self.state_path(), &Self::shown(STATE_FILE))?
+        else {
+            return Ok(None);
+        };
+        let snapshot = state.serial;
+        let journal = self.replay_journal(&mut state)?;
+        let known = Known {
+            lineage: state.lineage.clone(),
+            serial: state.serial,
+            file,
+            snapshot,
+            snapshot_len: file.2,
+            journal,
+        };
+        Ok(Some((state, known)))
+    }
+
+    /// Applies the journal, if there is one, to `state`.
+    fn replay_journal(&self, state: &mut State) -> Result<Option<JournalAt>, StateError> {
+        let shown = Self::shown(JOURNAL_FILE);
+        let unreadable = |source: std::io::Error| StateError::Unreadable {
+            location: shown.clone(),
+            reason: source.to_string(),
+        };
+        let mut file = match private_file_options().read(true).open(self.journal_path()) {
+            Ok(f) => f,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(unreadable(source)),
+        };
+        let id = FileId::of(&file.metadata().map_err(unreadable)?);
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut file, &mut bytes).map_err(unreadable)?;
+        let replayed = journal::replay(&bytes, state).map_err(|detail| StateError::Corrupt {
+            location: shown.clone(),
+            detail,
+            history: Self::shown(HISTORY_DIR),
+            newest: self.serials().last().copied(),
+        })?;
+        Ok(Some(JournalAt {
+            file: id,
+            valid: replayed.valid,
+            appender: None,
+        }))
+    }
+
+    /// Removes the journal after a compaction (its records are in the new snapshot).
+    fn remove_journal(&self) -> Result<(), StateError> {
+        let failed = |e: std::io::Error| StateError::WriteFailed {
+            action: "remove the compacted",
+            location: Self::shown(JOURNAL_FILE),
+            reason: e.to_string(),
+        };
+        match fs::remove_file(self.journal_path()) {
+            Ok(()) => sync_dir(&self.dir()).map_err(failed),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(failed(e)),
+        }
+    }
+
+    /// Appends `line` to the journal and makes it durable (fdatasync; the directory too
+    /// when the journal is new). A cut-off last line left by a crash is cut first.
+    fn append(&self, k: &mut Known, line: &[u8]) -> Result<FileId, StateError> {
+        let failed = |action: &'static str| {
+            move |source: std::io::Error| StateError::WriteFailed {
+                action,
+                location: Self::shown(JOURNAL_FILE),
+                reason: source.to_string(),
+            }
+        };
+        let created = k.journal.is_none();
+        let at = k.journal.get_or_insert(JournalAt {
+            file: FileId(0, 0, 0, 0),
+            valid: 0,
+            appender: None,
+        });
+        if at.appender.is_none() {
+            // Never through a link planted in its place; owner-only like the state.
+            let mut options = private_file_options();
+            options.append(true);
+            if created {
+                options.create_new(true);
+            }
+            let file = options.open(self.journal_path()).map_err(failed("open"))?;
+            if file.metadata().map_err(failed("inspect"))?.len() > at.valid {
+                file.set_len(at.valid)
+                    .map_err(failed("cut the cut-off line of"))?;
+            }
+            at.appender = Some(file);
+        }
+        let Some(file) = at.appender.as_mut() else {
+            return Err(failed("open")(std::io::Error::other("not open")));
+        };
+        let written = file
+            .write_all(line)
+            .and_then(|()| file.sync_data())
+            .and_then(|()| file.metadata());
+        let meta = match written {
+            Ok(m) => m,
+            Err(e) => {
+                // What is on disk is unknown now: the next write reads it again.
+                k.journal = None;
+                return Err(failed("append to")(e));
+            }
+        };
+        if created {
+            sync_dir(&self.dir()).map_err(failed("sync the directory of"))?;
+        }
+        at.valid = meta.len();
+        at.file = FileId::of(&meta);
+        Ok(at.file)
     }
 
     fn history_dir(&self) -> PathBuf {
@@ -277,13 +438,9 @@ impl Backend for LocalBackend {
     /// A damaged file or one from a newer mcpoc is an error and is left untouched.
     fn read(&self) -> Result<State, StateError> {
         let mut known = self.known_mut();
-        match self.load(&self.state_path(), &Self::shown(STATE_FILE))? {
-            Some((state, file)) => {
-                *known = Some(Known {
-                    lineage: state.lineage.clone(),
-                    serial: state.serial,
-                    file,
-                });
+        match self.load_current()? {
+            Some((state, k)) => {
+                *known = Some(k);
                 Ok(state)
             }
             None => {
@@ -306,7 +463,7 @@ impl Backend for LocalBackend {
 
     fn restore(&self, serial: u64) -> Result<State, StateError> {
         let current = self.state_path();
-        match self.load(&current, &Self::shown(STATE_FILE)) {
+        match self.load_current() {
             Ok(Some(_)) => {
                 return Err(StateError::NothingToRestore {
                     location: Self::shown(STATE_FILE),
@@ -314,13 +471,24 @@ impl Backend for LocalBackend {
             }
             Ok(None) => {}
             Err(StateError::Corrupt { .. }) => {
-                // Nothing is lost: the damaged file is kept beside the restored one.
-                let aside = self.dir().join(format!("{STATE_FILE}.damaged"));
-                fs::rename(&current, &aside).map_err(|e| StateError::WriteFailed {
-                    action: "move aside the damaged",
-                    location: Self::shown(STATE_FILE),
-                    reason: e.to_string(),
-                })?;
+                // Nothing is lost: the damaged files are kept beside the restored one.
+                for (path, name) in [
+                    (current.clone(), STATE_FILE),
+                    (self.journal_path(), JOURNAL_FILE),
+                ] {
+                    let aside = self.dir().join(format!("{name}.damaged"));
+                    match fs::rename(&path, &aside) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == ErrorKind::NotFound => {}
+                        Err(e) => {
+                            return Err(StateError::WriteFailed {
+                                action: "move aside the damaged",
+                                location: Self::shown(name),
+                                reason: e.to_string(),
+                            });
+                        }
+                    }
+                }
             }
             Err(e) => return Err(e),
         }
@@ -338,7 +506,7 @@ impl Backend for LocalBackend {
         Ok(state)
     }
 
-    fn start_fresh(&self) -> Result<(), StateError> {
+    fn start_fresh(&self) -> Result<Option<String>, StateError> {
         if self
             .load(&self.state_path(), &Self::shown(STATE_FILE))?
             .is_some()
@@ -349,7 +517,7 @@ impl Backend for LocalBackend {
         }
         let kept = self.serials();
         let Some(&newest) = kept.last() else {
-            return Ok(());
+            return Ok(None);
         };
         // The old versions go aside under the old lineage's name, where the new state's
         // versions can never overwrite them.
@@ -365,6 +533,12 @@ impl Backend for LocalBackend {
             reason: e.to_string(),
         };
         fs::create_dir_all(&aside).map_err(failed)?;
+        match fs::rename(self.journal_path(), aside.join(JOURNAL_FILE)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(failed(e)),
+        }
+        let count = kept.len();
         for serial in kept {
             fs::rename(
                 self.history_path(serial),
@@ -372,7 +546,11 @@ impl Backend for LocalBackend {
             )
             .map_err(failed)?;
         }
-        sync_dir(&self.history_dir()).map_err(failed)
+        sync_dir(&self.history_dir()).map_err(failed)?;
+        Ok(Some(format!(
+            "the {count} earlier version(s) are kept in {}/lineage-{lineage}/",
+            Self::shown(HISTORY_DIR)
+        )))
     }
 
     /// Writes `state` as the next version: its serial is incremented, the version it
@@ -389,15 +567,9 @@ impl Backend for LocalBackend {
         // One stat tells whether the file is still the one this backend last saw. If not
         // (first write without a read, or another process wrote), read what is there: the
         // state must continue it, and a damaged or newer file is never written over.
-        let on_disk = fs::metadata(&current).ok().map(|m| FileId::of(&m));
-        if known.as_ref().map(|k| k.file) != on_disk {
-            *known = self
-                .load(&current, &Self::shown(STATE_FILE))?
-                .map(|(s, file)| Known {
-                    lineage: s.lineage,
-                    serial: s.serial,
-                    file,
-                });
+        let on_disk = self.on_disk();
+        if known.as_ref().map(|k| k.seen()) != on_disk.0.map(|f| (f, on_disk.1)) {
+            *known = self.load_current()?.map(|(_, k)| k);
         }
         if let Some(k) = known.as_ref()
             && (k.lineage != state.lineage || k.serial != state.serial)
@@ -415,8 +587,8 @@ impl Backend for LocalBackend {
             reason: source.to_string(),
         })?;
 
-        if known.is_some() {
-            self.keep_in_history(&current, state.serial)?;
+        if let Some(k) = known.as_ref() {
+            self.keep_in_history(&current, k.snapshot)?;
         }
 
         // Encode the next version in place rather than cloning a large state.
@@ -432,16 +604,68 @@ impl Backend for LocalBackend {
         let bytes = encoded?;
 
         let written = self.replace_file(&current, STATE_FILE, &bytes)?;
+        // The journal's records are in the new snapshot now (a crash before this leaves
+        // them, and a read skips them: their serials are not above the snapshot's).
+        let compacted = self.remove_journal();
 
         state.serial = next;
+        let file = FileId::of(&written);
         *known = Some(Known {
             lineage: state.lineage.clone(),
             serial: state.serial,
-            file: FileId::of(&written),
+            file,
+            snapshot: next,
+            snapshot_len: file.2,
+            journal: None,
         });
+        compacted?;
         drop(known);
         self.prune_history();
         Ok(())
+    }
+
+    /// Appends `delta` to the journal as the next version (see the module docs); `None`
+    /// when there is no snapshot yet or the journal is due for compaction.
+    fn write_delta(
+        &self,
+        lineage: &str,
+        serial: u64,
+        delta: &Delta,
+    ) -> Result<Option<u64>, StateError> {
+        let mut known = self.known_mut();
+        let on_disk = self.on_disk();
+        if known.as_ref().map(|k| k.seen()) != on_disk.0.map(|f| (f, on_disk.1)) {
+            *known = self.load_current()?.map(|(_, k)| k);
+        }
+        let Some(k) = known.as_mut() else {
+            return Ok(None);
+        };
+        if k.lineage != lineage || k.serial != serial {
+            return Err(StateError::Conflict {
+                location: Self::shown(STATE_FILE),
+                on_disk: format!("lineage {}, serial {}", k.lineage, k.serial),
+                writing: format!("lineage {lineage}, serial {serial}"),
+            });
+        }
+        let journal_len = k.journal.as_ref().map_or(0, |j| j.valid);
+        if journal_len > k.snapshot_len.max(COMPACT_AFTER) {
+            return Ok(None);
+        }
+        let Some(next) = serial.checked_add(1) else {
+            return Err(StateError::SerialExhausted {
+                location: Self::shown(STATE_FILE),
+                serial,
+            });
+        };
+        let line =
+            journal::encode(lineage, next, delta).map_err(|reason| StateError::WriteFailed {
+                action: "encode",
+                location: Self::shown(JOURNAL_FILE),
+                reason,
+            })?;
+        self.append(k, &line)?;
+        k.serial = next;
+        Ok(Some(next))
     }
 
     fn lock(&self, info: LockInfo) -> Result<LockGuard, StateError> {
@@ -500,10 +724,16 @@ impl Backend for LocalBackend {
         }
         let bytes = crate::codec::encode(current, &Self::shown(STATE_FILE))?;
         let written = self.replace_file(&self.state_path(), STATE_FILE, &bytes)?;
+        // A journal left by a state lost before it does not continue this one.
+        self.remove_journal()?;
+        let file = FileId::of(&written);
         *known = Some(Known {
             lineage: current.lineage.clone(),
             serial: current.serial,
-            file: FileId::of(&written),
+            file,
+            snapshot: current.serial,
+            snapshot_len: file.2,
+            journal: None,
         });
         Ok(())
     }
@@ -515,7 +745,7 @@ impl Backend for LocalBackend {
         if let Some((state, _)) = self.load(&self.history_path(serial), &shown)? {
             return Ok(state);
         }
-        if let Some((state, _)) = self.load(&self.state_path(), &Self::shown(STATE_FILE))?
+        if let Some((state, _)) = self.load_current()?
             && state.serial == serial
         {
             return Ok(state);

@@ -151,7 +151,7 @@ pub fn state(command: StateCommand) -> u8 {
                 Err(code) => return code,
             };
             match query::restore(b.as_ref(), serial) {
-                Ok(state) => println!("{}", render::restored(serial, state.as_ref())),
+                Ok(restored) => println!("{}", render::restored(&restored)),
                 Err(e) => return report::deploy_error(e),
             }
             EXIT_OK

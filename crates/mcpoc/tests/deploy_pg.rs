@@ -285,4 +285,27 @@ fn state_migrate_moves_a_local_state_to_postgres_and_refuses_to_overwrite() {
     let back = run(&ws, &pg, &["state", "migrate", "--to", "local"]);
     back.expect_code(1);
     assert!(back.stderr.contains("E0513"), "{}", back.both());
+
+    // Lost in the database and started afresh: the message says where the old versions
+    // went in the database's terms, not a directory of the workspace.
+    let lineage = pg.psql("SELECT lineage FROM mcpo_states WHERE name = 'moved'");
+    let kept = pg.psql("SELECT count(*) FROM mcpo_state_history WHERE name = 'moved'");
+    pg.psql("DELETE FROM mcpo_states WHERE name = 'moved'");
+    let fresh = run(&ws, &pg, &["state", "restore", "--fresh"]);
+    fresh.expect_code(0);
+    let shown = format!(
+        "started a new, empty state; the {} earlier version(s) are kept in the table mcpo_set_aside of PostgreSQL state \"moved\"",
+        kept.trim()
+    );
+    assert!(fresh.stdout.contains(&shown), "{shown}\n{}", fresh.both());
+    assert!(
+        fresh
+            .stdout
+            .contains(&format!("(lineage {})", lineage.trim())),
+        "{}",
+        fresh.both()
+    );
+    assert!(!fresh.stdout.contains(".mcpo/state"), "{}", fresh.both());
+    let aside = pg.psql("SELECT count(*) FROM mcpo_set_aside WHERE name = 'moved'");
+    assert_eq!(aside.trim(), kept.trim());
 }

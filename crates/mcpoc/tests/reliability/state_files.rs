@@ -145,7 +145,8 @@ fn a_deleted_state_with_history_is_an_error_until_restored() {
     // A fresh start sets the old versions aside; the new state's never overwrite them.
     let before_fresh = history(ws.path());
     std::fs::remove_file(&state).expect("rm state.json");
-    mcpoc(ws.path(), &["state", "restore", "--fresh"]).expect("fresh", 0, "new, empty state");
+    let fresh = mcpoc(ws.path(), &["state", "restore", "--fresh"]);
+    fresh.expect("fresh", 0, "new, empty state");
     for v in 4..=6 {
         std::fs::write(ws.path().join("main.mcpo"), outputs(v)).expect("edit");
         mcpoc(ws.path(), &["apply", "--auto-approve"]).expect("apply", 0, "Apply complete");
@@ -157,6 +158,13 @@ fn a_deleted_state_with_history_is_an_error_until_restored() {
         .collect();
     assert_eq!(aside.len(), 1, "one lineage set aside");
     let aside = aside[0].path();
+    // The message names the very directory the versions went to, and how many.
+    let shown = format!(
+        "the {} earlier version(s) are kept in .mcpo/state/history/{}/",
+        before_fresh.len(),
+        aside.file_name().expect("a name").to_string_lossy()
+    );
+    assert!(fresh.output.contains(&shown), "{shown}\n{}", fresh.output);
     for (name, text) in &before_fresh {
         let kept = std::fs::read_to_string(aside.join(name)).expect("kept aside");
         assert_eq!(&kept, text, "{name} is the old lineage's, unchanged");
