@@ -696,23 +696,16 @@ fn walk_parts<'a>(parts: &'a [TemplatePart], f: &mut dyn FnMut(&'a Expr) -> bool
         match p {
             TemplatePart::Literal { .. } => {}
             TemplatePart::Interpolation { expr, .. } => walk(expr, f),
-            TemplatePart::If {
-                condition,
-                then,
-                otherwise,
-                ..
-            } => {
-                walk(condition, f);
-                walk_parts(then, f);
-                if let Some(o) = otherwise {
+            TemplatePart::If(i) => {
+                walk(&i.condition, f);
+                walk_parts(&i.then, f);
+                if let Some(o) = &i.otherwise {
                     walk_parts(o, f);
                 }
             }
-            TemplatePart::For {
-                collection, body, ..
-            } => {
-                walk(collection, f);
-                walk_parts(body, f);
+            TemplatePart::For(d) => {
+                walk(&d.collection, f);
+                walk_parts(&d.body, f);
             }
         }
     }
