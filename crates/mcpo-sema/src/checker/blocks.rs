@@ -850,7 +850,7 @@ impl<'db> Cx<'db> {
                         .map(|d| d.params.clone());
                     target = Some((tws, name, module));
                 }
-                Err(problem) => self.use_problem(b, problem, source_span, &link),
+                Err(problem) => self.use_problem(b, problem, source_span),
             }
         }
         if let Some((tws, name, Some(_))) = &target {
@@ -895,13 +895,7 @@ impl<'db> Cx<'db> {
     }
 
     /// Reports why a `use` names no pattern.
-    fn use_problem(
-        &mut self,
-        b: &Block,
-        problem: crate::UseProblem,
-        source_span: Span,
-        link: &str,
-    ) {
+    fn use_problem(&mut self, b: &Block, problem: crate::UseProblem, source_span: Span) {
         use crate::UseProblem as U;
         let pattern_span = names::attr(b, "pattern").map_or(source_span, |e| e.span);
         match problem {
@@ -930,19 +924,7 @@ impl<'db> Cx<'db> {
                 }
                 e.emit();
             }
-            U::NotOne { origin: None, .. } => {
-                let dir = link.trim_start_matches("./");
-                self.error(codes::E0113, source_span, format!("no pattern in `{link}`"))
-                    .label(format!(
-                        "the module directory `{dir}` must declare exactly one `pattern` block"
-                    ))
-                    .help("name the pattern with `pattern = \"...\"`, or check the path (relative to the workspace root)")
-                    .emit();
-            }
-            U::NotOne {
-                origin: Some(o),
-                names,
-            } => {
+            U::NotOne { origin: o, names } => {
                 let (label, help) = if names.is_empty() {
                     (
                         format!("module `{o}` declares no `pattern` block"),
@@ -961,19 +943,19 @@ impl<'db> Cx<'db> {
                     .emit();
             }
             U::NotLoaded { link } => {
-                let (label, help) = (
-                    "this module has not been fetched".to_string(),
-                    "run `mcpoc get` to fetch it into `.mcpo/modules/` and pin it in `mcpo.lock`"
-                        .to_string(),
-                );
-                self.error(
+                let e = self.error(
                     codes::E0116,
                     source_span,
                     format!("module `{link}` is not available"),
-                )
-                .label(label)
-                .help(help)
-                .emit();
+                );
+                if names::local_source_dir(&link).is_some() {
+                    e.label("the module directory was not loaded for this check")
+                        .emit();
+                } else {
+                    e.label("this module has not been fetched")
+                        .help("run `mcpoc get` to fetch it into `.mcpo/modules/` and pin it in `mcpo.lock`")
+                        .emit();
+                }
             }
             U::Unavailable { origin, reason } => {
                 self.error(
