@@ -133,8 +133,8 @@ pub struct RunReport {
     pub steps: Vec<(String, StepRecord)>,
     /// The steps that never started (the run stopped first).
     pub not_started: Vec<String>,
-    /// Every failure, as `step: why`.
-    pub errors: Vec<String>,
+    /// Every failure of the run, with its code and step, in the order they happened.
+    pub errors: Vec<ExecError>,
 }
 
 /// A step's failure, and whether it was a person declining.
@@ -179,6 +179,8 @@ struct Run<'a> {
     failed: Mutex<BTreeSet<String>>,
     declined: Mutex<bool>,
     stopped_by_failure: Mutex<bool>,
+    /// Every failure of the run, in the order they happened.
+    errors: Mutex<Vec<ExecError>>,
     /// The journal: the state (its `runs` holds this run's record) and where it is written.
     state: Mutex<State>,
     backend: Arc<dyn Backend>,
@@ -316,6 +318,16 @@ impl Run<'_> {
                         "started before the run was interrupted and may have run; its tool is not idempotent, so it is not called again",
                     )
                     .with_help("check on its server whether it ran, then run the runbook again without `--resume` (every step runs again)");
+                    self.failed
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(name.to_string());
+                    self.journal(name, |r| {
+                        r.status = StepStatus::Failed;
+                        r.ended = Some(now());
+                        r.error = Some(e.message.clone());
+                    })?;
+                    self.note_error(&e);
                     self.emit(RunEvent::Failed {
                         step: name.to_string(),
                         error: e.message.clone(),
@@ -373,6 +385,14 @@ impl Run<'_> {
         }
     }
 
+    /// Keeps a failure for the run's report.
+    fn note_error(&self, e: &ExecError) {
+        self.errors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(e.clone());
+    }
+
     /// A step failed: journal it, then stop, go on, or compensate and stop.
     async fn failed_step(&self, step: &RunStep, f: StepFailure) -> Result<(), ExecError> {
         let name = step.name.as_str();
@@ -381,6 +401,7 @@ impl Run<'_> {
             .unwrap_or_else(|p| p.into_inner())
             .insert(name.to_string());
         let message = f.error.message.clone();
+        self.note_error(&f.error);
         self.journal(name, |r| {
             r.status = StepStatus::Failed;
             r.ended = Some(now());
@@ -426,6 +447,7 @@ impl Run<'_> {
                         }
                         Err(cf) => {
                             let m = cf.error.message.clone();
+                            self.note_error(&cf.error);
                             self.journal(c, |r| {
                                 r.status = StepStatus::Failed;
                                 r.ended = Some(now());
@@ -829,6 +851,7 @@ impl Session {
             failed: Mutex::new(BTreeSet::new()),
             declined: Mutex::new(false),
             stopped_by_failure: Mutex::new(false),
+            errors: Mutex::new(Vec::new()),
             state: Mutex::new(state),
             backend: Arc::clone(self.backend()),
             id: id.clone(),
@@ -889,6 +912,7 @@ impl Session {
         } else {
             RunStatus::Succeeded
         };
+        let errors = run.errors.into_inner().unwrap_or_else(|p| p.into_inner());
         let record = run.record.into_inner().unwrap_or_else(|p| p.into_inner());
         let mut state = run.state.into_inner().unwrap_or_else(|p| p.into_inner());
         let mut result = Ok(());
@@ -901,11 +925,6 @@ impl Session {
         }
         *self.state_mut() = state;
         result?;
-        let errors = record
-            .iter()
-            .filter(|(_, r)| r.status == StepStatus::Failed)
-            .filter_map(|(n, r)| r.error.as_ref().map(|e| format!("step `{n}`: {e}")))
-            .collect();
         let steps = book
             .steps
             .iter()

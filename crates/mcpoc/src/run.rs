@@ -83,6 +83,9 @@ pub fn run(args: RunArgs) -> u8 {
         Ok(r) => r,
         Err(e) => return report::deploy_error(e),
     };
+    for e in &report.errors {
+        eprintln!("{e}");
+    }
     for line in report.lines() {
         println!("{line}");
     }
