@@ -167,6 +167,10 @@ codes! {
     /// A pattern's param `validation` is false for the values a `use` gives.
     E0117 = "pattern rule broken",
         "A pattern's `param` blocks may hold `validation { condition, message }` blocks that may read every `param` of the pattern. A `use` whose values break one is refused at the use, by `check` when the values are known then (literals, defaults), else by `plan`; the message is the rule's own, e.g. the compliance requirement it enforces.\n\n```hcl\nuse \"shop\" {\n  source     = \"stdlib/pci_compliant_ecommerce\"\n  monitoring = false   # PCI DSS requirement 10\n}\n```\n\nGive a value the rule accepts.";
+    /// A runbook `step` that does nothing or several things, or whose `on_failure` or
+    /// durations cannot be understood.
+    E0118 = "invalid runbook step",
+        "A runbook `step` does one thing: calls a tool (`run = server::tool({...})`), asks a person (`approve = \"question\"`), or plans and applies the workspace with changed variables (`apply = { region = param.target_region }`). `on_failure` is `\"stop\"` (the default), `\"continue\"`, or the names of the runbook's steps that compensate; `timeout`, `backoff` and `wait_for`'s `timeout` and `interval` are durations.\n\n```hcl\nrunbook \"failover\" {\n  step \"promote\" {\n    run        = aws::rds_instance.promote({ id = \"db-1\" })\n    on_failure = [\"restor_dns\"]\n  }\n}\n```\n\n`restor_dns` is not a step of the runbook: name an existing step.";
     /// A required attribute of the schema is not set.
     E0200 = "missing required attribute",
         "The create tool's `inputSchema` lists `required` properties; the server rejects a call without them.\n\n```hcl\nresource \"aws.vpc_subnet\" \"a\" {\n  vpc_id = aws.vpc.main.id\n}   # cidr_block and availability_zone are required\n```\n\nSet every required attribute.";
@@ -292,6 +296,9 @@ codes! {
     /// `mcpoc state migrate` was asked to move a state onto one.
     E0513 = "migration target holds a state",
         "`mcpoc state migrate --to <backend>` copies a workspace's state (with its history) to another backend. The target already holds a state, and copying over it would lose it, so nothing was written.\n\n```text\nerror[E0513]: the state was not moved: PostgreSQL state \"prod\" (127.0.0.1:5432, database mcpo) already holds a state (lineage 3f2a..., serial 12, 40 resources); nothing was written: move that state away first, or migrate to another `name`\n```\n\nPick another `name` in the `backend` block, or remove the state that is there if it is not wanted.";
+    /// `mcpoc rollback` found no version to go back to, or cannot plan back to it.
+    E0514 = "no version to roll back to",
+        "`mcpoc rollback` plans the resources back to what an earlier version of the state recorded (the state keeps the last 50). By default it goes back to the newest kept version, written between runs, whose resources differ from the current ones; here there is none, the version named with `--to` belongs to another state, or a resource that exists now and did not then cannot be deleted.\n\n```text\nerror[E0514]: no version to roll back to\n  no earlier version of the state records other resources than the current one\n```\n\n`mcpoc rollback --list` lists the versions kept; name one with `--to SERIAL`.";
     /// A tool call of an apply step failed: the server reported an error or rejected it.
     E0600 = "tool call failed",
         "A step of `apply` (create, update, delete, a task's call, a data read) called a tool and the server answered with an error: the tool ran and reported failure (`isError: true`), or the server rejected the request (unknown tool, invalid arguments). The message quotes the server. Nothing after the step that depends on it runs; independent steps go on, and the state records exactly what was done.\n\n```text\nerror[E0600]: aws.vpc.main: server `aws`, tool `vpc.create`: the tool reported an error: cidr_block 10.0.0.0/33 is not a valid CIDR block\n```\n\nFix the arguments (or the system the server manages) and run `mcpoc apply` again: steps that succeeded are not repeated.";
