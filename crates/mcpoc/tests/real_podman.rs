@@ -467,7 +467,11 @@ fn mcp_server_docker_dying_mid_apply_leaves_a_true_state() {
     let mut sweep = Sweep::new(&podman, "dies");
     let prefix = sweep.prefix.clone();
     let port = free_port();
-    let ws = Ws::copy_of("stdlib/adapters/mcp-server-docker");
+    let ws = Ws::empty();
+    ws.write(
+        "adapters.mcpo",
+        "use \"docker\" { source = \"stdlib/adapters/mcp-server-docker\" }\n",
+    );
     let socket = ws.path().join("podman.sock");
     sweep.service = Some(podman.service(&socket));
     let proxy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/real/die_after.py");
