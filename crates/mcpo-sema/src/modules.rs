@@ -5,6 +5,7 @@
 //! through [`resolve_use`] alone.
 
 use crate::{Module, Workspace, index};
+use std::collections::BTreeMap;
 
 /// Why a `use` names no pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +123,90 @@ pub fn module_workspaces(db: &dyn salsa::Database, ws: Workspace) -> Vec<(Module
                 out.push((*m, mw));
                 todo.push(mw);
             }
+        }
+    }
+    out
+}
+
+/// Whether module workspace `mws` is a package of adapters: it declares `adapter` blocks
+/// and no pattern. A `use` of such a module instantiates nothing; it imports its adapters
+/// (see [`imported_adapters`]).
+pub fn is_adapter_module(db: &dyn salsa::Database, mws: Workspace) -> bool {
+    let idx = index(db, mws);
+    idx.names_with_prefix("pattern.").next().is_none()
+        && idx.names_with_prefix("adapter.").next().is_some()
+}
+
+/// The module workspace of the package of adapters that `link` names in `ws`, when the
+/// front end loaded one there.
+pub fn adapter_module(db: &dyn salsa::Database, ws: Workspace, link: &str) -> Option<Workspace> {
+    let mws = module_for(db, ws, link)?.workspace(db)?;
+    is_adapter_module(db, mws).then_some(mws)
+}
+
+/// The server mapping recorded in a link (` [docker=engine,aws=aws_eu]`): the module's
+/// server names to the workspace's, only those it renames.
+pub fn link_servers(link: &str) -> BTreeMap<String, String> {
+    let Some(start) = link.find(" [") else {
+        return BTreeMap::new();
+    };
+    link.get(start + 2..)
+        .and_then(|rest| rest.strip_suffix(']'))
+        .unwrap_or("")
+        .split(',')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(from, to)| (from.to_string(), to.to_string()))
+        .collect()
+}
+
+/// An adapter that a `use` of a package of adapters makes the workspace's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedAdapter {
+    /// The package's module workspace (where the adapter is declared and checked).
+    pub module: Workspace,
+    /// Its address there, under the package's server name: `adapter.docker.network`.
+    pub address: String,
+    /// The package's server names mapped to the workspace's (only those the `use`'s
+    /// `servers` renames).
+    pub servers: BTreeMap<String, String>,
+    /// The `use` that imports it (`module.<name>`).
+    pub via: String,
+}
+
+/// The adapters the `use` blocks of `ws` import from packages of adapters, keyed by their
+/// address in `ws` (`adapter.engine.network` for the package's `adapter "docker"
+/// "network"` under `servers = { docker = engine }`). An adapter declared in `ws` itself
+/// wins over an imported one of the same address; of two imports, the first `use` in
+/// name order wins (the checker reports the clash at the second).
+#[salsa::tracked(returns(ref))]
+pub fn imported_adapters(
+    db: &dyn salsa::Database,
+    ws: Workspace,
+) -> BTreeMap<String, ImportedAdapter> {
+    let mut out = BTreeMap::new();
+    let idx = index(db, ws);
+    for name in idx.names_with_prefix("module.") {
+        let via = format!("module.{name}");
+        let Some(d) = idx.get(db, &via) else { continue };
+        if d.module.is_empty() {
+            continue;
+        }
+        let Some(mws) = adapter_module(db, ws, &d.module) else {
+            continue;
+        };
+        let servers = link_servers(&d.module);
+        for adapter in index(db, mws).names_with_prefix("adapter.") {
+            let Some((server, ty)) = adapter.split_once('.') else {
+                continue;
+            };
+            let mine = servers.get(server).map_or(server, String::as_str);
+            out.entry(format!("adapter.{mine}.{ty}"))
+                .or_insert_with(|| ImportedAdapter {
+                    module: mws,
+                    address: format!("adapter.{adapter}"),
+                    servers: servers.clone(),
+                    via: via.clone(),
+                });
         }
     }
     out
