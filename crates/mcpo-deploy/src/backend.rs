@@ -117,7 +117,7 @@ pub fn keys(root: &Path) -> Result<Option<Arc<Encryption>>, DeployError> {
 }
 
 /// The keys an `encryption` block configures: its passphrase (which must be set) or the
-/// key in its key file (which must hold one). E0514 otherwise, pointing at the block.
+/// key in its key file (which must hold one). E0515 otherwise, pointing at the block.
 pub fn keys_of(
     decl: &BackendDecl,
     root: &Path,
@@ -138,7 +138,7 @@ fn secret_of(
     let refuse =
         |span: mcpo_diagnostics::Span, label: String, help: &str| DeployError::Diagnostics {
             diagnostics: vec![
-                Diagnostic::error(codes::E0514, decl.file, span, "state key missing or wrong")
+                Diagnostic::error(codes::E0515, decl.file, span, "state key missing or wrong")
                     .with_primary_label(label)
                     .with_help(help.to_string()),
             ],
@@ -427,13 +427,13 @@ pub enum OldKey {
 
 /// Seals every version of the workspace's state (the current one and the history) with
 /// the key its `encryption` block configures now, opening them with `old` (or the new key,
-/// or as plaintext). Under the lock. A version that opens with neither key is E0514 and
+/// or as plaintext). Under the lock. A version that opens with neither key is E0515 and
 /// nothing was written.
 pub fn rekey(root: &Path, old: &OldKey, command: &str) -> Result<Rekeyed, DeployError> {
     let (decl, sources) = workspace_decl(root)?;
     let decl = decl.filter(|d| d.encryption.is_some()).ok_or_else(|| {
         Problem::new(
-            codes::E0514,
+            codes::E0515,
             "the workspace configures no key to encrypt the state with",
         )
         .help("add `encryption { passphrase = env(\"MCPO_STATE_PASSPHRASE\") }` (or `key_file`) to the `backend` block with the new key, then run `mcpoc state rekey` with the old one")
@@ -445,7 +445,7 @@ pub fn rekey(root: &Path, old: &OldKey, command: &str) -> Result<Rekeyed, Deploy
             Ok(p) if !p.is_empty() => Some(Secret::Passphrase(p)),
             _ => {
                 return Err(Problem::new(
-                    codes::E0514,
+                    codes::E0515,
                     format!("the old passphrase's variable {name} is not set; nothing was read or written"),
                 )
                 .usage()
@@ -455,7 +455,7 @@ pub fn rekey(root: &Path, old: &OldKey, command: &str) -> Result<Rekeyed, Deploy
         OldKey::KeyFile(path) => {
             let bytes = std::fs::read(root.join(path)).map_err(|e| {
                 Problem::new(
-                    codes::E0514,
+                    codes::E0515,
                     format!(
                         "the old key file `{}` cannot be read: {}; nothing was read or written",
                         path.display(),
@@ -466,7 +466,7 @@ pub fn rekey(root: &Path, old: &OldKey, command: &str) -> Result<Rekeyed, Deploy
             })?;
             Some(Secret::from_key_file(&bytes).map_err(|why| {
                 Problem::new(
-                    codes::E0514,
+                    codes::E0515,
                     format!("the old key file `{}` holds no key: {why}", path.display()),
                 )
                 .usage()

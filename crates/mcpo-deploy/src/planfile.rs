@@ -62,7 +62,7 @@ pub fn write(path: &Path, plan: &Plan, keys: Option<&Encryption>) -> Result<(), 
 }
 
 /// Reads a plan saved by [`write`], opening it with `keys` if it was sealed; refuses
-/// another format version, and a sealed plan no key given opens (E0514).
+/// another format version, and a sealed plan no key given opens (E0515).
 pub fn read(path: &Path, keys: Option<&Encryption>) -> Result<Plan, Problem> {
     let sealed = std::fs::read(path).map_err(|e| {
         Problem::new(

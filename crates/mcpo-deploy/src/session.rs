@@ -18,7 +18,7 @@ use crate::load::Checked;
 use mcpo_diagnostics::codes;
 use mcpo_exec::{
     ApplyOptions, CancellationToken, Connections, Event, PlanEvaluator, RefreshOptions,
-    RefreshReport, Summary,
+    RefreshReport, RestoreEvaluator, Summary,
 };
 use mcpo_mcp::{ConnectOptions, ServerSpec};
 use mcpo_plan::{Drivers, Plan, PlanInputs, PlanMode, PlanSource, Program};
@@ -27,15 +27,38 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use tokio::sync::mpsc::UnboundedSender;
 
-/// A plan and the lowered program it was made from (the executor evaluates each step's
-/// arguments with the program once the steps it depends on are done).
+/// A plan and what its steps' arguments come from: the lowered program it was made from
+/// (the executor evaluates each step's arguments with it once the steps it depends on are
+/// done), or, for a rollback, the earlier version of the state it goes back to.
 pub struct Planned {
-    /// The lowered workspace.
-    pub program: Program,
     /// The plan.
     pub plan: Plan,
     /// Whether the plan was saved (and so approved) before this run.
     pub saved: bool,
+    source: Source,
+}
+
+enum Source {
+    Program(Box<Program>),
+    Restore(Box<State>),
+}
+
+impl Planned {
+    fn of_program(program: Program, plan: Plan, saved: bool) -> Planned {
+        Planned {
+            plan,
+            saved,
+            source: Source::Program(Box::new(program)),
+        }
+    }
+
+    /// The lowered workspace (none for a rollback plan, which goes back to a state).
+    pub fn program(&self) -> Option<&Program> {
+        match &self.source {
+            Source::Program(p) => Some(p),
+            Source::Restore(_) => None,
+        }
+    }
 }
 
 /// How to execute a plan.
@@ -289,11 +312,7 @@ impl Session {
         .await
         .map_err(|e| Problem::uncoded(format!("planning stopped: {e}")))?;
         match planned {
-            Ok((program, plan)) => Ok(Planned {
-                program,
-                plan,
-                saved: false,
-            }),
+            Ok((program, plan)) => Ok(Planned::of_program(program, plan, false)),
             Err(diagnostics) => Err(DeployError::Diagnostics {
                 diagnostics,
                 sources: self.checked.sources.clone(),
@@ -307,11 +326,10 @@ impl Session {
     pub async fn plan_saved(&self, saved: Plan) -> Result<Planned, DeployError> {
         crate::planfile::still_fits(&saved, &self.state)?;
         let fresh = self.plan(saved.mode).await?;
-        Ok(Planned {
-            program: fresh.program,
-            plan: saved,
-            saved: true,
-        })
+        match fresh.source {
+            Source::Program(program) => Ok(Planned::of_program(*program, saved, true)),
+            Source::Restore(_) => Err(Problem::uncoded("a saved plan is not a rollback").into()),
+        }
     }
 
     /// Runs a plan: asks `approver` first, unless the plan changes nothing or was saved
@@ -358,25 +376,125 @@ impl Session {
             ..ApplyOptions::default()
         };
         let conns = self.connections();
-        let eval = PlanEvaluator::new(&planned.program, plan, &self.io);
         let state = self.state.clone();
-        let (state, summary) = mcpo_exec::apply(
-            &steps,
-            &eval,
-            &conns,
-            planned.program.drivers(),
-            state,
-            Arc::clone(&self.backend),
-            &opts,
-        )
-        .await;
+        let store = Arc::clone(&self.backend);
+        let (state, summary) = match &planned.source {
+            Source::Program(program) => {
+                let eval = PlanEvaluator::new(program, plan, &self.io);
+                mcpo_exec::apply(
+                    &steps,
+                    &eval,
+                    &conns,
+                    program.drivers(),
+                    state,
+                    store,
+                    &opts,
+                )
+                .await
+            }
+            Source::Restore(target) => {
+                let eval = RestoreEvaluator::new((**target).clone());
+                mcpo_exec::apply(&steps, &eval, &conns, &self.drivers, state, store, &opts).await
+            }
+        };
         self.state = state;
-        if destroy && summary.ok() && !self.state.outputs.is_empty() {
-            // Nothing is left to output.
+        let nothing_to_output =
+            destroy || matches!(&planned.source, Source::Restore(t) if t.outputs.is_empty());
+        if nothing_to_output && summary.ok() && !self.state.outputs.is_empty() {
+            // Nothing is left to output (destroy), or the version gone back to had none.
             self.state.outputs.clear();
             self.backend.write(&mut self.state)?;
         }
         Ok(Applied::Ran(summary))
+    }
+
+    /// The versions of the state kept, oldest first, then the current one: one line each
+    /// (serial, how many resources, the operations it recorded in flight).
+    pub fn versions(&self) -> Result<Vec<String>, DeployError> {
+        let line = |s: &State, what: &str| {
+            let mut l = format!("{:>6}  {} resources", s.serial, s.resources.len());
+            if !s.intents.is_empty() {
+                l.push_str(&format!(", {} operations in flight", s.intents.len()));
+            }
+            l.push_str(what);
+            l
+        };
+        let mut out = Vec::new();
+        for serial in self.backend.history()? {
+            out.push(line(&self.backend.read_version(serial)?, ""));
+        }
+        out.push(line(&self.state, "  (current)"));
+        Ok(out)
+    }
+
+    /// Plans the managed resources back to what version `to` of the state recorded (see
+    /// [`mcpo_plan::rollback`]); by default the version before the last apply that
+    /// changed them: the newest kept version, written between runs (it records no
+    /// operation in flight), whose resources differ from the current ones. Refresh first,
+    /// so the plan starts from what exists. The plan is applied like any other, with
+    /// [`Session::apply`]; its notes say what cannot be restored.
+    pub fn rollback_plan(&self, to: Option<u64>) -> Result<Planned, DeployError> {
+        let target = match to {
+            Some(serial) => self.backend.read_version(serial)?,
+            None => self.version_before_last_change()?,
+        };
+        if target.lineage != self.state.lineage {
+            return Err(Problem::new(
+                codes::E0515,
+                format!(
+                    "version {} belongs to another state (lineage {}, the current one is {})",
+                    target.serial, target.lineage, self.state.lineage
+                ),
+            )
+            .help("roll back to a version of this state: `mcpoc rollback --list` lists them")
+            .into());
+        }
+        let mut plan = mcpo_plan::rollback::rollback(&target, &self.state, &self.drivers)
+            .map_err(|e| Problem::new(codes::E0515, e))?;
+        plan.notes.insert(
+            0,
+            format!(
+                "this plan goes back to state version {} (the current one is {})",
+                target.serial, self.state.serial
+            ),
+        );
+        Ok(Planned {
+            plan,
+            saved: false,
+            source: Source::Restore(Box::new(target)),
+        })
+    }
+
+    fn version_before_last_change(&self) -> Result<State, DeployError> {
+        let same = |a: &State| {
+            let key = |s: &State| -> Vec<(String, String, String, String, serde_json::Value)> {
+                s.resources
+                    .iter()
+                    .map(|(k, r)| {
+                        (
+                            k.clone(),
+                            r.server.clone(),
+                            r.type_name.clone(),
+                            r.id.clone(),
+                            r.inputs.clone(),
+                        )
+                    })
+                    .collect()
+            };
+            key(a) == key(&self.state)
+        };
+        for serial in self.backend.history()?.into_iter().rev() {
+            let version = self.backend.read_version(serial)?;
+            if version.intents.is_empty() && !same(&version) {
+                return Ok(version);
+            }
+        }
+        Err(Problem::new(
+            codes::E0515,
+            "no earlier version of the state records other resources than the current one",
+        )
+        .help("`mcpoc rollback --list` lists the versions kept; name one with `--to SERIAL`")
+        .into())
     }
 
     /// Reads resource `id` through the server of `address`' type and records it there;
@@ -391,7 +509,7 @@ impl Session {
             .filter(mcpo_address::Address::is_resource)
             .ok_or_else(|| not_declared("is not the address of a managed resource"))?;
         let planned = self.plan(PlanMode::Normal).await?;
-        if !planned.program.has_instance(address) {
+        if !planned.program().is_some_and(|p| p.has_instance(address)) {
             return Err(not_declared("is not declared in the workspace").into());
         }
         self.connect_to(BTreeSet::from([parsed.server.clone()]))

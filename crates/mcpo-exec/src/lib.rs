@@ -35,7 +35,7 @@ pub use apply::{ApplyOptions, Schedule, Summary, apply};
 pub use conns::Connections;
 pub use error::ExecError;
 pub use events::{Event, EventKind};
-pub use program::{PlanEvaluator, steps_of};
+pub use program::{PlanEvaluator, RestoreEvaluator, steps_of};
 pub use refresh::{Drift, Gone, RefreshOptions, RefreshReport, import, refresh};
 pub use retry::RetryPolicy;
 pub use tokio_util::sync::CancellationToken;

@@ -145,3 +145,29 @@ impl mcpo_plan::ToolCaller for Connections {
         self.call_blocking(server, tool, args)
     }
 }
+
+/// The [`Evaluator`] of a rollback plan (`mcpo_plan::rollback`): each resource is sent
+/// the inputs the earlier version of the state recorded, with the ids of dependencies
+/// that came back as new resources replaced by the new ones; the outputs are the ones
+/// that version recorded, likewise.
+pub struct RestoreEvaluator {
+    target: mcpo_state::State,
+}
+
+impl RestoreEvaluator {
+    /// Restores what `target` recorded.
+    pub fn new(target: mcpo_state::State) -> RestoreEvaluator {
+        RestoreEvaluator { target }
+    }
+}
+
+impl Evaluator for RestoreEvaluator {
+    fn args(&self, address: &str, values: &Values) -> Result<Value, String> {
+        mcpo_plan::rollback::restored_inputs(&self.target, address, values)
+            .ok_or_else(|| "the version rolled back to does not record it".to_string())
+    }
+
+    fn outputs(&self, values: &Values) -> BTreeMap<String, (Value, bool)> {
+        mcpo_plan::rollback::restored_outputs(&self.target, values)
+    }
+}

@@ -258,50 +258,24 @@ fn part(a: &Part, b: &Part, d: usize) -> bool {
                     ..
                 },
             ) => s1 == s2 && expr(e1, e2, d),
-            (
-                TemplatePart::If {
-                    condition: c1,
-                    then: t1,
-                    otherwise: o1,
-                    ..
-                },
-                TemplatePart::If {
-                    condition: c2,
-                    then: t2,
-                    otherwise: o2,
-                    ..
-                },
-            ) => {
-                expr(c1, c2, d)
-                    && parts(t1, t2, d)
-                    && match (o1, o2) {
+            (TemplatePart::If(x), TemplatePart::If(y)) => {
+                expr(&x.condition, &y.condition, d)
+                    && parts(&x.then, &y.then, d)
+                    && match (&x.otherwise, &y.otherwise) {
                         (Some(x), Some(y)) => parts(x, y, d),
                         (None, None) => true,
                         _ => false,
                     }
             }
-            (
-                TemplatePart::For {
-                    key_var: k1,
-                    value_var: v1,
-                    collection: c1,
-                    body: b1,
-                    ..
-                },
-                TemplatePart::For {
-                    key_var: k2,
-                    value_var: v2,
-                    collection: c2,
-                    body: b2,
-                    ..
-                },
-            ) => {
-                let kv = match (k1, k2) {
-                    (Some(x), Some(y)) => ident(x, y),
+            (TemplatePart::For(x), TemplatePart::For(y)) => {
+                let kv = match (&x.key_var, &y.key_var) {
+                    (Some(k1), Some(k2)) => ident(k1, k2),
                     (None, None) => true,
                     _ => false,
                 };
-                kv && ident(v1, v2) && expr(c1, c2, d) && parts(b1, b2, d)
+                kv && ident(&x.value_var, &y.value_var)
+                    && expr(&x.collection, &y.collection, d)
+                    && parts(&x.body, &y.body, d)
             }
             _ => false,
         },

@@ -32,7 +32,7 @@ fn location(snap: &Snapshot, file: FileId, span: Span) -> Option<lsp::Location> 
 
 pub(crate) fn hover(snap: &Snapshot, at: &lsp::TextDocumentPositionParams) -> Option<lsp::Hover> {
     let (entry, lines, offset) = at_position(snap, at)?;
-    let h = mcpo_ide::hover(&snap.db, snap.ws, entry.source, offset)?;
+    let h = mcpo_ide::hover(&snap.db, entry.ws, entry.source, offset)?;
     Some(lsp::Hover {
         contents: lsp::HoverContents::Markup(lsp::MarkupContent {
             kind: lsp::MarkupKind::Markdown,
@@ -47,7 +47,7 @@ pub(crate) fn completion(
     at: &lsp::TextDocumentPositionParams,
 ) -> Option<lsp::CompletionResponse> {
     let (entry, lines, offset) = at_position(snap, at)?;
-    let c = mcpo_ide::completions(&snap.db, snap.ws, entry.source, offset);
+    let c = mcpo_ide::completions(&snap.db, entry.ws, entry.source, offset);
     let range = lines.range(c.replace);
     let items = c
         .items
@@ -88,7 +88,7 @@ pub(crate) fn definition(
     at: &lsp::TextDocumentPositionParams,
 ) -> Option<lsp::GotoDefinitionResponse> {
     let (entry, _, offset) = at_position(snap, at)?;
-    let loc = mcpo_ide::definition(&snap.db, snap.ws, entry.source, offset)?;
+    let loc = mcpo_ide::definition(&snap.db, entry.ws, entry.source, offset)?;
     Some(lsp::GotoDefinitionResponse::Scalar(location(
         snap, loc.file, loc.span,
     )?))
@@ -100,7 +100,13 @@ pub(crate) fn references(
     include_declaration: bool,
 ) -> Option<Vec<lsp::Location>> {
     let (entry, _, offset) = at_position(snap, at)?;
-    let refs = mcpo_ide::references(&snap.db, snap.ws, entry.source, offset, include_declaration);
+    let refs = mcpo_ide::references(
+        &snap.db,
+        entry.ws,
+        entry.source,
+        offset,
+        include_declaration,
+    );
     Some(
         refs.into_iter()
             .filter_map(|l| location(snap, l.file, l.span))
@@ -129,7 +135,7 @@ pub(crate) fn rename(
         return Ok(None);
     };
     let edits =
-        mcpo_ide::rename(&snap.db, snap.ws, entry.source, offset, new_name).map_err(|e| e.0)?;
+        mcpo_ide::rename(&snap.db, entry.ws, entry.source, offset, new_name).map_err(|e| e.0)?;
     let mut changes: HashMap<lsp::Uri, Vec<lsp::TextEdit>> = HashMap::new();
     for e in edits {
         if let Some(loc) = location(snap, e.file, e.span) {
@@ -184,8 +190,22 @@ pub(crate) fn workspace_symbols(
     snap: &Snapshot,
     query: &str,
 ) -> Option<lsp::WorkspaceSymbolResponse> {
-    let symbols = mcpo_ide::workspace_symbols(&snap.db, snap.ws, query, 500)
+    // The workspace's, then its modules' (each file's symbols in the workspace it lives
+    // in: the instance the editor works on).
+    let mut workspaces = vec![snap.ws];
+    workspaces.extend(
+        mcpo_sema::module_workspaces(&snap.db, snap.ws)
+            .into_iter()
+            .map(|(_, w)| w),
+    );
+    let symbols = workspaces
         .into_iter()
+        .flat_map(|w| {
+            mcpo_ide::workspace_symbols(&snap.db, w, query, 500)
+                .into_iter()
+                .filter(move |s| snap.table.by_id(s.location.file).is_some_and(|e| e.ws == w))
+        })
+        .take(500)
         .filter_map(|s| {
             let location = location(snap, s.location.file, s.location.span)?;
             #[expect(deprecated, reason = "the field is deprecated but must be written")]
@@ -207,7 +227,7 @@ pub(crate) fn signature_help(
     at: &lsp::TextDocumentPositionParams,
 ) -> Option<lsp::SignatureHelp> {
     let (entry, _, offset) = at_position(snap, at)?;
-    let h = mcpo_ide::signature_help(&snap.db, snap.ws, entry.source, offset)?;
+    let h = mcpo_ide::signature_help(&snap.db, entry.ws, entry.source, offset)?;
     let active = u32::try_from(h.active).ok();
     Some(lsp::SignatureHelp {
         signatures: vec![lsp::SignatureInformation {
@@ -236,7 +256,7 @@ pub(crate) fn code_actions(
 ) -> Option<lsp::CodeActionResponse> {
     let (entry, lines) = locate(snap, uri)?;
     let span = lines.span(range);
-    let actions = mcpo_ide::code_actions(&snap.db, snap.ws, entry.source, span)
+    let actions = mcpo_ide::code_actions(&snap.db, entry.ws, entry.source, span)
         .into_iter()
         .map(|a| {
             let mut changes: HashMap<lsp::Uri, Vec<lsp::TextEdit>> = HashMap::new();

@@ -8,10 +8,21 @@
 //! come from the [`Discover`](crate::Discover) hook the front end passes in (this crate
 //! does no discovery itself), at start and when a discovery file changes. Only the
 //! writer thread calls the `&mut` methods here; requests work on [`Snapshot`]s.
+//!
+//! Modules are arranged as `mcpoc check` arranges them: the files of the local module
+//! directories the `use` blocks name ([`mcpo_modules::local_module_dirs`]) are not the
+//! workspace's but their module's, loaded with every other module the `use` blocks name
+//! through [`mcpo_modules::load_modules_with`] (the editor's texts where it holds them),
+//! so each module's names are its own. A file of a module is worked on in its module's
+//! workspace (the first instance met, when several `use` blocks load it); a file in a
+//! module directory that no module reads (a subdirectory no `use` names) in a workspace of
+//! its own. An edit that changes no file's `use` links only sets the file's text (in every
+//! module instance that holds it); one that does, or a file added or removed, arranges the
+//! modules again.
 
 use crate::Discover;
 use mcpo_diagnostics::FileId;
-use mcpo_sema::{Database, EnvVars, SchemaFile, SourceFile, Workspace};
+use mcpo_sema::{Database, EnvVars, Module, SchemaFile, SourceFile, Workspace};
 use salsa::Setter;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -31,8 +42,15 @@ pub(crate) const DISCOVERY_FILES: &[&str] = &["mcpo.toml", ".vscode/mcp.json", "
 /// One file of the workspace.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
-    /// Its salsa input.
+    /// The salsa input the editor features work on: the file in [`Entry::ws`].
     pub source: SourceFile,
+    /// The workspace the file is checked in: the session's, its module's, or its own.
+    pub ws: Workspace,
+    /// The file's own input (in the session's workspace when the file is the
+    /// workspace's); always holds the current text.
+    own: SourceFile,
+    /// The inputs of the file in the module instances that load it.
+    copies: Vec<SourceFile>,
     /// Its id in diagnostics and locations.
     pub id: FileId,
     /// The URI the client uses for it (or one made from its path).
@@ -64,8 +82,10 @@ impl FileTable {
 pub(crate) struct Snapshot {
     /// A clone of the master database (shared storage).
     pub db: Database,
-    /// The workspace input.
+    /// The session's workspace input (its modules hang below it).
     pub ws: Workspace,
+    /// The workspaces of files in module directories that no module reads, one each.
+    pub lone: Arc<Vec<Workspace>>,
     /// The files as they were when the snapshot was taken.
     pub table: Arc<FileTable>,
 }
@@ -78,9 +98,10 @@ pub(crate) struct Host {
     next_id: u32,
     root: Option<PathBuf>,
     discover: Option<Discover>,
-    /// Each file's `use` links with a source that is not a local directory (local
-    /// modules' files are part of the session's workspace).
+    /// Each file's `use` links (what arranging the modules reads of it).
     links: BTreeMap<FileId, Vec<String>>,
+    /// See [`Snapshot::lone`].
+    lone: Arc<Vec<Workspace>>,
     /// Set when the modules were loaded again: every file's diagnostics may change.
     modules_changed: bool,
 }
@@ -118,6 +139,7 @@ impl Host {
             root: None,
             discover,
             links: BTreeMap::new(),
+            lone: Arc::default(),
             modules_changed: false,
         }
     }
@@ -127,6 +149,7 @@ impl Host {
         Snapshot {
             db: self.db.clone(),
             ws: self.ws,
+            lone: self.lone.clone(),
             table: self.table.clone(),
         }
     }
@@ -138,7 +161,6 @@ impl Host {
         walk(root, 0, &mut paths);
         paths.sort();
         let mut table = (*self.table).clone();
-        let mut files = self.ws.files(&self.db).clone();
         for path in paths {
             if table.by_key.contains_key(&path) {
                 continue;
@@ -152,32 +174,22 @@ impl Host {
                 continue;
             };
             let name = display_name(root, &path);
+            self.note_links(FileId(self.next_id), Some(&text));
             let entry = self.new_entry(uri, name, text);
-            files.push(entry.source);
             table.by_id.insert(entry.id, path.clone());
             table.by_key.insert(path, entry);
         }
-        self.ws.set_files(&mut self.db).to(files);
         self.table = Arc::new(table);
         self.reload_schemas(root);
         self.reload_lock(root);
         self.rediscover(root);
-        let texts: Vec<(FileId, String)> = self
-            .ws
-            .files(&self.db)
-            .iter()
-            .map(|f| (f.id(&self.db), f.text(&self.db).clone()))
-            .collect();
-        for (id, text) in texts {
-            self.note_links(id, Some(&text));
-        }
-        self.reload_modules();
+        self.arrange();
     }
 
     /// Records the module links of file `id` (`None`: it left the workspace); true when
     /// they changed.
     fn note_links(&mut self, id: FileId, text: Option<&str>) -> bool {
-        let links = text.map(mcpo_modules::source_links).unwrap_or_default();
+        let links = text.map(mcpo_modules::use_links).unwrap_or_default();
         let before = if links.is_empty() {
             self.links.remove(&id)
         } else {
@@ -186,30 +198,73 @@ impl Host {
         before.unwrap_or_default() != links
     }
 
-    /// Loads the modules the `use` blocks name by a source that is not a local directory
-    /// (the standard library, and git and registry modules from the cache `mcpoc get`
-    /// fills), checked against the current schemas; their files get ids of their own.
-    fn reload_modules(&mut self) {
+    /// Arranges the files and modules as `mcpoc check` does (see the module's
+    /// documentation): which files are the session's workspace's, the modules the `use`
+    /// blocks name (loaded again, checked against the current schemas), and the workspace
+    /// each file is worked on in.
+    fn arrange(&mut self) {
         let root = self
             .root
             .clone()
             .or_else(|| std::env::current_dir().ok())
             .unwrap_or_default();
-        let texts: Vec<String> = self
-            .ws
-            .files(&self.db)
-            .iter()
-            .map(|f| f.text(&self.db).clone())
-            .collect();
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let mut modules = if self.links.is_empty() {
-            Vec::new()
+        let (dirs, mut modules) = if self.links.is_empty() {
+            // No `use` names a source: every file is the workspace's.
+            (Vec::new(), Vec::new())
         } else {
-            mcpo_modules::load_source_modules(&root, &refs)
+            let all: Vec<(PathBuf, String)> = self
+                .table
+                .by_key
+                .iter()
+                .map(|(k, e)| (k.clone(), e.own.text(&self.db).clone()))
+                .collect();
+            let dirs = mcpo_modules::local_module_dirs(&root, &all);
+            let texts: Vec<&str> = all
+                .iter()
+                .filter(|(p, _)| !in_dirs(&dirs, p))
+                .map(|(_, t)| t.as_str())
+                .collect();
+            let overlay = |dir: &Path| self.dir_texts(dir);
+            let modules = mcpo_modules::load_modules_with(&root, &texts, &overlay);
+            (dirs, modules)
         };
         self.number_module_files(&mut modules);
         let schemas = self.ws.schemas(&self.db).clone();
         let inputs = mcpo_modules::inputs(&self.db, &modules, &schemas);
+        let mut homes: BTreeMap<PathBuf, Home> = BTreeMap::new();
+        homes_of(&self.db, &modules, &inputs, &mut homes);
+
+        let env = self.ws.env(&self.db).clone();
+        let mut files = Vec::new();
+        let mut lone = Vec::new();
+        let mut table = (*self.table).clone();
+        for (key, e) in &mut table.by_key {
+            if !in_dirs(&dirs, key) {
+                e.source = e.own;
+                e.ws = self.ws;
+                e.copies = Vec::new();
+                files.push(e.own);
+            } else if let Some(home) = homes.remove(key) {
+                e.source = home.source;
+                e.ws = home.ws;
+                e.copies = home.copies;
+            } else {
+                e.source = e.own;
+                e.copies = Vec::new();
+                let ws = Workspace::builder(vec![e.own], schemas.clone())
+                    .env(env.clone())
+                    .new(&self.db);
+                e.ws = ws;
+                lone.push(ws);
+            }
+        }
+        self.table = Arc::new(table);
+        if self.lone.as_slice() != lone.as_slice() {
+            self.lone = Arc::new(lone);
+        }
+        if *self.ws.files(&self.db) != files {
+            self.ws.set_files(&mut self.db).to(files);
+        }
         if inputs.is_empty() && self.ws.modules(&self.db).is_empty() {
             return;
         }
@@ -217,13 +272,53 @@ impl Host {
         self.modules_changed = true;
     }
 
-    /// Gives every module file an id (not in the file table: diagnostics and locations
-    /// inside a module are not shown).
+    /// The `.mcpo` files directly in `dir` with the editor's texts: those on disk (the
+    /// editor's text where it holds the file) and those only the editor holds. `None`
+    /// when there are none and the directory cannot be read (the loader says why).
+    fn dir_texts(&self, dir: &Path) -> Option<Vec<(PathBuf, String)>> {
+        let mut files: BTreeMap<PathBuf, String> = self
+            .table
+            .by_key
+            .range(dir.to_path_buf()..)
+            .take_while(|(k, _)| k.starts_with(dir))
+            .filter(|(k, _)| k.parent() == Some(dir))
+            .map(|(k, e)| (k.clone(), e.own.text(&self.db).clone()))
+            .collect();
+        let on_disk = std::fs::read_dir(dir);
+        if on_disk.is_err() && files.is_empty() {
+            return None;
+        }
+        for entry in on_disk.into_iter().flatten().flatten() {
+            let path = entry.path();
+            if files.contains_key(&path)
+                || !path.is_file()
+                || path.extension().is_none_or(|e| e != "mcpo")
+            {
+                continue;
+            }
+            // A file that cannot be read is left to the loader, which says why.
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                return None;
+            };
+            files.insert(path, text);
+        }
+        Some(files.into_iter().collect())
+    }
+
+    /// Gives every module file an id: the editor's file's for the files it holds, so that
+    /// diagnostics and locations in them are shown; new ones for the others (the standard
+    /// library's, the module cache's, directories outside the root).
     fn number_module_files(&mut self, modules: &mut [mcpo_modules::LoadedModule]) {
         for m in modules {
             for f in &mut m.files {
-                f.id = FileId(self.next_id);
-                self.next_id += 1;
+                let known = f.path.as_ref().and_then(|p| self.table.by_key.get(p));
+                f.id = match known {
+                    Some(e) => e.id,
+                    None => {
+                        self.next_id += 1;
+                        FileId(self.next_id - 1)
+                    }
+                };
             }
             self.number_module_files(&mut m.children);
         }
@@ -266,12 +361,58 @@ impl Host {
     fn new_entry(&mut self, uri: Uri, name: String, text: String) -> Entry {
         let id = FileId(self.next_id);
         self.next_id += 1;
+        let source = SourceFile::new(&self.db, id, name, text);
         Entry {
-            source: SourceFile::new(&self.db, id, name, text),
+            source,
+            ws: self.ws,
+            own: source,
+            copies: Vec::new(),
             id,
             uri,
             version: None,
         }
+    }
+
+    /// Sets the text of file `key` (every input holding it); arranges the modules again
+    /// when its `use` links changed.
+    fn set_text(&mut self, key: &Path, text: String) {
+        let Some(e) = self.table.by_key.get(key) else {
+            return;
+        };
+        if *e.own.text(&self.db) == text {
+            return;
+        }
+        let (id, own, copies) = (e.id, e.own, e.copies.clone());
+        let relink = self.note_links(id, Some(&text));
+        for copy in copies.into_iter().filter(|c| *c != own) {
+            copy.set_text(&mut self.db).to(text.clone());
+        }
+        own.set_text(&mut self.db).to(text);
+        if relink {
+            self.arrange();
+        }
+    }
+
+    /// Adds file `key` (not yet in the table) and arranges the modules again.
+    fn add_file(&mut self, key: PathBuf, uri: Uri, name: String, text: String) -> FileId {
+        self.note_links(FileId(self.next_id), Some(&text));
+        let entry = self.new_entry(uri, name, text);
+        let id = entry.id;
+        let table = Arc::make_mut(&mut self.table);
+        table.by_id.insert(id, key.clone());
+        table.by_key.insert(key, entry);
+        self.arrange();
+        id
+    }
+
+    /// Removes file `key` and arranges the modules again.
+    fn remove_file(&mut self, key: &Path) {
+        let table = Arc::make_mut(&mut self.table);
+        if let Some(e) = table.by_key.remove(key) {
+            table.by_id.remove(&e.id);
+            self.note_links(e.id, None);
+        }
+        self.arrange();
     }
 
     /// A document was opened or changed to `text` at `version`. Older versions than the
@@ -283,14 +424,8 @@ impl Host {
             if entry.version.is_some_and(|v| v > version) {
                 return None;
             }
-            let (source, id) = (entry.source, entry.id);
-            if *source.text(&self.db) != text {
-                let relink = self.note_links(id, Some(&text));
-                source.set_text(&mut self.db).to(text);
-                if relink {
-                    self.reload_modules();
-                }
-            }
+            let id = entry.id;
+            self.set_text(&key, text);
             if let Some(e) = Arc::make_mut(&mut self.table).by_key.get_mut(&key) {
                 e.version = Some(version);
                 e.uri = uri.clone();
@@ -301,18 +436,9 @@ impl Host {
             || uri.as_str().to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
-        let relink_text = text.clone();
-        let mut entry = self.new_entry(uri.clone(), name, text);
-        entry.version = Some(version);
-        let id = entry.id;
-        let mut files = self.ws.files(&self.db).clone();
-        files.push(entry.source);
-        self.ws.set_files(&mut self.db).to(files);
-        let table = Arc::make_mut(&mut self.table);
-        table.by_id.insert(id, key.clone());
-        table.by_key.insert(key, entry);
-        if self.note_links(id, Some(&relink_text)) {
-            self.reload_modules();
+        let id = self.add_file(key.clone(), uri.clone(), name, text);
+        if let Some(e) = Arc::make_mut(&mut self.table).by_key.get_mut(&key) {
+            e.version = Some(version);
         }
         Some(id)
     }
@@ -321,38 +447,17 @@ impl Host {
     /// leaves the workspace if it is not on disk).
     pub fn close_document(&mut self, uri: &Uri) -> Option<FileId> {
         let key = key_of(uri);
-        let entry = self.table.by_key.get(&key)?.clone();
+        let id = self.table.by_key.get(&key)?.id;
         match std::fs::read_to_string(&key) {
             Ok(text) => {
-                if *entry.source.text(&self.db) != text {
-                    let relink = self.note_links(entry.id, Some(&text));
-                    entry.source.set_text(&mut self.db).to(text);
-                    if relink {
-                        self.reload_modules();
-                    }
-                }
+                self.set_text(&key, text);
                 if let Some(e) = Arc::make_mut(&mut self.table).by_key.get_mut(&key) {
                     e.version = None;
                 }
             }
-            Err(_) => {
-                let files: Vec<SourceFile> = self
-                    .ws
-                    .files(&self.db)
-                    .iter()
-                    .copied()
-                    .filter(|f| *f != entry.source)
-                    .collect();
-                self.ws.set_files(&mut self.db).to(files);
-                let table = Arc::make_mut(&mut self.table);
-                table.by_key.remove(&key);
-                table.by_id.remove(&entry.id);
-                if self.note_links(entry.id, None) {
-                    self.reload_modules();
-                }
-            }
+            Err(_) => self.remove_file(&key),
         }
-        Some(entry.id)
+        Some(id)
     }
 }
 
@@ -368,13 +473,13 @@ impl Host {
         if path.starts_with(&schema_dir) && path.extension().is_some_and(|e| e == "json") {
             self.reload_schemas(&root);
             // Modules are checked against the schemas.
-            self.reload_modules();
+            self.arrange();
             return self.table.ids().collect();
         }
         if path == root.join(mcpo_schema::LOCK_FILE) {
             self.reload_lock(&root);
             // `mcpoc get` fetched modules and pinned them.
-            self.reload_modules();
+            self.arrange();
             return self.table.ids().collect();
         }
         if DISCOVERY_FILES.iter().any(|f| path == root.join(f)) {
@@ -390,30 +495,11 @@ impl Host {
         }
         match (existing, change, std::fs::read_to_string(path)) {
             (Some(e), DiskChange::Written, Ok(text)) => {
-                if *e.source.text(&self.db) != text {
-                    let relink = self.note_links(e.id, Some(&text));
-                    e.source.set_text(&mut self.db).to(text);
-                    if relink {
-                        self.reload_modules();
-                    }
-                }
+                self.set_text(path, text);
                 vec![e.id]
             }
             (Some(e), _, _) => {
-                let files: Vec<SourceFile> = self
-                    .ws
-                    .files(&self.db)
-                    .iter()
-                    .copied()
-                    .filter(|f| *f != e.source)
-                    .collect();
-                self.ws.set_files(&mut self.db).to(files);
-                let table = Arc::make_mut(&mut self.table);
-                table.by_key.remove(path);
-                table.by_id.remove(&e.id);
-                if self.note_links(e.id, None) {
-                    self.reload_modules();
-                }
+                self.remove_file(path);
                 // Its diagnostics are cleared by the caller; the others may change.
                 let mut ids: Vec<FileId> = self.table.ids().collect();
                 ids.push(e.id);
@@ -423,23 +509,51 @@ impl Host {
                 let Some(uri) = Uri::from_file_path(path) else {
                     return Vec::new();
                 };
-                let links_text = text.clone();
-                let entry = self.new_entry(uri, display_name(&root, path), text);
-                let id = entry.id;
-                if self.note_links(id, Some(&links_text)) {
-                    self.reload_modules();
-                }
-                let mut files = self.ws.files(&self.db).clone();
-                files.push(entry.source);
-                self.ws.set_files(&mut self.db).to(files);
-                let table = Arc::make_mut(&mut self.table);
-                table.by_id.insert(id, path.to_path_buf());
-                table.by_key.insert(path.to_path_buf(), entry);
+                self.add_file(path.to_path_buf(), uri, display_name(&root, path), text);
                 self.table.ids().collect()
             }
             (None, _, _) => Vec::new(),
         }
     }
+}
+
+/// Where a module's file lives: its input in the first module instance met, that
+/// instance's workspace, and its inputs in every instance.
+struct Home {
+    source: SourceFile,
+    ws: Workspace,
+    copies: Vec<SourceFile>,
+}
+
+/// The homes of the files of `modules` (their inputs are `inputs`, made from them in the
+/// same order by [`mcpo_modules::inputs`]), depth first.
+fn homes_of(
+    db: &Database,
+    modules: &[mcpo_modules::LoadedModule],
+    inputs: &[Module],
+    out: &mut BTreeMap<PathBuf, Home>,
+) {
+    for (m, input) in modules.iter().zip(inputs) {
+        let Some(ws) = input.workspace(db) else {
+            continue;
+        };
+        for (f, source) in m.files.iter().zip(ws.files(db)) {
+            let Some(path) = &f.path else { continue };
+            out.entry(path.clone())
+                .and_modify(|h| h.copies.push(*source))
+                .or_insert_with(|| Home {
+                    source: *source,
+                    ws,
+                    copies: vec![*source],
+                });
+        }
+        homes_of(db, &m.children, ws.modules(db), out);
+    }
+}
+
+/// Whether `path` lies in one of the local module directories `dirs`.
+fn in_dirs(dirs: &[PathBuf], path: &Path) -> bool {
+    dirs.iter().any(|d| path.starts_with(d))
 }
 
 fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {

@@ -256,7 +256,33 @@ fn file_diagnostics(
     before: &BTreeMap<FileId, Vec<Diagnostic>>,
     touched: &BTreeSet<FileId>,
 ) -> (BTreeMap<FileId, Vec<Diagnostic>>, Messages) {
-    let now = mcpo_ide::diagnostics(&snap.db, snap.ws);
+    // The workspace's check reports its modules' files too (as `mcpoc check` does), each
+    // checked in its module's workspace; a file no module reads is checked on its own.
+    let mut now = mcpo_ide::diagnostics(&snap.db, snap.ws);
+    for ws in snap.lone.iter() {
+        for (id, diags) in mcpo_ide::diagnostics(&snap.db, *ws) {
+            now.entry(id).or_default().extend(diags);
+        }
+    }
+    for id in snap.table.ids() {
+        now.entry(id).or_default();
+    }
+    // A module loaded by several `use` blocks reports the same problem once per instance.
+    for diags in now.values_mut() {
+        mcpo_diagnostics::sort(diags);
+        let mut kept: Vec<Diagnostic> = Vec::with_capacity(diags.len());
+        for d in diags.drain(..) {
+            let twin = kept
+                .iter()
+                .rev()
+                .take_while(|k| k.span == d.span && k.code == d.code)
+                .any(|k| *k == d);
+            if !twin {
+                kept.push(d);
+            }
+        }
+        *diags = kept;
+    }
     let mut messages = Vec::new();
     for (id, diags) in &now {
         if !touched.contains(id) && before.get(id) == Some(diags) {

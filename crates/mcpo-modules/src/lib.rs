@@ -24,8 +24,8 @@ pub mod source;
 pub mod stdlib;
 
 pub use load::{
-    LoadedModule, ModuleFile, inputs, load_modules, load_source_modules, local_module_dirs,
-    register, source_links,
+    LoadedModule, ModuleFile, Overlay, inputs, load_modules, load_modules_with, local_module_dirs,
+    register, use_links,
 };
 pub use manifest::Manifest;
 pub use source::Source;

@@ -4,9 +4,9 @@
 //!
 //! A front end (`mcpo-deploy`'s loader, the language server's host) calls
 //! [`local_module_dirs`] to keep local modules' files out of the workspace's own (their
-//! pattern names are theirs), [`load_modules`] to read every module, [`register`] to give
-//! their files ids in its source map, and [`inputs`] once the workspace's schemas are
-//! known.
+//! pattern names are theirs), [`load_modules`] to read every module (the language server
+//! [`load_modules_with`] the texts of the documents it holds), [`register`] to give their
+//! files ids in its source map, and [`inputs`] once the workspace's schemas are known.
 
 use crate::source::Source;
 use crate::stdlib;
@@ -27,9 +27,15 @@ pub struct ModuleFile {
     pub name: String,
     /// Its text.
     pub text: String,
+    /// Where it is on disk (the path as found); `None` for the standard library's.
+    pub path: Option<PathBuf>,
     /// Its id in the front end's source map, once [`register`]ed.
     pub id: FileId,
 }
+
+/// The `.mcpo` files a front end holds for a directory, `(path, text)` sorted by path,
+/// instead of what is on disk (the editor's open documents); `None`: read the disk.
+pub type Overlay<'a> = &'a dyn Fn(&Path) -> Option<Vec<(PathBuf, String)>>;
 
 /// A module as loaded for one link.
 #[derive(Debug, Clone)]
@@ -108,30 +114,16 @@ pub(crate) fn uses_of(text: &str, out: &mut Vec<UseRef>) {
     }
 }
 
-/// The links of the `use` blocks of a file's text (top level and inside patterns) whose
-/// `source` is not a local directory (the standard library, git, a registry), sorted: a
-/// front end that keeps local modules' files in its workspace (the language server)
-/// loads modules again when these change.
-pub fn source_links(text: &str) -> Vec<String> {
+/// The links of the `use` blocks of a file's text (top level and inside patterns), sorted:
+/// everything of a file that [`local_module_dirs`] and [`load_modules`] read. A front end
+/// that keeps files across edits (the language server) loads the modules again when these
+/// change, and otherwise only updates the edited file's text.
+pub fn use_links(text: &str) -> Vec<String> {
     let mut refs = Vec::new();
     uses_of(text, &mut refs);
-    let mut links: Vec<String> = refs
-        .into_iter()
-        .filter(|r| !matches!(Source::parse(&r.source), Ok(Source::Local(_))))
-        .map(|r| r.link)
-        .collect();
+    let mut links: Vec<String> = refs.into_iter().map(|r| r.link).collect();
     links.sort();
     links
-}
-
-/// Every module the `use` blocks of `texts` name whose source is not a local directory
-/// (with the modules they name in turn), for a front end that keeps local modules' files
-/// in its workspace.
-pub fn load_source_modules(root: &Path, texts: &[&str]) -> Vec<LoadedModule> {
-    let wanted: Vec<String> = texts.iter().flat_map(|t| source_links(t)).collect();
-    let mut modules = load_modules(root, texts);
-    modules.retain(|m| wanted.contains(&m.link));
-    modules
 }
 
 /// `base` joined with a relative path, `.` and `..` resolved without touching the disk.
@@ -183,6 +175,12 @@ pub fn local_module_dirs(root: &Path, files: &[(PathBuf, String)]) -> Vec<PathBu
 /// modules they name in turn. Nothing is fetched: git and registry modules are read from
 /// `<root>/.mcpo/modules/` where `mcpoc get` put them.
 pub fn load_modules(root: &Path, texts: &[&str]) -> Vec<LoadedModule> {
+    load_modules_with(root, texts, &|_| None)
+}
+
+/// [`load_modules`], with the files of local module directories as `overlay` gives them
+/// where it knows them (an editor's documents, saved or not), from the disk elsewhere.
+pub fn load_modules_with(root: &Path, texts: &[&str], overlay: Overlay<'_>) -> Vec<LoadedModule> {
     let mut refs = Vec::new();
     for t in texts {
         uses_of(t, &mut refs);
@@ -190,13 +188,14 @@ pub fn load_modules(root: &Path, texts: &[&str]) -> Vec<LoadedModule> {
     let base = Base::Dir(root.to_path_buf());
     let lock = crate::fetch::read_lock(root);
     refs.into_iter()
-        .map(|r| load_one(root, &lock, &base, r, &mut Vec::new()))
+        .map(|r| load_one(root, &lock, overlay, &base, r, &mut Vec::new()))
         .collect()
 }
 
 fn load_one(
     root: &Path,
     lock: &Result<Lockfile, String>,
+    overlay: Overlay<'_>,
     base: &Base,
     r: UseRef,
     stack: &mut Vec<String>,
@@ -235,7 +234,14 @@ fn load_one(
         (Source::Local(rel), Base::Dir(dir)) => {
             let d = join_clean(dir, rel);
             m.origin = display(root, &d);
-            match dir_files(root, &d) {
+            let found = match overlay(&d) {
+                Some(files) => Ok(files
+                    .into_iter()
+                    .map(|(p, text)| module_file(p, text))
+                    .collect()),
+                None => dir_files(root, &d),
+            };
+            match found {
                 Ok(f) => (f, Base::Dir(d)),
                 Err(e) => {
                     m.problem = Some(e);
@@ -270,7 +276,7 @@ fn load_one(
     stack.push(m.origin.clone());
     m.children = refs
         .into_iter()
-        .map(|r| load_one(root, lock, &inner, r, stack))
+        .map(|r| load_one(root, lock, overlay, &inner, r, stack))
         .collect();
     stack.pop();
     m
@@ -334,6 +340,7 @@ fn stdlib_files(name: &str) -> Result<Vec<ModuleFile>, String> {
         .map(|(f, text)| ModuleFile {
             name: format!("stdlib/{name}/{f}"),
             text: text.to_string(),
+            path: None,
             id: FileId::default(),
         })
         .collect();
@@ -387,15 +394,21 @@ pub(crate) fn dir_files(root: &Path, dir: &Path) -> Result<Vec<ModuleFile>, Stri
     for p in paths {
         let text = std::fs::read_to_string(&p)
             .map_err(|e| format!("cannot read `{}`: {}", display(root, &p), reason(&e)))?;
-        let shown = p.display().to_string();
-        out.push(ModuleFile {
-            // Named as the workspace's own files are: the path as found, without `./`.
-            name: shown.strip_prefix("./").unwrap_or(&shown).to_string(),
-            text,
-            id: FileId::default(),
-        });
+        out.push(module_file(p, text));
     }
     Ok(out)
+}
+
+/// A module file found at `path`, named as the workspace's own files are: the path as
+/// found, without `./`.
+fn module_file(path: PathBuf, text: String) -> ModuleFile {
+    let shown = path.display().to_string();
+    ModuleFile {
+        name: shown.strip_prefix("./").unwrap_or(&shown).to_string(),
+        text,
+        path: Some(path),
+        id: FileId::default(),
+    }
 }
 
 /// An I/O error in a few words.

@@ -76,24 +76,36 @@ fn run_case(dir: &Path) -> String {
     let mut sources = Sources::new();
     let mut paths = Vec::new();
     mcpo_files(dir, &mut paths);
-    let mut files: Vec<(String, String)> = paths
+    paths.sort();
+    let all: Vec<(PathBuf, String)> = paths
         .iter()
-        .map(|p| {
+        .map(|p| (p.clone(), std::fs::read_to_string(p).unwrap_or_default()))
+        .collect();
+    let files: Vec<(String, String)> = all
+        .iter()
+        .map(|(p, t)| {
             let name = p
                 .strip_prefix(dir)
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            (name, std::fs::read_to_string(p).unwrap_or_default())
+            (name, t.clone())
         })
         .collect();
-    files.sort();
-    let inputs: Vec<SourceFile> = files
-        .iter()
-        .map(|(n, t)| {
-            let id = sources.add(n.clone(), t.clone());
-            SourceFile::new(&db, id, n.clone(), t.clone())
-        })
-        .collect();
+    // As `mcpoc plan` loads them: the files of the local module directories the `use`
+    // blocks name are the modules', not the workspace's.
+    let module_dirs = mcpo_modules::local_module_dirs(dir, &all);
+    let mut inputs = Vec::new();
+    let mut texts = Vec::new();
+    for ((p, t), (n, _)) in all.iter().zip(&files) {
+        if module_dirs.iter().any(|d| p.starts_with(d)) {
+            continue;
+        }
+        let id = sources.add(n.clone(), t.clone());
+        inputs.push(SourceFile::new(&db, id, n.clone(), t.clone()));
+        texts.push(t.as_str());
+    }
+    let mut modules = mcpo_modules::load_modules(dir, &texts);
+    mcpo_modules::register(&mut modules, &mut sources);
     let schema_dir = root().join("tests/check/.mcpo/schemas");
     let mut schemas = Vec::new();
     for server in ["opnsense", "aws", "docker", "kubernetes"] {
@@ -106,7 +118,10 @@ fn run_case(dir: &Path) -> String {
             text,
         ));
     }
-    let ws = Workspace::new(&db, inputs, schemas);
+    let module_inputs = mcpo_modules::inputs(&db, &modules, &schemas);
+    let ws = Workspace::builder(inputs, schemas)
+        .modules(module_inputs)
+        .new(&db);
     let state: State = match std::fs::read_to_string(dir.join("state.json")) {
         Ok(t) => match serde_json::from_str(&t) {
             Ok(s) => s,

@@ -10,7 +10,9 @@
 use crate::functions;
 use crate::value::Val;
 use mcpo_diagnostics::Span;
-use mcpo_syntax::ast::{BinaryOp, Expr, ExprKind, ForExpr, TemplatePart, UnaryOp};
+use mcpo_syntax::ast::{
+    BinaryOp, Expr, ExprKind, ForExpr, TemplateFor, TemplateIf, TemplatePart, UnaryOp,
+};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Why an expression could not be evaluated.
@@ -310,23 +312,16 @@ fn collect_template_refs(
         match p {
             TemplatePart::Literal { .. } => {}
             TemplatePart::Interpolation { expr, .. } => collect_refs(expr, servers, out),
-            TemplatePart::If {
-                condition,
-                then,
-                otherwise,
-                ..
-            } => {
-                collect_refs(condition, servers, out);
-                collect_template_refs(then, servers, out);
-                if let Some(o) = otherwise {
+            TemplatePart::If(i) => {
+                collect_refs(&i.condition, servers, out);
+                collect_template_refs(&i.then, servers, out);
+                if let Some(o) = &i.otherwise {
                     collect_template_refs(o, servers, out);
                 }
             }
-            TemplatePart::For {
-                collection, body, ..
-            } => {
-                collect_refs(collection, servers, out);
-                collect_template_refs(body, servers, out);
+            TemplatePart::For(f) => {
+                collect_refs(&f.collection, servers, out);
+                collect_template_refs(&f.body, servers, out);
             }
         }
     }
@@ -512,12 +507,13 @@ fn render_parts(
                     },
                 }
             }
-            TemplatePart::If {
-                condition,
-                then,
-                otherwise,
-                ..
-            } => {
+            TemplatePart::If(i) => {
+                let TemplateIf {
+                    condition,
+                    then,
+                    otherwise,
+                    ..
+                } = &**i;
                 let c = eval(condition, scope)?;
                 *sensitive |= c.is_sensitive();
                 match c.unmarked() {
@@ -535,13 +531,14 @@ fn render_parts(
                     }
                 }
             }
-            TemplatePart::For {
-                key_var,
-                value_var,
-                collection,
-                body,
-                ..
-            } => {
+            TemplatePart::For(f) => {
+                let TemplateFor {
+                    key_var,
+                    value_var,
+                    collection,
+                    body,
+                    ..
+                } = &**f;
                 let c = eval(collection, scope)?;
                 *sensitive |= c.is_sensitive();
                 let Some(items) = iterate(&c, collection.span)? else {

@@ -4,7 +4,6 @@
 //! declare `web` never collide). The checker, the planner and the editor resolve a `use`
 //! through [`resolve_use`] alone.
 
-use crate::names::local_source_dir;
 use crate::{Module, Workspace, index};
 
 /// Why a `use` names no pattern.
@@ -21,12 +20,14 @@ pub enum UseProblem {
     },
     /// The module declares no pattern, or several and the `use` names none.
     NotOne {
-        /// The module (`None`: a local directory inside the workspace).
-        origin: Option<String>,
+        /// The module.
+        origin: String,
         /// The patterns there are.
         names: Vec<String>,
     },
-    /// The front end loaded no module for this `source`.
+    /// The front end loaded no module for this `source` (every front end loads the
+    /// modules of every literal `source` the workspace's `use` blocks name, local
+    /// directories included, with `mcpo_modules`).
     NotLoaded {
         /// The `use`'s link.
         link: String,
@@ -43,16 +44,6 @@ pub enum UseProblem {
 /// The module `ws` loaded for `link`.
 pub fn module_for(db: &dyn salsa::Database, ws: Workspace, link: &str) -> Option<Module> {
     ws.modules(db).iter().copied().find(|m| m.link(db) == link)
-}
-
-/// The source part of a link (without version constraint or server mapping).
-fn link_source(link: &str) -> &str {
-    let end = [link.find(" @ "), link.find(" [")]
-        .into_iter()
-        .flatten()
-        .min()
-        .unwrap_or(link.len());
-    link.get(..end).unwrap_or(link)
 }
 
 /// The pattern a `use` in `ws` instantiates, given its `pattern` literal (empty when
@@ -82,24 +73,9 @@ pub fn resolve_use(
         };
     }
     let Some(module) = module_for(db, ws, link) else {
-        // A front end that loads no modules keeps a local directory's files in the
-        // workspace itself.
-        let source = link_source(link);
-        if local_source_dir(source).is_none() {
-            return Err(UseProblem::NotLoaded {
-                link: link.to_string(),
-            });
-        }
-        if !pattern.is_empty() {
-            return resolve_use(db, ws, pattern, "");
-        }
-        return match index(db, ws).local_module_pattern(db, source) {
-            Some(name) => Ok((ws, name, None)),
-            None => Err(UseProblem::NotOne {
-                origin: None,
-                names: Vec::new(),
-            }),
-        };
+        return Err(UseProblem::NotLoaded {
+            link: link.to_string(),
+        });
     };
     let origin = module.origin(db).clone();
     let target = match (module.workspace(db), module.problem(db)) {
@@ -127,10 +103,7 @@ pub fn resolve_use(
     }
     match names.as_slice() {
         [one] => Ok((target, one.clone(), Some(module))),
-        _ => Err(UseProblem::NotOne {
-            origin: Some(origin),
-            names,
-        }),
+        _ => Err(UseProblem::NotOne { origin, names }),
     }
 }
 

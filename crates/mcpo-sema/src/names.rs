@@ -213,14 +213,6 @@ pub fn local_source_dir(source: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_string())
 }
 
-/// Whether a file (named by its path as the CLI or editor gave it) lies in `dir`.
-fn file_in_dir(file: &str, dir: &str) -> bool {
-    let file = file.replace('\\', "/");
-    let file = file.trim_start_matches("./");
-    let parent = file.rsplit_once('/').map_or("", |(p, _)| p);
-    parent == dir || parent.ends_with(&format!("/{dir}"))
-}
-
 /// The labels of a block as strings.
 pub(crate) fn labels(block: &Block) -> Vec<&str> {
     block.labels.iter().map(|l| l.value()).collect()
@@ -467,21 +459,6 @@ impl Index {
         signature(db, *file).decls.get(*i)
     }
 
-    /// The one pattern declared in the files of local `source` directory `src` when they
-    /// are part of this workspace (a front end that loads no modules). None when there is
-    /// not exactly one.
-    pub fn local_module_pattern(&self, db: &dyn salsa::Database, src: &str) -> Option<String> {
-        let dir = local_source_dir(src)?;
-        let mut found = self.names_with_prefix("pattern.").filter(|name| {
-            self.decls
-                .get(&format!("pattern.{name}"))
-                .and_then(|v| v.first())
-                .is_some_and(|(file, _)| file_in_dir(file.name(db), &dir))
-        });
-        let first = found.next()?;
-        found.next().is_none().then(|| first.to_string())
-    }
-
     /// The keys starting with `prefix`, without it (sorted).
     pub fn names_with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a str> {
         self.decls
@@ -719,23 +696,16 @@ fn walk_parts<'a>(parts: &'a [TemplatePart], f: &mut dyn FnMut(&'a Expr) -> bool
         match p {
             TemplatePart::Literal { .. } => {}
             TemplatePart::Interpolation { expr, .. } => walk(expr, f),
-            TemplatePart::If {
-                condition,
-                then,
-                otherwise,
-                ..
-            } => {
-                walk(condition, f);
-                walk_parts(then, f);
-                if let Some(o) = otherwise {
+            TemplatePart::If(i) => {
+                walk(&i.condition, f);
+                walk_parts(&i.then, f);
+                if let Some(o) = &i.otherwise {
                     walk_parts(o, f);
                 }
             }
-            TemplatePart::For {
-                collection, body, ..
-            } => {
-                walk(collection, f);
-                walk_parts(body, f);
+            TemplatePart::For(d) => {
+                walk(&d.collection, f);
+                walk_parts(&d.body, f);
             }
         }
     }

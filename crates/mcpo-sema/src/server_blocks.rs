@@ -22,7 +22,7 @@ use mcpo_diagnostics::{Diagnostic, FileId, Span, codes};
 use mcpo_schema::{
     DeclaredTransport, Freshness, Lockfile, Pulled, PulledSchema, ServerIdentity, schema_path,
 };
-use mcpo_syntax::ast::{Block, BlockLabel, BodyItem, Expr, ExprKind, TemplatePart};
+use mcpo_syntax::ast::{Block, BlockLabel, BodyItem, Expr, ExprKind, TemplateFor, TemplatePart};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One valid `server` block, evaluated.
@@ -552,25 +552,21 @@ fn forbidden_parts(
         let found = match p {
             TemplatePart::Literal { .. } => None,
             TemplatePart::Interpolation { expr, .. } => forbidden(expr, bound, kind),
-            TemplatePart::If {
-                condition,
-                then,
-                otherwise,
-                ..
-            } => forbidden(condition, bound, kind)
-                .or_else(|| forbidden_parts(then, bound, kind))
+            TemplatePart::If(i) => forbidden(&i.condition, bound, kind)
+                .or_else(|| forbidden_parts(&i.then, bound, kind))
                 .or_else(|| {
-                    otherwise
+                    i.otherwise
                         .as_ref()
                         .and_then(|o| forbidden_parts(o, bound, kind))
                 }),
-            TemplatePart::For {
-                key_var,
-                value_var,
-                collection,
-                body,
-                ..
-            } => {
+            TemplatePart::For(f) => {
+                let TemplateFor {
+                    key_var,
+                    value_var,
+                    collection,
+                    body,
+                    ..
+                } = &**f;
                 if let Some(e) = forbidden(collection, bound, kind) {
                     return Some(e);
                 }

@@ -169,6 +169,44 @@ pub fn number_json(n: f64) -> Value {
     }
 }
 
+/// Parses `30s`, `5m`, `1h`, `250ms`, `1m30s`.
+pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    let mut total = std::time::Duration::ZERO;
+    let mut num = String::new();
+    let mut chars = text.trim().chars().peekable();
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            continue;
+        }
+        let mut unit = c.to_string();
+        while let Some(n) = chars.peek() {
+            if n.is_ascii_alphabetic() {
+                unit.push(*n);
+                chars.next();
+            } else {
+                break;
+            }
+        }
+        let n: f64 = num.parse().ok()?;
+        num.clear();
+        let secs = match unit.as_str() {
+            "ms" => n / 1000.0,
+            "s" => n,
+            "m" => n * 60.0,
+            "h" => n * 3600.0,
+            _ => return None,
+        };
+        total += std::time::Duration::from_secs_f64(secs);
+        any = true;
+    }
+    if !num.is_empty() {
+        return None;
+    }
+    any.then_some(total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -60,9 +60,13 @@ fn expectations(sources: &Sources, ids: &[FileId]) -> Vec<(u32, usize, String)> 
     out
 }
 
+/// One case: `files` are `(name, text)`; a directory case also gives its root and each
+/// file's path, and its modules are loaded as `mcpoc check` loads them (the files of the
+/// local module directories its `use` blocks name are the modules', not the workspace's).
 fn run_case(
     name: &str,
     files: &[(String, String)],
+    dir: Option<(&Path, &[PathBuf])>,
     schemas: &BTreeMap<String, (String, String)>,
     lock: Option<&str>,
     mismatches: &mut Vec<String>,
@@ -71,17 +75,44 @@ fn run_case(
     let mut sources = Sources::new();
     let mut inputs = Vec::new();
     let mut ids = Vec::new();
-    for (fname, text) in files {
+    let mut by_path: BTreeMap<PathBuf, FileId> = BTreeMap::new();
+    let module_dirs = dir.map_or_else(Vec::new, |(root, paths)| {
+        let all: Vec<(PathBuf, String)> = paths
+            .iter()
+            .cloned()
+            .zip(files.iter().map(|(_, t)| t.clone()))
+            .collect();
+        mcpo_modules::local_module_dirs(root, &all)
+    });
+    let mut root_texts = Vec::new();
+    for (i, (fname, text)) in files.iter().enumerate() {
         let id = sources.add(fname.clone(), text.clone());
         ids.push(id);
+        let path = dir.and_then(|(_, paths)| paths.get(i));
+        if let Some(p) = path {
+            by_path.insert(p.clone(), id);
+            if module_dirs.iter().any(|d| p.starts_with(d)) {
+                continue;
+            }
+        }
+        root_texts.push(text.as_str());
         inputs.push(SourceFile::new(&db, id, fname.clone(), text.clone()));
     }
     let schema_inputs: Vec<SchemaFile> = schemas
         .iter()
         .map(|(server, (n, t))| SchemaFile::new(&db, server.clone(), n.clone(), t.clone()))
         .collect();
+    let modules = match dir {
+        Some((root, _)) => {
+            let mut loaded = mcpo_modules::load_modules(root, &root_texts);
+            number(&mut loaded, &by_path, &mut sources);
+            mcpo_modules::inputs(&db, &loaded, &schema_inputs)
+        }
+        None => Vec::new(),
+    };
     let ws = Workspace::builder(inputs, schema_inputs)
         .lock(lock.map(str::to_string))
+        .modules(modules)
         .new(&db);
     let mut diags: Vec<Diagnostic> = mcpo_sema::check(&db, ws);
     mcpo_diagnostics::sort(&mut diags);
@@ -115,6 +146,24 @@ fn run_case(
     }, {
         insta::assert_snapshot!(name.to_string(), snap);
     });
+}
+
+/// Gives module files the ids of the case's files they are (so expectations written in
+/// them are met), others new ones.
+fn number(
+    modules: &mut [mcpo_modules::LoadedModule],
+    by_path: &BTreeMap<PathBuf, FileId>,
+    sources: &mut Sources,
+) {
+    for m in modules {
+        for f in &mut m.files {
+            f.id = match f.path.as_ref().and_then(|p| by_path.get(p)) {
+                Some(id) => *id,
+                None => sources.add(f.name.clone(), f.text.clone()),
+            };
+        }
+        number(&mut m.children, by_path, sources);
+    }
 }
 
 /// The `.mcpo` files under `dir`, subdirectories (modules) included.
@@ -162,7 +211,7 @@ fn fixtures() {
             let mut files: Vec<PathBuf> = Vec::new();
             mcpo_files(&path, &mut files);
             files.sort();
-            let files: Vec<(String, String)> = files
+            let texts: Vec<(String, String)> = files
                 .iter()
                 .map(|p| {
                     let n = p
@@ -178,7 +227,14 @@ fn fixtures() {
             let lock = std::fs::read_to_string(path.join("mcpo.lock"))
                 .ok()
                 .or_else(|| base_lock.clone());
-            run_case(&name, &files, &schemas, lock.as_deref(), &mut mismatches);
+            run_case(
+                &name,
+                &texts,
+                Some((&path, &files)),
+                &schemas,
+                lock.as_deref(),
+                &mut mismatches,
+            );
             cases += 1;
         } else if path.extension().is_some_and(|e| e == "mcpo") {
             let stem = path
@@ -189,6 +245,7 @@ fn fixtures() {
             run_case(
                 &stem,
                 &[(name.clone(), text)],
+                None,
                 &base,
                 base_lock.as_deref(),
                 &mut mismatches,

@@ -38,7 +38,7 @@ pub fn seal(
 }
 
 /// Why stored bytes could not be opened, in a person's words, as a [`StateError`]:
-/// E0514 for a missing or wrong key, `damaged` (E0501) for sealed bytes that do not open.
+/// E0515 for a missing or wrong key, `damaged` (E0501) for sealed bytes that do not open.
 pub fn open_error(
     e: OpenError,
     location: &str,

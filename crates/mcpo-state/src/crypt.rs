@@ -18,7 +18,7 @@
 //! - **Nonces** are 12 random bytes from the operating system, fresh for every seal.
 //! - **`key_id`** is a short hash of the key under a domain-separating prefix. It says
 //!   "wrong key" apart from "damaged file": an envelope whose `key_id` is not the
-//!   configured key's was sealed with another key (E0514); one whose `key_id` matches but
+//!   configured key's was sealed with another key (E0515); one whose `key_id` matches but
 //!   does not open was altered (E0501). It reveals nothing usable about the key.
 //! - **Plaintext** (a state written before encryption was configured) is still read, once:
 //!   [`Encryption::read_plaintext`] tells the caller to say so, and the next write seals.

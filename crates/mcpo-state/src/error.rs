@@ -170,7 +170,7 @@ pub enum StateError {
     },
     /// The state (or a saved plan) is encrypted and cannot be opened: no key is configured,
     /// the key is not the one it was encrypted with, or the configured key cannot be had
-    /// (an unset passphrase variable, an unreadable key file) (E0514). Nothing was read
+    /// (an unset passphrase variable, an unreadable key file) (E0515). Nothing was read
     /// or written.
     #[error("cannot decrypt {}: {reason}; nothing was read or written", location)]
     Key {
@@ -198,7 +198,7 @@ impl StateError {
             StateError::NothingToRestore { .. } => codes::E0510,
             StateError::Unavailable { .. } => codes::E0512,
             StateError::TargetNotEmpty { .. } => codes::E0513,
-            StateError::Key { .. } => codes::E0514,
+            StateError::Key { .. } => codes::E0515,
         }
     }
 

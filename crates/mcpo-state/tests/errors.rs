@@ -228,7 +228,7 @@ fn adopt_keeps_lineage_serials_and_history() {
     assert_eq!(next.serial, current.serial + 1);
 }
 
-/// A state encrypted with one key, read with another or with none: E0514, and neither
+/// A state encrypted with one key, read with another or with none: E0515, and neither
 /// read nor a write changes a byte of it.
 #[test]
 fn wrong_or_missing_key() {
@@ -245,7 +245,7 @@ fn wrong_or_missing_key() {
     let before = std::fs::read(keyed(1).state_path()).expect("state");
     let wrong = keyed(2);
     let err = wrong.read().expect_err("another key");
-    assert_eq!(err.code().as_str(), "E0514", "{err}");
+    assert_eq!(err.code().as_str(), "E0515", "{err}");
     let mut fresh = State::new("a-new-lineage");
     assert_eq!(
         wrong
@@ -253,14 +253,14 @@ fn wrong_or_missing_key() {
             .expect_err("never written over")
             .code()
             .as_str(),
-        "E0514"
+        "E0515"
     );
     assert_eq!(
         wrong.reseal().expect_err("nothing opens").code().as_str(),
-        "E0514"
+        "E0515"
     );
     let none = LocalBackend::new(dir.path()).read().expect_err("no key");
-    assert_eq!(none.code().as_str(), "E0514", "{none}");
+    assert_eq!(none.code().as_str(), "E0515", "{none}");
     assert_eq!(std::fs::read(wrong.state_path()).expect("state"), before);
     assert_eq!(
         keyed(1).read().expect("the right key").resources,

@@ -4,7 +4,7 @@ fn main() {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lexed = mcpo_syntax::lexer::lex(&text, mcpo_diagnostics::FileId(0));
     for (t, s) in &lexed.tokens {
-        println!("{t:?} {:?}", text.get(s.start..s.end));
+        println!("{t:?} {:?}", text.get(s.start as usize..s.end as usize));
     }
     let p = mcpo_syntax::parse(&text, mcpo_diagnostics::FileId(0));
     for d in &p.diagnostics {

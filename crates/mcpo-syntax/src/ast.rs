@@ -234,16 +234,17 @@ pub enum ExprKind {
     Number(String),
     /// A quoted string `"..."`, possibly with interpolations and directives.
     Template(Template),
-    /// A heredoc `<<EOT` / `<<-EOT`.
-    Heredoc(Heredoc),
+    /// A heredoc `<<EOT` / `<<-EOT` (boxed: rarer and larger than most expressions).
+    Heredoc(Box<Heredoc>),
     /// A bare name: `var`, `aws`, `each`, a `for` variable, ...
     Variable(Ident),
     /// `[a, b, c]`
     Tuple(Vec<Expr>),
     /// `{ k = v, k2: v2 }`
     Object(Vec<ObjectItem>),
-    /// `f(args)` or `ns::f(args)`; `f(a, b...)` expands the last argument.
-    FunctionCall(FunctionCall),
+    /// `f(args)` or `ns::f(args)`; `f(a, b...)` expands the last argument (boxed: a call
+    /// is several times the size of the other kinds).
+    FunctionCall(Box<FunctionCall>),
     /// `expr.name`
     GetAttr {
         /// The object.
@@ -417,30 +418,38 @@ pub enum TemplatePart {
         /// `${` to `}`.
         span: Span,
     },
-    /// `%{ if cond }...%{ else }...%{ endif }`
-    If {
-        /// The condition.
-        condition: Expr,
-        /// The parts when true.
-        then: Vec<TemplatePart>,
-        /// The parts after `%{ else }`, if present.
-        otherwise: Option<Vec<TemplatePart>>,
-        /// From `%{ if` to the end of `%{ endif }`.
-        span: Span,
-    },
-    /// `%{ for k, v in coll }...%{ endfor }`
-    For {
-        /// The key variable, when two are named.
-        key_var: Option<Ident>,
-        /// The value variable.
-        value_var: Ident,
-        /// The collection.
-        collection: Expr,
-        /// The repeated parts.
-        body: Vec<TemplatePart>,
-        /// From `%{ for` to the end of `%{ endfor }`.
-        span: Span,
-    },
+    /// `%{ if cond }...%{ else }...%{ endif }` (boxed, as directives are rare and large).
+    If(Box<TemplateIf>),
+    /// `%{ for k, v in coll }...%{ endfor }` (boxed, as directives are rare and large).
+    For(Box<TemplateFor>),
+}
+
+/// A template's `%{ if cond }...%{ else }...%{ endif }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateIf {
+    /// The condition.
+    pub condition: Expr,
+    /// The parts when true.
+    pub then: Vec<TemplatePart>,
+    /// The parts after `%{ else }`, if present.
+    pub otherwise: Option<Vec<TemplatePart>>,
+    /// From `%{ if` to the end of `%{ endif }`.
+    pub span: Span,
+}
+
+/// A template's `%{ for k, v in coll }...%{ endfor }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateFor {
+    /// The key variable, when two are named.
+    pub key_var: Option<Ident>,
+    /// The value variable.
+    pub value_var: Ident,
+    /// The collection.
+    pub collection: Expr,
+    /// The repeated parts.
+    pub body: Vec<TemplatePart>,
+    /// From `%{ for` to the end of `%{ endfor }`.
+    pub span: Span,
 }
 
 /// A heredoc.
@@ -501,25 +510,18 @@ fn depth_of<'a>(file: &'a SourceFile) -> usize {
                             TemplatePart::Interpolation { expr, .. } => {
                                 todo.push((Node::Expr(expr), d));
                             }
-                            TemplatePart::If {
-                                condition,
-                                then,
-                                otherwise,
-                                ..
-                            } => {
+                            TemplatePart::If(i) => {
                                 max = max.max(d + 1);
-                                todo.push((Node::Expr(condition), d + 1));
-                                todo.push((Node::Parts(then), d + 1));
-                                if let Some(o) = otherwise {
+                                todo.push((Node::Expr(&i.condition), d + 1));
+                                todo.push((Node::Parts(&i.then), d + 1));
+                                if let Some(o) = &i.otherwise {
                                     todo.push((Node::Parts(o), d + 1));
                                 }
                             }
-                            TemplatePart::For {
-                                collection, body, ..
-                            } => {
+                            TemplatePart::For(f) => {
                                 max = max.max(d + 1);
-                                todo.push((Node::Expr(collection), d + 1));
-                                todo.push((Node::Parts(body), d + 1));
+                                todo.push((Node::Expr(&f.collection), d + 1));
+                                todo.push((Node::Parts(&f.body), d + 1));
                             }
                         }
                     }

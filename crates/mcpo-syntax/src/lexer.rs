@@ -166,11 +166,21 @@ impl Tok {
     }
 }
 
+/// A token's byte range. Offsets are `u32`, as in [`Span`]: a token takes 12 bytes
+/// instead of 24, and a file's tokens live as long as its parse.
+pub type TokSpan = chumsky::span::SimpleSpan<u32>;
+
+/// The token span of `start..end`; offsets past `u32::MAX` saturate as [`Span::new`]'s do.
+pub fn tok_span(start: usize, end: usize) -> TokSpan {
+    let s = Span::new(start, end);
+    TokSpan::from(s.start..s.end)
+}
+
 /// What the lexer produces.
 #[derive(Debug)]
 pub struct Lexed {
     /// The tokens with their byte ranges.
-    pub tokens: Vec<(Tok, chumsky::span::SimpleSpan)>,
+    pub tokens: Vec<(Tok, TokSpan)>,
     /// Every comment, in source order.
     pub comments: Vec<Comment>,
     /// Lexical diagnostics (unterminated strings, unclosed delimiters, ...).
@@ -325,7 +335,7 @@ impl<'a> Lexer<'a> {
         if tok == Tok::Newline && matches!(self.out.tokens.last(), Some((Tok::Newline, _))) {
             return;
         }
-        self.out.tokens.push((tok, (start..end).into()));
+        self.out.tokens.push((tok, tok_span(start, end)));
     }
 
     fn top(&self) -> Option<FrameKind> {

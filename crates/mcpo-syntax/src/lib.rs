@@ -26,7 +26,6 @@ mod template;
 
 use chumsky::Parser as _;
 use chumsky::input::Input as _;
-use chumsky::span::SimpleSpan;
 use mcpo_diagnostics::{Diagnostic, FileId, Span, codes};
 use std::collections::{HashMap, HashSet};
 
@@ -81,7 +80,7 @@ fn parse_lexed(text: &str, file: FileId, lexed: lexer::Lexed) -> Parse {
         *first = (*first).min(at);
     }
     let tokens = lexed.tokens;
-    let eoi = SimpleSpan::from(text.len()..text.len());
+    let eoi = lexer::tok_span(text.len(), text.len());
     let input = tokens.as_slice().split_token_span(eoi);
     let (items, errors) = parser::file(text).parse(input).into_output_errors();
 
@@ -98,22 +97,21 @@ fn parse_lexed(text: &str, file: FileId, lexed: lexer::Lexed) -> Parse {
             }
         }
         if err.custom.is_none() {
-            if lexed
-                .unclosed_regions
-                .iter()
-                .any(|&(open, close)| err.span.start > open && err.span.start <= close)
-            {
+            if lexed.unclosed_regions.iter().any(|&(open, close)| {
+                let at = err.span.start as usize;
+                at > open && at <= close
+            }) {
                 continue;
             }
-            let line = lines.start_of(err.span.start);
+            let line = lines.start_of(err.span.start as usize);
             if lexer_marks
                 .get(&line)
-                .is_some_and(|&at| at <= err.span.start)
+                .is_some_and(|&at| at <= err.span.start as usize)
             {
                 continue;
             }
         }
-        let key = (err.span.start as u32, err.span.end as u32);
+        let key = (err.span.start, err.span.end);
         if !seen.insert(key) && err.custom.is_none() {
             continue;
         }
@@ -170,7 +168,9 @@ fn describe_found(text: &str, err: &parser::PErr) -> String {
         None => "end of file".to_string(),
         Some(lexer::Tok::Newline) => "newline".to_string(),
         Some(tok @ (lexer::Tok::Ident | lexer::Tok::Number)) => {
-            let t = text.get(err.span.start..err.span.end).unwrap_or("");
+            let t = text
+                .get(err.span.start as usize..err.span.end as usize)
+                .unwrap_or("");
             if t.is_empty() || t.chars().count() > 24 {
                 tok.describe().to_string()
             } else {
@@ -183,23 +183,23 @@ fn describe_found(text: &str, err: &parser::PErr) -> String {
 
 /// The last token before `at` other than a newline: the one left dangling when a line
 /// (or the file) ends too early (`a = 1 +`).
-fn dangling_token(tokens: &[(lexer::Tok, SimpleSpan)], at: usize) -> Option<Span> {
-    let i = tokens.partition_point(|(_, s)| s.end <= at);
+fn dangling_token(tokens: &[(lexer::Tok, lexer::TokSpan)], at: usize) -> Option<Span> {
+    let i = tokens.partition_point(|(_, s)| (s.end as usize) <= at);
     tokens
         .get(..i)?
         .iter()
         .rev()
         .find(|(t, s)| *t != lexer::Tok::Newline && s.start < s.end)
-        .map(|(_, s)| Span::new(s.start, s.end))
+        .map(|(_, s)| Span::new(s.start as usize, s.end as usize))
 }
 
 fn to_diagnostic(
     text: &str,
     file: FileId,
     err: &parser::PErr,
-    tokens: &[(lexer::Tok, SimpleSpan)],
+    tokens: &[(lexer::Tok, lexer::TokSpan)],
 ) -> Diagnostic {
-    let span = Span::new(err.span.start, err.span.end);
+    let span = Span::new(err.span.start as usize, err.span.end as usize);
     if let Some(c) = &err.custom {
         return Diagnostic::error(c.code, file, span, c.message.clone())
             .with_primary_label(c.label.clone());
@@ -230,7 +230,7 @@ fn to_diagnostic(
     // A line or file that ends too early: the squiggle goes on the token left dangling,
     // not on the line break (which an editor draws at the start of the next line).
     if matches!(err.found, None | Some(lexer::Tok::Newline))
-        && let Some(dangling) = dangling_token(tokens, err.span.start)
+        && let Some(dangling) = dangling_token(tokens, err.span.start as usize)
     {
         let label = if err.found.is_none() {
             "the file ends after this"

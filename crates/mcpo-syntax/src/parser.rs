@@ -8,7 +8,7 @@
 //! guarantees balanced delimiters, which is what makes skipping a group safe.
 
 use crate::ast::*;
-use crate::lexer::Tok;
+use crate::lexer::{Tok, TokSpan};
 use crate::template::{self, Flat, Problem};
 use chumsky::error::LabelError;
 use chumsky::input::{MapExtra, ValueInput};
@@ -84,7 +84,7 @@ pub(crate) struct Custom {
 /// expected/found case, which chumsky builds for every failed alternative.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct PErr {
-    pub span: SimpleSpan,
+    pub span: TokSpan,
     pub found: Option<Tok>,
     /// Bit `t` for token kind `t` (< 64), bit `64 + k` for [`Expect`] labels.
     pub expected: u128,
@@ -94,7 +94,7 @@ pub(crate) struct PErr {
 impl PErr {
     pub(crate) fn custom(
         code: Code,
-        span: SimpleSpan,
+        span: TokSpan,
         message: impl Into<String>,
         label: impl Into<String>,
     ) -> Self {
@@ -229,7 +229,7 @@ fn found_tok(found: Option<MaybeRef<'_, Tok>>) -> Option<Tok> {
     found.map(|t| *t)
 }
 
-impl<'a, I: chumsky::input::Input<'a, Token = Tok, Span = SimpleSpan>> chumsky::error::Error<'a, I>
+impl<'a, I: chumsky::input::Input<'a, Token = Tok, Span = TokSpan>> chumsky::error::Error<'a, I>
     for PErr
 {
     fn merge(mut self, other: Self) -> Self {
@@ -241,13 +241,13 @@ impl<'a, I: chumsky::input::Input<'a, Token = Tok, Span = SimpleSpan>> chumsky::
     }
 }
 
-impl<'a, I: chumsky::input::Input<'a, Token = Tok, Span = SimpleSpan>>
+impl<'a, I: chumsky::input::Input<'a, Token = Tok, Span = TokSpan>>
     LabelError<'a, I, chumsky::DefaultExpected<'a, Tok>> for PErr
 {
     fn expected_found<E: IntoIterator<Item = chumsky::DefaultExpected<'a, Tok>>>(
         expected: E,
         found: Option<MaybeRef<'a, Tok>>,
-        span: SimpleSpan,
+        span: TokSpan,
     ) -> Self {
         let mut bits = 0u128;
         for e in expected {
@@ -265,7 +265,7 @@ impl<'a, I: chumsky::input::Input<'a, Token = Tok, Span = SimpleSpan>>
         mut self,
         expected: E,
         found: Option<MaybeRef<'a, Tok>>,
-        _span: SimpleSpan,
+        _span: TokSpan,
     ) -> Self {
         if self.custom.is_none() {
             for e in expected {
@@ -280,7 +280,7 @@ impl<'a, I: chumsky::input::Input<'a, Token = Tok, Span = SimpleSpan>>
         mut self,
         expected: E,
         found: Option<MaybeRef<'a, Tok>>,
-        span: SimpleSpan,
+        span: TokSpan,
     ) -> Self {
         self.span = span;
         self.custom = None;
@@ -307,13 +307,13 @@ fn default_bit(e: &chumsky::DefaultExpected<'_, Tok>) -> u128 {
     }
 }
 
-impl<'a, I: chumsky::input::Input<'a, Token = Tok, Span = SimpleSpan>> LabelError<'a, I, Expect>
+impl<'a, I: chumsky::input::Input<'a, Token = Tok, Span = TokSpan>> LabelError<'a, I, Expect>
     for PErr
 {
     fn expected_found<E: IntoIterator<Item = Expect>>(
         expected: E,
         found: Option<MaybeRef<'a, Tok>>,
-        span: SimpleSpan,
+        span: TokSpan,
     ) -> Self {
         let mut bits = 0u128;
         for e in expected {
@@ -336,8 +336,8 @@ impl<'a, I: chumsky::input::Input<'a, Token = Tok, Span = SimpleSpan>> LabelErro
 
 type Extra = extra::Err<PErr>;
 
-fn sp(s: SimpleSpan) -> Span {
-    Span::new(s.start, s.end)
+fn sp(s: TokSpan) -> Span {
+    Span::new(s.start as usize, s.end as usize)
 }
 
 /// Items of a body, collected without the `None`s that stand for blank lines.
@@ -346,8 +346,15 @@ struct Items(Vec<BodyItem>);
 
 impl FromIterator<Option<BodyItem>> for Items {
     fn from_iter<T: IntoIterator<Item = Option<BodyItem>>>(iter: T) -> Self {
-        Items(iter.into_iter().flatten().collect())
+        Items(fit(iter.into_iter().flatten().collect()))
     }
+}
+
+/// `v` without spare capacity. A vector collected item by item has up to twice the room
+/// it needs; the tree keeps its vectors as long as it lives, so they are trimmed.
+fn fit<T>(mut v: Vec<T>) -> Vec<T> {
+    v.shrink_to_fit();
+    v
 }
 
 fn is_opener(t: Tok) -> bool {
@@ -378,7 +385,7 @@ fn is_closer(t: Tok) -> bool {
 /// Skips one token, or a whole balanced group if it is an opener.
 fn skip_one<'src, I>(inp: &mut chumsky::input::InputRef<'src, '_, I, Extra>)
 where
-    I: ValueInput<'src, Token = Tok, Span = SimpleSpan>,
+    I: ValueInput<'src, Token = Tok, Span = TokSpan>,
 {
     let Some(t) = inp.next() else { return };
     if is_opener(t) {
@@ -396,9 +403,9 @@ where
 
 /// Skips the rest of the line (balanced groups whole), stopping before a newline, a
 /// closer or the end. Fails if there is nothing to skip.
-fn skip_line<'src, I>() -> impl Parser<'src, I, SimpleSpan, Extra> + Clone
+fn skip_line<'src, I>() -> impl Parser<'src, I, TokSpan, Extra> + Clone
 where
-    I: ValueInput<'src, Token = Tok, Span = SimpleSpan>,
+    I: ValueInput<'src, Token = Tok, Span = TokSpan>,
 {
     custom(|inp| {
         let before = inp.cursor();
@@ -428,9 +435,9 @@ where
 }
 
 /// Skips exactly one balanced group starting with an opener (for recovery).
-fn skip_group<'src, I>() -> impl Parser<'src, I, SimpleSpan, Extra> + Clone
+fn skip_group<'src, I>() -> impl Parser<'src, I, TokSpan, Extra> + Clone
 where
-    I: ValueInput<'src, Token = Tok, Span = SimpleSpan>,
+    I: ValueInput<'src, Token = Tok, Span = TokSpan>,
 {
     custom(|inp| {
         let before = inp.cursor();
@@ -452,7 +459,7 @@ where
     })
 }
 
-fn err_expr(s: SimpleSpan) -> Expr {
+fn err_expr(s: TokSpan) -> Expr {
     Expr {
         kind: ExprKind::Error,
         span: sp(s),
@@ -489,7 +496,7 @@ fn climb(first: Expr, rest: Vec<((BinaryOp, Span), Expr)>) -> Expr {
     }
     operands
         .pop()
-        .unwrap_or_else(|| err_expr(SimpleSpan::from(0..0)))
+        .unwrap_or_else(|| err_expr(TokSpan::from(0..0)))
 }
 
 fn bin(op: BinaryOp, op_span: Span, lhs: Expr, rhs: Expr) -> Expr {
@@ -507,7 +514,7 @@ fn bin(op: BinaryOp, op_span: Span, lhs: Expr, rhs: Expr) -> Expr {
 #[derive(Clone)]
 enum Trav {
     Attr(Ident),
-    Legacy(SimpleSpan),
+    Legacy(TokSpan),
     AttrSplat,
     FullSplat,
     Index(Expr),
@@ -515,19 +522,19 @@ enum Trav {
 
 enum ItemTail {
     Attr(Expr),
-    Block(Vec<BlockLabel>, SimpleSpan, Vec<BodyItem>, SimpleSpan),
+    Block(Vec<BlockLabel>, TokSpan, Vec<BodyItem>, TokSpan),
 }
 
 /// Builds the whole-file parser for `src`.
 pub(crate) fn file<'src, I>(src: &'src str) -> impl Parser<'src, I, Vec<BodyItem>, Extra>
 where
-    I: ValueInput<'src, Token = Tok, Span = SimpleSpan>,
+    I: ValueInput<'src, Token = Tok, Span = TokSpan>,
 {
-    let text = move |s: SimpleSpan| src.get(s.start..s.end).unwrap_or("");
+    let text = move |s: TokSpan| src.get(s.start as usize..s.end as usize).unwrap_or("");
     let tok = |t: Tok| just(t).to_span();
     let ident = just(Tok::Ident)
         .map_with(move |_, e| {
-            let s: SimpleSpan = e.span();
+            let s: TokSpan = e.span();
             Ident {
                 name: text(s).to_string(),
                 span: sp(s),
@@ -537,7 +544,7 @@ where
     let kw = move |w: &'static str, label: Expect| {
         just(Tok::Ident)
             .to_span()
-            .filter(move |s: &SimpleSpan| text(*s) == w)
+            .filter(move |s: &TokSpan| text(*s) == w)
             .labelled(label)
     };
 
@@ -595,7 +602,7 @@ where
             });
 
         // Templates: quoted strings and heredocs share their parts.
-        let strip_of = move |open: SimpleSpan, close: SimpleSpan| Strip {
+        let strip_of = move |open: TokSpan, close: TokSpan| Strip {
             left: text(open).ends_with('~'),
             right: text(close).starts_with('~'),
         };
@@ -625,7 +632,7 @@ where
                 let strip = strip_of(o, c);
                 let span = sp(o).cover(sp(c));
                 // Which keyword: the first identifier after `%{`.
-                let word = text(SimpleSpan::from(o.end..c.start));
+                let word = text(TokSpan::from(o.end..c.start));
                 let word = word
                     .trim_start()
                     .split(|ch: char| !ch.is_alphanumeric())
@@ -686,14 +693,14 @@ where
                 let mut problems: Vec<Problem> = Vec::new();
                 let parts = template::build(parts, values, &mut problems);
                 emit_problems(e, problems);
-                ExprKind::Heredoc(Heredoc {
+                ExprKind::Heredoc(Box::new(Heredoc {
                     marker,
                     indented,
                     template: Template {
                         parts,
                         span: sp(o).cover(sp(c)),
                     },
-                })
+                }))
             });
 
         let parens = expr
@@ -706,7 +713,7 @@ where
             .separated_by(just(Tok::Comma))
             .allow_trailing()
             .collect::<Vec<Expr>>()
-            .map(ExprKind::Tuple);
+            .map(|items| ExprKind::Tuple(fit(items)));
         let tuple = choice((for_tuple, tuple_items))
             .delimited_by(just(Tok::LBrack), just(Tok::RBrack))
             .boxed();
@@ -734,7 +741,7 @@ where
                     .collect::<Vec<ObjectItem>>(),
             )
             .then_ignore(newlines)
-            .map(ExprKind::Object);
+            .map(|items| ExprKind::Object(fit(items)));
         let object = choice((for_object, obj_items))
             .delimited_by(just(Tok::LBrace), just(Tok::RBrace))
             .boxed();
@@ -745,6 +752,7 @@ where
             .separated_by(just(Tok::Comma))
             .allow_trailing()
             .collect::<Vec<Expr>>()
+            .map(fit)
             .then(just(Tok::Ellipsis).or_not())
             .then_ignore(just(Tok::Comma).or_not());
         let call_args = tok(Tok::LParen)
@@ -755,12 +763,12 @@ where
                 just(Tok::LParen)
                     .rewind()
                     .ignore_then(skip_group())
-                    .map(|s: SimpleSpan| {
+                    .map(|s: TokSpan| {
                         (
-                            SimpleSpan::from(s.start..s.start + 1),
+                            TokSpan::from(s.start..s.start + 1),
                             vec![err_expr(s)],
                             false,
-                            SimpleSpan::from(s.end..s.end),
+                            TokSpan::from(s.end..s.end),
                         )
                     }),
             ));
@@ -814,14 +822,15 @@ where
                             namespace.push(first);
                         }
                         namespace.extend(path);
-                        ExprKind::FunctionCall(FunctionCall {
+                        let namespace = fit(namespace);
+                        ExprKind::FunctionCall(Box::new(FunctionCall {
                             namespace,
                             name,
                             args,
                             expand_final,
                             open_paren: sp(open),
                             close_paren: (close.start != close.end).then(|| sp(close)),
-                        })
+                        }))
                     }
                 }
             })
@@ -971,7 +980,7 @@ where
         just(Tok::OQuote)
             .rewind()
             .ignore_then(skip_group())
-            .validate(move |s: SimpleSpan, _e, emitter| {
+            .validate(move |s: TokSpan, _e, emitter| {
                 emitter.emit(PErr::custom(
                     codes::E0001,
                     s,
@@ -979,7 +988,7 @@ where
                     "use a plain string here",
                 ));
                 BlockLabel::String {
-                    value: text(SimpleSpan::from(
+                    value: text(TokSpan::from(
                         s.start + 1..s.end.saturating_sub(1).max(s.start + 1),
                     ))
                     .to_string(),
@@ -1016,6 +1025,7 @@ where
         let block_tail = label
             .repeated()
             .collect::<Vec<BlockLabel>>()
+            .map(fit)
             .then(tok(Tok::LBrace))
             .then(block_body(body_of(item.clone().boxed()), item.clone()))
             .then(tok(Tok::RBrace))
@@ -1038,7 +1048,7 @@ where
             .repeated()
             .at_least(1)
             .to_span()
-            .map(|s: SimpleSpan| BodyItem::Error(sp(s)))
+            .map(|s: TokSpan| BodyItem::Error(sp(s)))
             .or_not(),
     )
     .then_ignore(end())
@@ -1051,7 +1061,7 @@ where
 /// The part of a block between its braces, with HCL's one-line block rules.
 fn block_body<'src, I, P, Q>(body: P, item: Q) -> impl Parser<'src, I, Vec<BodyItem>, Extra> + Clone
 where
-    I: ValueInput<'src, Token = Tok, Span = SimpleSpan>,
+    I: ValueInput<'src, Token = Tok, Span = TokSpan>,
     P: Parser<'src, I, Vec<BodyItem>, Extra> + Clone,
     Q: Parser<'src, I, BodyItem, Extra> + Clone,
 {
@@ -1063,7 +1073,7 @@ where
             let s = b.ty.span.cover(b.open_brace);
             emitter.emit(PErr::custom(
                 codes::E0009,
-                SimpleSpan::from(s.start as usize..s.end as usize),
+                TokSpan::from(s.start..s.end),
                 "a one-line block cannot contain a block",
                 "put this block on its own line",
             ));
@@ -1104,7 +1114,7 @@ where
     choice((multi, empty_block, one_line))
 }
 
-fn build_item(name: Ident, tail: ItemTail, span: SimpleSpan) -> BodyItem {
+fn build_item(name: Ident, tail: ItemTail, span: TokSpan) -> BodyItem {
     match tail {
         ItemTail::Attr(value) => BodyItem::Attribute(Attribute {
             name,
@@ -1118,7 +1128,7 @@ fn build_item(name: Ident, tail: ItemTail, span: SimpleSpan) -> BodyItem {
             close_brace: (close.start != close.end).then(|| sp(close)),
             body: Body {
                 items,
-                span: Span::new(open.end, close.start.max(open.end)),
+                span: Span::new(open.end as usize, close.start.max(open.end) as usize),
             },
             span: sp(span),
         }),
@@ -1127,12 +1137,12 @@ fn build_item(name: Ident, tail: ItemTail, span: SimpleSpan) -> BodyItem {
 
 fn emit_problems<'src, I>(e: &mut MapExtra<'src, '_, I, Extra>, problems: Vec<Problem>)
 where
-    I: ValueInput<'src, Token = Tok, Span = SimpleSpan>,
+    I: ValueInput<'src, Token = Tok, Span = TokSpan>,
 {
     for (code, span, msg, label) in problems {
         e.emit(PErr::custom(
             code,
-            SimpleSpan::from(span.start as usize..span.end as usize),
+            TokSpan::from(span.start..span.end),
             msg,
             label,
         ));

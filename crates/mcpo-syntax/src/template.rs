@@ -1,7 +1,7 @@
 //! Template post-processing: escape decoding, `~` stripping, `<<-` indentation removal
 //! and turning the flat list of template parts into the nested [`TemplatePart`] tree.
 
-use crate::ast::{Expr, Ident, Strip, TemplatePart};
+use crate::ast::{Expr, Ident, Strip, TemplateFor, TemplateIf, TemplatePart};
 use mcpo_diagnostics::{Code, Span, codes};
 
 /// One part of a template as the parser sees it, before directives are nested.
@@ -328,37 +328,39 @@ pub(crate) fn build(
         let end = Span::empty(span.end as usize);
         close(open, outer, &mut cur, end);
     }
+    cur.shrink_to_fit();
     cur
 }
 
 /// Finishes an `if`/`for` directive: wraps `cur` into it and appends it to `outer`.
 fn close(open: Open, mut outer: Vec<TemplatePart>, cur: &mut Vec<TemplatePart>, end: Span) {
-    let inner = std::mem::take(cur);
+    let mut inner = std::mem::take(cur);
+    inner.shrink_to_fit();
     let part = match open {
         Open::If { cond, span, then } => {
             let (then, otherwise) = match then {
                 Some(t) => (t, Some(inner)),
                 None => (inner, None),
             };
-            TemplatePart::If {
+            TemplatePart::If(Box::new(TemplateIf {
                 condition: cond,
                 then,
                 otherwise,
                 span: span.cover(end),
-            }
+            }))
         }
         Open::For {
             key,
             value,
             coll,
             span,
-        } => TemplatePart::For {
+        } => TemplatePart::For(Box::new(TemplateFor {
             key_var: key,
             value_var: value,
             collection: coll,
             body: inner,
             span: span.cover(end),
-        },
+        })),
     };
     outer.push(part);
     *cur = outer;

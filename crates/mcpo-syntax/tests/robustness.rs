@@ -106,28 +106,18 @@ fn check_parts(text: &str, parts: &[TemplatePart]) {
                 check_span(text, *span, "interpolation");
                 check_expr(text, expr);
             }
-            TemplatePart::If {
-                condition,
-                then,
-                otherwise,
-                span,
-            } => {
-                check_span(text, *span, "if");
-                check_expr(text, condition);
-                check_parts(text, then);
-                if let Some(o) = otherwise {
+            TemplatePart::If(i) => {
+                check_span(text, i.span, "if");
+                check_expr(text, &i.condition);
+                check_parts(text, &i.then);
+                if let Some(o) = &i.otherwise {
                     check_parts(text, o);
                 }
             }
-            TemplatePart::For {
-                collection,
-                body,
-                span,
-                ..
-            } => {
-                check_span(text, *span, "for");
-                check_expr(text, collection);
-                check_parts(text, body);
+            TemplatePart::For(f) => {
+                check_span(text, f.span, "for");
+                check_expr(text, &f.collection);
+                check_parts(text, &f.body);
             }
         }
     }

@@ -104,35 +104,24 @@ fn parts_sexp(src: &str, parts: &[TemplatePart]) -> String {
                 sexp(src, expr),
                 if strip.right { " ~" } else { "" }
             ),
-            TemplatePart::If {
-                condition,
-                then,
-                otherwise,
-                ..
-            } => format!(
+            TemplatePart::If(i) => format!(
                 "(%if {} [{}]{})",
-                sexp(src, condition),
-                parts_sexp(src, then),
-                otherwise
+                sexp(src, &i.condition),
+                parts_sexp(src, &i.then),
+                i.otherwise
                     .as_ref()
                     .map(|o| format!(" else [{}]", parts_sexp(src, o)))
                     .unwrap_or_default()
             ),
-            TemplatePart::For {
-                key_var,
-                value_var,
-                collection,
-                body,
-                ..
-            } => format!(
+            TemplatePart::For(f) => format!(
                 "(%for {}{} {} [{}])",
-                key_var
+                f.key_var
                     .as_ref()
                     .map(|k| format!("{}, ", k.name))
                     .unwrap_or_default(),
-                value_var.name,
-                sexp(src, collection),
-                parts_sexp(src, body)
+                f.value_var.name,
+                sexp(src, &f.collection),
+                parts_sexp(src, &f.body)
             ),
         });
     }

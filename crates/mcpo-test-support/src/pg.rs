@@ -261,8 +261,21 @@ fn find_bin() -> Option<PathBuf> {
 }
 
 fn is_root() -> bool {
-    // The owner of a file this process just created is its effective user.
-    let probe = std::env::temp_dir().join(format!("mcpo-uid-probe-{}", std::process::id()));
+    // The effective uid is the third field of the `Uid:` line of /proc/self/status. (A
+    // probe file shared by the tests' threads raced: one thread removed it while another
+    // read its owner, and initdb then ran as root and refused.)
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status")
+        && let Some(line) = status.lines().find(|l| l.starts_with("Uid:"))
+    {
+        return line.split_whitespace().nth(2) == Some("0");
+    }
+    // Elsewhere: the owner of a file this thread just created is its effective user.
+    static PROBES: AtomicU32 = AtomicU32::new(0);
+    let probe = std::env::temp_dir().join(format!(
+        "mcpo-uid-probe-{}-{}",
+        std::process::id(),
+        PROBES.fetch_add(1, Ordering::SeqCst)
+    ));
     let uid = std::fs::write(&probe, b"")
         .and_then(|()| std::fs::metadata(&probe))
         .map(|m| std::os::unix::fs::MetadataExt::uid(&m));

@@ -166,6 +166,23 @@ pub struct ImportArgs {
     pub vars: VarArgs,
 }
 
+/// Arguments of `mcpoc rollback`.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub ws: WorkspaceArg,
+    /// The state version to go back to (`--list` shows them); by default the version
+    /// before the last apply that changed the resources.
+    #[arg(long, value_name = "SERIAL")]
+    pub to: Option<u64>,
+    /// List the versions kept (serial, resources) and change nothing.
+    #[arg(long)]
+    pub list: bool,
+    /// Roll back without asking for confirmation (the plan is still shown).
+    #[arg(long)]
+    pub auto_approve: bool,
+}
+
 /// Rewrites Terraform-style single-dash long options (`-var x=1`, `-var-file f`,
 /// `-var=x=1`) into clap's `--var` form, so both spellings work.
 pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
@@ -517,6 +534,51 @@ fn execute(
             }
         }
     }
+}
+
+/// `mcpoc rollback`.
+pub fn rollback(args: RollbackArgs) -> u8 {
+    let (rt, mut s) = match session(&args.ws, &VarArgs::default(), "mcpoc rollback") {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    if args.list {
+        return match s.versions() {
+            Ok(lines) => {
+                lines.iter().for_each(|l| println!("{l}"));
+                crate::EXIT_OK
+            }
+            Err(e) => report::deploy_error(e),
+        };
+    }
+    let planned = rt.block_on(async {
+        s.connect().await;
+        let report = s.refresh().await?;
+        print_refresh(&report, RefreshShow::Quiet);
+        if let Some(p) = mcpo_deploy::refresh_refusal(&report, Purpose::Apply) {
+            return Err(p.into());
+        }
+        s.rollback_plan(args.to)
+    });
+    let code = match planned {
+        Ok(planned) => {
+            if args.auto_approve {
+                print!("{}", render::plan_text(&planned.plan));
+            }
+            let how = Execution::default();
+            execute(
+                &rt,
+                &mut s,
+                &planned,
+                &how,
+                approver(args.auto_approve),
+                "Rollback",
+            )
+        }
+        Err(e) => report::deploy_error(e),
+    };
+    rt.block_on(s.close());
+    code
 }
 
 /// `mcpoc graph`.

@@ -127,6 +127,9 @@ enum Command {
     Apply(deploy::ApplyArgs),
     /// Delete everything in the state, dependents first.
     Destroy(deploy::DestroyArgs),
+    /// Plan the resources back to an earlier version of the state (the last 50 are kept),
+    /// show the plan and what cannot be restored, confirm, and apply it.
+    Rollback(deploy::RollbackArgs),
     /// Print the resource graph (what depends on what) as DOT or Mermaid.
     Graph(deploy::GraphArgs),
     /// Read every resource in the state from its server, record what changed outside
@@ -194,6 +197,7 @@ fn main() -> ExitCode {
         Command::Apply(args) => deploy::apply(args),
         Command::Destroy(args) => deploy::destroy(args),
         Command::Graph(args) => deploy::graph(args),
+        Command::Rollback(args) => deploy::rollback(args),
         Command::Refresh(args) => deploy::refresh(args),
         Command::Import(args) => deploy::import(args),
         Command::State { command } => state_cmd::state(command),

@@ -1,7 +1,7 @@
 //! Encryption at rest, end to end through the binary and the twins: with an `encryption`
 //! block no file of the local state (snapshot, journal, history) and no saved plan holds a
 //! plaintext attribute value, and neither does a dump of the PostgreSQL database; a wrong
-//! or missing passphrase is refused (E0514) with nothing written; a state written before
+//! or missing passphrase is refused (E0515) with nothing written; a state written before
 //! encryption is read once and encrypted from its next write; `state rekey` moves every
 //! version to a new key.
 
@@ -72,7 +72,7 @@ fn an_encrypted_local_state_holds_no_plaintext_and_refuses_a_wrong_passphrase() 
     // Without the passphrase nothing happens at all.
     let unset = ws.run(&["apply", "--auto-approve"]);
     unset.expect_code(1);
-    assert!(unset.stderr.contains("error[E0514]"), "{}", unset.both());
+    assert!(unset.stderr.contains("error[E0515]"), "{}", unset.both());
     assert!(!ws.path().join(".mcpo/state/state.json").exists());
 
     run(&ws, &["apply", "--auto-approve"], &[PASSPHRASE]).expect_code(0);
@@ -105,7 +105,7 @@ fn an_encrypted_local_state_holds_no_plaintext_and_refuses_a_wrong_passphrase() 
     assert!(!plan.windows(MARKER.len()).any(|w| w == MARKER.as_bytes()));
     let no_key = ws.run(&["apply", "plan.bin"]);
     no_key.expect_code(1);
-    assert!(no_key.stderr.contains("E0514"), "{}", no_key.both());
+    assert!(no_key.stderr.contains("E0515"), "{}", no_key.both());
 
     // A wrong passphrase: refused, with the code, and not a byte of the state changed.
     let before = files(&state_dir);
@@ -118,7 +118,7 @@ fn an_encrypted_local_state_holds_no_plaintext_and_refuses_a_wrong_passphrase() 
         let wrong = run(&ws, args, &[("MCPO_STATE_PASSPHRASE", "Tr0ub4dor&3")]);
         wrong.expect_code(1);
         assert!(
-            wrong.stderr.contains("error[E0514]") && wrong.stderr.contains("another passphrase"),
+            wrong.stderr.contains("error[E0515]") && wrong.stderr.contains("another passphrase"),
             "{args:?}: {}",
             wrong.both()
         );
@@ -199,7 +199,7 @@ fn a_plaintext_state_is_encrypted_on_its_next_write_and_rekey_moves_every_versio
     let without_old = ws.run(&["state", "list"]);
     without_old.expect_code(1);
     assert!(
-        without_old.stderr.contains("E0514"),
+        without_old.stderr.contains("E0515"),
         "{}",
         without_old.both()
     );
@@ -210,7 +210,7 @@ fn a_plaintext_state_is_encrypted_on_its_next_write_and_rekey_moves_every_versio
         &[("OLD", "not it")],
     );
     wrong_old.expect_code(1);
-    assert!(wrong_old.stderr.contains("E0514"), "{}", wrong_old.both());
+    assert!(wrong_old.stderr.contains("E0515"), "{}", wrong_old.both());
     let unchanged = |a: &BTreeMap<String, Vec<u8>>, b: &BTreeMap<String, Vec<u8>>| {
         a.iter()
             .filter(|(k, _)| *k != "lock")
@@ -238,7 +238,7 @@ fn a_plaintext_state_is_encrypted_on_its_next_write_and_rekey_moves_every_versio
     );
     let old = run(&ws, &["state", "list"], &[PASSPHRASE]);
     old.expect_code(1);
-    assert!(old.stderr.contains("E0514"), "{}", old.both());
+    assert!(old.stderr.contains("E0515"), "{}", old.both());
 }
 
 #[test]
@@ -299,7 +299,7 @@ fn a_dump_of_an_encrypted_postgres_state_holds_no_plaintext() {
         ],
     );
     wrong.expect_code(1);
-    assert!(wrong.stderr.contains("error[E0514]"), "{}", wrong.both());
+    assert!(wrong.stderr.contains("error[E0515]"), "{}", wrong.both());
     assert_eq!(
         pg.psql("SELECT serial, md5(data) FROM mcpo_states WHERE name = 'sealed'"),
         before
@@ -318,7 +318,7 @@ fn a_dump_of_an_encrypted_postgres_state_holds_no_plaintext() {
     rekeyed.expect_code(0);
     let old = run(&ws, &["state", "list"], &env);
     old.expect_code(1);
-    assert!(old.stderr.contains("E0514"), "{}", old.both());
+    assert!(old.stderr.contains("E0515"), "{}", old.both());
     let new = run(
         &ws,
         &["plan", "--detailed-exitcode"],

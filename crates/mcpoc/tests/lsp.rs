@@ -660,3 +660,111 @@ fn a_stdlib_use_is_checked_against_its_pattern() {
     assert_eq!(c.diagnostics("dev.mcpo", Some(3)), Vec::<Value>::new());
     c.shutdown();
 }
+
+/// Writes `files` (path relative to the root, text) under a new directory.
+fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+    dir
+}
+
+const MODULE_A: &str = "pattern \"web\" {\n  param \"name\" {\n    type = string\n  }\n  output \"n\" {\n    value = param.name\n  }\n}\n\nlocals {\n  x = 1\n}\n";
+const MODULE_B: &str = "pattern \"web\" {\n  param \"size\" {\n    type = number\n  }\n  output \"s\" {\n    value = param.size\n  }\n  output \"t\" {\n    value = local.x\n  }\n}\n\nlocals {\n  x = 2\n}\n";
+const USES: &str = "use \"one\" {\n  source = \"./modules/a\"\n  name   = \"x\"\n}\n\nuse \"two\" {\n  source = \"./modules/b\"\n  size   = 3\n}\n\noutput \"o\" {\n  value = module.one.n\n}\n\noutput \"p\" {\n  value = module.two.s\n}\n";
+
+/// Local modules are scoped in the editor as `mcpoc check` scopes them: two modules that
+/// both declare pattern `web` and local `x` do not collide, with each other or with the
+/// workspace; a module's file is worked on in its module's workspace; a wrong param at a
+/// use is reported; an edit in a module's file re-checks the workspace that uses it.
+#[test]
+fn local_modules_are_workspaces_of_their_own() {
+    let ws = tree(&[
+        ("modules/a/main.mcpo", MODULE_A),
+        ("modules/b/main.mcpo", MODULE_B),
+        ("main.mcpo", USES),
+    ]);
+    let mut c = Client::start(ws.path());
+    // Before: E0113 "no pattern in `./modules/b`" on main.mcpo (module a's `web` was
+    // taken), and E0108 duplicates in the modules' files.
+    assert_eq!(c.diagnostics("main.mcpo", None), Vec::<Value>::new());
+    assert_eq!(
+        c.diagnostics("modules/a/main.mcpo", None),
+        Vec::<Value>::new()
+    );
+    assert_eq!(
+        c.diagnostics("modules/b/main.mcpo", None),
+        Vec::<Value>::new()
+    );
+
+    // Navigation in a module's file stays in the module.
+    let b = c.open("modules/b/main.mcpo");
+    let def = c.request(
+        "textDocument/definition",
+        json!({"textDocument": doc(&c, "modules/b/main.mcpo"), "position": pos(&b, "local.x", 6)}),
+    );
+    assert_eq!(
+        def["uri"],
+        uri(&c.root.join("modules/b/main.mcpo")),
+        "{def}"
+    );
+    assert_eq!(def["range"]["start"]["line"], 13, "{def}");
+    let hover = c.request(
+        "textDocument/hover",
+        json!({"textDocument": doc(&c, "modules/b/main.mcpo"), "position": pos(&b, "param.size", 7)}),
+    );
+    assert!(markdown(&hover).contains("number"), "{hover}");
+    let items = c.request(
+        "textDocument/completion",
+        json!({"textDocument": doc(&c, "modules/b/main.mcpo"), "position": pos(&b, "param.size", 6)}),
+    );
+    let got = labels(&items);
+    assert!(
+        got.contains(&"size".to_string()) && !got.contains(&"name".to_string()),
+        "{got:?}"
+    );
+
+    // A wrong param type at the use is reported there.
+    let main = c.open("main.mcpo");
+    c.change(
+        "main.mcpo",
+        2,
+        &main.replace("size   = 3", "size   = \"big\""),
+    );
+    let diags = c.diagnostics("main.mcpo", Some(2));
+    let got: Vec<(&str, &Value)> = diags
+        .iter()
+        .filter_map(|d| Some((d["code"].as_str()?, &d["range"]["start"]["line"])))
+        .collect();
+    assert_eq!(got, [("E0201", &json!(7))], "{diags:?}");
+    c.change("main.mcpo", 3, &main);
+    assert_eq!(c.diagnostics("main.mcpo", Some(3)), Vec::<Value>::new());
+
+    // Renaming module b's param in its file breaks the use in main.mcpo.
+    c.change(
+        "modules/b/main.mcpo",
+        2,
+        &b.replace("\"size\"", "\"count\"")
+            .replace("param.size", "param.count"),
+    );
+    assert_eq!(
+        c.diagnostics("modules/b/main.mcpo", Some(2)),
+        Vec::<Value>::new()
+    );
+    let diags = c.diagnostics("main.mcpo", None);
+    let lines: Vec<&Value> = diags.iter().map(|d| &d["range"]["start"]["line"]).collect();
+    assert!(
+        !diags.is_empty() && lines.iter().all(|l| **l == json!(5) || **l == json!(7)),
+        "the use of module b is wrong now: {diags:?}"
+    );
+    assert!(
+        diags
+            .iter()
+            .any(|d| d["message"].as_str().is_some_and(|m| m.contains("size"))),
+        "{diags:?}"
+    );
+    c.shutdown();
+}

@@ -23,6 +23,7 @@ fn appliance(path: &Path) -> Value {
         .expect("JSON")
 }
 
+/// What the OPNsense twin and the real server both take, with the twin's names.
 const FIREWALL: &str = r#"
 resource "opnsense.network_vlan" "guests" {
   interface   = "igb1"
@@ -45,17 +46,20 @@ resource "opnsense.firewall_rule" "https" {
   description      = "web"
 }
 
-# The commit step: runs again whenever a rule is replaced.
-task "opnsense.apply_changes" "firewall" {
-  triggers = [for r in [opnsense.firewall_rule.https] : r.id]
-}
-
 output "device" {
   value = opnsense.network_vlan.guests.device
 }
 
 output "rule_position" {
   value = opnsense.firewall_rule.https.sequence
+}
+"#;
+
+/// The commit step, which only the real server has: runs again whenever a rule is
+/// replaced.
+const COMMIT: &str = r#"
+task "opnsense.apply_changes" "firewall" {
+  triggers = [for r in [opnsense.firewall_rule.https] : r.id]
 }
 "#;
 
@@ -83,13 +87,31 @@ fn opnsense_vlan_alias_and_rule_commit_reject_in_the_body_and_destroy() {
     OPNSENSE_API_SECRET = "secret"
   }}
 }}
-{FIREWALL}"#,
+{FIREWALL}{COMMIT}"#,
             server.display(),
             api.url()
         ),
     );
     ws.pull();
     ws.run(&["check"]).expect_code(0);
+
+    // The same resources rehearsed on the OPNsense twin: the names hold.
+    let twin = Ws::empty();
+    twin.write(
+        "main.mcpo",
+        &format!(
+            "server \"opnsense\" {{\n  command = \"mcpoc\"\n  args    = [\"twin\", \"opnsense\", \"--state-dir\", \".mcpo/twins/opnsense\"]\n}}\n{FIREWALL}"
+        ),
+    );
+    twin.pull();
+    let rehearsed = twin.apply_ok();
+    assert!(
+        rehearsed.stdout.contains("3 created") && rehearsed.stdout.contains("rule_position = 1"),
+        "{}",
+        rehearsed.both()
+    );
+    twin.run(&["destroy", "--auto-approve"]).expect_code(0);
+
     let applied = ws.apply_ok();
     assert!(
         applied

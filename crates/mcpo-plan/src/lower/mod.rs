@@ -31,6 +31,7 @@ mod build;
 mod diff;
 mod lookup;
 mod program;
+pub mod rollback;
 mod vars;
 mod walk;
 
@@ -550,40 +551,4 @@ fn eval_diag(file: FileId, e: EvalError) -> Diagnostic {
         .with_primary_label(e.message)
 }
 
-/// Parses `30s`, `5m`, `1h`, `250ms`, `1m30s`.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let mut total = Duration::ZERO;
-    let mut num = String::new();
-    let mut chars = text.trim().chars().peekable();
-    let mut any = false;
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() || c == '.' {
-            num.push(c);
-            continue;
-        }
-        let mut unit = c.to_string();
-        while let Some(n) = chars.peek() {
-            if n.is_ascii_alphabetic() {
-                unit.push(*n);
-                chars.next();
-            } else {
-                break;
-            }
-        }
-        let n: f64 = num.parse().ok()?;
-        num.clear();
-        let secs = match unit.as_str() {
-            "ms" => n / 1000.0,
-            "s" => n,
-            "m" => n * 60.0,
-            "h" => n * 3600.0,
-            _ => return None,
-        };
-        total += Duration::from_secs_f64(secs);
-        any = true;
-    }
-    if !num.is_empty() {
-        return None;
-    }
-    any.then_some(total)
-}
+pub use mcpo_sema::value::parse_duration;

@@ -850,7 +850,7 @@ impl<'db> Cx<'db> {
                         .map(|d| d.params.clone());
                     target = Some((tws, name, module));
                 }
-                Err(problem) => self.use_problem(b, problem, source_span, &link),
+                Err(problem) => self.use_problem(b, problem, source_span),
             }
         }
         if let Some((tws, name, Some(_))) = &target {
@@ -895,13 +895,7 @@ impl<'db> Cx<'db> {
     }
 
     /// Reports why a `use` names no pattern.
-    fn use_problem(
-        &mut self,
-        b: &Block,
-        problem: crate::UseProblem,
-        source_span: Span,
-        link: &str,
-    ) {
+    fn use_problem(&mut self, b: &Block, problem: crate::UseProblem, source_span: Span) {
         use crate::UseProblem as U;
         let pattern_span = names::attr(b, "pattern").map_or(source_span, |e| e.span);
         match problem {
@@ -930,19 +924,7 @@ impl<'db> Cx<'db> {
                 }
                 e.emit();
             }
-            U::NotOne { origin: None, .. } => {
-                let dir = link.trim_start_matches("./");
-                self.error(codes::E0113, source_span, format!("no pattern in `{link}`"))
-                    .label(format!(
-                        "the module directory `{dir}` must declare exactly one `pattern` block"
-                    ))
-                    .help("name the pattern with `pattern = \"...\"`, or check the path (relative to the workspace root)")
-                    .emit();
-            }
-            U::NotOne {
-                origin: Some(o),
-                names,
-            } => {
+            U::NotOne { origin: o, names } => {
                 let (label, help) = if names.is_empty() {
                     (
                         format!("module `{o}` declares no `pattern` block"),
@@ -961,19 +943,19 @@ impl<'db> Cx<'db> {
                     .emit();
             }
             U::NotLoaded { link } => {
-                let (label, help) = (
-                    "this module has not been fetched".to_string(),
-                    "run `mcpoc get` to fetch it into `.mcpo/modules/` and pin it in `mcpo.lock`"
-                        .to_string(),
-                );
-                self.error(
+                let e = self.error(
                     codes::E0116,
                     source_span,
                     format!("module `{link}` is not available"),
-                )
-                .label(label)
-                .help(help)
-                .emit();
+                );
+                if names::local_source_dir(&link).is_some() {
+                    e.label("the module directory was not loaded for this check")
+                        .emit();
+                } else {
+                    e.label("this module has not been fetched")
+                        .help("run `mcpoc get` to fetch it into `.mcpo/modules/` and pin it in `mcpo.lock`")
+                        .emit();
+                }
             }
             U::Unavailable { origin, reason } => {
                 self.error(
@@ -1180,12 +1162,8 @@ impl<'db> Cx<'db> {
             match blk.ty.name.as_str() {
                 "param" => {}
                 "step" => {
-                    let schema = obj(&[
-                        ("run", Ty::Any),
-                        ("when", Ty::Bool),
-                        ("description", Ty::String),
-                    ]);
-                    self.block_body(blk, &schema, &Origin::new("a `step` block"));
+                    self.block_body(blk, &step_schema(), &Origin::new("a `step` block"));
+                    self.step_rules(blk, b);
                     // What later steps read as `step.<name>`: the result of `run`.
                     let result = match names::attr(blk, "run") {
                         Some(run) => {
@@ -1214,5 +1192,132 @@ impl<'db> Cx<'db> {
             }
         }
         self.scope = Scope::default();
+    }
+
+    /// What a step does and how it fails: exactly one of `run`, `approve` and `apply`;
+    /// `on_failure` is `"stop"`, `"continue"` or a list of the runbook's step names (its
+    /// compensating steps); durations are durations.
+    fn step_rules(&mut self, blk: &Block, runbook: &Block) {
+        let at = blk.labels.first().map_or(blk.ty.span, |l| l.span());
+        let acts: Vec<&str> = ["run", "approve", "apply"]
+            .into_iter()
+            .filter(|a| names::attr(blk, a).is_some())
+            .collect();
+        if acts.len() != 1 {
+            let what = if acts.is_empty() {
+                "a step does nothing".to_string()
+            } else {
+                format!("a step does one thing, this one sets {}", list_names(&acts))
+            };
+            self.error(codes::E0118, at, "invalid runbook step")
+                .label(what)
+                .help("give the step one of `run = server::tool({...})`, `approve = \"question\"` or `apply = { variable = value }`")
+                .emit();
+        }
+        let steps: Vec<String> = runbook
+            .body
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                BodyItem::Block(s) if s.ty.name == "step" => {
+                    labels(s).first().map(|l| l.to_string())
+                }
+                _ => None,
+            })
+            .collect();
+        if let Some(f) = names::attr(blk, "on_failure") {
+            let bad = |this: &mut Self, span: Span, label: String| {
+                this.error(codes::E0118, span, "invalid runbook step")
+                    .label(label)
+                    .help("`on_failure` is \"stop\" (the default), \"continue\", or the names of the steps that compensate, e.g. `[\"restore_dns\"]`")
+                    .emit();
+            };
+            match &f.kind {
+                ExprKind::Template(_) => match static_string(f).as_deref() {
+                    Some("stop" | "continue") => {}
+                    _ => bad(self, f.span, "not \"stop\" or \"continue\"".into()),
+                },
+                ExprKind::Tuple(items) => {
+                    for item in items {
+                        match static_string(item) {
+                            Some(name) if steps.contains(&name) => {}
+                            Some(name) => {
+                                bad(self, item.span, format!("no step `{name}` in this runbook"))
+                            }
+                            None => bad(self, item.span, "a step's name, as a string".into()),
+                        }
+                    }
+                }
+                _ => bad(self, f.span, "a string or a list of step names".into()),
+            }
+        }
+        let duration = |this: &mut Self, e: &Expr| {
+            if let Some(text) = static_string(e)
+                && crate::value::parse_duration(&text).is_none()
+            {
+                this.error(codes::E0118, e.span, "invalid runbook step")
+                    .label(format!("`{text}` is not a duration"))
+                    .help("write a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"")
+                    .emit();
+            }
+        };
+        for name in ["timeout", "backoff"] {
+            if let Some(e) = names::attr(blk, name) {
+                duration(self, e);
+            }
+        }
+        if let Some(w) = blk.body.items.iter().find_map(|i| match i {
+            BodyItem::Block(w) if w.ty.name == "wait_for" => Some(w),
+            _ => None,
+        }) {
+            for name in ["timeout", "interval"] {
+                if let Some(e) = names::attr(w, name) {
+                    duration(self, e);
+                }
+            }
+        }
+    }
+}
+
+/// The attributes of a runbook `step` block.
+fn step_schema() -> Ty {
+    obj(&[
+        ("run", Ty::Any),
+        ("approve", Ty::String),
+        ("apply", Ty::Any),
+        ("when", Ty::Bool),
+        ("description", Ty::String),
+        ("depends_on", Ty::Any),
+        ("retries", Ty::Number),
+        ("backoff", Ty::String),
+        ("timeout", Ty::String),
+        ("idempotent", Ty::Bool),
+        ("on_failure", Ty::Any),
+        (
+            "wait_for",
+            obj(&[
+                ("run", Ty::Any),
+                ("condition", Ty::Bool),
+                ("timeout", Ty::String),
+                ("interval", Ty::String),
+            ]),
+        ),
+    ])
+}
+
+/// The text of a string literal without interpolation.
+fn static_string(e: &Expr) -> Option<String> {
+    match &e.kind {
+        ExprKind::Template(t) => {
+            let mut out = String::new();
+            for part in &t.parts {
+                match part {
+                    mcpo_syntax::ast::TemplatePart::Literal { value, .. } => out.push_str(value),
+                    _ => return None,
+                }
+            }
+            Some(out)
+        }
+        _ => None,
     }
 }

@@ -6,7 +6,9 @@ use crate::types::{assignable, describe, element, join, object_key, taint};
 use crate::{builtins, names, suggest};
 use mcpo_diagnostics::{Span, codes};
 use mcpo_schema::{Attr, Ty};
-use mcpo_syntax::ast::{BinaryOp, Expr, ExprKind, FunctionCall, TemplatePart, UnaryOp};
+use mcpo_syntax::ast::{
+    BinaryOp, Expr, ExprKind, FunctionCall, TemplateFor, TemplatePart, UnaryOp,
+};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -255,25 +257,21 @@ impl<'db> Cx<'db> {
                         .emit();
                     }
                 }
-                TemplatePart::If {
-                    condition,
-                    then,
-                    otherwise,
-                    ..
-                } => {
-                    self.condition(condition);
-                    sensitive |= self.template(then).is_sensitive();
-                    if let Some(o) = otherwise {
+                TemplatePart::If(i) => {
+                    self.condition(&i.condition);
+                    sensitive |= self.template(&i.then).is_sensitive();
+                    if let Some(o) = &i.otherwise {
                         sensitive |= self.template(o).is_sensitive();
                     }
                 }
-                TemplatePart::For {
-                    key_var,
-                    value_var,
-                    collection,
-                    body,
-                    ..
-                } => {
+                TemplatePart::For(f) => {
+                    let TemplateFor {
+                        key_var,
+                        value_var,
+                        collection,
+                        body,
+                        ..
+                    } = &**f;
                     let coll = self.infer(collection);
                     let n = self.scope.vars.len();
                     if let Some(k) = key_var {

@@ -1,5 +1,6 @@
 //! Case 10: memory at size. `mcpoc check` keeps memory proportional to what it needs at
-//! once, not to every syntax tree of the workspace.
+//! once, not to every syntax tree of the workspace, and one large file's tree is a small
+//! multiple of its text.
 
 use std::fmt::Write as _;
 use std::io::Read;
@@ -13,6 +14,9 @@ const GROUPS_PER_FILE: usize = 2;
 
 /// The generated input: 4 MiB.
 const INPUT_BYTES: usize = 4 << 20;
+
+/// The generated single file: 8 MiB.
+const ONE_FILE_BYTES: usize = 8 << 20;
 
 /// Before: the checker kept every file's syntax tree (15 to 20 times its text) for the
 /// whole run, besides the tables derived from them: `check` of 50 MiB of generated
@@ -30,7 +34,7 @@ const INPUT_BYTES: usize = 4 << 20;
 #[test]
 fn check_peak_memory_is_a_small_multiple_of_the_input() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let bytes = write_workspace(dir.path(), INPUT_BYTES);
+    let bytes = write_workspace(dir.path(), INPUT_BYTES, GROUPS_PER_FILE);
     let (code, output, peak_kib) = peak_rss(dir.path(), &["check", "."]);
     let tail: String = output.chars().take(2_000).collect();
     assert_eq!(
@@ -49,10 +53,41 @@ fn check_peak_memory_is_a_small_multiple_of_the_input() {
     );
 }
 
-/// Writes files of [`GROUPS_PER_FILE`] groups of resources across the four twins (each
+/// One file is parsed whole, so its syntax tree and the parser's tokens are in memory at
+/// once, whatever the checker drops between files.
+///
+/// Before: the tree held 25 times its text (an expression took 112 bytes, a template
+/// part 208, every collected vector up to twice its length) and the tokens 24 bytes
+/// each: `check` of one generated file of 50 MiB peaked at 1,726 MiB (34.5 times the
+/// input, release build), `check --syntax-only` at 1,722 MiB and `fmt --check` at
+/// 1,557 MiB. After: the tree's large and rare nodes are boxed, its vectors trimmed and
+/// tokens take 12 bytes.
+///
+/// The bound is 64 MiB plus 24 times the input (256 MiB here), the fixed part as above.
+/// The old parser fails it even in a release build (286 MiB for one generated file of
+/// 8 MiB); the fixed one peaks at 185 MiB here (22.5 times the input, debug build).
+#[test]
+fn check_peak_memory_of_one_large_file_is_a_small_multiple_of_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bytes = write_workspace(dir.path(), ONE_FILE_BYTES, usize::MAX);
+    let (code, output, peak_kib) = peak_rss(dir.path(), &["check", "."]);
+    let tail: String = output.chars().take(2_000).collect();
+    assert_eq!(code, Some(0), "the generated file checks clean: {tail}");
+    let bound_kib = 64 * 1024 + 24 * bytes as u64 / 1024;
+    println!(
+        "mcpoc check of one file of {bytes} bytes: peak RSS {peak_kib} KiB ({:.1}x the input), bound {bound_kib} KiB",
+        (peak_kib * 1024) as f64 / bytes as f64
+    );
+    assert!(
+        peak_kib <= bound_kib,
+        "peak RSS {peak_kib} KiB for one file of {bytes} bytes exceeds {bound_kib} KiB"
+    );
+}
+
+/// Writes files of `groups_per_file` groups of resources across the four twins (each
 /// group referring to the one before, often in another file) until `target` bytes, and
 /// the twins' pulled schemas. Returns the size of the sources.
-fn write_workspace(dir: &Path, target: usize) -> usize {
+fn write_workspace(dir: &Path, target: usize, groups_per_file: usize) -> usize {
     let schemas = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/check/.mcpo/schemas");
     std::fs::create_dir_all(dir.join(".mcpo/schemas")).expect("mkdir");
     for server in ["aws", "docker", "kubernetes", "opnsense"] {
@@ -64,7 +99,10 @@ fn write_workspace(dir: &Path, target: usize) -> usize {
     let mut n = 0;
     while total < target {
         let mut text = String::new();
-        for _ in 0..GROUPS_PER_FILE {
+        for _ in 0..groups_per_file {
+            if total + text.len() >= target {
+                break;
+            }
             group(&mut text, g);
             g += 1;
         }
