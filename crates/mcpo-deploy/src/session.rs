@@ -440,7 +440,7 @@ impl Session {
         };
         if target.lineage != self.state.lineage {
             return Err(Problem::new(
-                codes::E0515,
+                codes::E0514,
                 format!(
                     "version {} belongs to another state (lineage {}, the current one is {})",
                     target.serial, target.lineage, self.state.lineage
@@ -450,7 +450,7 @@ impl Session {
             .into());
         }
         let mut plan = mcpo_plan::rollback::rollback(&target, &self.state, &self.drivers)
-            .map_err(|e| Problem::new(codes::E0515, e))?;
+            .map_err(|e| Problem::new(codes::E0514, e))?;
         plan.notes.insert(
             0,
             format!(
@@ -490,7 +490,7 @@ impl Session {
             }
         }
         Err(Problem::new(
-            codes::E0515,
+            codes::E0514,
             "no earlier version of the state records other resources than the current one",
         )
         .help("`mcpoc rollback --list` lists the versions kept; name one with `--to SERIAL`")

@@ -72,7 +72,14 @@ fn an_encrypted_local_state_holds_no_plaintext_and_refuses_a_wrong_passphrase() 
     // Without the passphrase nothing happens at all.
     let unset = ws.run(&["apply", "--auto-approve"]);
     unset.expect_code(1);
-    assert!(unset.stderr.contains("error[E0515]"), "{}", unset.both());
+    assert!(
+        unset.stderr.contains("[E0515] Error")
+            && unset
+                .stderr
+                .contains("the environment variable MCPO_STATE_PASSPHRASE is not set"),
+        "{}",
+        unset.both()
+    );
     assert!(!ws.path().join(".mcpo/state/state.json").exists());
 
     run(&ws, &["apply", "--auto-approve"], &[PASSPHRASE]).expect_code(0);
