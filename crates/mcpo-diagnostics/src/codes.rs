@@ -171,6 +171,10 @@ codes! {
     /// durations cannot be understood.
     E0118 = "invalid runbook step",
         "A runbook `step` does one thing: calls a tool (`run = server::tool({...})`), asks a person (`approve = \"question\"`), or plans and applies the workspace with changed variables (`apply = { region = param.target_region }`). `on_failure` is `\"stop\"` (the default), `\"continue\"`, or the names of the runbook's steps that compensate; `timeout`, `backoff` and `wait_for`'s `timeout` and `interval` are durations.\n\n```hcl\nrunbook \"failover\" {\n  step \"promote\" {\n    run        = aws::rds_instance.promote({ id = \"db-1\" })\n    on_failure = [\"restor_dns\"]\n  }\n}\n```\n\n`restor_dns` is not a step of the runbook: name an existing step.";
+    /// Two adapters for one resource type: two imports of packages of adapters, or an
+    /// import and the workspace's own `adapter` block.
+    E0119 = "resource type defined twice",
+        "A resource type has one adapter, which says how it is created, read, updated and deleted. A `use` of a package of adapters (`source = \"stdlib/adapters/<package>\"`) makes the package's adapters the workspace's, so it may not bring a type that the workspace already has: from its own `adapter` block, or from an earlier `use` (files in name order, then top to bottom). The error is at the later `use`.\n\n```hcl\nuse \"memory\" { source = \"stdlib/adapters/server-memory\" }\nuse \"graph\" { source = \"stdlib/adapters/server-memory\" }   # memory.entity again\n```\n\nImport each package once, and remove the `adapter` blocks that a package already provides (or the import). To have one package's types on another server, bind them there: `servers = { memory = graph }` makes its `memory.entity` the workspace's `graph.entity`.";
     /// A required attribute of the schema is not set.
     E0200 = "missing required attribute",
         "The create tool's `inputSchema` lists `required` properties; the server rejects a call without them.\n\n```hcl\nresource \"aws.vpc_subnet\" \"a\" {\n  vpc_id = aws.vpc.main.id\n}   # cidr_block and availability_zone are required\n```\n\nSet every required attribute.";

@@ -178,16 +178,26 @@ pub(crate) fn body_type(db: &dyn salsa::Database, ws: Workspace, blocks: &[&Bloc
     let (top, nested) = blocks.split_first()?;
     let label = top.labels.first()?.value();
     let (server, name) = label.split_once('.')?;
-    let catalog = ws
-        .schemas(db)
-        .iter()
-        .find(|s| s.server(db) == server)
-        .map(|s| mcpo_sema::catalog(db, *s))?;
-    let mut ty = match top.ty.name.as_str() {
-        "resource" => catalog.resource_types.get(name)?.input.clone(),
-        "data" => catalog.resource_types.get(name)?.output.clone(),
-        "task" => catalog.tools.get(name)?.input.clone(),
-        _ => return None,
+    let adapter = match top.ty.name.as_str() {
+        // An adapter's type (the workspace's own or an imported one) is its `inputs`.
+        "resource" | "data" => mcpo_sema::adapter_types(db, ws, server, name).map(|(i, _)| i),
+        _ => None,
+    };
+    let mut ty = match adapter {
+        Some(t) => t,
+        None => {
+            let catalog = ws
+                .schemas(db)
+                .iter()
+                .find(|s| s.server(db) == server)
+                .map(|s| mcpo_sema::catalog(db, *s))?;
+            match top.ty.name.as_str() {
+                "resource" => catalog.resource_types.get(name)?.input.clone(),
+                "data" => catalog.resource_types.get(name)?.output.clone(),
+                "task" => catalog.tools.get(name)?.input.clone(),
+                _ => return None,
+            }
+        }
     };
     for b in nested {
         let attr = ty.as_object()?.get(&b.ty.name)?;

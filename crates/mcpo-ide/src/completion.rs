@@ -183,6 +183,29 @@ fn labels(db: &dyn salsa::Database, ws: Workspace, kw: &str, typed: &str) -> Vec
             }
         }
     }
+    if kw != "task" {
+        // The types adapters define: the workspace's own and those `use` blocks import.
+        let own = mcpo_sema::index(db, ws)
+            .names_with_prefix("adapter.")
+            .map(|t| (t.to_string(), "resource type (adapter)".to_string()));
+        let imported = mcpo_sema::imported_adapters(db, ws)
+            .iter()
+            .filter_map(|(a, i)| {
+                let t = a.strip_prefix("adapter.")?;
+                Some((
+                    t.to_string(),
+                    format!("resource type (adapter from `{}`)", i.via),
+                ))
+            });
+        for (t, detail) in own.chain(imported) {
+            if server.is_some_and(|s| !t.starts_with(&format!("{s}.")))
+                || out.iter().any(|c| c.label == t)
+            {
+                continue;
+            }
+            out.push(Completion::new(t, CompletionKind::Type).detail(detail));
+        }
+    }
     out
 }
 
@@ -449,10 +472,13 @@ fn members(
             v
         }
         [server, ty] => declared(format!("{server}.{ty}."), CompletionKind::Reference),
-        [server, ty, _name] => catalog(db, ws, server)
-            .and_then(|c| c.resource_types.get(*ty))
-            .map(|rt| object_members(&rt.output))
-            .unwrap_or_default(),
+        [server, ty, _name] => match mcpo_sema::adapter_types(db, ws, server, ty) {
+            Some((_, output)) => object_members(&output),
+            None => catalog(db, ws, server)
+                .and_then(|c| c.resource_types.get(*ty))
+                .map(|rt| object_members(&rt.output))
+                .unwrap_or_default(),
+        },
         ["var", name, rest @ ..] => idx
             .get(db, &format!("var.{name}"))
             .map(|d| nested_members(&d.ty, rest))

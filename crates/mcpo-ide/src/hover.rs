@@ -163,6 +163,20 @@ fn type_markdown(
         return Some(md.trim_end().to_string());
     }
     md.push_str(&format!("resource type `{server}.{name}`\n"));
+    if let Some((input, _)) = mcpo_sema::adapter_types(db, ws, server, name) {
+        let address = format!("adapter.{server}.{name}");
+        match mcpo_sema::imported_adapters(db, ws).get(&address) {
+            Some(i) if !mcpo_sema::index(db, ws).decls.contains_key(&address) => md.push_str(
+                &format!("\ndefined by an adapter that `{}` imports\n", i.via),
+            ),
+            _ => md.push_str("\ndefined by an `adapter` block\n"),
+        }
+        let req = required(&input);
+        if !req.is_empty() {
+            md.push_str(&format!("\nrequired: {}\n", req.join(", ")));
+        }
+        return Some(md.trim_end().to_string());
+    }
     let Some(rt) = catalog.and_then(|c| c.resource_types.get(name)) else {
         return Some(md.trim_end().to_string());
     };
@@ -267,7 +281,10 @@ fn decl_type(db: &dyn salsa::Database, ws: Workspace, d: &Decl) -> Option<Ty> {
     let one = match d.kind {
         DeclKind::Variable => return Some(d.ty.clone()),
         DeclKind::Resource | DeclKind::Data => {
-            catalog()?.resource_types.get(&d.type_name)?.output.clone()
+            match mcpo_sema::adapter_types(db, ws, &d.server, &d.type_name) {
+                Some((_, output)) => output,
+                None => catalog()?.resource_types.get(&d.type_name)?.output.clone(),
+            }
         }
         DeclKind::Task => catalog()?.tools.get(&d.type_name)?.output.clone(),
         _ => return None,

@@ -349,8 +349,10 @@ fn stdlib_files(name: &str) -> Result<Vec<ModuleFile>, String> {
         let wanted = name.replace('-', "_");
         let close = known
             .iter()
-            .filter(|k| distance(k, &wanted) <= 3)
-            .min_by_key(|k| distance(k, &wanted));
+            .map(|k| (k, distance(k, name).min(distance(k, &wanted))))
+            .filter(|(_, d)| *d <= 3)
+            .min_by_key(|(_, d)| *d)
+            .map(|(k, _)| k);
         return Err(match close {
             Some(k) => {
                 format!("the standard library has no module `{name}`; did you mean `stdlib/{k}`?")

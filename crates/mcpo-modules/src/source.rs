@@ -30,9 +30,16 @@ impl Source {
         }
         if let Some(name) = s.strip_prefix("stdlib/") {
             let name = name.trim_end_matches('/');
-            if name.is_empty() || name.contains('/') {
+            // A pattern is `stdlib/<name>`; an adapter package `stdlib/adapters/<package>`.
+            let parts: Vec<&str> = name.split('/').collect();
+            let well_formed = match parts.as_slice() {
+                [one] => !one.is_empty(),
+                ["adapters", package] => !package.is_empty(),
+                _ => false,
+            };
+            if !well_formed {
                 return Err(format!(
-                    "`{s}`: a standard library module is named `stdlib/<name>`"
+                    "`{s}`: a standard library module is named `stdlib/<name>`, or `stdlib/adapters/<package>` for a package of adapters"
                 ));
             }
             return Ok(Source::Stdlib(name.to_string()));

@@ -1,13 +1,15 @@
-//! The standard library: the patterns under `stdlib/` in the repository, embedded at build
-//! time so that `source = "stdlib/<name>"` works in any directory.
+//! The standard library: the patterns under `stdlib/` in the repository and the adapter
+//! packages under `stdlib/adapters/`, embedded at build time so that
+//! `source = "stdlib/<name>"` (and `"stdlib/adapters/<package>"`) works in any directory.
 
 include!(concat!(env!("OUT_DIR"), "/stdlib.rs"));
 
-/// The names of the standard library's modules, sorted.
+/// The names of the standard library's modules (`iot_edge`, `adapters/server-memory`),
+/// sorted.
 pub fn modules() -> Vec<&'static str> {
     let mut names: Vec<&str> = FILES
         .iter()
-        .filter_map(|(path, _)| path.split_once('/').map(|(m, _)| m))
+        .filter_map(|(path, _)| path.rsplit_once('/').map(|(m, _)| m))
         .collect();
     names.dedup();
     names
@@ -18,7 +20,7 @@ pub fn files(name: &str) -> Vec<(&'static str, &'static str)> {
     FILES
         .iter()
         .filter_map(|(path, text)| {
-            let (m, file) = path.split_once('/')?;
+            let (m, file) = path.rsplit_once('/')?;
             (m == name).then_some((file, *text))
         })
         .collect()

@@ -52,11 +52,15 @@ pub use backend_block::{
 };
 pub use builtins::{BUILTINS, Sig, lookup};
 pub use checker::{
-    ADAPTER_ATTRS, DeclKey, RESOURCE_META, TOP_BLOCKS, adapter_type, local_type, pattern_block,
-    pattern_output_type, pattern_servers, rule_site, type_at,
+    ADAPTER_ATTRS, DeclKey, RESOURCE_META, TOP_BLOCKS, adapter_type, adapter_types, local_type,
+    pattern_block, pattern_output_type, pattern_servers, rule_site, type_at,
 };
 pub use eval::Io;
-pub use modules::{UseProblem, module_for, module_workspaces, resolve_use};
+pub use modules::{
+    AdapterClash, AdapterImports, AdapterOrigin, ImportedAdapter, UseProblem, adapter_imports,
+    adapter_module, imported_adapters, is_adapter_module, link_servers, module_for,
+    module_workspaces, resolve_use,
+};
 pub use names::{
     Decl, DeclKind, FileSignature, Index, Repeat, index, local_source_dir, reference, signature,
     use_link, use_servers, walk,

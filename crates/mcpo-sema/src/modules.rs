@@ -5,6 +5,7 @@
 //! through [`resolve_use`] alone.
 
 use crate::{Module, Workspace, index};
+use std::collections::BTreeMap;
 
 /// Why a `use` names no pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +122,171 @@ pub fn module_workspaces(db: &dyn salsa::Database, ws: Workspace) -> Vec<(Module
                 seen.push(mw);
                 out.push((*m, mw));
                 todo.push(mw);
+            }
+        }
+    }
+    out
+}
+
+/// Whether module workspace `mws` is a package of adapters: it declares `adapter` blocks
+/// and no pattern. A `use` of such a module instantiates nothing; it imports its adapters
+/// (see [`imported_adapters`]).
+pub fn is_adapter_module(db: &dyn salsa::Database, mws: Workspace) -> bool {
+    let idx = index(db, mws);
+    idx.names_with_prefix("pattern.").next().is_none()
+        && idx.names_with_prefix("adapter.").next().is_some()
+}
+
+/// The module workspace of the package of adapters that `link` names in `ws`, when the
+/// front end loaded one there.
+pub fn adapter_module(db: &dyn salsa::Database, ws: Workspace, link: &str) -> Option<Workspace> {
+    let mws = module_for(db, ws, link)?.workspace(db)?;
+    is_adapter_module(db, mws).then_some(mws)
+}
+
+/// The server mapping recorded in a link (` [docker=engine,aws=aws_eu]`): the module's
+/// server names to the workspace's, only those it renames.
+pub fn link_servers(link: &str) -> BTreeMap<String, String> {
+    let Some(start) = link.find(" [") else {
+        return BTreeMap::new();
+    };
+    link.get(start + 2..)
+        .and_then(|rest| rest.strip_suffix(']'))
+        .unwrap_or("")
+        .split(',')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(from, to)| (from.to_string(), to.to_string()))
+        .collect()
+}
+
+/// An adapter that a `use` of a package of adapters makes the workspace's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedAdapter {
+    /// The package's module workspace (where the adapter is declared and checked).
+    pub module: Workspace,
+    /// Its address there, under the package's server name: `adapter.docker.network`.
+    pub address: String,
+    /// The package's server names mapped to the workspace's (only those the `use`'s
+    /// `servers` renames).
+    pub servers: BTreeMap<String, String>,
+    /// The `use` that imports it (`module.<name>`).
+    pub via: String,
+}
+
+/// What defines a resource type through an adapter in a workspace: one of its own
+/// `adapter` blocks, or a `use` of a package of adapters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdapterOrigin {
+    /// An `adapter` block of the workspace: its file and index in the file's signature.
+    Own(crate::SourceFile, usize),
+    /// A `use` of a package of adapters: its file, index in the file's signature and
+    /// address (`module.<name>`).
+    Use(crate::SourceFile, usize, String),
+}
+
+/// A `use` of a package of adapters that defines resource types the workspace already
+/// has from an earlier definition (reported as E0119 at the `use`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdapterClash {
+    /// The `use`: its file and index in the file's signature.
+    pub file: crate::SourceFile,
+    /// Its index in the file's signature.
+    pub decl: usize,
+    /// The earlier definition.
+    pub first: AdapterOrigin,
+    /// The resource types defined twice, as the workspace names them (`memory.entity`),
+    /// sorted.
+    pub types: Vec<String>,
+}
+
+/// The adapters a workspace imports, and the imports that clash.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AdapterImports {
+    /// By address in the workspace (see [`imported_adapters`]).
+    pub adapters: BTreeMap<String, ImportedAdapter>,
+    /// The `use` blocks that define an already defined type, in source order.
+    pub clashes: Vec<AdapterClash>,
+}
+
+/// The adapters the `use` blocks of `ws` import from packages of adapters, keyed by their
+/// address in `ws` (`adapter.engine.network` for the package's `adapter "docker"
+/// "network"` under `servers = { docker = engine }`). A resource type has one definition:
+/// an adapter declared in `ws` itself comes first, then the imports in source order (files
+/// in the workspace's order, then top to bottom); a later one that defines a type again
+/// is a clash ([`AdapterImports::clashes`], E0119 at its `use`) and is not imported.
+pub fn imported_adapters(
+    db: &dyn salsa::Database,
+    ws: Workspace,
+) -> &BTreeMap<String, ImportedAdapter> {
+    &adapter_imports(db, ws).adapters
+}
+
+/// The adapters `ws` imports and the imports that clash (memoized).
+#[salsa::tracked(returns(ref))]
+pub fn adapter_imports(db: &dyn salsa::Database, ws: Workspace) -> AdapterImports {
+    let mut out = AdapterImports::default();
+    let idx = index(db, ws);
+    // Which definition each type has so far: the workspace's own adapters first.
+    let mut defined: BTreeMap<String, AdapterOrigin> = BTreeMap::new();
+    for (address, places) in idx.decls.range("adapter.".to_string()..) {
+        if !address.starts_with("adapter.") {
+            break;
+        }
+        if let Some((file, i)) = places.first() {
+            defined.insert(address.clone(), AdapterOrigin::Own(*file, *i));
+        }
+    }
+    for file in ws.files(db) {
+        for (i, d) in crate::signature(db, *file).decls.iter().enumerate() {
+            if d.kind != crate::DeclKind::Use || d.module.is_empty() {
+                continue;
+            }
+            let Some(mws) = adapter_module(db, ws, &d.module) else {
+                continue;
+            };
+            let here = AdapterOrigin::Use(*file, i, d.key.clone());
+            let servers = link_servers(&d.module);
+            // The types defined before, by their earlier definition.
+            let mut again: Vec<(AdapterOrigin, String)> = Vec::new();
+            for adapter in index(db, mws).names_with_prefix("adapter.") {
+                let Some((server, ty)) = adapter.split_once('.') else {
+                    continue;
+                };
+                let mine = servers.get(server).map_or(server, String::as_str);
+                let address = format!("adapter.{mine}.{ty}");
+                if let Some(first) = defined.get(&address) {
+                    if first != &here {
+                        again.push((first.clone(), format!("{mine}.{ty}")));
+                    }
+                    continue;
+                }
+                defined.insert(address.clone(), here.clone());
+                out.adapters.insert(
+                    address,
+                    ImportedAdapter {
+                        module: mws,
+                        address: format!("adapter.{adapter}"),
+                        servers: servers.clone(),
+                        via: d.key.clone(),
+                    },
+                );
+            }
+            // One clash per earlier definition, naming all the types it shares.
+            let mut by_first: Vec<(AdapterOrigin, Vec<String>)> = Vec::new();
+            for (first, ty) in again {
+                match by_first.iter_mut().find(|(f, _)| *f == first) {
+                    Some((_, types)) => types.push(ty),
+                    None => by_first.push((first, vec![ty])),
+                }
+            }
+            for (first, mut types) in by_first {
+                types.sort();
+                out.clashes.push(AdapterClash {
+                    file: *file,
+                    decl: i,
+                    first,
+                    types,
+                });
             }
         }
     }

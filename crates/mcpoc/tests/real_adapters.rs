@@ -73,17 +73,21 @@ fn graph_names(ws: &Ws) -> (Vec<String>, Vec<String>) {
     (entities, relations)
 }
 
-/// A workspace with the standard library's memory adapters and a memory server whose
+/// The one line that imports the standard library's memory adapters.
+const MEMORY_IMPORT: &str = r#"use "memory_adapters" { source = "stdlib/adapters/server-memory" }
+"#;
+
+/// A workspace importing the standard library's memory adapters, and a memory server whose
 /// graph lives in the workspace (one call at a time: the server rewrites its whole file
 /// on every change, so concurrent writes would lose one another).
 fn memory_ws(body: &str) -> Option<Ws> {
     let memory = npm_server("mcp-server-memory")?;
-    let ws = Ws::copy_of("stdlib/adapters/server-memory");
+    let ws = Ws::empty();
     let file = ws.path().join("memory.jsonl");
     ws.write(
         "main.mcpo",
         &format!(
-            "server \"memory\" {{\n  command         = \"{memory}\"\n  max_concurrency = 1\n  env             = {{ MEMORY_FILE_PATH = \"{}\" }}\n}}\n\n{body}",
+            "server \"memory\" {{\n  command         = \"{memory}\"\n  max_concurrency = 1\n  env             = {{ MEMORY_FILE_PATH = \"{}\" }}\n}}\n\n{MEMORY_IMPORT}\n{body}",
             file.display()
         ),
     );
@@ -373,7 +377,11 @@ fn filesystem_adapters_write_read_back_and_forget_on_destroy() {
     let Some(fs) = npm_server("mcp-server-filesystem") else {
         return;
     };
-    let ws = Ws::copy_of("stdlib/adapters/server-filesystem");
+    let ws = Ws::empty();
+    ws.write(
+        "adapters.mcpo",
+        "use \"files\" { source = \"stdlib/adapters/server-filesystem\" }\n",
+    );
     let root = ws.path().join("site");
     std::fs::create_dir_all(&root).expect("mkdir");
     let root = root.canonicalize().expect("canonical root");
@@ -539,8 +547,7 @@ fn kubernetes_adapters_take_a_workspace_rehearsed_on_the_twin() {
         return;
     };
     // Rehearsed on the twin (the convention: no adapters in the workspace).
-    let twin = Ws::copy_of("stdlib/adapters/kubernetes-mcp-server");
-    std::fs::remove_file(twin.path().join("adapters.mcpo")).expect("rm");
+    let twin = Ws::empty();
     twin.write(
         "main.mcpo",
         &format!(
@@ -558,8 +565,12 @@ fn kubernetes_adapters_take_a_workspace_rehearsed_on_the_twin() {
         applied.both()
     );
 
-    // The same resources on the real server, through the adapters.
-    let real = Ws::copy_of("stdlib/adapters/kubernetes-mcp-server");
+    // The same resources on the real server, through the adapters it imports.
+    let real = Ws::empty();
+    real.write(
+        "adapters.mcpo",
+        "use \"kubernetes\" { source = \"stdlib/adapters/kubernetes-mcp-server\" }\n",
+    );
     let kubeconfig = real.path().join("kubeconfig");
     real.write(
         "kubeconfig",
@@ -611,7 +622,8 @@ fn a_server_that_dies_mid_apply_leaves_a_true_state() {
     let Some(memory) = npm_server("mcp-server-memory") else {
         return;
     };
-    let ws = Ws::copy_of("stdlib/adapters/server-memory");
+    let ws = Ws::empty();
+    ws.write("adapters.mcpo", MEMORY_IMPORT);
     let proxy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/real/die_after.py");
     let proxy = proxy.canonicalize().expect("the proxy script");
     let file = ws.path().join("memory.jsonl");
@@ -672,4 +684,113 @@ fn a_server_that_dies_mid_apply_leaves_a_true_state() {
     ws.run(&["plan", "--detailed-exitcode"]).expect_code(0);
     ws.run(&["destroy", "--auto-approve"]).expect_code(0);
     assert_eq!(graph_names(&ws), (vec![], vec![]));
+}
+
+/// The adapters bound to a server of another name: the workspace calls its memory server
+/// `graph`, and `servers = { memory = graph }` makes the package's `memory.entity` the
+/// workspace's `graph.entity`, whose tool calls go to `graph`. Apply, a clean re-plan and
+/// destroy, verified in the server's file.
+#[test]
+fn imported_adapters_bind_to_the_workspaces_server_name() {
+    let Some(memory) = npm_server("mcp-server-memory") else {
+        return;
+    };
+    let ws = Ws::empty();
+    let file = ws.path().join("memory.jsonl");
+    ws.write(
+        "main.mcpo",
+        &format!(
+            r#"server "graph" {{
+  command         = "{memory}"
+  max_concurrency = 1
+  env             = {{ MEMORY_FILE_PATH = "{}" }}
+}}
+
+use "memory" {{
+  source  = "stdlib/adapters/server-memory"
+  servers = {{ memory = graph }}
+}}
+
+resource "graph.entity" "carol" {{
+  name         = "carol"
+  kind         = "person"
+  observations = ["maps servers"]
+}}
+
+output "kind" {{
+  value = graph.entity.carol.kind
+}}
+"#,
+            file.display()
+        ),
+    );
+    ws.pull();
+    ws.run(&["check"]).expect_code(0);
+    let applied = ws.apply_ok();
+    assert!(applied.stdout.contains("1 created"), "{}", applied.both());
+    assert!(
+        applied.stdout.contains(r#"kind = "person""#),
+        "{}",
+        applied.both()
+    );
+    assert_eq!(graph_names(&ws).0, vec!["carol:person".to_string()]);
+    let plan = ws.run(&["plan", "--detailed-exitcode"]);
+    plan.expect_code(0);
+    assert!(plan.stdout.contains("No changes"), "{}", plan.both());
+    ws.run(&["destroy", "--auto-approve"]).expect_code(0);
+    assert!(graph_names(&ws).0.is_empty(), "{:?}", graph(&ws));
+
+    // The package imported a second time, in another file, for the same server: its types
+    // are defined already, which is an error at the later `use` (files in name order),
+    // not a silent choice between the two; plan refuses too.
+    ws.write(
+        "other.mcpo",
+        "use \"memory_again\" {\n  source  = \"stdlib/adapters/server-memory\"\n  servers = { memory = graph }\n}\n",
+    );
+    for cmd in ["check", "plan"] {
+        let clash = ws.run(&[cmd]);
+        clash.expect_code(1);
+        assert!(
+            clash.both().contains("[E0119] Error: resource types `graph.entity` and `graph.relation` are already defined")
+                && clash.both().contains("other.mcpo:2:13")
+                && clash.both().contains("first imported here, by `module.memory`"),
+            "{cmd}: {}",
+            clash.both()
+        );
+    }
+    std::fs::remove_file(ws.path().join("other.mcpo")).expect("rm other.mcpo");
+
+    // The package's own server name is not the workspace's: without the mapping the
+    // `use` names a server that does not exist, at the `use`.
+    ws.edit("main.mcpo", "servers = { memory = graph }", "");
+    let check = ws.run(&["check"]);
+    check.expect_code(1);
+    assert!(
+        check.both().contains("E0101")
+            && check.both().contains("these adapters need server `memory`"),
+        "{}",
+        check.both()
+    );
+}
+
+/// An adapter package the standard library does not have is an error at `source`, with
+/// the packages it has nearby.
+#[test]
+fn an_unknown_adapter_package_is_reported_at_its_source() {
+    let ws = Ws::empty();
+    ws.write(
+        "main.mcpo",
+        "use \"memory\" {\n  source = \"stdlib/adapters/server-memroy\"\n}\n",
+    );
+    let check = ws.run(&["check"]);
+    check.expect_code(1);
+    assert!(
+        check.both().contains("E0116")
+            && check.both().contains("main.mcpo:2:12")
+            && check
+                .both()
+                .contains("did you mean `stdlib/adapters/server-memory`"),
+        "{}",
+        check.both()
+    );
 }

@@ -1,6 +1,6 @@
 //! AWS EC2 through two real servers of AWS Labs (PyPI), `awslabs-ec2-mcp-server` and
 //! `awslabs-aws-api-mcp-server`, against moto (PyPI `moto[server]`, a local AWS API), end
-//! to end through `mcpoc` with the standard library's adapters
+//! to end through `mcpoc` with the standard library's adapters, imported in one line
 //! (`stdlib/adapters/awslabs-ec2-mcp-server`): a VPC, a subnet, a security group with its
 //! rules and an instance applied; a change in place and a new rule; a rule removed outside
 //! mcpo planned back; a failure AWS reports in the body failing its step; destroy. What
@@ -166,7 +166,11 @@ fn ec2_on_moto_applies_changes_sees_drift_fails_in_the_body_and_destroys() {
     moto_cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
     let moto = Service::on_port("moto", moto_cmd, port, Duration::from_secs(60));
 
-    let ws = Ws::copy_of("stdlib/adapters/awslabs-ec2-mcp-server");
+    let ws = Ws::empty();
+    ws.write(
+        "adapters.mcpo",
+        "use \"aws\" { source = \"stdlib/adapters/awslabs-ec2-mcp-server\" }\n",
+    );
     let certs = ws.path().join("proxy");
     let mut proxy_cmd = Command::new("python3");
     proxy_cmd

@@ -24,36 +24,6 @@ use std::time::{Duration, Instant};
 /// The image `scripts/install-podman.sh` builds from busybox-static.
 const BUSYBOX: &str = "localhost/mcpo-busybox:latest";
 
-/// The adapters the example carries in `vendor/`, by the standard-library package they
-/// are copies of.
-const VENDORED: [&str; 3] = [
-    "awslabs-ec2-mcp-server",
-    "mcp-opnsense",
-    "mcp-server-docker",
-];
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The example's copies of the standard library's adapters are the standard library's.
-#[test]
-fn vendored_adapters_are_the_standard_library() {
-    for package in VENDORED {
-        let stdlib = repo().join(format!("stdlib/adapters/{package}/adapters.mcpo"));
-        let vendored = repo().join(format!("examples/real-full-stack/vendor/{package}.mcpo"));
-        let read = |p: &Path| {
-            std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-        };
-        assert!(
-            read(&stdlib) == read(&vendored),
-            "{} differs from {}: copy it again",
-            vendored.display(),
-            stdlib.display()
-        );
-    }
-}
-
 /// The programs the test runs, when installed (`None`: skipped, or a failure with
 /// `MCPO_REQUIRE_TEST_SERVERS`).
 struct Programs {

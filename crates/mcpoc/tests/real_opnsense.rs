@@ -1,10 +1,11 @@
 //! The OPNsense firewall through the real `mcp-opnsense` server (PyPI), end to end through
-//! `mcpoc` with the standard library's adapters (`stdlib/adapters/mcp-opnsense`), against
-//! `tests/real/opnsense_api.py`, a stand-in for the appliance's REST API (no appliance runs
-//! where mcpo is tested): a VLAN, an alias and a filter rule applied and committed by the
-//! server's `apply_changes`; a change in place; a rule the API rejects in the body failing
-//! its step with the state still true; a VLAN deleted outside mcpo planned back; destroy.
-//! What the "appliance" holds is read from the stand-in's own configuration file.
+//! `mcpoc` with the standard library's adapters, imported in one line
+//! (`stdlib/adapters/mcp-opnsense`), against `tests/real/opnsense_api.py`, a stand-in for
+//! the appliance's REST API (no appliance runs where mcpo is tested): a VLAN, an alias and a
+//! filter rule applied and committed by the server's `apply_changes`; a change in place; a
+//! rule the API rejects in the body failing its step with the state still true; a VLAN
+//! deleted outside mcpo planned back; destroy. What the "appliance" holds is read from the
+//! stand-in's own configuration file.
 
 mod deploy_support;
 mod real_services;
@@ -68,7 +69,11 @@ fn opnsense_vlan_alias_and_rule_commit_reject_in_the_body_and_destroy() {
     let Some(server) = venv_bin("opnsense", "mcp-opnsense") else {
         return;
     };
-    let ws = Ws::copy_of("stdlib/adapters/mcp-opnsense");
+    let ws = Ws::empty();
+    ws.write(
+        "adapters.mcpo",
+        "use \"opnsense\" { source = \"stdlib/adapters/mcp-opnsense\" }\n",
+    );
     let config = ws.path().join("appliance.json");
     let mut api_cmd = Command::new("python3");
     api_cmd

@@ -348,7 +348,11 @@ fn mcp_server_docker_on_podman_applies_replans_sees_removal_and_destroys() {
     let mut sweep = Sweep::new(&podman, "docker");
     let prefix = sweep.prefix.clone();
     let port = free_port();
-    let ws = Ws::copy_of("stdlib/adapters/mcp-server-docker");
+    let ws = Ws::empty();
+    ws.write(
+        "adapters.mcpo",
+        "use \"docker\" { source = \"stdlib/adapters/mcp-server-docker\" }\n",
+    );
     let socket = ws.path().join("podman.sock");
     sweep.service = Some(podman.service(&socket));
     ws.write(
@@ -463,7 +467,11 @@ fn mcp_server_docker_dying_mid_apply_leaves_a_true_state() {
     let mut sweep = Sweep::new(&podman, "dies");
     let prefix = sweep.prefix.clone();
     let port = free_port();
-    let ws = Ws::copy_of("stdlib/adapters/mcp-server-docker");
+    let ws = Ws::empty();
+    ws.write(
+        "adapters.mcpo",
+        "use \"docker\" { source = \"stdlib/adapters/mcp-server-docker\" }\n",
+    );
     let socket = ws.path().join("podman.sock");
     sweep.service = Some(podman.service(&socket));
     let proxy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/real/die_after.py");
@@ -539,7 +547,11 @@ fn podman_mcp_server_builds_runs_replans_sees_removal_and_destroys() {
     let tag = format!("localhost/{}-web:1", sweep.prefix);
     sweep.image = Some(tag.clone());
     let port = free_port();
-    let ws = Ws::copy_of("stdlib/adapters/podman-mcp-server");
+    let ws = Ws::empty();
+    ws.write(
+        "adapters.mcpo",
+        "use \"podman\" { source = \"stdlib/adapters/podman-mcp-server\" }\n",
+    );
     // The server runs every container with `--rm` and deletes by stopping: the image
     // stops at once (busybox's shell as PID 1 would ignore SIGTERM for ten seconds).
     ws.write(

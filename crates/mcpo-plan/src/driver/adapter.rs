@@ -88,6 +88,9 @@ pub struct Adapter {
     /// The types of what references read: inputs, outputs and `id`.
     output_types: BTreeMap<String, Ty>,
     env: AdapterEnv,
+    /// For an adapter a `use` imports: the package's server names its tool calls use,
+    /// mapped to the workspace's (only those the `use` renames).
+    servers: BTreeMap<String, String>,
 }
 
 /// The inputs an update can change.
@@ -263,7 +266,21 @@ impl Adapter {
             update_attrs,
             output_types,
             env,
+            servers: BTreeMap::new(),
         }
+    }
+
+    /// The same adapter with its tool calls' servers renamed: `servers` maps the names
+    /// its block uses (a package's) to the workspace's.
+    #[must_use]
+    pub fn with_servers(mut self, servers: BTreeMap<String, String>) -> Adapter {
+        self.servers = servers;
+        self
+    }
+
+    /// The workspace's name of server `name` as the adapter's block writes it.
+    fn server_name<'s>(&'s self, name: &'s str) -> &'s str {
+        self.servers.get(name).map_or(name, String::as_str)
     }
 
     fn what(&self) -> String {
@@ -313,7 +330,9 @@ impl Adapter {
             Some(c) => c,
             None => {
                 let servers = self.ops.get(&op).map(called_servers).unwrap_or_default();
-                let mut defaults = servers.iter().filter_map(|s| self.env.failed_when.get(s));
+                let mut defaults = servers
+                    .iter()
+                    .filter_map(|s| self.env.failed_when.get(self.server_name(s)));
                 match (defaults.next(), defaults.next()) {
                     (Some(d), None) => {
                         default = d.clone();
@@ -468,7 +487,10 @@ impl Driver for Adapter {
         one_call(&format!("{}: `{op}`", self.what()), |tools| {
             self.eval(expr, &self_val, None, Some(tools))
         })
-        .map(Some)
+        .map(|mut call| {
+            call.server = self.server_name(&call.server).to_string();
+            Some(call)
+        })
     }
 
     fn read_result(

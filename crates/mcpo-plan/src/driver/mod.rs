@@ -704,8 +704,9 @@ impl Drivers {
     }
 }
 
-/// The drivers of a checked workspace: each `adapter` block's [`Adapter`], and the
-/// convention over each server's pulled schema.
+/// The drivers of a checked workspace: each `adapter` block's [`Adapter`] (its own, then
+/// those its `use` blocks import from packages of adapters), and the convention over each
+/// server's pulled schema.
 pub fn workspace_drivers(db: &dyn salsa::Database, ws: mcpo_sema::Workspace) -> Drivers {
     let mut drivers = Drivers::new(
         ws.schemas(db)
@@ -774,8 +775,46 @@ pub fn workspace_drivers(db: &dyn salsa::Database, ws: mcpo_sema::Workspace) -> 
         let adapter = Adapter::from_block(&server, &ty, block, types.as_ref(), env.clone());
         drivers.insert(&server, &ty, Arc::new(adapter));
     }
+    // The adapters `use` blocks import from packages, under the workspace's server names;
+    // their tool calls are renamed the same way.
+    for (address, imported) in mcpo_sema::imported_adapters(db, ws) {
+        let Some((server, ty)) = address
+            .strip_prefix("adapter.")
+            .and_then(|rest| rest.split_once('.'))
+        else {
+            continue;
+        };
+        if drivers
+            .own
+            .contains_key(&(server.to_string(), ty.to_string()))
+        {
+            continue;
+        }
+        let Some(block) = declared_block(db, imported.module, &imported.address) else {
+            continue;
+        };
+        let key = mcpo_sema::DeclKey::new(db, imported.address.clone());
+        let types = mcpo_sema::adapter_type(db, imported.module, key).clone();
+        let adapter = Adapter::from_block(server, ty, block, types.as_ref(), env.clone())
+            .with_servers(imported.servers.clone());
+        drivers.insert(server, ty, Arc::new(adapter));
+    }
     drivers.set_env(env);
     drivers
+}
+
+/// The block that declares `address` in `ws`.
+fn declared_block<'db>(
+    db: &'db dyn salsa::Database,
+    ws: mcpo_sema::Workspace,
+    address: &str,
+) -> Option<&'db Block> {
+    let &(file, i) = mcpo_sema::index(db, ws).decls.get(address)?.first()?;
+    let d = mcpo_sema::signature(db, file).decls.get(i)?;
+    match mcpo_sema::parse(db, file).file.body.items.get(d.item) {
+        Some(BodyItem::Block(b)) => Some(b),
+        _ => None,
+    }
 }
 
 fn block_attr<'a>(block: &'a Block, name: &str) -> Option<&'a Expr> {

@@ -217,6 +217,11 @@ impl<'a> Builder<'a> {
             return;
         }
         let db = self.db;
+        // A package of adapters makes nothing: its adapters are drivers
+        // (`driver::workspace_drivers`).
+        if pattern.is_empty() && mcpo_sema::adapter_module(db, self.within.ws, &link).is_some() {
+            return;
+        }
         let Ok((tws, pname, module)) = mcpo_sema::resolve_use(db, self.within.ws, &pattern, &link)
         else {
             // The checker reports why (E0113, E0116); a workspace with errors is not planned.

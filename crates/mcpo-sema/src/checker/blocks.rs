@@ -840,6 +840,22 @@ impl<'db> Cx<'db> {
         };
         let link = names::use_link(b).unwrap_or_default();
         let source_span = names::attr(b, "source").map_or(b.ty.span, |e| e.span);
+        // A package of adapters: its adapters become this workspace's; nothing to
+        // instantiate, so no params.
+        if readable
+            && pattern.is_empty()
+            && let Some(mws) = crate::adapter_module(self.db, self.ws, &link)
+        {
+            self.adapter_use(b, mws, &mapping);
+            self.body_against(
+                &b.body.items,
+                &Ty::object(BTreeMap::new()),
+                &Origin::new("a package of adapters (it takes no params)"),
+                &["servers", "source", "version"],
+                b.labels.first().map_or(b.ty.span, |l| l.span()),
+            );
+            return;
+        }
         let mut params: Option<Vec<(String, Ty, bool)>> = None;
         let mut target = None;
         if readable && (!pattern.is_empty() || !link.is_empty()) {

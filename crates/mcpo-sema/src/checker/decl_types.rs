@@ -154,6 +154,26 @@ fn adapter_type_of<'db>(
     Some((d.ty.clone(), Ty::object(attrs)))
 }
 
+/// The (input, output) types of resource type `server`.`ty` in `ws` when an adapter
+/// defines it: one of `ws`'s own, else one a `use` imports from a package of adapters
+/// (typed in its package, under the package's server names). The checker and the editor
+/// both ask this.
+pub fn adapter_types(
+    db: &dyn salsa::Database,
+    ws: Workspace,
+    server: &str,
+    ty: &str,
+) -> Option<(Ty, Ty)> {
+    let address = format!("adapter.{server}.{ty}");
+    // Most types have no adapter: no key to intern for them.
+    if index(db, ws).decls.contains_key(&address) {
+        return adapter_type(db, ws, DeclKey::new(db, address)).clone();
+    }
+    let imported = crate::imported_adapters(db, ws).get(&address)?;
+    let key = DeclKey::new(db, imported.address.clone());
+    adapter_type(db, imported.module, key).clone()
+}
+
 /// Where `address` is declared: its file, top-level item and (for a local) attribute.
 fn declared(
     db: &dyn salsa::Database,
@@ -234,12 +254,7 @@ fn settle_adapter<'db>(
 impl<'db> Cx<'db> {
     /// The (input, output) types of resource type `server`.`ty` when an adapter defines it.
     pub(super) fn adapter_type(&mut self, server: &str, ty: &str) -> Option<(Ty, Ty)> {
-        let address = format!("adapter.{server}.{ty}");
-        // Most types have no adapter: no key to intern for them.
-        if !self.index.decls.contains_key(&address) {
-            return None;
-        }
-        adapter_type(self.db, self.ws, DeclKey::new(self.db, address)).clone()
+        adapter_types(self.db, self.ws, server, ty)
     }
 
     /// The type of output `name` of pattern `pattern` declared in workspace `ws` (this

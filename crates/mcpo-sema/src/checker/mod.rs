@@ -9,7 +9,7 @@
 mod blocks;
 mod decl_types;
 
-pub use decl_types::{DeclKey, adapter_type, local_type, pattern_output_type};
+pub use decl_types::{DeclKey, adapter_type, adapter_types, local_type, pattern_output_type};
 mod expect;
 mod infer;
 mod references;

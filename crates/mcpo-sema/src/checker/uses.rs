@@ -1,7 +1,8 @@
 //! What a `use` of a pattern is checked for besides its params' types: that the servers
 //! the pattern's resources live on exist here (under the names `servers = {...}` maps
 //! them to), and the pattern's rules (`validation` blocks of its params), evaluated at
-//! check time on the values that are known then.
+//! check time on the values that are known then. A `use` of a package of adapters is
+//! checked for the servers its adapters need.
 
 use super::Cx;
 use crate::eval::{self, Io, Scope};
@@ -41,6 +42,36 @@ pub fn pattern_servers(pattern: &Block) -> BTreeSet<String> {
             && let Some((server, _)) = split_type(ty)
         {
             out.insert(server.to_string());
+        }
+    }
+    out
+}
+
+/// The servers the adapters of package `mws` define types on and call tools of, in name
+/// order (`aws` and `aws_api` for the EC2 package).
+pub fn adapter_package_servers(db: &dyn salsa::Database, mws: Workspace) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for file in mws.files(db) {
+        for it in &parse(db, *file).file.body.items {
+            let BodyItem::Block(b) = it else { continue };
+            if b.ty.name != "adapter" {
+                continue;
+            }
+            if let Some(server) = labels(b).first() {
+                out.insert((*server).to_string());
+            }
+            for item in &b.body.items {
+                let BodyItem::Attribute(a) = item else {
+                    continue;
+                };
+                crate::walk(&a.value, &mut |e| {
+                    if let mcpo_syntax::ast::ExprKind::FunctionCall(c) = &e.kind
+                        && let [server] = c.namespace.as_slice()
+                    {
+                        out.insert(server.name.clone());
+                    }
+                });
+            }
         }
     }
     out
@@ -137,6 +168,59 @@ impl Cx<'_> {
                     format!("pattern `{name}` uses no server `{from}`"),
                 )
                 .label("not a server of the pattern")
+                .emit();
+            }
+        }
+    }
+
+    /// A `use` of a package of adapters (module workspace `mws`): it takes no params, and
+    /// every server its adapters define types on or call must exist here, under the name
+    /// `mapping` gives it.
+    pub(super) fn adapter_use(
+        &mut self,
+        b: &Block,
+        mws: Workspace,
+        mapping: &BTreeMap<String, String>,
+    ) {
+        let at = b.labels.first().map_or(b.ty.span, |l| l.span());
+        let needed = adapter_package_servers(self.db, mws);
+        for server in &needed {
+            let mine = mapping.get(server).unwrap_or(server).clone();
+            if self.server_known(&mine) {
+                continue;
+            }
+            let span = mapping_entry(b, server).map_or(at, |(_, value)| value);
+            let (message, label) = if &mine == server {
+                (
+                    format!(
+                        "these adapters need server `{server}`, which this workspace does not have"
+                    ),
+                    format!("their types and tool calls are on `{server}`"),
+                )
+            } else {
+                (
+                    format!("unknown server `{mine}`"),
+                    format!("`servers` maps the adapters' `{server}` to it"),
+                )
+            };
+            self.error(codes::E0101, span, message)
+                .label(label)
+                .help(format!(
+                    "declare `server \"{mine}\"` (and run `mcpoc schema pull`), or map the adapters' `{server}` to one of yours: `servers = {{ {server} = <server> }}`"
+                ))
+                .emit();
+        }
+        for from in mapping.keys() {
+            if !needed.contains(from) {
+                let span = mapping_entry(b, from).map_or(at, |(key, _)| key);
+                let shown: Vec<&str> = needed.iter().map(String::as_str).collect();
+                self.error(
+                    codes::E0101,
+                    span,
+                    format!("these adapters use no server `{from}`"),
+                )
+                .label("not a server of the package")
+                .help(format!("its servers are {}", super::list_names(&shown)))
                 .emit();
             }
         }
