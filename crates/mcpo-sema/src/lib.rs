@@ -47,7 +47,8 @@ pub mod value;
 mod workspace;
 
 pub use backend_block::{
-    BACKEND_KINDS, BackendDecl, BackendKind, DEFAULT_STATE_NAME, WorkspaceBackend, backend,
+    BACKEND_KINDS, BackendDecl, BackendKind, DEFAULT_STATE_NAME, EncryptionDecl, KeySource,
+    WorkspaceBackend, backend,
 };
 pub use builtins::{BUILTINS, Sig, lookup};
 pub use checker::{
@@ -56,8 +57,9 @@ pub use checker::{
 };
 pub use eval::Io;
 pub use modules::{
-    ImportedAdapter, UseProblem, adapter_module, imported_adapters, is_adapter_module,
-    link_servers, module_for, module_workspaces, resolve_use,
+    AdapterClash, AdapterImports, AdapterOrigin, ImportedAdapter, UseProblem, adapter_imports,
+    adapter_module, imported_adapters, is_adapter_module, link_servers, module_for,
+    module_workspaces, resolve_use,
 };
 pub use names::{
     Decl, DeclKind, FileSignature, Index, Repeat, index, local_source_dir, reference, signature,

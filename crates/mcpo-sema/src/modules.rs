@@ -173,40 +173,121 @@ pub struct ImportedAdapter {
     pub via: String,
 }
 
+/// What defines a resource type through an adapter in a workspace: one of its own
+/// `adapter` blocks, or a `use` of a package of adapters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdapterOrigin {
+    /// An `adapter` block of the workspace: its file and index in the file's signature.
+    Own(crate::SourceFile, usize),
+    /// A `use` of a package of adapters: its file, index in the file's signature and
+    /// address (`module.<name>`).
+    Use(crate::SourceFile, usize, String),
+}
+
+/// A `use` of a package of adapters that defines resource types the workspace already
+/// has from an earlier definition (reported as E0119 at the `use`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdapterClash {
+    /// The `use`: its file and index in the file's signature.
+    pub file: crate::SourceFile,
+    /// Its index in the file's signature.
+    pub decl: usize,
+    /// The earlier definition.
+    pub first: AdapterOrigin,
+    /// The resource types defined twice, as the workspace names them (`memory.entity`),
+    /// sorted.
+    pub types: Vec<String>,
+}
+
+/// The adapters a workspace imports, and the imports that clash.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AdapterImports {
+    /// By address in the workspace (see [`imported_adapters`]).
+    pub adapters: BTreeMap<String, ImportedAdapter>,
+    /// The `use` blocks that define an already defined type, in source order.
+    pub clashes: Vec<AdapterClash>,
+}
+
 /// The adapters the `use` blocks of `ws` import from packages of adapters, keyed by their
 /// address in `ws` (`adapter.engine.network` for the package's `adapter "docker"
-/// "network"` under `servers = { docker = engine }`). An adapter declared in `ws` itself
-/// wins over an imported one of the same address; of two imports, the first `use` in
-/// name order wins (the checker reports the clash at the second).
-#[salsa::tracked(returns(ref))]
+/// "network"` under `servers = { docker = engine }`). A resource type has one definition:
+/// an adapter declared in `ws` itself comes first, then the imports in source order (files
+/// in the workspace's order, then top to bottom); a later one that defines a type again
+/// is a clash ([`AdapterImports::clashes`], E0119 at its `use`) and is not imported.
 pub fn imported_adapters(
     db: &dyn salsa::Database,
     ws: Workspace,
-) -> BTreeMap<String, ImportedAdapter> {
-    let mut out = BTreeMap::new();
+) -> &BTreeMap<String, ImportedAdapter> {
+    &adapter_imports(db, ws).adapters
+}
+
+/// The adapters `ws` imports and the imports that clash (memoized).
+#[salsa::tracked(returns(ref))]
+pub fn adapter_imports(db: &dyn salsa::Database, ws: Workspace) -> AdapterImports {
+    let mut out = AdapterImports::default();
     let idx = index(db, ws);
-    for name in idx.names_with_prefix("module.") {
-        let via = format!("module.{name}");
-        let Some(d) = idx.get(db, &via) else { continue };
-        if d.module.is_empty() {
-            continue;
+    // Which definition each type has so far: the workspace's own adapters first.
+    let mut defined: BTreeMap<String, AdapterOrigin> = BTreeMap::new();
+    for (address, places) in idx.decls.range("adapter.".to_string()..) {
+        if !address.starts_with("adapter.") {
+            break;
         }
-        let Some(mws) = adapter_module(db, ws, &d.module) else {
-            continue;
-        };
-        let servers = link_servers(&d.module);
-        for adapter in index(db, mws).names_with_prefix("adapter.") {
-            let Some((server, ty)) = adapter.split_once('.') else {
+        if let Some((file, i)) = places.first() {
+            defined.insert(address.clone(), AdapterOrigin::Own(*file, *i));
+        }
+    }
+    for file in ws.files(db) {
+        for (i, d) in crate::signature(db, *file).decls.iter().enumerate() {
+            if d.kind != crate::DeclKind::Use || d.module.is_empty() {
+                continue;
+            }
+            let Some(mws) = adapter_module(db, ws, &d.module) else {
                 continue;
             };
-            let mine = servers.get(server).map_or(server, String::as_str);
-            out.entry(format!("adapter.{mine}.{ty}"))
-                .or_insert_with(|| ImportedAdapter {
-                    module: mws,
-                    address: format!("adapter.{adapter}"),
-                    servers: servers.clone(),
-                    via: via.clone(),
+            let here = AdapterOrigin::Use(*file, i, d.key.clone());
+            let servers = link_servers(&d.module);
+            // The types defined before, by their earlier definition.
+            let mut again: Vec<(AdapterOrigin, String)> = Vec::new();
+            for adapter in index(db, mws).names_with_prefix("adapter.") {
+                let Some((server, ty)) = adapter.split_once('.') else {
+                    continue;
+                };
+                let mine = servers.get(server).map_or(server, String::as_str);
+                let address = format!("adapter.{mine}.{ty}");
+                if let Some(first) = defined.get(&address) {
+                    if first != &here {
+                        again.push((first.clone(), format!("{mine}.{ty}")));
+                    }
+                    continue;
+                }
+                defined.insert(address.clone(), here.clone());
+                out.adapters.insert(
+                    address,
+                    ImportedAdapter {
+                        module: mws,
+                        address: format!("adapter.{adapter}"),
+                        servers: servers.clone(),
+                        via: d.key.clone(),
+                    },
+                );
+            }
+            // One clash per earlier definition, naming all the types it shares.
+            let mut by_first: Vec<(AdapterOrigin, Vec<String>)> = Vec::new();
+            for (first, ty) in again {
+                match by_first.iter_mut().find(|(f, _)| *f == first) {
+                    Some((_, types)) => types.push(ty),
+                    None => by_first.push((first, vec![ty])),
+                }
+            }
+            for (first, mut types) in by_first {
+                types.sort();
+                out.clashes.push(AdapterClash {
+                    file: *file,
+                    decl: i,
+                    first,
+                    types,
                 });
+            }
         }
     }
     out

@@ -1,5 +1,6 @@
-//! Checks that need the whole workspace: duplicate declarations, dependency cycles,
-//! unused variables, and problems of the pulled schemas themselves.
+//! Checks that need the whole workspace: duplicate declarations, resource types that two
+//! adapters define, dependency cycles, unused variables, and problems of the pulled
+//! schemas themselves.
 
 use crate::names::{DeclKind, Index};
 use crate::{SourceFile, Workspace, catalog, index, parse, signature};
@@ -13,6 +14,7 @@ pub fn workspace_diagnostics(db: &dyn salsa::Database, ws: Workspace) -> Vec<Dia
     let idx = index(db, ws);
     let mut out = Vec::new();
     duplicates(db, idx, &mut out);
+    adapter_clashes(db, ws, &mut out);
     cycles(db, idx, &mut out);
     unused(db, idx, &mut out);
     schemas(db, ws, idx, &mut out);
@@ -69,6 +71,77 @@ fn duplicates(db: &dyn salsa::Database, idx: &Index, out: &mut Vec<Diagnostic>) 
                 .with_help("rename or remove one of them"),
             );
         }
+    }
+}
+
+/// The `use` blocks that import an adapter for a resource type the workspace already
+/// has one for (its own `adapter` block, or an earlier import): E0119 at the `use`'s
+/// `source`, pointing at the earlier definition.
+fn adapter_clashes(db: &dyn salsa::Database, ws: Workspace, out: &mut Vec<Diagnostic>) {
+    use crate::AdapterOrigin;
+    let clashes = &crate::adapter_imports(db, ws).clashes;
+    // Spans come from the parse: read it only when there is something to report.
+    let source_span = |file: SourceFile, i: usize| -> Span {
+        let Some(d) = signature(db, file).decls.get(i) else {
+            return Span::default();
+        };
+        match parse(db, file).file.body.items.get(d.item) {
+            Some(BodyItem::Block(b)) => {
+                crate::names::attr(b, "source").map_or_else(|| decl_span(db, file, i), |e| e.span)
+            }
+            _ => decl_span(db, file, i),
+        }
+    };
+    for c in clashes {
+        let names: Vec<String> = c.types.iter().map(|t| format!("`{t}`")).collect();
+        let (what, verb) = match names.as_slice() {
+            [one] => (format!("resource type {one}"), "is"),
+            _ => (format!("resource types {}", join_names(&names)), "are"),
+        };
+        let module = signature(db, c.file)
+            .decls
+            .get(c.decl)
+            .map_or_else(String::new, |d| d.key.clone());
+        let mut d = Diagnostic::error(
+            codes::E0119,
+            c.file.id(db),
+            source_span(c.file, c.decl),
+            format!("{what} {verb} already defined"),
+        )
+        .with_primary_label(format!(
+            "the package `{module}` imports defines {} again",
+            if c.types.len() == 1 { "it" } else { "them" }
+        ));
+        d = match &c.first {
+            AdapterOrigin::Own(file, i) => d
+                .with_label_in(
+                    file.id(db),
+                    decl_span(db, *file, *i),
+                    "defined here, by an `adapter` block of the workspace",
+                )
+                .with_help(
+                    "a resource type has one adapter: remove the `adapter` block or this import, or bind the package's types to another server with `servers = { ... }` in this `use`",
+                ),
+            AdapterOrigin::Use(file, i, via) => d
+                .with_label_in(
+                    file.id(db),
+                    source_span(*file, *i),
+                    format!("first imported here, by `{via}`"),
+                )
+                .with_help(
+                    "a resource type has one adapter: import it once, or bind one package's types to another server with `servers = { ... }` in its `use`",
+                ),
+        };
+        out.push(d);
+    }
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn join_names(names: &[String]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
     }
 }
 

@@ -740,6 +740,26 @@ output "kind" {{
     ws.run(&["destroy", "--auto-approve"]).expect_code(0);
     assert!(graph_names(&ws).0.is_empty(), "{:?}", graph(&ws));
 
+    // The package imported a second time, in another file, for the same server: its types
+    // are defined already, which is an error at the later `use` (files in name order),
+    // not a silent choice between the two; plan refuses too.
+    ws.write(
+        "other.mcpo",
+        "use \"memory_again\" {\n  source  = \"stdlib/adapters/server-memory\"\n  servers = { memory = graph }\n}\n",
+    );
+    for cmd in ["check", "plan"] {
+        let clash = ws.run(&[cmd]);
+        clash.expect_code(1);
+        assert!(
+            clash.both().contains("[E0119] Error: resource types `graph.entity` and `graph.relation` are already defined")
+                && clash.both().contains("other.mcpo:2:13")
+                && clash.both().contains("first imported here, by `module.memory`"),
+            "{cmd}: {}",
+            clash.both()
+        );
+    }
+    std::fs::remove_file(ws.path().join("other.mcpo")).expect("rm other.mcpo");
+
     // The package's own server name is not the workspace's: without the mapping the
     // `use` names a server that does not exist, at the `use`.
     ws.edit("main.mcpo", "servers = { memory = graph }", "");
