@@ -9,7 +9,8 @@ use crate::error::{DeployError, Problem};
 use crate::files;
 use crate::load::Checked;
 use mcpo_diagnostics::{Diagnostic, Sources, codes};
-use mcpo_sema::{BackendDecl, BackendKind, Database, Setting, Workspace};
+use mcpo_sema::{BackendDecl, BackendKind, Database, KeySource, Setting, Workspace};
+use mcpo_state::crypt::{Encryption, Secret};
 use mcpo_state::{Backend, LocalBackend, State, StateError};
 use std::path::Path;
 use std::sync::Arc;
@@ -95,14 +96,99 @@ fn invalid_block(diagnostics: Vec<Diagnostic>, sources: &Sources) -> DeployError
     }
 }
 
-/// The backend a `backend` block names, opened.
+/// The backend a `backend` block names, opened, with the keys its `encryption` block
+/// configures.
 pub fn open_decl(
     decl: &BackendDecl,
     root: &Path,
     sources: &Sources,
 ) -> Result<Arc<dyn Backend>, DeployError> {
+    let keys = keys_of(decl, root, sources)?;
+    open_with(decl, root, sources, keys)
+}
+
+/// The keys of the workspace at `root` (its `backend` block's `encryption`), for what is
+/// stored beside the state: saved plans. `None` when it configures no encryption.
+pub fn keys(root: &Path) -> Result<Option<Arc<Encryption>>, DeployError> {
+    match workspace_decl(root)? {
+        (None, _) => Ok(None),
+        (Some(decl), sources) => keys_of(&decl, root, &sources),
+    }
+}
+
+/// The keys an `encryption` block configures: its passphrase (which must be set) or the
+/// key in its key file (which must hold one). E0515 otherwise, pointing at the block.
+pub fn keys_of(
+    decl: &BackendDecl,
+    root: &Path,
+    sources: &Sources,
+) -> Result<Option<Arc<Encryption>>, DeployError> {
+    Ok(secret_of(decl, root, sources)?.map(|s| Arc::new(Encryption::new(s))))
+}
+
+/// The secret an `encryption` block configures (see [`keys_of`]).
+fn secret_of(
+    decl: &BackendDecl,
+    root: &Path,
+    sources: &Sources,
+) -> Result<Option<Secret>, DeployError> {
+    let Some(enc) = &decl.encryption else {
+        return Ok(None);
+    };
+    let refuse =
+        |span: mcpo_diagnostics::Span, label: String, help: &str| DeployError::Diagnostics {
+            diagnostics: vec![
+                Diagnostic::error(codes::E0515, decl.file, span, "state key missing or wrong")
+                    .with_primary_label(label)
+                    .with_help(help.to_string()),
+            ],
+            sources: sources.clone(),
+            then: None,
+        };
+    let secret = match &enc.key {
+        KeySource::Passphrase(Setting::Value(p)) => Secret::Passphrase(p.clone()),
+        KeySource::Passphrase(Setting::Unset { message, span }) => {
+            return Err(refuse(
+                *span,
+                format!(
+                    "{message}: the state is encrypted with this passphrase, so nothing can be read or written without it"
+                ),
+                "set the variable to the state's passphrase",
+            ));
+        }
+        KeySource::KeyFile(path) => {
+            let full = root.join(path);
+            let bytes = std::fs::read(&full).map_err(|e| {
+                refuse(
+                    enc.span,
+                    format!(
+                        "the key file `{path}` cannot be read: {}",
+                        crate::files::io_reason(&e)
+                    ),
+                    "point `key_file` at the file holding the state's key",
+                )
+            })?;
+            Secret::from_key_file(&bytes).map_err(|why| {
+                refuse(
+                    enc.span,
+                    format!("the key file `{path}` holds no key: {why}"),
+                    "make one with `openssl rand -base64 32 > FILE` (and keep it safe: without it the state cannot be read)",
+                )
+            })?
+        }
+    };
+    Ok(Some(secret))
+}
+
+/// The backend `decl` names, opened with `keys`.
+fn open_with(
+    decl: &BackendDecl,
+    root: &Path,
+    sources: &Sources,
+    keys: Option<Arc<Encryption>>,
+) -> Result<Arc<dyn Backend>, DeployError> {
     match &decl.kind {
-        BackendKind::Local => Ok(local(root)),
+        BackendKind::Local => Ok(local_with(root, keys)),
         BackendKind::Postgres { url, name } => {
             let url = match url {
                 Setting::Value(v) => v,
@@ -125,18 +211,39 @@ pub fn open_decl(
                     });
                 }
             };
-            postgres(url, name)
+            postgres(url, name, keys)
         }
     }
 }
 
+/// The local state of the workspace at `root`, sealed with `keys` when given.
+fn local_with(root: &Path, keys: Option<Arc<Encryption>>) -> Arc<dyn Backend> {
+    let backend = LocalBackend::new(root);
+    match keys {
+        Some(keys) => Arc::new(backend.with_encryption(keys)),
+        None => Arc::new(backend),
+    }
+}
+
 #[cfg(feature = "postgres")]
-fn postgres(url: &str, name: &str) -> Result<Arc<dyn Backend>, DeployError> {
-    Ok(Arc::new(mcpo_state_pg::PgBackend::connect(url, name)?))
+fn postgres(
+    url: &str,
+    name: &str,
+    keys: Option<Arc<Encryption>>,
+) -> Result<Arc<dyn Backend>, DeployError> {
+    let backend = mcpo_state_pg::PgBackend::connect(url, name)?;
+    Ok(match keys {
+        Some(keys) => Arc::new(backend.with_encryption(keys)),
+        None => Arc::new(backend),
+    })
 }
 
 #[cfg(not(feature = "postgres"))]
-fn postgres(_url: &str, _name: &str) -> Result<Arc<dyn Backend>, DeployError> {
+fn postgres(
+    _url: &str,
+    _name: &str,
+    _keys: Option<Arc<Encryption>>,
+) -> Result<Arc<dyn Backend>, DeployError> {
     Err(Problem::new(
         codes::E0512,
         "the workspace keeps its state in PostgreSQL, but this build of mcpo has no PostgreSQL support",
@@ -227,8 +334,10 @@ pub fn migrate(root: &Path, to: MigrateTo, command: &str) -> Result<Migrated, De
         .usage()
         .into());
     };
-    let database = open_decl(&decl, root, &sources)?;
-    let local = local(root);
+    // Both ends are sealed with the workspace's key, when it configures one.
+    let keys = keys_of(&decl, root, &sources)?;
+    let database = open_with(&decl, root, &sources, keys.clone())?;
+    let local = local_with(root, keys);
     let (source, target) = match to {
         MigrateTo::Postgres => (local, database),
         MigrateTo::Local => (database, local),
@@ -282,5 +391,100 @@ pub fn copy_state(
         serial: current.serial,
         resources: current.resources.len(),
         versions: history.len(),
+    })
+}
+
+/// What [`rekey`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rekeyed {
+    /// Where the state is.
+    pub location: String,
+    /// How many versions (the current one and the history) were sealed with the new key.
+    pub versions: usize,
+}
+
+impl std::fmt::Display for Rekeyed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "encrypted {} version(s) of the state at {} with the key the workspace configures now; the old key no longer opens them",
+            self.versions, self.location
+        )
+    }
+}
+
+/// The key being replaced, for [`rekey`]: a passphrase read from an environment variable,
+/// or a key file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OldKey {
+    /// The state was not encrypted yet (or only partly): plaintext versions are sealed.
+    None,
+    /// `--old-passphrase-env NAME`: the passphrase in that variable.
+    PassphraseEnv(String),
+    /// `--old-key-file PATH`.
+    KeyFile(std::path::PathBuf),
+}
+
+/// Seals every version of the workspace's state (the current one and the history) with
+/// the key its `encryption` block configures now, opening them with `old` (or the new key,
+/// or as plaintext). Under the lock. A version that opens with neither key is E0515 and
+/// nothing was written.
+pub fn rekey(root: &Path, old: &OldKey, command: &str) -> Result<Rekeyed, DeployError> {
+    let (decl, sources) = workspace_decl(root)?;
+    let decl = decl.filter(|d| d.encryption.is_some()).ok_or_else(|| {
+        Problem::new(
+            codes::E0515,
+            "the workspace configures no key to encrypt the state with",
+        )
+        .help("add `encryption { passphrase = env(\"MCPO_STATE_PASSPHRASE\") }` (or `key_file`) to the `backend` block with the new key, then run `mcpoc state rekey` with the old one")
+        .usage()
+    })?;
+    let older = match old {
+        OldKey::None => None,
+        OldKey::PassphraseEnv(name) => match std::env::var(name) {
+            Ok(p) if !p.is_empty() => Some(Secret::Passphrase(p)),
+            _ => {
+                return Err(Problem::new(
+                    codes::E0515,
+                    format!("the old passphrase's variable {name} is not set; nothing was read or written"),
+                )
+                .usage()
+                .into());
+            }
+        },
+        OldKey::KeyFile(path) => {
+            let bytes = std::fs::read(root.join(path)).map_err(|e| {
+                Problem::new(
+                    codes::E0515,
+                    format!(
+                        "the old key file `{}` cannot be read: {}; nothing was read or written",
+                        path.display(),
+                        crate::files::io_reason(&e)
+                    ),
+                )
+                .usage()
+            })?;
+            Some(Secret::from_key_file(&bytes).map_err(|why| {
+                Problem::new(
+                    codes::E0515,
+                    format!("the old key file `{}` holds no key: {why}", path.display()),
+                )
+                .usage()
+            })?)
+        }
+    };
+    let keys = secret_of(&decl, root, &sources)?.map(|new| {
+        let keys = Encryption::new(new);
+        Arc::new(match older {
+            Some(o) => keys.also_opening(o),
+            None => keys,
+        })
+    });
+    let backend = open_with(&decl, root, &sources, keys)?;
+    let _lock = backend.lock(mcpo_state::LockInfo::current(command))?;
+    let versions = backend.reseal()?;
+    Ok(Rekeyed {
+        location: backend.location(),
+        versions,
     })
 }

@@ -6,6 +6,7 @@ use crate::load::Checked;
 use mcpo_diagnostics::codes;
 use mcpo_plan::Plan;
 use mcpo_state::State;
+use mcpo_state::crypt::Encryption;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
@@ -13,9 +14,16 @@ use std::path::Path;
 /// Writes `plan` to `path`, owner-only: a saved plan holds variable values, sensitive ones
 /// included. The plan goes to a new private file beside `path` that then replaces it, so
 /// an existing file's permissions are never kept and a half-written plan never exists.
-pub fn write(path: &Path, plan: &Plan) -> Result<(), Problem> {
-    let text = serde_json::to_string_pretty(plan)
+/// With `keys` (the workspace encrypts its state) the plan is sealed with them too.
+pub fn write(path: &Path, plan: &Plan, keys: Option<&Encryption>) -> Result<(), Problem> {
+    let text = serde_json::to_vec_pretty(plan)
         .map_err(|e| Problem::new(codes::E0632, format!("the plan cannot be encoded: {e}")))?;
+    let text = match keys {
+        Some(keys) => keys.seal(&text).map_err(|e| {
+            Problem::new(codes::E0632, format!("the plan cannot be encrypted: {e}"))
+        })?,
+        None => text,
+    };
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -32,7 +40,7 @@ pub fn write(path: &Path, plan: &Plan) -> Result<(), Problem> {
             .create_new(true)
             .mode(0o600)
             .open(&temp)?;
-        f.write_all(text.as_bytes())?;
+        f.write_all(&text)?;
         f.write_all(b"\n")?;
         f.sync_all()?;
         std::fs::rename(&temp, path)
@@ -53,9 +61,10 @@ pub fn write(path: &Path, plan: &Plan) -> Result<(), Problem> {
     })
 }
 
-/// Reads a plan saved by [`write`]; refuses another format version.
-pub fn read(path: &Path) -> Result<Plan, Problem> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+/// Reads a plan saved by [`write`], opening it with `keys` if it was sealed; refuses
+/// another format version, and a sealed plan no key given opens (E0515).
+pub fn read(path: &Path, keys: Option<&Encryption>) -> Result<Plan, Problem> {
+    let sealed = std::fs::read(path).map_err(|e| {
         Problem::new(
             codes::E0632,
             format!(
@@ -66,7 +75,16 @@ pub fn read(path: &Path) -> Result<Plan, Problem> {
         )
         .usage()
     })?;
-    let plan: Plan = serde_json::from_str(&text).map_err(|e| {
+    let text = mcpo_state::codec::open(&sealed, keys).map_err(|e| {
+        let err = mcpo_state::codec::open_error(e, &path.display().to_string(), |detail| {
+            mcpo_state::StateError::Key {
+                location: path.display().to_string(),
+                reason: detail,
+            }
+        });
+        Problem::new(err.code(), err.to_string())
+    })?;
+    let plan: Plan = serde_json::from_slice(&text).map_err(|e| {
         Problem::new(
             codes::E0632,
             format!(

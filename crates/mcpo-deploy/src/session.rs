@@ -192,6 +192,12 @@ impl Session {
         crate::backend::local(root)
     }
 
+    /// What the state's backend noticed when it read the state that a person should be
+    /// told (a state read as plaintext where encryption is configured).
+    pub fn backend_notice(&self) -> Option<String> {
+        self.backend.notice()
+    }
+
     /// The checked workspace.
     pub fn checked(&self) -> &Checked {
         &self.checked

@@ -7,6 +7,16 @@
 //! }
 //! ```
 //!
+//! Either kind may encrypt what it stores (the state, its history, saved plans):
+//!
+//! ```hcl
+//! backend "local" {
+//!   encryption {
+//!     passphrase = env("MCPO_STATE_PASSPHRASE")   # or: key_file = "/run/secrets/mcpo.key"
+//!   }
+//! }
+//! ```
+//!
 //! Without a block the state is the local file (`backend "local" {}` says so explicitly).
 //! Like a `server` block, it is evaluated before anything else exists: literals,
 //! templates, `env("NAME")` (from [`Workspace::env`]) and built-in functions that read no
@@ -37,6 +47,38 @@ pub struct BackendDecl {
     pub header: Span,
     /// Which backend, with its settings.
     pub kind: BackendKind,
+    /// Its `encryption` block, if any.
+    pub encryption: Option<EncryptionDecl>,
+}
+
+/// An `encryption` block: the key everything the backend stores is sealed with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncryptionDecl {
+    /// The block's `encryption` keyword, where problems found when opening it point.
+    pub span: Span,
+    /// Where the key comes from.
+    pub key: KeySource,
+}
+
+/// Where an `encryption` block's key comes from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// `passphrase`: stretched into the key (its value, or why it is not known here).
+    Passphrase(Setting),
+    /// `key_file`: a file holding the key (relative to the workspace root unless
+    /// absolute), read when the backend is opened.
+    KeyFile(String),
+}
+
+impl std::fmt::Debug for KeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The passphrase itself never appears in a debug print.
+        match self {
+            KeySource::Passphrase(Setting::Value(_)) => f.write_str("Passphrase(..)"),
+            KeySource::Passphrase(unset) => write!(f, "Passphrase({unset:?})"),
+            KeySource::KeyFile(path) => write!(f, "KeyFile({path:?})"),
+        }
+    }
 }
 
 /// A backend and its settings.
@@ -143,6 +185,7 @@ fn backend_block(
         return None;
     }
     let io = EnvIo(env);
+    let mut encryption: Option<EncryptionDecl> = None;
     let mut url: Option<Setting> = None;
     let mut name: Option<String> = None;
     let mut ok = true;
@@ -207,11 +250,22 @@ fn backend_block(
                     }
                 }
             }
+            BodyItem::Block(inner) if inner.ty.name == "encryption" && encryption.is_none() => {
+                match encryption_block(&io, file, inner, diags) {
+                    Some(e) => encryption = Some(e),
+                    None => ok = false,
+                }
+            }
             BodyItem::Block(inner) => {
-                diags.push(invalid(
-                    inner.ty.span,
-                    format!("a `{kind}` backend has no `{}` block", inner.ty.name),
-                ));
+                let what = if inner.ty.name == "encryption" {
+                    "a backend has one `encryption` block; this is another".to_string()
+                } else {
+                    format!(
+                        "a `{kind}` backend has no `{}` block; it may have an `encryption` block",
+                        inner.ty.name
+                    )
+                };
+                diags.push(invalid(inner.ty.span, what));
                 ok = false;
             }
             BodyItem::Error(_) => ok = false,
@@ -236,7 +290,105 @@ fn backend_block(
         }
         _ => BackendKind::Local,
     };
-    Some(BackendDecl { file, header, kind })
+    Some(BackendDecl {
+        file,
+        header,
+        kind,
+        encryption,
+    })
+}
+
+/// The `encryption` block: exactly one of `passphrase` and `key_file`.
+fn encryption_block(
+    io: &EnvIo<'_>,
+    file: FileId,
+    b: &Block,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<EncryptionDecl> {
+    let invalid = |span: Span, label: String| {
+        Diagnostic::error(codes::E0511, file, span, "invalid backend block")
+            .with_primary_label(label)
+    };
+    let before = diags.len();
+    if !b.labels.is_empty() {
+        diags.push(invalid(
+            b.ty.span,
+            "an `encryption` block has no labels".into(),
+        ));
+    }
+    let mut key: Option<KeySource> = None;
+    for item in &b.body.items {
+        match item {
+            BodyItem::Attribute(a) => {
+                let name = a.name.name.as_str();
+                if !["passphrase", "key_file"].contains(&name) {
+                    diags.push(invalid(
+                        a.name.span,
+                        format!("an `encryption` block has no attribute `{name}`; it takes `passphrase` or `key_file`"),
+                    ));
+                    continue;
+                }
+                if key.is_some() {
+                    diags.push(
+                        invalid(a.name.span, "the key is given twice".into())
+                            .with_help("give either `passphrase` or `key_file`, not both"),
+                    );
+                    continue;
+                }
+                let val = match evaluate(&a.value, io, Early::Backend) {
+                    Ok(v) => v,
+                    Err((span, why)) => {
+                        diags.push(invalid(span, why).with_help(HELP));
+                        continue;
+                    }
+                };
+                match (name, val.unmarked()) {
+                    ("passphrase", Val::String(s)) if s.is_empty() => {
+                        diags.push(invalid(a.value.span, "the passphrase is empty".into()));
+                    }
+                    ("passphrase", Val::String(s)) => {
+                        key = Some(KeySource::Passphrase(Setting::Value(s.clone())));
+                    }
+                    ("passphrase", Val::Unknown) => {
+                        let (span, message) = why_unknown(&a.value, io);
+                        key = Some(KeySource::Passphrase(Setting::Unset { message, span }));
+                    }
+                    ("key_file", Val::String(s)) if !s.is_empty() => {
+                        key = Some(KeySource::KeyFile(s.clone()));
+                    }
+                    ("key_file", Val::Unknown) => {
+                        let (span, why) = why_unknown(&a.value, io);
+                        diags.push(invalid(span, why).with_help(
+                            "the key file's path must be known wherever the workspace is checked: write it as a literal",
+                        ));
+                    }
+                    _ => diags.push(invalid(
+                        a.span,
+                        format!("`{name}` must be a non-empty string"),
+                    )),
+                }
+            }
+            BodyItem::Block(inner) => diags.push(invalid(
+                inner.ty.span,
+                format!("an `encryption` block has no `{}` block", inner.ty.name),
+            )),
+            BodyItem::Error(_) => return None,
+        }
+    }
+    if diags.len() > before {
+        return None;
+    }
+    let Some(key) = key else {
+        diags.push(
+            invalid(b.ty.span, "an `encryption` block needs `passphrase` or `key_file`".into())
+                .with_help("add `passphrase = env(\"MCPO_STATE_PASSPHRASE\")`, or `key_file = \"...\"` naming a file with a 32-byte key"),
+        );
+        return None;
+    };
+    Some(EncryptionDecl {
+        span: b.ty.span,
+        key,
+    })
 }
 
 /// A state's name: 1 to 200 printable characters.

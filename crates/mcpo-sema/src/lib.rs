@@ -47,7 +47,8 @@ pub mod value;
 mod workspace;
 
 pub use backend_block::{
-    BACKEND_KINDS, BackendDecl, BackendKind, DEFAULT_STATE_NAME, WorkspaceBackend, backend,
+    BACKEND_KINDS, BackendDecl, BackendKind, DEFAULT_STATE_NAME, EncryptionDecl, KeySource,
+    WorkspaceBackend, backend,
 };
 pub use builtins::{BUILTINS, Sig, lookup};
 pub use checker::{

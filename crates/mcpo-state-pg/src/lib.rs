@@ -52,6 +52,7 @@
 
 #![warn(clippy::unwrap_used, clippy::indexing_slicing)]
 
+use mcpo_state::crypt::Encryption;
 use mcpo_state::{Backend, HISTORY_KEPT, LockGuard, LockInfo, State, StateError, codec};
 use std::future::Future;
 use std::sync::Arc;
@@ -113,6 +114,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A state kept in PostgreSQL.
 pub struct PgBackend {
     inner: Arc<Inner>,
+    /// The keys every version is sealed with, when the workspace configures encryption.
+    keys: Option<Arc<Encryption>>,
 }
 
 struct Inner {
@@ -203,6 +206,7 @@ impl PgBackend {
             }
         };
         let backend = PgBackend {
+            keys: None,
             inner: Arc::new(Inner {
                 runtime: Some(runtime),
                 client: Arc::new(tokio::sync::Mutex::new(client)),
@@ -214,6 +218,13 @@ impl PgBackend {
         };
         backend.migrate()?;
         Ok(backend)
+    }
+
+    /// The same backend, sealing every version it writes with `keys` and opening sealed
+    /// ones with them; plaintext versions are still read, and sealed from the next write.
+    pub fn with_encryption(mut self, keys: Arc<Encryption>) -> PgBackend {
+        self.keys = Some(keys);
+        self
     }
 
     /// The name of the state this backend serves.
@@ -292,9 +303,13 @@ impl PgBackend {
 
     fn decode_current(&self, bytes: &[u8]) -> Result<State, StateError> {
         let ctx = &self.inner.ctx;
-        codec::decode(bytes, &ctx.location, &ctx.history(), || {
-            self.serials().ok().and_then(|s| s.last().copied())
-        })
+        codec::decode_with(
+            bytes,
+            &ctx.location,
+            &ctx.history(),
+            || self.serials().ok().and_then(|s| s.last().copied()),
+            self.keys.as_deref(),
+        )
     }
 
     /// Moves the rows that `delete` (a `DELETE ... WHERE name = $1 RETURNING serial,
@@ -566,7 +581,7 @@ impl Backend for PgBackend {
             .ok_or_else(exhausted)?;
         let expected = i64::try_from(state.serial).map_err(|_| exhausted())?;
         let serial = std::mem::replace(&mut state.serial, next);
-        let encoded = codec::encode(state, &location);
+        let encoded = codec::encode_with(state, &location, self.keys.as_deref());
         state.serial = serial;
         let bytes = encoded?;
         let lineage = state.lineage.clone();
@@ -730,7 +745,7 @@ impl Backend for PgBackend {
             rows.push((
                 serial,
                 version.lineage.clone(),
-                codec::encode(version, location)?,
+                codec::encode_with(version, location, self.keys.as_deref())?,
             ));
         }
         self.run(move |client, ctx| async move {
@@ -792,6 +807,87 @@ impl Backend for PgBackend {
         })
     }
 
+    /// Seals the current version and the history again with the configured key, in one
+    /// transaction, after every version was opened (with any key given).
+    fn reseal(&self) -> Result<usize, StateError> {
+        let Some(keys) = self.keys.clone() else {
+            return Err(StateError::Key {
+                location: self.inner.ctx.location.clone(),
+                reason: "the workspace configures no key to encrypt with: add an `encryption` block to its `backend` block first".into(),
+            });
+        };
+        let rows: Vec<(bool, i64, Vec<u8>)> = self.run(|client, ctx| async move {
+            let client = client.lock().await;
+            let rows = client
+                .query(
+                    "SELECT true, serial, data FROM mcpo_states WHERE name = $1
+                     UNION ALL
+                     SELECT false, serial, data FROM mcpo_state_history WHERE name = $1",
+                    &[&ctx.name],
+                )
+                .await
+                .map_err(|e| unreadable(&ctx, &e))?;
+            Ok(rows
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                .collect())
+        })?;
+        let ctx = &self.inner.ctx;
+        let mut sealed = Vec::with_capacity(rows.len());
+        for (current, serial, bytes) in rows {
+            let shown = if current {
+                ctx.location.clone()
+            } else {
+                format!("version {serial} of {}", ctx.location)
+            };
+            let state = codec::decode_with(&bytes, &shown, &ctx.history(), || None, Some(&*keys))?;
+            sealed.push((
+                current,
+                serial,
+                codec::encode_with(&state, &shown, Some(&*keys))?,
+            ));
+        }
+        let count = sealed.len();
+        self.run(move |client, ctx| async move {
+            let mut client = client.lock().await;
+            let tx = client
+                .transaction()
+                .await
+                .map_err(|e| write_failed(&ctx, "begin a transaction on", &e))?;
+            for (current, serial, data) in &sealed {
+                let sql = if *current {
+                    "UPDATE mcpo_states SET data = $3 WHERE name = $1 AND serial = $2"
+                } else {
+                    "UPDATE mcpo_state_history SET data = $3 WHERE name = $1 AND serial = $2"
+                };
+                let changed = tx
+                    .execute(sql, &[&ctx.name, serial, data])
+                    .await
+                    .map_err(|e| write_failed(&ctx, "write", &e))?;
+                if changed != 1 {
+                    return Err(StateError::Conflict {
+                        location: ctx.location.clone(),
+                        on_disk: "a version written meanwhile".into(),
+                        writing: format!("version {serial}, sealed again"),
+                    });
+                }
+            }
+            tx.commit()
+                .await
+                .map_err(|e| write_failed(&ctx, "commit to", &e))
+        })?;
+        Ok(count)
+    }
+
+    fn notice(&self) -> Option<String> {
+        self.keys.as_ref().filter(|k| k.read_plaintext()).map(|_| {
+            format!(
+                "{} was not encrypted: it is encrypted from its next write on; the versions already kept in its history stay as they are until `mcpoc state rekey`",
+                self.inner.ctx.location
+            )
+        })
+    }
+
     fn read_version(&self, serial: u64) -> Result<State, StateError> {
         let Ok(wanted) = i64::try_from(serial) else {
             return Err(StateError::NoSuchVersion {
@@ -817,7 +913,13 @@ impl Backend for PgBackend {
             Some(bytes) => {
                 let ctx = &self.inner.ctx;
                 let shown = format!("version {serial} of {}", ctx.location);
-                codec::decode(&bytes, &shown, &ctx.history(), || None)
+                codec::decode_with(
+                    &bytes,
+                    &shown,
+                    &ctx.history(),
+                    || None,
+                    self.keys.as_deref(),
+                )
             }
             None => Err(StateError::NoSuchVersion {
                 serial,

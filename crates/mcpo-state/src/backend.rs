@@ -68,6 +68,21 @@ pub trait Backend: Send + Sync {
     /// words (`"the 3 earlier versions are kept in …"`), or `None` when there were none.
     fn start_fresh(&self) -> Result<Option<String>, StateError>;
 
+    /// Seals every version this backend keeps (the current one and its history) again with
+    /// its configured key, opening each with any key it was given (`mcpoc state rekey`).
+    /// Every version is opened before anything is written, so a version no key opens is
+    /// an error ([`StateError::Key`]) and nothing was written. Returns how many versions
+    /// were written. A backend that seals nothing: `Ok(0)`.
+    fn reseal(&self) -> Result<usize, StateError> {
+        Ok(0)
+    }
+
+    /// What a person should be told about what this backend read that is not an error: a
+    /// state read as plaintext where encryption is configured (sealed from its next write).
+    fn notice(&self) -> Option<String> {
+        None
+    }
+
     /// Puts a state moved from another backend here exactly as it was there: `history`
     /// (its earlier versions, oldest first) and `current`, with their lineage and serials,
     /// so that a saved plan made before the move still fits. Refuses with

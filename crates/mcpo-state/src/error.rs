@@ -168,6 +168,17 @@ pub enum StateError {
         /// Its lineage, serial and size.
         detail: String,
     },
+    /// The state (or a saved plan) is encrypted and cannot be opened: no key is configured,
+    /// the key is not the one it was encrypted with, or the configured key cannot be had
+    /// (an unset passphrase variable, an unreadable key file) (E0515). Nothing was read
+    /// or written.
+    #[error("cannot decrypt {}: {reason}; nothing was read or written", location)]
+    Key {
+        /// What was to be opened.
+        location: String,
+        /// Why, and what to do (never the key).
+        reason: String,
+    },
 }
 
 impl StateError {
@@ -187,6 +198,7 @@ impl StateError {
             StateError::NothingToRestore { .. } => codes::E0510,
             StateError::Unavailable { .. } => codes::E0512,
             StateError::TargetNotEmpty { .. } => codes::E0513,
+            StateError::Key { .. } => codes::E0515,
         }
     }
 

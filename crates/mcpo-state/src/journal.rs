@@ -14,7 +14,11 @@
 //! cut short (a crash in the middle of an append, which was therefore never reported
 //! durable) is ignored and cut off before the next append; anything else that does not
 //! continue the state is damage (E0501), never guessed around.
+//!
+//! With encryption configured each line is sealed on its own ([`crate::crypt`]): one
+//! append still costs one small line, and a line is opened when the journal is replayed.
 
+use crate::crypt::{Encryption, OpenError};
 use crate::{Delta, State};
 use serde::{Deserialize, Serialize};
 
@@ -39,16 +43,34 @@ struct RecordIn {
     delta: Delta,
 }
 
-/// The line recording version `serial` of `lineage` as `delta`, newline included.
-pub(crate) fn encode(lineage: &str, serial: u64, delta: &Delta) -> Result<Vec<u8>, String> {
+/// The line recording version `serial` of `lineage` as `delta`, sealed with `keys` when
+/// given, newline included.
+pub(crate) fn encode(
+    lineage: &str,
+    serial: u64,
+    delta: &Delta,
+    keys: Option<&Encryption>,
+) -> Result<Vec<u8>, String> {
     let mut line = serde_json::to_vec(&RecordOut {
         lineage,
         serial,
         delta,
     })
     .map_err(|e| e.to_string())?;
+    if let Some(keys) = keys {
+        line = keys.seal(&line)?;
+    }
     line.push(b'\n');
     Ok(line)
+}
+
+/// Why a journal could not be replayed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ReplayError {
+    /// A line is not a record that continues the state: what and where.
+    Damaged(String),
+    /// A sealed line cannot be opened with the configured keys.
+    Key(OpenError),
 }
 
 /// What [`replay`] did.
@@ -60,9 +82,13 @@ pub(crate) struct Replayed {
     pub(crate) valid: u64,
 }
 
-/// Applies the journal `bytes` to `state` (the snapshot). The error says what is wrong
-/// with which line.
-pub(crate) fn replay(bytes: &[u8], state: &mut State) -> Result<Replayed, String> {
+/// Applies the journal `bytes` to `state` (the snapshot), opening sealed lines with
+/// `keys`. The error says what is wrong with which line.
+pub(crate) fn replay(
+    bytes: &[u8],
+    state: &mut State,
+    keys: Option<&Encryption>,
+) -> Result<Replayed, ReplayError> {
     let mut out = Replayed {
         applied: 0,
         valid: 0,
@@ -78,18 +104,30 @@ pub(crate) fn replay(bytes: &[u8], state: &mut State) -> Result<Replayed, String
         };
         let line = rest.get(..end).unwrap_or_default();
         let next = at + end + 1;
-        let record = match serde_json::from_slice::<RecordIn>(line) {
+        let opened = match crate::codec::open(line, keys) {
+            Ok(l) => l,
+            Err(OpenError::Damaged(_)) if next == bytes.len() => break,
+            Err(OpenError::Damaged(why)) => {
+                return Err(ReplayError::Damaged(format!("line {line_no}: {why}")));
+            }
+            Err(e) => return Err(ReplayError::Key(e)),
+        };
+        let record = match serde_json::from_slice::<RecordIn>(&opened) {
             Ok(r) => r,
             // The last line, complete but unreadable: the tail of an append a power loss
             // cut (never reported durable).
             Err(_) if next == bytes.len() => break,
-            Err(e) => return Err(format!("line {line_no} is not a journal record: {e}")),
+            Err(e) => {
+                return Err(ReplayError::Damaged(format!(
+                    "line {line_no} is not a journal record: {e}"
+                )));
+            }
         };
         if record.lineage != state.lineage {
-            return Err(format!(
+            return Err(ReplayError::Damaged(format!(
                 "line {line_no} belongs to another state (lineage {}, not {})",
                 record.lineage, state.lineage
-            ));
+            )));
         }
         if out.applied == 0 && record.serial <= state.serial {
             // Already in the snapshot (written by a compaction).
@@ -98,10 +136,10 @@ pub(crate) fn replay(bytes: &[u8], state: &mut State) -> Result<Replayed, String
             state.serial = record.serial;
             out.applied += 1;
         } else {
-            return Err(format!(
+            return Err(ReplayError::Damaged(format!(
                 "line {line_no} is version {}, but the state is at version {}",
                 record.serial, state.serial
-            ));
+            )));
         }
         at = next;
         out.valid = at as u64;
@@ -137,7 +175,7 @@ mod tests {
     fn journal(records: &[(u64, Delta)]) -> Vec<u8> {
         records
             .iter()
-            .flat_map(|(s, d)| encode("L", *s, d).expect("encode"))
+            .flat_map(|(s, d)| encode("L", *s, d, None).expect("encode"))
             .collect()
     }
 
@@ -156,7 +194,7 @@ mod tests {
             (6, delta("a", None)),
         ]);
         let mut s = snapshot(4);
-        let r = replay(&bytes, &mut s).expect("replay");
+        let r = replay(&bytes, &mut s, None).expect("replay");
         assert_eq!(r.applied, 2);
         assert_eq!(r.valid, bytes.len() as u64);
         assert_eq!(s.serial, 6);
@@ -171,23 +209,61 @@ mod tests {
         let more = journal(&[(2, delta("b", Some(resource("b1"))))]);
         bytes.extend_from_slice(more.get(..more.len() / 2).unwrap_or_default());
         let mut s = snapshot(0);
-        let r = replay(&bytes, &mut s).expect("replay");
+        let r = replay(&bytes, &mut s, None).expect("replay");
         assert_eq!((r.applied, r.valid, s.serial), (1, whole, 1));
 
         let mut damaged = b"{not json}\n".to_vec();
         damaged.extend(journal(&[(1, delta("a", None))]));
-        let err = replay(&damaged, &mut snapshot(0)).expect_err("damaged");
-        assert!(err.starts_with("line 1 is not a journal record"), "{err}");
+        let err = replay(&damaged, &mut snapshot(0), None).expect_err("damaged");
+        assert!(
+            matches!(&err, ReplayError::Damaged(e) if e.starts_with("line 1 is not a journal record")),
+            "{err:?}"
+        );
     }
 
     #[test]
     fn a_gap_or_another_lineage_is_an_error() {
         let gap = journal(&[(3, delta("a", None))]);
-        let err = replay(&gap, &mut snapshot(1)).expect_err("gap");
-        assert_eq!(err, "line 1 is version 3, but the state is at version 1");
+        let err = replay(&gap, &mut snapshot(1), None).expect_err("gap");
+        assert_eq!(
+            err,
+            ReplayError::Damaged("line 1 is version 3, but the state is at version 1".into())
+        );
         let mut other = snapshot(0);
         other.lineage = "M".into();
-        let err = replay(&gap, &mut other).expect_err("lineage");
-        assert!(err.contains("another state"), "{err}");
+        let err = replay(&gap, &mut other, None).expect_err("lineage");
+        assert!(
+            matches!(&err, ReplayError::Damaged(e) if e.contains("another state")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn sealed_lines_replay_with_their_key_and_hold_no_plaintext() {
+        let keys = Encryption::new(crate::crypt::Secret::Key([3; 32]));
+        let mut bytes = encode(
+            "L",
+            1,
+            &delta("a", Some(resource("vpc-secret-id"))),
+            Some(&keys),
+        )
+        .expect("encode");
+        bytes.extend(encode("L", 2, &delta("b", None), Some(&keys)).expect("encode"));
+        assert!(!String::from_utf8_lossy(&bytes).contains("vpc-secret-id"));
+        let mut s = snapshot(0);
+        replay(&bytes, &mut s, Some(&keys)).expect("replay");
+        assert_eq!(
+            s.resources.get("a").map(|r| r.id.as_str()),
+            Some("vpc-secret-id")
+        );
+        let wrong = Encryption::new(crate::crypt::Secret::Key([4; 32]));
+        assert_eq!(
+            replay(&bytes, &mut snapshot(0), Some(&wrong)),
+            Err(ReplayError::Key(OpenError::WrongKey))
+        );
+        assert_eq!(
+            replay(&bytes, &mut snapshot(0), None),
+            Err(ReplayError::Key(OpenError::NoKey))
+        );
     }
 }

@@ -19,6 +19,7 @@
 
 mod backend;
 pub mod codec;
+pub mod crypt;
 mod error;
 mod journal;
 mod local;

@@ -21,6 +21,7 @@
 //! removed. So the history keeps snapshots: the state before each command that changed it
 //! (an apply keeps the one it started from), not every step of an apply.
 
+use crate::crypt::Encryption;
 use crate::error::StateError;
 use crate::journal::{self, JOURNAL_FILE};
 use crate::lock::{self, Attempt, LockGuard, LockInfo};
@@ -28,7 +29,7 @@ use crate::{Backend, Delta, State};
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// How many earlier versions `history/` keeps; older ones are deleted by `write`.
 pub const HISTORY_KEPT: usize = 50;
@@ -54,6 +55,8 @@ pub struct LocalBackend {
     /// The state file as this backend last read or wrote it: a write must continue from
     /// there (see [`StateError::Conflict`]).
     known: Mutex<Option<Known>>,
+    /// The keys the files are sealed with, when the workspace configures encryption.
+    keys: Option<Arc<Encryption>>,
 }
 
 /// What a backend knows of the state file it last read or wrote.
@@ -117,7 +120,20 @@ impl LocalBackend {
         LocalBackend {
             root: workspace_root.into(),
             known: Mutex::new(None),
+            keys: None,
         }
+    }
+
+    /// The same backend, sealing every file it writes (the state, its journal's lines, the
+    /// history) with `keys`, and opening sealed ones with them. Plaintext files are still
+    /// read, and sealed from their next write on.
+    pub fn with_encryption(mut self, keys: Arc<Encryption>) -> LocalBackend {
+        self.keys = Some(keys);
+        self
+    }
+
+    fn keys(&self) -> Option<&Encryption> {
+        self.keys.as_deref()
     }
 
     /// The directory holding the state, `<root>/.mcpo/state`.
@@ -175,11 +191,15 @@ impl LocalBackend {
         let id = FileId::of(&file.metadata().map_err(unreadable)?);
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut file, &mut bytes).map_err(unreadable)?;
-        let replayed = journal::replay(&bytes, state).map_err(|detail| StateError::Corrupt {
+        let corrupt = |detail: String| StateError::Corrupt {
             location: shown.clone(),
             detail,
             history: Self::shown(HISTORY_DIR),
             newest: self.serials().last().copied(),
+        };
+        let replayed = journal::replay(&bytes, state, self.keys()).map_err(|e| match e {
+            journal::ReplayError::Damaged(detail) => corrupt(detail),
+            journal::ReplayError::Key(e) => crate::codec::open_error(e, &shown, corrupt),
         })?;
         Ok(Some(JournalAt {
             file: id,
@@ -302,8 +322,13 @@ impl LocalBackend {
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut file, &mut bytes).map_err(unreadable)?;
         let history = Self::shown(HISTORY_DIR);
-        let state =
-            crate::codec::decode(&bytes, shown, &history, || self.serials().last().copied())?;
+        let state = crate::codec::decode_with(
+            &bytes,
+            shown,
+            &history,
+            || self.serials().last().copied(),
+            self.keys(),
+        )?;
         Ok(Some((state, id)))
     }
 
@@ -599,7 +624,7 @@ impl Backend for LocalBackend {
             });
         };
         let serial = std::mem::replace(&mut state.serial, next);
-        let encoded = crate::codec::encode(state, &Self::shown(STATE_FILE));
+        let encoded = crate::codec::encode_with(state, &Self::shown(STATE_FILE), self.keys());
         state.serial = serial;
         let bytes = encoded?;
 
@@ -657,12 +682,13 @@ impl Backend for LocalBackend {
                 serial,
             });
         };
-        let line =
-            journal::encode(lineage, next, delta).map_err(|reason| StateError::WriteFailed {
+        let line = journal::encode(lineage, next, delta, self.keys()).map_err(|reason| {
+            StateError::WriteFailed {
                 action: "encode",
                 location: Self::shown(JOURNAL_FILE),
                 reason,
-            })?;
+            }
+        })?;
         self.append(k, &line)?;
         k.serial = next;
         Ok(Some(next))
@@ -719,10 +745,10 @@ impl Backend for LocalBackend {
         let skip = history.len().saturating_sub(HISTORY_KEPT);
         for version in history.iter().skip(skip) {
             let name = format!("{HISTORY_DIR}/{}.json", version.serial);
-            let bytes = crate::codec::encode(version, &Self::shown(&name))?;
+            let bytes = crate::codec::encode_with(version, &Self::shown(&name), self.keys())?;
             self.replace_file(&self.history_path(version.serial), &name, &bytes)?;
         }
-        let bytes = crate::codec::encode(current, &Self::shown(STATE_FILE))?;
+        let bytes = crate::codec::encode_with(current, &Self::shown(STATE_FILE), self.keys())?;
         let written = self.replace_file(&self.state_path(), STATE_FILE, &bytes)?;
         // A journal left by a state lost before it does not continue this one.
         self.remove_journal()?;
@@ -736,6 +762,52 @@ impl Backend for LocalBackend {
             journal: None,
         });
         Ok(())
+    }
+
+    /// Seals the current state (its journal compacted) and every kept version again with
+    /// the configured key. Everything is opened before anything is written.
+    fn reseal(&self) -> Result<usize, StateError> {
+        if self.keys.is_none() {
+            return Err(StateError::Key {
+                location: STATE_DIR.to_string(),
+                reason: "the workspace configures no key to encrypt with: add an `encryption` block to its `backend` block first".into(),
+            });
+        }
+        // Every version opens with a key given, or nothing is written.
+        let mut current = self.read()?;
+        for serial in self.serials() {
+            let shown = Self::shown(&format!("{HISTORY_DIR}/{serial}.json"));
+            self.load(&self.history_path(serial), &shown)?;
+        }
+        let mut written = 0;
+        if current.serial > 0 {
+            // The snapshot it replaces joins the history, resealed below.
+            self.write(&mut current)?;
+            written += 1;
+        }
+        for serial in self.serials() {
+            let name = format!("{HISTORY_DIR}/{serial}.json");
+            let shown = Self::shown(&name);
+            if let Some((version, _)) = self.load(&self.history_path(serial), &shown)? {
+                let bytes = crate::codec::encode_with(&version, &shown, self.keys())?;
+                self.replace_file(&self.history_path(serial), &name, &bytes)?;
+                written += 1;
+            }
+        }
+        Ok(written)
+    }
+
+    fn notice(&self) -> Option<String> {
+        self.keys
+            .as_ref()
+            .filter(|k| k.read_plaintext())
+            .map(|_| {
+                format!(
+                    "{} was not encrypted: it is encrypted from its next write on; the versions already kept in {} stay as they are until `mcpoc state rekey`",
+                    Self::shown(STATE_FILE),
+                    Self::shown(HISTORY_DIR)
+                )
+            })
     }
 
     /// Reads version `serial`: from the history, or the current state if it has that

@@ -227,3 +227,45 @@ fn adopt_keeps_lineage_serials_and_history() {
     target.write(&mut next).expect("write");
     assert_eq!(next.serial, current.serial + 1);
 }
+
+/// A state encrypted with one key, read with another or with none: E0515, and neither
+/// read nor a write changes a byte of it.
+#[test]
+fn wrong_or_missing_key() {
+    use mcpo_state::crypt::{Encryption, Secret};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keyed = |n: u8| {
+        LocalBackend::new(dir.path())
+            .with_encryption(Arc::new(Encryption::new(Secret::Key([n; 32]))))
+    };
+    let mut state = state_with(State::new("0f8e2b9c-4d1a-4c3e-9b7a-5e6f7a8b9c0d"), 2);
+    keyed(1).write(&mut state).expect("write");
+    keyed(1).write(&mut state).expect("write");
+    let before = std::fs::read(keyed(1).state_path()).expect("state");
+    let wrong = keyed(2);
+    let err = wrong.read().expect_err("another key");
+    assert_eq!(err.code().as_str(), "E0515", "{err}");
+    let mut fresh = State::new("a-new-lineage");
+    assert_eq!(
+        wrong
+            .write(&mut fresh)
+            .expect_err("never written over")
+            .code()
+            .as_str(),
+        "E0515"
+    );
+    assert_eq!(
+        wrong.reseal().expect_err("nothing opens").code().as_str(),
+        "E0515"
+    );
+    let none = LocalBackend::new(dir.path()).read().expect_err("no key");
+    assert_eq!(none.code().as_str(), "E0515", "{none}");
+    assert_eq!(std::fs::read(wrong.state_path()).expect("state"), before);
+    assert_eq!(
+        keyed(1).read().expect("the right key").resources,
+        state.resources
+    );
+    insta::assert_snapshot!("wrong_key", err.render());
+    insta::assert_snapshot!("no_key", none.render());
+}

@@ -153,6 +153,21 @@ impl PgCluster {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// A plain-text dump of the cluster's `postgres` database (`pg_dump`), schema and
+    /// data: what a backup of the database holds.
+    pub fn dump(&self) -> String {
+        let out = Command::new(self.tool("pg_dump"))
+            .args(["--no-password", "-d", &self.url()])
+            .output()
+            .expect("run pg_dump");
+        assert!(
+            out.status.success(),
+            "pg_dump failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// [`PgCluster::psql`], `None` when psql fails (a table not created yet, say).
     pub fn try_psql(&self, sql: &str) -> Option<String> {
         let out = Command::new(self.tool("psql"))

@@ -255,8 +255,12 @@ fn open(
     lock_timeout: std::time::Duration,
 ) -> Result<Session, u8> {
     let backend = mcpo_deploy::backend::of_checked(&checked).map_err(report::deploy_error)?;
-    Session::open_waiting(checked, vars, backend, command, lock_timeout)
-        .map_err(report::deploy_error)
+    let s = Session::open_waiting(checked, vars, backend, command, lock_timeout)
+        .map_err(report::deploy_error)?;
+    if let Some(notice) = s.backend_notice() {
+        eprintln!("note: {notice}");
+    }
+    Ok(s)
 }
 
 /// The runtime and a session on the workspace's state for `command`: variables collected,
@@ -317,7 +321,12 @@ pub fn plan(args: PlanArgs) -> u8 {
         ),
     }
     if let Some(out) = &args.out {
-        if let Err(p) = mcpo_deploy::planfile::write(out, &plan) {
+        // Sealed with the state's key when the workspace encrypts its state.
+        let keys = match mcpo_deploy::backend::keys(&args.ws.root()) {
+            Ok(k) => k,
+            Err(e) => return report::deploy_error(e),
+        };
+        if let Err(p) = mcpo_deploy::planfile::write(out, &plan, keys.as_deref()) {
             return report::problem(&p);
         }
         if args.format == PlanFormat::Text {
@@ -343,10 +352,16 @@ pub fn apply(args: ApplyArgs) -> u8 {
     };
     let root = args.ws.root();
     let saved = match &args.plan {
-        Some(path) => match mcpo_deploy::planfile::read(path) {
-            Ok(p) => Some(p),
-            Err(p) => return report::problem(&p),
-        },
+        Some(path) => {
+            let keys = match mcpo_deploy::backend::keys(&root) {
+                Ok(k) => k,
+                Err(e) => return report::deploy_error(e),
+            };
+            match mcpo_deploy::planfile::read(path, keys.as_deref()) {
+                Ok(p) => Some(p),
+                Err(p) => return report::problem(&p),
+            }
+        }
         None => None,
     };
     // A saved plan is applied against the sources and variables it was made from.

@@ -53,6 +53,19 @@ pub enum StateCommand {
         #[command(flatten)]
         ws: WorkspaceArg,
     },
+    /// Encrypt every version of the state (the current one and its history) with the key
+    /// the `backend` block's `encryption` block names now. Put the new key there first,
+    /// and give the old one here (none: the state was not encrypted yet).
+    Rekey {
+        /// The environment variable holding the old passphrase.
+        #[arg(long, value_name = "NAME", conflicts_with = "old_key_file")]
+        old_passphrase_env: Option<String>,
+        /// The file holding the old key.
+        #[arg(long, value_name = "PATH")]
+        old_key_file: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
     /// Move the state and its history to (or from) the `backend "postgres"` database; the
     /// target must hold none, the source is left as it is.
     Migrate {
@@ -95,7 +108,12 @@ fn backend(ws: &WorkspaceArg) -> Result<std::sync::Arc<dyn mcpo_state::Backend>,
 }
 
 fn read(ws: &WorkspaceArg) -> Result<State, u8> {
-    backend(ws)?.read().map_err(|e| state_error(&e))
+    let backend = backend(ws)?;
+    let state = backend.read().map_err(|e| state_error(&e))?;
+    if let Some(notice) = backend.notice() {
+        eprintln!("note: {notice}");
+    }
+    Ok(state)
 }
 
 /// `mcpoc state ...`.
@@ -152,6 +170,22 @@ pub fn state(command: StateCommand) -> u8 {
             };
             match query::restore(b.as_ref(), serial) {
                 Ok(restored) => println!("{}", render::restored(&restored)),
+                Err(e) => return report::deploy_error(e),
+            }
+            EXIT_OK
+        }
+        StateCommand::Rekey {
+            old_passphrase_env,
+            old_key_file,
+            ws,
+        } => {
+            let old = match (old_passphrase_env, old_key_file) {
+                (Some(name), _) => mcpo_deploy::backend::OldKey::PassphraseEnv(name),
+                (None, Some(path)) => mcpo_deploy::backend::OldKey::KeyFile(path),
+                (None, None) => mcpo_deploy::backend::OldKey::None,
+            };
+            match mcpo_deploy::backend::rekey(&ws.root(), &old, "mcpoc state rekey") {
+                Ok(r) => println!("{r}"),
                 Err(e) => return report::deploy_error(e),
             }
             EXIT_OK
