@@ -425,6 +425,18 @@ pub enum OldKey {
     KeyFile(std::path::PathBuf),
 }
 
+impl OldKey {
+    /// The old key as `--old-passphrase-env` and `--old-key-file` give it (the passphrase
+    /// first), or [`OldKey::None`] without either.
+    pub fn given(passphrase_env: Option<String>, key_file: Option<std::path::PathBuf>) -> OldKey {
+        match (passphrase_env, key_file) {
+            (Some(name), _) => OldKey::PassphraseEnv(name),
+            (None, Some(path)) => OldKey::KeyFile(path),
+            (None, None) => OldKey::None,
+        }
+    }
+}
+
 /// Seals every version of the workspace's state (the current one and the history) with
 /// the key its `encryption` block configures now, opening them with `old` (or the new key,
 /// or as plaintext). Under the lock. A version that opens with neither key is E0515 and

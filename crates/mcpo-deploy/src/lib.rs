@@ -47,6 +47,7 @@ pub mod scaffold;
 pub mod servers;
 mod session;
 pub mod vars;
+pub mod watch;
 
 pub use approve::{Approval, ApprovalRequest, Approver, AutoApprove, TerminalPrompt};
 pub use error::{DeployError, Problem};

@@ -158,7 +158,8 @@ pub enum RefreshShow {
     Quiet,
     /// Before a plan that shows drift too: everything on stderr.
     Notes,
-    /// `mcpoc refresh`: the report is the output, on stdout; errors on stderr.
+    /// `mcpoc refresh`: the report and its summary are the output, on stdout; errors on
+    /// stderr.
     Report,
 }
 
@@ -174,4 +175,32 @@ pub fn print_refresh(report: &mcpo_exec::RefreshReport, show: RefreshShow) {
     for e in &report.errors {
         eprintln!("{}", e);
     }
+    if show == RefreshShow::Report {
+        for line in crate::render::refresh_summary(report) {
+            println!("{line}");
+        }
+    }
+}
+
+/// Runs `watch`, printing each event on stdout as it comes: a line for people, or with
+/// `json` one JSON object per line. The first Ctrl-C stops it (the servers are shut down).
+pub async fn watch(
+    watch: crate::watch::Watch,
+    opts: crate::watch::WatchOptions,
+    json: bool,
+) -> Result<crate::watch::Outcome, crate::DeployError> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let cancel = mcpo_exec::CancellationToken::new();
+    let run = watch.run(opts, tx, cancel.clone());
+    crate::interrupt::drive(run, &mut rx, &cancel, |seen| {
+        if let crate::interrupt::Seen::Event(e) = seen {
+            let line = if json {
+                crate::render::watch_json(e)
+            } else {
+                crate::render::watch_line(e)
+            };
+            println!("{line}");
+        }
+    })
+    .await
 }

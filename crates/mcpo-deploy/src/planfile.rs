@@ -61,6 +61,18 @@ pub fn write(path: &Path, plan: &Plan, keys: Option<&Encryption>) -> Result<(), 
     })
 }
 
+/// [`write`] with the keys of the workspace at `root` (sealed when it encrypts its state).
+pub fn write_in(root: &Path, path: &Path, plan: &Plan) -> Result<(), DeployError> {
+    let keys = crate::backend::keys(root)?;
+    Ok(write(path, plan, keys.as_deref())?)
+}
+
+/// [`read`] with the keys of the workspace at `root`.
+pub fn read_in(root: &Path, path: &Path) -> Result<Plan, DeployError> {
+    let keys = crate::backend::keys(root)?;
+    Ok(read(path, keys.as_deref())?)
+}
+
 /// Reads a plan saved by [`write`], opening it with `keys` if it was sealed; refuses
 /// another format version, and a sealed plan no key given opens (E0515).
 pub fn read(path: &Path, keys: Option<&Encryption>) -> Result<Plan, Problem> {

@@ -707,6 +707,21 @@ fn mcpo_deploy_duration(d: Duration) -> String {
     }
 }
 
+/// The `--param NAME=VALUE` arguments of a run as (name, value text) pairs, values parsed
+/// later like `--var` values; an argument without `=` is a usage error (E0633).
+pub fn param_pairs(args: &[String]) -> Result<Vec<(String, String)>, Problem> {
+    args.iter()
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => Ok((k.trim().to_string(), v.to_string())),
+            None => Err(
+                Problem::new(codes::E0633, format!("`--param {p}` has no `=`"))
+                    .help("write `--param name=value`")
+                    .usage(),
+            ),
+        })
+        .collect()
+}
+
 /// The runbooks a workspace declares, by name.
 pub fn runbooks(checked: &crate::Checked) -> BTreeMap<String, Runbook> {
     mcpo_plan::runbook::runbooks(&checked.db, checked.workspace)

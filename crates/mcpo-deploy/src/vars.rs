@@ -190,6 +190,26 @@ pub fn var_texts(vars: BTreeMap<String, RawVar>) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Rewrites Terraform-style single-dash long options (`-var x=1`, `-var-file f`,
+/// `-var=x=1`) into clap's `--var` form, so both spellings work.
+pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    args.into_iter()
+        .map(|a| {
+            for opt in ["-var", "-var-file"] {
+                if a == opt {
+                    return format!("-{a}");
+                }
+                if let Some(rest) = a.strip_prefix(opt)
+                    && rest.starts_with('=')
+                {
+                    return format!("-{opt}{rest}");
+                }
+            }
+            a
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,13 +48,13 @@ pub struct VarArgs {
     pub var_files: Vec<PathBuf>,
 }
 
-/// How a plan is printed.
+/// How a plan, a state query or a watch is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum PlanFormat {
-    /// For people: the changes grouped in waves, attribute by attribute.
+    /// For people (a plan: its changes in waves, attribute by attribute).
     #[default]
     Text,
-    /// The plan document as JSON on stdout.
+    /// JSON on stdout (a plan: the plan document; `watch`: one object per line).
     Json,
 }
 
@@ -149,6 +149,25 @@ pub struct RefreshArgs {
     pub vars: VarArgs,
 }
 
+/// Arguments of `mcpoc watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub refresh: RefreshArgs,
+    /// Output format: a line per event, or a JSON object per line for log pipelines.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: PlanFormat,
+    /// Read every resource once, report, and exit: 0 in sync, 2 drifted, 1 unreadable.
+    #[arg(long)]
+    pub once: bool,
+    /// How often every resource is read (subscribed ones too, to catch lost updates).
+    #[arg(long, value_name = "DURATION", value_parser = mcpo_deploy::backend::lock_timeout, default_value = "30s")]
+    pub interval: std::time::Duration,
+    /// Do not subscribe to the servers' resource updates: only read every `--interval`.
+    #[arg(long)]
+    pub no_subscribe: bool,
+}
+
 /// Arguments of `mcpoc import`.
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -180,26 +199,6 @@ pub struct RollbackArgs {
     /// Roll back without asking for confirmation (the plan is still shown).
     #[arg(long)]
     pub auto_approve: bool,
-}
-
-/// Rewrites Terraform-style single-dash long options (`-var x=1`, `-var-file f`,
-/// `-var=x=1`) into clap's `--var` form, so both spellings work.
-pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
-    args.into_iter()
-        .map(|a| {
-            for opt in ["-var", "-var-file"] {
-                if a == opt {
-                    return format!("-{a}");
-                }
-                if let Some(rest) = a.strip_prefix(opt)
-                    && rest.starts_with('=')
-                {
-                    return format!("-{opt}{rest}");
-                }
-            }
-            a
-        })
-        .collect()
 }
 
 impl VarArgs {
@@ -321,12 +320,8 @@ pub fn plan(args: PlanArgs) -> u8 {
     }
     if let Some(out) = &args.out {
         // Sealed with the state's key when the workspace encrypts its state.
-        let keys = match mcpo_deploy::backend::keys(&args.ws.root()) {
-            Ok(k) => k,
-            Err(e) => return report::deploy_error(e),
-        };
-        if let Err(p) = mcpo_deploy::planfile::write(out, &plan, keys.as_deref()) {
-            return report::problem(&p);
+        if let Err(e) = mcpo_deploy::planfile::write_in(&args.ws.root(), out, &plan) {
+            return report::deploy_error(e);
         }
         if args.format == PlanFormat::Text {
             println!(
@@ -351,16 +346,10 @@ pub fn apply(args: ApplyArgs) -> u8 {
     };
     let root = args.ws.root();
     let saved = match &args.plan {
-        Some(path) => {
-            let keys = match mcpo_deploy::backend::keys(&root) {
-                Ok(k) => k,
-                Err(e) => return report::deploy_error(e),
-            };
-            match mcpo_deploy::planfile::read(path, keys.as_deref()) {
-                Ok(p) => Some(p),
-                Err(p) => return report::problem(&p),
-            }
-        }
+        Some(path) => match mcpo_deploy::planfile::read_in(&root, path) {
+            Ok(p) => Some(p),
+            Err(e) => return report::deploy_error(e),
+        },
         None => None,
     };
     // A saved plan is applied against the sources and variables it was made from.
@@ -617,9 +606,6 @@ pub fn refresh(args: RefreshArgs) -> u8 {
         Err(e) => return report::deploy_error(e),
     };
     print_refresh(&report, RefreshShow::Report);
-    for line in mcpo_deploy::render::refresh_summary(&report) {
-        println!("{line}");
-    }
     if report.errors.is_empty() {
         crate::EXIT_OK
     } else {
@@ -643,4 +629,24 @@ pub fn import(args: ImportArgs) -> u8 {
         args.address, args.id
     );
     crate::EXIT_OK
+}
+
+/// `mcpoc watch`.
+pub fn watch(args: WatchArgs) -> u8 {
+    let (rt, w) = match runtime().and_then(|rt| {
+        let vars = variables(&args.refresh.vars)?;
+        let w = mcpo_deploy::watch::Watch::open(load(&args.refresh.ws.root())?, vars);
+        Ok((rt, w.map_err(report::deploy_error)?))
+    }) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let opts = mcpo_deploy::watch::WatchOptions {
+        interval: args.interval,
+        once: args.once,
+        subscribe: !args.no_subscribe,
+    };
+    let json = args.format == PlanFormat::Json;
+    rt.block_on(mcpo_deploy::live::watch(w, opts, json))
+        .map_or_else(report::deploy_error, |o| o.exit_code())
 }

@@ -140,6 +140,9 @@ enum Command {
     /// Read every resource in the state from its server, record what changed outside
     /// mcpo (drift) and report it.
     Refresh(deploy::RefreshArgs),
+    /// Report drift, deletions outside mcpo, changed outputs (with what depends on them) and
+    /// server health as they happen; `--once` for CI (exit 2 when something drifted).
+    Watch(deploy::WatchArgs),
     /// Record an existing resource in the state under an address of the workspace.
     Import(deploy::ImportArgs),
     /// Inspect or edit the state: `list`, `show ADDR`, `rm ADDR`, ...; `audit` of `mcpoc serve`.
@@ -171,7 +174,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse_from(deploy::normalize_args(
+    let cli = match Cli::try_parse_from(mcpo_deploy::vars::normalize_args(
         std::env::args_os().map(|a| a.to_string_lossy().into_owned()),
     )) {
         Ok(cli) => cli,
@@ -205,6 +208,7 @@ fn main() -> ExitCode {
         Command::Rollback(args) => deploy::rollback(args),
         Command::Run(args) => run::run(args),
         Command::Refresh(args) => deploy::refresh(args),
+        Command::Watch(args) => deploy::watch(args),
         Command::Import(args) => deploy::import(args),
         Command::State { command } => state_cmd::state(command),
         Command::Output(args) => state_cmd::output(args),

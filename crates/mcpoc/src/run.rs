@@ -41,14 +41,10 @@ pub struct RunArgs {
 
 /// `mcpoc run`.
 pub fn run(args: RunArgs) -> u8 {
-    let mut params = Vec::new();
-    for p in &args.params {
-        let Some((k, v)) = p.split_once('=') else {
-            eprintln!("error: `--param {p}` is not NAME=VALUE");
-            return crate::EXIT_USAGE;
-        };
-        params.push((k.trim().to_string(), v.to_string()));
-    }
+    let params = match mcpo_deploy::runbook::param_pairs(&args.params) {
+        Ok(p) => p,
+        Err(p) => return report::problem(&p),
+    };
     let (rt, mut s) = match session(&args.ws, &args.vars, "mcpoc run") {
         Ok(x) => x,
         Err(code) => return code,

@@ -179,11 +179,7 @@ pub fn state(command: StateCommand) -> u8 {
             old_key_file,
             ws,
         } => {
-            let old = match (old_passphrase_env, old_key_file) {
-                (Some(name), _) => mcpo_deploy::backend::OldKey::PassphraseEnv(name),
-                (None, Some(path)) => mcpo_deploy::backend::OldKey::KeyFile(path),
-                (None, None) => mcpo_deploy::backend::OldKey::None,
-            };
+            let old = mcpo_deploy::backend::OldKey::given(old_passphrase_env, old_key_file);
             match mcpo_deploy::backend::rekey(&ws.root(), &old, "mcpoc state rekey") {
                 Ok(r) => println!("{r}"),
                 Err(e) => return report::deploy_error(e),

@@ -1,0 +1,544 @@
+//! Watching what runs (`mcpoc watch`): the resources of the state are read from their
+//! servers as they change, and every difference from the state (drift, a resource deleted
+//! outside mcpo, an output the server changed) and every change of a server's health is
+//! reported once, as it happens.
+//!
+//! Resources whose server publishes them as `mcpo://<type>/<id>` are subscribed to and read
+//! again as soon as the server says they changed; every resource (subscribed or not) is
+//! also read every `interval`, which is how servers without subscriptions are watched and
+//! how a lost notification is caught up. Reads go through the refresh of `mcpo-exec` on a
+//! copy of the state, so adapters and convention types are read alike, and the state is
+//! never written nor locked: the watch reads it again on every pass, so an apply made while
+//! it runs is picked up (its new resources subscribed to).
+//!
+//! Nothing is printed here: events go to the caller's channel ([`WatchEvent`]); the text
+//! and JSON lines are [`crate::render::watch_line`] and [`crate::render::watch_json`].
+
+use crate::error::DeployError;
+use crate::load::Checked;
+use mcpo_exec::{CancellationToken, Connections, RefreshOptions};
+use mcpo_mcp::ConnectOptions;
+use mcpo_plan::Drivers;
+use mcpo_state::{Backend, State};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+
+/// How to watch.
+#[derive(Debug, Clone, Copy)]
+pub struct WatchOptions {
+    /// How often every resource is read (subscribed ones too, in case a notification was
+    /// lost).
+    pub interval: Duration,
+    /// One pass, then stop (no subscriptions).
+    pub once: bool,
+    /// Subscribe where the servers offer it (`false`: read only every `interval`).
+    pub subscribe: bool,
+}
+
+impl Default for WatchOptions {
+    fn default() -> Self {
+        WatchOptions {
+            interval: Duration::from_secs(30),
+            once: false,
+            subscribe: true,
+        }
+    }
+}
+
+/// Something the watch noticed, reported once when it happens.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum WatchEvent {
+    /// The first pass is done and the watch is waiting for changes.
+    Watching {
+        /// Resources in the state.
+        resources: usize,
+        /// Of those, read when their server says they changed.
+        subscribed: usize,
+        /// Seconds between passes that read every resource.
+        interval_secs: f64,
+    },
+    /// A server was connected or read from (`healthy`), or could not be.
+    Health {
+        /// The server's name in the workspace.
+        server: String,
+        /// Whether it answers.
+        healthy: bool,
+        /// Why not (empty when healthy).
+        #[serde(skip_serializing_if = "String::is_empty")]
+        message: String,
+    },
+    /// An attribute the workspace sets differs from what the state recorded.
+    Drift {
+        /// The resource's address.
+        address: String,
+        /// The attribute.
+        attribute: String,
+        /// What the state recorded (JSON, or `(sensitive)`).
+        recorded: String,
+        /// What the server reports now (JSON, or `(sensitive)`).
+        live: String,
+        /// What depends on the resource.
+        dependents: Vec<String>,
+    },
+    /// The resource no longer exists on its server.
+    Gone {
+        /// The resource's address.
+        address: String,
+        /// Its server.
+        server: String,
+        /// Its id.
+        id: String,
+        /// What depends on the resource.
+        dependents: Vec<String>,
+    },
+    /// An attribute the server computes (not one the workspace sets) changed.
+    OutputChanged {
+        /// The resource's address.
+        address: String,
+        /// The attribute.
+        attribute: String,
+        /// What the state recorded (JSON, or `(sensitive)`).
+        recorded: String,
+        /// What the server reports now (JSON, or `(sensitive)`).
+        live: String,
+        /// What depends on the resource (and so reads the changed value).
+        dependents: Vec<String>,
+    },
+    /// A resource reported drifted or gone matches the state again.
+    InSync {
+        /// The resource's address.
+        address: String,
+    },
+    /// The watch stopped (Ctrl-C).
+    Stopped,
+}
+
+/// How a watch ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Some resource drifted or was gone.
+    pub drifted: bool,
+    /// Some read failed or some server could not be connected.
+    pub errors: bool,
+}
+
+impl Outcome {
+    /// The exit code of `mcpoc watch`: 2 when something drifted, else 1 when something
+    /// could not be read, else 0.
+    pub fn exit_code(&self) -> u8 {
+        if self.drifted {
+            2
+        } else {
+            u8::from(self.errors)
+        }
+    }
+}
+
+/// What was last reported of one resource.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Findings {
+    drift: BTreeMap<String, (String, String)>,
+    gone: bool,
+    outputs: BTreeMap<String, String>,
+}
+
+/// A workspace being watched.
+pub struct Watch {
+    backend: Arc<dyn Backend>,
+    checked: Checked,
+    drivers: Drivers,
+    /// Each node of the workspace's graph and what it depends on, with its kind.
+    graph: Vec<(String, &'static str, Vec<String>)>,
+    seen: BTreeMap<String, Findings>,
+    health: BTreeMap<String, bool>,
+    outcome: Outcome,
+}
+
+impl Watch {
+    /// Prepares a watch of the checked workspace with variables `vars` (used only to
+    /// build the graph that names dependents; when it cannot be built, dependents come
+    /// from what the state recorded at the last apply).
+    pub fn open(checked: Checked, vars: BTreeMap<String, String>) -> Result<Watch, DeployError> {
+        let backend = crate::backend::of_checked(&checked)?;
+        let drivers = mcpo_plan::driver::workspace_drivers(&checked.db, checked.workspace);
+        let graph = crate::program(&checked, vars)
+            .map(|p| p.graph())
+            .unwrap_or_default();
+        Ok(Watch {
+            backend,
+            checked,
+            drivers,
+            graph,
+            seen: BTreeMap::new(),
+            health: BTreeMap::new(),
+            outcome: Outcome::default(),
+        })
+    }
+
+    /// Watches until `cancel` is cancelled (or after one pass with `once`), sending what it
+    /// notices to `events`.
+    pub async fn run(
+        mut self,
+        opts: WatchOptions,
+        events: UnboundedSender<WatchEvent>,
+        cancel: CancellationToken,
+    ) -> Result<Outcome, DeployError> {
+        let mut state = self.backend.read()?;
+        let mut needed: BTreeSet<String> = self.checked.servers.keys().cloned().collect();
+        needed.extend(state.resources.values().map(|r| r.server.clone()));
+        let conns = Arc::new(
+            Connections::connect(
+                &self.checked.servers,
+                needed.iter().map(String::as_str),
+                &ConnectOptions::default(),
+            )
+            .await,
+        );
+        for server in &needed {
+            let failed = conns.failures().get(server).map(|e| e.message.clone());
+            self.set_health(server, failed, &events);
+        }
+        self.pass(&conns, &state, None, &events).await;
+        if opts.once {
+            shutdown(conns).await;
+            return Ok(self.outcome);
+        }
+        let (tx, mut updates) = unbounded_channel::<(String, String)>();
+        let mut subscribed = BTreeSet::new();
+        self.subscribe(&conns, &state, &mut subscribed, &tx, opts.subscribe)
+            .await;
+        let _ = events.send(WatchEvent::Watching {
+            resources: count_resources(&state),
+            subscribed: subscribed.len(),
+            interval_secs: opts.interval.as_secs_f64(),
+        });
+        let mut tick = tokio::time::interval(opts.interval.max(Duration::from_millis(100)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                Some((server, uri)) = updates.recv() => {
+                    let mut changed = vec![(server, uri)];
+                    while let Ok(more) = updates.try_recv() {
+                        changed.push(more);
+                    }
+                    state = self.backend.read().unwrap_or(state);
+                    let only: BTreeSet<String> = state
+                        .resources
+                        .iter()
+                        .filter(|(_, r)| changed.iter().any(|(s, u)| {
+                            *s == r.server && *u == uri_of(&r.type_name, &r.id)
+                        }))
+                        .map(|(a, _)| a.clone())
+                        .collect();
+                    if !only.is_empty() {
+                        self.pass(&conns, &state, Some(&only), &events).await;
+                    }
+                }
+                _ = tick.tick() => {
+                    state = self.backend.read().unwrap_or(state);
+                    self.subscribe(&conns, &state, &mut subscribed, &tx, opts.subscribe).await;
+                    // A pass waits for slow servers; Ctrl-C does not.
+                    tokio::select! {
+                        () = cancel.cancelled() => break,
+                        () = self.pass(&conns, &state, None, &events) => {}
+                    }
+                }
+            }
+        }
+        let _ = events.send(WatchEvent::Stopped);
+        drop(updates);
+        shutdown(conns).await;
+        Ok(self.outcome)
+    }
+
+    /// Subscribes to the resources of `state` not subscribed to yet whose server offers
+    /// it; each update is forwarded to `tx` as (server, URI).
+    async fn subscribe(
+        &self,
+        conns: &Arc<Connections>,
+        state: &State,
+        subscribed: &mut BTreeSet<(String, String)>,
+        tx: &UnboundedSender<(String, String)>,
+        enabled: bool,
+    ) {
+        if !enabled {
+            return;
+        }
+        for (address, r) in &state.resources {
+            let uri = uri_of(&r.type_name, &r.id);
+            let key = (r.server.clone(), uri.clone());
+            if !is_resource(address)
+                || subscribed.contains(&key)
+                || !conns.subscribable(&r.server, &r.type_name)
+            {
+                continue;
+            }
+            let Ok(conn) = conns.get(&r.server) else {
+                continue;
+            };
+            let Ok(mut updates) = conn.subscribe(&uri).await else {
+                continue;
+            };
+            let tx = tx.clone();
+            let server = r.server.clone();
+            tokio::spawn(async move {
+                while let Some(uri) = updates.next().await {
+                    if tx.send((server.clone(), uri)).is_err() {
+                        break;
+                    }
+                }
+            });
+            subscribed.insert(key);
+        }
+    }
+
+    /// Reads the resources of `state` (those in `only`, or all) and reports what changed
+    /// since the last pass.
+    async fn pass(
+        &mut self,
+        conns: &Connections,
+        state: &State,
+        only: Option<&BTreeSet<String>>,
+        events: &UnboundedSender<WatchEvent>,
+    ) {
+        let mut copy = state.clone();
+        copy.intents.clear();
+        copy.resources
+            .retain(|a, _| is_resource(a) && only.is_none_or(|o| o.contains(a)));
+        let checked: Vec<String> = copy.resources.keys().cloned().collect();
+        let report =
+            mcpo_exec::refresh(conns, &self.drivers, &mut copy, &RefreshOptions::default()).await;
+        let mut failed: BTreeMap<String, String> = BTreeMap::new();
+        for e in &report.errors {
+            if let Some(r) = e.address.as_ref().and_then(|a| state.resources.get(a)) {
+                failed
+                    .entry(r.server.clone())
+                    .or_insert_with(|| e.message.clone());
+            }
+        }
+        let failed_addresses: BTreeSet<&str> = report
+            .errors
+            .iter()
+            .filter_map(|e| e.address.as_deref())
+            .collect();
+        let servers: BTreeSet<String> = checked
+            .iter()
+            .filter_map(|a| state.resources.get(a).map(|r| r.server.clone()))
+            .collect();
+        for server in servers {
+            let message = failed.get(&server).cloned();
+            self.set_health(&server, message, events);
+        }
+        for address in checked {
+            if failed_addresses.contains(address.as_str()) {
+                continue;
+            }
+            let Some(recorded) = state.resources.get(&address) else {
+                continue;
+            };
+            let mut now = Findings {
+                gone: report.gone.iter().any(|g| g.address == address),
+                ..Findings::default()
+            };
+            for d in report.drift.iter().filter(|d| d.address == address) {
+                now.drift
+                    .insert(d.attribute.clone(), (d.recorded.clone(), d.live.clone()));
+            }
+            let mut output_changes = Vec::new();
+            if let (Some(live), Some(before)) = (
+                copy.resources
+                    .get(&address)
+                    .and_then(|r| r.outputs.as_object()),
+                recorded.outputs.as_object(),
+            ) {
+                for (k, v) in live {
+                    let set_by_workspace = recorded.inputs.get(k).is_some();
+                    let Some(old) = before.get(k) else { continue };
+                    if set_by_workspace || old == v {
+                        continue;
+                    }
+                    let sensitive = recorded.sensitive.iter().any(|s| s == k);
+                    let shown = show(v, sensitive);
+                    now.outputs.insert(k.clone(), shown.clone());
+                    output_changes.push((k.clone(), show(old, sensitive), shown));
+                }
+            }
+            let last = self.seen.remove(&address).unwrap_or_default();
+            let dependents = || self.dependents(&address, state);
+            if now.gone && !last.gone {
+                let _ = events.send(WatchEvent::Gone {
+                    address: address.clone(),
+                    server: recorded.server.clone(),
+                    id: recorded.id.clone(),
+                    dependents: dependents(),
+                });
+            }
+            for (attribute, (was, live)) in &now.drift {
+                if last.drift.get(attribute) != Some(&(was.clone(), live.clone())) {
+                    let _ = events.send(WatchEvent::Drift {
+                        address: address.clone(),
+                        attribute: attribute.clone(),
+                        recorded: was.clone(),
+                        live: live.clone(),
+                        dependents: dependents(),
+                    });
+                }
+            }
+            for (attribute, was, live) in output_changes {
+                if last.outputs.get(&attribute) != Some(&live) {
+                    let _ = events.send(WatchEvent::OutputChanged {
+                        address: address.clone(),
+                        attribute,
+                        recorded: was,
+                        live,
+                        dependents: dependents(),
+                    });
+                }
+            }
+            let off = |f: &Findings| f.gone || !f.drift.is_empty();
+            if off(&last) && !off(&now) {
+                let _ = events.send(WatchEvent::InSync {
+                    address: address.clone(),
+                });
+            }
+            self.outcome.drifted |= off(&now);
+            self.seen.insert(address, now);
+        }
+    }
+
+    /// Records whether `server` answers (`failed`: why not), reporting a change.
+    fn set_health(
+        &mut self,
+        server: &str,
+        failed: Option<String>,
+        events: &UnboundedSender<WatchEvent>,
+    ) {
+        let healthy = failed.is_none();
+        self.outcome.errors |= !healthy;
+        if self.health.insert(server.to_string(), healthy) != Some(healthy) {
+            let _ = events.send(WatchEvent::Health {
+                server: server.to_string(),
+                healthy,
+                message: failed.unwrap_or_default(),
+            });
+        }
+    }
+
+    /// What depends on the resource at `address`, directly or through others: resources,
+    /// data reads, tasks and outputs of the workspace's graph, else (when the graph could
+    /// not be built or does not hold it) the resources whose recorded dependencies name it.
+    fn dependents(&self, address: &str, state: &State) -> Vec<String> {
+        let block = block_of(address);
+        let in_graph = self
+            .graph
+            .iter()
+            .any(|(key, _, _)| *key == address || *key == block);
+        let mut found = BTreeSet::new();
+        let mut todo = vec![address.to_string(), block];
+        while let Some(node) = todo.pop() {
+            let next: Vec<String> = if in_graph {
+                self.graph
+                    .iter()
+                    .filter(|(_, _, deps)| deps.contains(&node))
+                    .map(|(key, _, _)| key.clone())
+                    .collect()
+            } else {
+                state
+                    .resources
+                    .iter()
+                    .filter(|(_, r)| r.deps.contains(&node))
+                    .map(|(a, _)| a.clone())
+                    .collect()
+            };
+            for n in next {
+                if found.insert(n.clone()) {
+                    todo.push(n);
+                }
+            }
+        }
+        let shown = |n: &String| {
+            !in_graph
+                || self.graph.iter().any(|(key, kind, _)| {
+                    key == n && matches!(*kind, "resource" | "data" | "task" | "output")
+                })
+        };
+        found
+            .into_iter()
+            .filter(|n| shown(n) && n != address)
+            .collect()
+    }
+}
+
+/// The URI a server publishes a resource under.
+fn uri_of(type_name: &str, id: &str) -> String {
+    format!("mcpo://{type_name}/{id}")
+}
+
+/// The block an instance address belongs to (`aws.vpc.web[0]` -> `aws.vpc.web`).
+fn block_of(address: &str) -> String {
+    let mut out = String::new();
+    let (mut depth, mut quoted) = (0usize, false);
+    for c in address.chars() {
+        match c {
+            '"' if depth > 0 => quoted = !quoted,
+            '[' if !quoted => depth += 1,
+            ']' if !quoted => depth = depth.saturating_sub(1),
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Whether `address` names a managed resource (data reads and tasks are not watched).
+fn is_resource(address: &str) -> bool {
+    mcpo_address::Address::parse(address).is_ok_and(|a| a.is_resource())
+}
+
+fn count_resources(state: &State) -> usize {
+    state.resources.keys().filter(|a| is_resource(a)).count()
+}
+
+fn show(v: &Value, sensitive: bool) -> String {
+    if sensitive {
+        "(sensitive)".into()
+    } else {
+        v.to_string()
+    }
+}
+
+async fn shutdown(conns: Arc<Connections>) {
+    if let Ok(conns) = Arc::try_unwrap(conns) {
+        conns.shutdown().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_addresses_belong_to_their_block() {
+        assert_eq!(block_of("aws.vpc.web[0]"), "aws.vpc.web");
+        assert_eq!(block_of("aws.vpc.web[\"a]\"]"), "aws.vpc.web");
+        assert_eq!(
+            block_of("module.shop[1].aws.vpc.main"),
+            "module.shop.aws.vpc.main"
+        );
+    }
+
+    #[test]
+    fn drift_exits_2_before_read_errors_exit_1() {
+        let code = |drifted, errors| Outcome { drifted, errors }.exit_code();
+        assert_eq!(code(false, false), 0);
+        assert_eq!(code(false, true), 1);
+        assert_eq!(code(true, true), 2);
+    }
+}
