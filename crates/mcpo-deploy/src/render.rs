@@ -486,6 +486,73 @@ impl EventLines {
     }
 }
 
+/// One event of `mcpoc watch` as a line for people.
+pub fn watch_line(event: &crate::watch::WatchEvent) -> String {
+    use crate::watch::WatchEvent as W;
+    let depending = |dependents: &[String]| {
+        if dependents.is_empty() {
+            String::new()
+        } else {
+            format!(" (depending on it: {})", dependents.join(", "))
+        }
+    };
+    match event {
+        W::Watching {
+            resources,
+            subscribed,
+            interval_secs,
+        } => format!(
+            "watching {resources} resource(s): {subscribed} subscribed to, all read every {}; Ctrl-C stops",
+            mcpo_mcp::show_duration(std::time::Duration::from_secs_f64(*interval_secs))
+        ),
+        W::Health {
+            server,
+            healthy: true,
+            ..
+        } => format!("health: server `{server}` answers"),
+        W::Health {
+            server, message, ..
+        } => format!("health: server `{server}` does not answer: {message}"),
+        W::Drift {
+            address,
+            attribute,
+            recorded,
+            live,
+            dependents,
+        } => format!(
+            "drift: {address}: `{attribute}` changed outside mcpo: {recorded} -> {live}{}",
+            depending(dependents)
+        ),
+        W::Gone {
+            address,
+            server,
+            id,
+            dependents,
+        } => format!(
+            "drift: {address}: deleted outside mcpo (server `{server}` has no `{id}`){}",
+            depending(dependents)
+        ),
+        W::OutputChanged {
+            address,
+            attribute,
+            recorded,
+            live,
+            dependents,
+        } => format!(
+            "output: {address}: `{attribute}` is now {live} (was {recorded}){}",
+            depending(dependents)
+        ),
+        W::InSync { address } => format!("in sync: {address} matches the state again"),
+        W::Stopped => "stopped".to_string(),
+    }
+}
+
+/// One event of `mcpoc watch` as a JSON line (an object with an `event` member) for log
+/// pipelines.
+pub fn watch_json(event: &crate::watch::WatchEvent) -> String {
+    serde_json::to_string(event).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -571,71 +638,4 @@ mod tests {
         assert_eq!(elapsed(Duration::from_secs(12)), "12s");
         assert_eq!(elapsed(Duration::from_secs(125)), "2m05s");
     }
-}
-
-/// One event of `mcpoc watch` as a line for people.
-pub fn watch_line(event: &crate::watch::WatchEvent) -> String {
-    use crate::watch::WatchEvent as W;
-    let depending = |dependents: &[String]| {
-        if dependents.is_empty() {
-            String::new()
-        } else {
-            format!(" (depending on it: {})", dependents.join(", "))
-        }
-    };
-    match event {
-        W::Watching {
-            resources,
-            subscribed,
-            interval_secs,
-        } => format!(
-            "watching {resources} resource(s): {subscribed} subscribed to, all read every {}; Ctrl-C stops",
-            mcpo_mcp::show_duration(std::time::Duration::from_secs_f64(*interval_secs))
-        ),
-        W::Health {
-            server,
-            healthy: true,
-            ..
-        } => format!("health: server `{server}` answers"),
-        W::Health {
-            server, message, ..
-        } => format!("health: server `{server}` does not answer: {message}"),
-        W::Drift {
-            address,
-            attribute,
-            recorded,
-            live,
-            dependents,
-        } => format!(
-            "drift: {address}: `{attribute}` changed outside mcpo: {recorded} -> {live}{}",
-            depending(dependents)
-        ),
-        W::Gone {
-            address,
-            server,
-            id,
-            dependents,
-        } => format!(
-            "drift: {address}: deleted outside mcpo (server `{server}` has no `{id}`){}",
-            depending(dependents)
-        ),
-        W::OutputChanged {
-            address,
-            attribute,
-            recorded,
-            live,
-            dependents,
-        } => format!(
-            "output: {address}: `{attribute}` is now {live} (was {recorded}){}",
-            depending(dependents)
-        ),
-        W::InSync { address } => format!("in sync: {address} matches the state again"),
-        W::Stopped => "stopped".to_string(),
-    }
-}
-
-/// One event of `mcpoc watch` as a JSON line (an object with an `event` member) for log
-/// pipelines.
-pub fn watch_json(event: &crate::watch::WatchEvent) -> String {
-    serde_json::to_string(event).unwrap_or_default()
 }
