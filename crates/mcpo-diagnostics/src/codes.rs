@@ -170,7 +170,7 @@ codes! {
     /// A runbook `step` that does nothing or several things, or whose `on_failure` or
     /// durations cannot be understood.
     E0118 = "invalid runbook step",
-        "A runbook `step` does one thing: calls a tool (`run = server::tool({...})`), asks a person (`approve = \"question\"`), or plans and applies the workspace with changed variables (`apply = { region = param.target_region }`). `on_failure` is `\"stop\"` (the default), `\"continue\"`, or the names of the runbook's steps that compensate; `timeout`, `backoff` and `wait_for`'s `timeout` and `interval` are durations.\n\n```hcl\nrunbook \"failover\" {\n  step \"promote\" {\n    run        = aws::rds_instance.promote({ id = \"db-1\" })\n    on_failure = [\"restor_dns\"]\n  }\n}\n```\n\n`restor_dns` is not a step of the runbook: name an existing step.";
+        "A runbook `step` does one thing: calls a tool (`run = server::tool({...})`) or asks a person (`approve = \"question\"`). `on_failure` is `\"stop\"` (the default), `\"continue\"`, or the names of the runbook's steps that compensate; `timeout`, `backoff` and `wait_for`'s `timeout` and `interval` are durations.\n\n```hcl\nrunbook \"failover\" {\n  step \"promote\" {\n    run        = aws::rds_instance.promote({ id = \"db-1\" })\n    on_failure = [\"restor_dns\"]\n  }\n}\n```\n\n`restor_dns` is not a step of the runbook: name an existing step.";
     /// Two adapters for one resource type: two imports of packages of adapters, an import
     /// and the workspace's own `adapter` block, or a module's pattern that brings another.
     E0119 = "resource type defined twice",
@@ -394,6 +394,20 @@ codes! {
     /// A source an AI client proposed adds, removes or changes a `server` or `backend` block.
     E0641 = "a proposed source changes the servers or the backend",
         "`mcpoc serve` plans a source an AI client proposes with the workspace's own `server` blocks, never with new ones: planning starts the workspace's servers (to read what exists), and a `server` block is a program to run or a URL to call with its headers, so a block the model wrote would choose what runs before any person approved anything (a block whose schema is not pulled or stale is also an error, E0301/E0302; this rule holds whatever the lock records). The same holds for the `backend` block: another backend would read and write the state somewhere the person did not choose. The proposed file adds, removes or changes a `server` block (its command, arguments, environment, URL, headers or limits) or the `backend` block; nothing was planned and no server was started.\n\n```text\nerror[E0641]: a proposed source changes the servers or the backend\n  `main.mcpo` changes what the workspace connects to: `shell` is new; nothing was planned and no server was started\n```\n\nPropose the file with the workspace's `server` and `backend` blocks as they are (an unchanged block may be repeated where it is written). To talk to another server, a person adds its `server` block to the workspace (and runs `mcpoc schema pull`).";
+    /// `mcpoc run NAME`: the workspace declares no runbook of that name.
+    E0660 = "unknown runbook",
+        "`mcpoc run NAME` runs a `runbook \"NAME\"` block of the workspace; there is none of that name.\n\n```text\nerror[E0660]: unknown runbook\n  the workspace declares no runbook `failovr`\n  help: did you mean `failover`?\n```\n\nName a runbook the workspace declares (the help lists them), or declare it.";
+    /// A runbook param given with `--param` that the runbook does not declare, a value of
+    /// the wrong type, or a param without default that is not given.
+    E0661 = "invalid runbook params",
+        "Every `param` of a runbook gets its value from `--param NAME=VALUE` (parsed like `--var` values: strings, numbers, bools, lists, objects), else from its `default`. A name the runbook does not declare, a value that does not convert to the param's type, or a param with neither is refused before any step runs; `--resume` takes the params of the run it continues, so it takes no `--param`.\n\n```text\nerror[E0661]: invalid runbook params\n  param `replicas`: number is required, but \"many\" is not one\n```\n\nGive every param a value of its type.";
+    /// `mcpoc run NAME --resume` with no unfinished run of that runbook in the state.
+    E0662 = "no run to resume",
+        "`--resume` continues the last run of the runbook that did not finish (its process was killed, or Ctrl-C stopped it). The state's journal holds none for this runbook: every run of it ended.\n\n```text\nerror[E0662]: no run to resume\n  runbook `failover` has no unfinished run to resume\n```\n\nStart a new run without `--resume`.";
+    /// `--resume` found a step that started and did not finish, whose tool is not
+    /// idempotent: calling it again could do twice what was done once.
+    E0663 = "an interrupted step may have run",
+        "A run being resumed never calls a finished step again, and calls again a step that started but did not finish only when calling it twice is harmless: its tool is annotated `idempotentHint` or `readOnlyHint`, or the step says `idempotent = true`. This step's call may have reached its server before the run was interrupted, so it is not repeated and the run stops.\n\n```text\nerror[E0663]: step.promote: started before the run was interrupted and may have run; its tool is not idempotent, so it is not called again\n```\n\nCheck on the server whether the call took effect, then run the runbook again without `--resume`, or mark the step `idempotent = true` if calling it twice is harmless.";
     /// A variable that nothing reads.
     W0001 = "unused variable",
         "A `variable` that no expression reads (`var.<name>`) is probably left over or misspelt where it is used.\n\n```hcl\nvariable \"region\" { default = \"eu-west-1\" }   # never read\n```\n\nRemove it, or read it where it was meant to be used.";

@@ -40,7 +40,7 @@ mod modules;
 mod names;
 mod server_blocks;
 mod server_catalog;
-mod suggest;
+pub mod suggest;
 pub mod template;
 pub mod types;
 pub mod value;
