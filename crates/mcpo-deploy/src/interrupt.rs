@@ -9,9 +9,9 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 /// What happened while a run was driven, in the order it happened.
 #[derive(Debug)]
-pub enum Seen<'a> {
-    /// An event of the executor.
-    Event(&'a Event),
+pub enum Seen<'a, E = Event> {
+    /// An event of the run (the executor's, or a runbook's).
+    Event(&'a E),
     /// The first Ctrl-C: the run was cancelled and is winding down.
     Interrupted,
     /// Another Ctrl-C after the first.
@@ -21,11 +21,11 @@ pub enum Seen<'a> {
 /// Drives `run` to its end, handing every event from `events` and every Ctrl-C to `seen`
 /// as they come; the first Ctrl-C cancels `cancel`. Events still queued when the run ends
 /// are handed over before its result is returned.
-pub async fn drive<T>(
+pub async fn drive<T, E>(
     run: impl Future<Output = T>,
-    events: &mut UnboundedReceiver<Event>,
+    events: &mut UnboundedReceiver<E>,
     cancel: &CancellationToken,
-    mut seen: impl FnMut(Seen<'_>),
+    mut seen: impl FnMut(Seen<'_, E>),
 ) -> T {
     tokio::pin!(run);
     loop {

@@ -42,6 +42,7 @@ pub mod planfile;
 pub mod pull;
 pub mod query;
 pub mod render;
+pub mod runbook;
 pub mod scaffold;
 pub mod servers;
 mod session;
@@ -51,5 +52,6 @@ pub use approve::{Approval, ApprovalRequest, Approver, AutoApprove, TerminalProm
 pub use error::{DeployError, Problem};
 pub use io::WorkspaceIo;
 pub use load::Checked;
+pub use runbook::{RunEvent, RunOptions, RunReport};
 pub use session::{Applied, Execution, Planned, Purpose, Session, program, refresh_refusal};
 pub use vars::{RawVar, VarSources};

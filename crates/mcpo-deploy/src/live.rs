@@ -126,3 +126,52 @@ impl Drop for Progress {
         self.finish();
     }
 }
+
+/// Prints an apply or destroy summary: problems on stderr, the headline and the outputs
+/// on stdout.
+pub fn print_summary(
+    summary: &mcpo_exec::Summary,
+    title: &str,
+    state: &mcpo_state::State,
+    elapsed: std::time::Duration,
+) {
+    let text = crate::render::summary(summary, title, state, elapsed);
+    if !summary.failed.is_empty() {
+        eprintln!();
+    }
+    for line in &text.problems {
+        eprintln!("{line}");
+    }
+    println!("\n{}", text.headline);
+    if !text.outputs.is_empty() {
+        println!("\nOutputs:");
+        for line in &text.outputs {
+            println!("  {line}");
+        }
+    }
+}
+
+/// How much of a refresh report to show, and where.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum RefreshShow {
+    /// Before a plan: what changed the state, on stderr; drift is left to the plan.
+    Quiet,
+    /// Before a plan that shows drift too: everything on stderr.
+    Notes,
+    /// `mcpoc refresh`: the report is the output, on stdout; errors on stderr.
+    Report,
+}
+
+/// Prints a refresh report as `show` says.
+pub fn print_refresh(report: &mcpo_exec::RefreshReport, show: RefreshShow) {
+    for line in crate::render::refresh_notes(report, show != RefreshShow::Quiet) {
+        if show == RefreshShow::Report {
+            println!("{line}");
+        } else {
+            eprintln!("{line}");
+        }
+    }
+    for e in &report.errors {
+        eprintln!("{}", e);
+    }
+}

@@ -208,6 +208,22 @@ impl Session {
         &self.state
     }
 
+    pub(crate) fn state_mut(&mut self) -> &mut State {
+        &mut self.state
+    }
+
+    pub(crate) fn vars(&self) -> &BTreeMap<String, String> {
+        &self.vars
+    }
+
+    pub(crate) fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    pub(crate) fn io(&self) -> &WorkspaceIo {
+        &self.io
+    }
+
     /// Who holds the lock (this session).
     pub fn lock_holder(&self) -> &LockInfo {
         self.lock.info()
@@ -232,7 +248,7 @@ impl Session {
         self.connect_to(needed).await;
     }
 
-    async fn connect_to(&mut self, needed: BTreeSet<String>) {
+    pub(crate) async fn connect_to(&mut self, needed: BTreeSet<String>) {
         let conns = Connections::connect(
             &self.specs,
             needed.iter().map(String::as_str),
@@ -268,7 +284,7 @@ impl Session {
 
     /// The connections of this run (none yet: an empty set, every call fails with "not
     /// connected").
-    fn connections(&self) -> Arc<Connections> {
+    pub(crate) fn connections(&self) -> Arc<Connections> {
         self.conns.clone().unwrap_or_default()
     }
 

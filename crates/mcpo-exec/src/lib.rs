@@ -28,6 +28,7 @@ mod ops;
 mod program;
 mod refresh;
 mod retry;
+pub mod runbook;
 mod schedule;
 mod store;
 

@@ -46,7 +46,7 @@ fn certainly_failed(e: &McpError) -> bool {
 
 /// A tool's result as a value: its structured content, else its text parsed as JSON when
 /// it is JSON, else the text itself (LANGUAGE.md, section 4).
-fn result_value(out: mcpo_mcp::ToolOutput) -> Value {
+pub(crate) fn result_value(out: mcpo_mcp::ToolOutput) -> Value {
     match out.structured {
         Some(v) => v,
         None => {

@@ -24,7 +24,7 @@ pub enum Schedule {
 
 /// What became of a node.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Outcome {
+pub enum Outcome {
     /// Never started (the run stopped, or the node is in a dependency cycle).
     NotStarted,
     /// Done.

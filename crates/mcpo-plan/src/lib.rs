@@ -27,6 +27,7 @@ pub use mcpo_sema::{Io, Val, eval, functions, value};
 pub use driver::{Driver, Drivers};
 pub use eval::{EvalError, Lookup, ToolCaller};
 pub use lower::{
-    PlanInputs, Program, Values, WaitFor, parse_duration, plan, rollback, task_inputs, task_undo,
+    PlanInputs, Program, Values, WaitFor, parse_duration, plan, rollback, runbook, task_inputs,
+    task_undo,
 };
 pub use plan::{Action, AttrChange, Change, NodeKind, OutputChange, Plan, PlanMode, PlanSource};

@@ -223,13 +223,32 @@ fn key_len(root: &str, servers: &BTreeSet<String>) -> Option<usize> {
 /// without the pattern prefix, sorted and unique.
 pub fn references(expr: &Expr, servers: &BTreeSet<String>) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    collect_refs(expr, servers, &mut out);
+    collect_refs(expr, servers, &mut out, None);
     out
 }
 
-fn collect_refs(expr: &Expr, servers: &BTreeSet<String>, out: &mut BTreeSet<String>) {
+/// The names `expr` reads under `root` (`step` -> the steps `step.<name>...` names), sorted
+/// and unique.
+pub fn members_of(expr: &Expr, root: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    collect_refs(expr, &BTreeSet::new(), &mut out, Some(root));
+    out
+}
+
+fn collect_refs(
+    expr: &Expr,
+    servers: &BTreeSet<String>,
+    out: &mut BTreeSet<String>,
+    only: Option<&str>,
+) {
     if let Some((root, _, steps)) = traversal(expr) {
-        if let Some(n) = key_len(root, servers) {
+        if let Some(wanted) = only {
+            if root == wanted
+                && let Some(Step::Attr(name, _)) = steps.first()
+            {
+                out.insert((*name).to_string());
+            }
+        } else if let Some(n) = key_len(root, servers) {
             let mut key = root.to_string();
             for step in steps.iter().take(n) {
                 match step {
@@ -246,7 +265,7 @@ fn collect_refs(expr: &Expr, servers: &BTreeSet<String>, out: &mut BTreeSet<Stri
         }
         for step in &steps {
             if let Step::Index(e) = step {
-                collect_refs(e, servers, out);
+                collect_refs(e, servers, out, only);
             }
         }
         return;
@@ -257,49 +276,54 @@ fn collect_refs(expr: &Expr, servers: &BTreeSet<String>, out: &mut BTreeSet<Stri
         | ExprKind::Number(_)
         | ExprKind::Variable(_)
         | ExprKind::Error => {}
-        ExprKind::Template(t) => collect_template_refs(&t.parts, servers, out),
-        ExprKind::Heredoc(h) => collect_template_refs(&h.template.parts, servers, out),
-        ExprKind::Tuple(items) => items.iter().for_each(|e| collect_refs(e, servers, out)),
+        ExprKind::Template(t) => collect_template_refs(&t.parts, servers, out, only),
+        ExprKind::Heredoc(h) => collect_template_refs(&h.template.parts, servers, out, only),
+        ExprKind::Tuple(items) => items
+            .iter()
+            .for_each(|e| collect_refs(e, servers, out, only)),
         ExprKind::Object(items) => {
             for i in items {
-                collect_refs(&i.key, servers, out);
-                collect_refs(&i.value, servers, out);
+                collect_refs(&i.key, servers, out, only);
+                collect_refs(&i.value, servers, out, only);
             }
         }
-        ExprKind::FunctionCall(c) => c.args.iter().for_each(|e| collect_refs(e, servers, out)),
-        ExprKind::GetAttr { object, .. } => collect_refs(object, servers, out),
+        ExprKind::FunctionCall(c) => c
+            .args
+            .iter()
+            .for_each(|e| collect_refs(e, servers, out, only)),
+        ExprKind::GetAttr { object, .. } => collect_refs(object, servers, out, only),
         ExprKind::Index { collection, key } => {
-            collect_refs(collection, servers, out);
-            collect_refs(key, servers, out);
+            collect_refs(collection, servers, out, only);
+            collect_refs(key, servers, out, only);
         }
         ExprKind::LegacyIndex { collection, .. } | ExprKind::Splat { collection, .. } => {
-            collect_refs(collection, servers, out)
+            collect_refs(collection, servers, out, only)
         }
-        ExprKind::Unary { operand, .. } => collect_refs(operand, servers, out),
+        ExprKind::Unary { operand, .. } => collect_refs(operand, servers, out, only),
         ExprKind::Binary { lhs, rhs, .. } => {
-            collect_refs(lhs, servers, out);
-            collect_refs(rhs, servers, out);
+            collect_refs(lhs, servers, out, only);
+            collect_refs(rhs, servers, out, only);
         }
         ExprKind::Conditional {
             condition,
             then,
             otherwise,
         } => {
-            collect_refs(condition, servers, out);
-            collect_refs(then, servers, out);
-            collect_refs(otherwise, servers, out);
+            collect_refs(condition, servers, out, only);
+            collect_refs(then, servers, out, only);
+            collect_refs(otherwise, servers, out, only);
         }
         ExprKind::For(f) => {
-            collect_refs(&f.collection, servers, out);
+            collect_refs(&f.collection, servers, out, only);
             if let Some(k) = &f.key_expr {
-                collect_refs(k, servers, out);
+                collect_refs(k, servers, out, only);
             }
-            collect_refs(&f.value_expr, servers, out);
+            collect_refs(&f.value_expr, servers, out, only);
             if let Some(c) = &f.condition {
-                collect_refs(c, servers, out);
+                collect_refs(c, servers, out, only);
             }
         }
-        ExprKind::Parens(e) => collect_refs(e, servers, out),
+        ExprKind::Parens(e) => collect_refs(e, servers, out, only),
     }
 }
 
@@ -307,21 +331,22 @@ fn collect_template_refs(
     parts: &[TemplatePart],
     servers: &BTreeSet<String>,
     out: &mut BTreeSet<String>,
+    only: Option<&str>,
 ) {
     for p in parts {
         match p {
             TemplatePart::Literal { .. } => {}
-            TemplatePart::Interpolation { expr, .. } => collect_refs(expr, servers, out),
+            TemplatePart::Interpolation { expr, .. } => collect_refs(expr, servers, out, only),
             TemplatePart::If(i) => {
-                collect_refs(&i.condition, servers, out);
-                collect_template_refs(&i.then, servers, out);
+                collect_refs(&i.condition, servers, out, only);
+                collect_template_refs(&i.then, servers, out, only);
                 if let Some(o) = &i.otherwise {
-                    collect_template_refs(o, servers, out);
+                    collect_template_refs(o, servers, out, only);
                 }
             }
             TemplatePart::For(f) => {
-                collect_refs(&f.collection, servers, out);
-                collect_template_refs(&f.body, servers, out);
+                collect_refs(&f.collection, servers, out, only);
+                collect_template_refs(&f.body, servers, out, only);
             }
         }
     }

@@ -40,7 +40,7 @@ mod modules;
 mod names;
 mod server_blocks;
 mod server_catalog;
-mod suggest;
+pub mod suggest;
 pub mod template;
 pub mod types;
 pub mod value;
@@ -132,8 +132,8 @@ pub fn check_semantics(db: &dyn salsa::Database, ws: Workspace) -> Vec<Diagnosti
     out
 }
 
-/// The diagnostics of the files of every module `ws` loads: syntax, names and types, and
-/// duplicate declarations. A server the module needs and the workspace lacks is reported
+/// The diagnostics of the files of every module `ws` loads: syntax, names and types,
+/// duplicate declarations and resource types with two adapters. A server the module needs and the workspace lacks is reported
 /// at the `use`, not inside the module.
 pub fn module_diagnostics(db: &dyn salsa::Database, ws: Workspace) -> Vec<Diagnostic> {
     let mut out = Vec::new();
@@ -150,7 +150,10 @@ pub fn module_diagnostics(db: &dyn salsa::Database, ws: Workspace) -> Vec<Diagno
         out.extend(
             workspace_diagnostics(db, mws)
                 .iter()
-                .filter(|d| d.code == mcpo_diagnostics::codes::E0108)
+                .filter(|d| {
+                    d.code == mcpo_diagnostics::codes::E0108
+                        || d.code == mcpo_diagnostics::codes::E0119
+                })
                 .cloned(),
         );
     }

@@ -171,6 +171,19 @@ pub struct ImportedAdapter {
     pub servers: BTreeMap<String, String>,
     /// The `use` that imports it (`module.<name>`).
     pub via: String,
+    /// Where its block is: the origin of the module that declares it
+    /// (`stdlib/adapters/server-memory`, `modules/team`). With `address` and `servers`,
+    /// what makes two imports the same adapter.
+    pub origin: String,
+}
+
+impl ImportedAdapter {
+    /// The same definition: the same block, bound to the same servers.
+    fn same(&self, other: &ImportedAdapter) -> bool {
+        self.origin == other.origin
+            && self.address == other.address
+            && self.servers == other.servers
+    }
 }
 
 /// What defines a resource type through an adapter in a workspace: one of its own
@@ -204,6 +217,12 @@ pub struct AdapterClash {
 pub struct AdapterImports {
     /// By address in the workspace (see [`imported_adapters`]).
     pub adapters: BTreeMap<String, ImportedAdapter>,
+    /// The adapters the patterns of modules bring along, by their address in the
+    /// workspace: a module's own `adapter` blocks and those its `use` blocks import, under
+    /// the server names the `use` of its pattern maps them to. They are drivers of the
+    /// pattern's resources when the workspace is planned; the workspace's own blocks do not
+    /// see them (a type it uses itself comes from its own adapters and imports).
+    pub with_patterns: BTreeMap<String, ImportedAdapter>,
     /// The `use` blocks that define an already defined type, in source order.
     pub clashes: Vec<AdapterClash>,
 }
@@ -221,19 +240,41 @@ pub fn imported_adapters(
     &adapter_imports(db, ws).adapters
 }
 
+/// `m` after `first`: the server mapping of an adapter that `first` binds in a module
+/// the workspace then binds with `m` (only the names that change).
+fn compose(
+    first: &BTreeMap<String, String>,
+    m: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut out: BTreeMap<String, String> = first
+        .iter()
+        .map(|(from, to)| (from.clone(), m.get(to).unwrap_or(to).clone()))
+        .collect();
+    for (from, to) in m {
+        if !first.contains_key(from) {
+            out.insert(from.clone(), to.clone());
+        }
+    }
+    out.retain(|from, to| from != to);
+    out
+}
+
 /// The adapters `ws` imports and the imports that clash (memoized).
 #[salsa::tracked(returns(ref))]
 pub fn adapter_imports(db: &dyn salsa::Database, ws: Workspace) -> AdapterImports {
     let mut out = AdapterImports::default();
     let idx = index(db, ws);
     // Which definition each type has so far: the workspace's own adapters first.
-    let mut defined: BTreeMap<String, AdapterOrigin> = BTreeMap::new();
+    // With it, for a type a `use` brought: the adapter, and whether it came with a
+    // module's pattern.
+    let mut defined: BTreeMap<String, (AdapterOrigin, Option<(ImportedAdapter, bool)>)> =
+        BTreeMap::new();
     for (address, places) in idx.decls.range("adapter.".to_string()..) {
         if !address.starts_with("adapter.") {
             break;
         }
         if let Some((file, i)) = places.first() {
-            defined.insert(address.clone(), AdapterOrigin::Own(*file, *i));
+            defined.insert(address.clone(), (AdapterOrigin::Own(*file, *i), None));
         }
     }
     for file in ws.files(db) {
@@ -241,35 +282,83 @@ pub fn adapter_imports(db: &dyn salsa::Database, ws: Workspace) -> AdapterImport
             if d.kind != crate::DeclKind::Use || d.module.is_empty() {
                 continue;
             }
-            let Some(mws) = adapter_module(db, ws, &d.module) else {
+            let Some(module) = module_for(db, ws, &d.module) else {
                 continue;
             };
+            let Some(mws) = module.workspace(db) else {
+                continue;
+            };
+            let m = link_servers(&d.module);
+            let renamed = |server: &str| m.get(server).map_or(server, String::as_str).to_string();
+            // What this `use` brings: (address in the workspace, the adapter).
+            let mut brought: Vec<(String, ImportedAdapter)> = Vec::new();
+            let package = is_adapter_module(db, mws);
+            let own = index(db, mws);
+            let pattern_module = !package
+                && resolve_use(db, ws, &d.type_name, &d.module).is_ok_and(|(_, _, m)| m.is_some());
+            if package || pattern_module {
+                for adapter in own.names_with_prefix("adapter.") {
+                    let Some((server, ty)) = adapter.split_once('.') else {
+                        continue;
+                    };
+                    brought.push((
+                        format!("adapter.{}.{ty}", renamed(server)),
+                        ImportedAdapter {
+                            module: mws,
+                            address: format!("adapter.{adapter}"),
+                            servers: m.clone(),
+                            via: d.key.clone(),
+                            origin: module.origin(db).clone(),
+                        },
+                    ));
+                }
+            }
+            if pattern_module {
+                // The module's own imports, bound once more by this `use`.
+                let inner = adapter_imports(db, mws);
+                for (address, imp) in inner.adapters.iter() {
+                    let Some((server, ty)) = address
+                        .strip_prefix("adapter.")
+                        .and_then(|rest| rest.split_once('.'))
+                    else {
+                        continue;
+                    };
+                    brought.push((
+                        format!("adapter.{}.{ty}", renamed(server)),
+                        ImportedAdapter {
+                            servers: compose(&imp.servers, &m),
+                            via: d.key.clone(),
+                            ..imp.clone()
+                        },
+                    ));
+                }
+            }
             let here = AdapterOrigin::Use(*file, i, d.key.clone());
-            let servers = link_servers(&d.module);
-            // The types defined before, by their earlier definition.
+            // The types defined before (by another definition), by their earlier one.
             let mut again: Vec<(AdapterOrigin, String)> = Vec::new();
-            for adapter in index(db, mws).names_with_prefix("adapter.") {
-                let Some((server, ty)) = adapter.split_once('.') else {
-                    continue;
-                };
-                let mine = servers.get(server).map_or(server, String::as_str);
-                let address = format!("adapter.{mine}.{ty}");
-                if let Some(first) = defined.get(&address) {
-                    if first != &here {
-                        again.push((first.clone(), format!("{mine}.{ty}")));
+            for (address, adapter) in brought {
+                if let Some((first, def)) = defined.get(&address) {
+                    // A module is whole by itself, so the adapters its pattern needs may be
+                    // the very ones the workspace (or another module) has: no clash. Two
+                    // imports of the same package by the workspace itself are one too many.
+                    let same = def.as_ref().is_some_and(|(def, with_pattern)| {
+                        (pattern_module || *with_pattern) && def.same(&adapter)
+                    });
+                    if !same && first != &here {
+                        let ty = address.strip_prefix("adapter.").unwrap_or(&address);
+                        again.push((first.clone(), ty.to_string()));
                     }
                     continue;
                 }
-                defined.insert(address.clone(), here.clone());
-                out.adapters.insert(
-                    address,
-                    ImportedAdapter {
-                        module: mws,
-                        address: format!("adapter.{adapter}"),
-                        servers: servers.clone(),
-                        via: d.key.clone(),
-                    },
+                defined.insert(
+                    address.clone(),
+                    (here.clone(), Some((adapter.clone(), pattern_module))),
                 );
+                if package {
+                    out.adapters.insert(address, adapter);
+                } else {
+                    out.with_patterns.insert(address, adapter);
+                }
             }
             // One clash per earlier definition, naming all the types it shares.
             let mut by_first: Vec<(AdapterOrigin, Vec<String>)> = Vec::new();

@@ -74,9 +74,10 @@ fn duplicates(db: &dyn salsa::Database, idx: &Index, out: &mut Vec<Diagnostic>) 
     }
 }
 
-/// The `use` blocks that import an adapter for a resource type the workspace already
-/// has one for (its own `adapter` block, or an earlier import): E0119 at the `use`'s
-/// `source`, pointing at the earlier definition.
+/// The `use` blocks that bring an adapter for a resource type the workspace already has
+/// another one for (its own `adapter` block, or an earlier `use`: of a package of
+/// adapters, or of a module's pattern with the adapters the module has): E0119 at the
+/// `use`'s `source`, pointing at the earlier definition.
 fn adapter_clashes(db: &dyn salsa::Database, ws: Workspace, out: &mut Vec<Diagnostic>) {
     use crate::AdapterOrigin;
     let clashes = &crate::adapter_imports(db, ws).clashes;
@@ -109,7 +110,7 @@ fn adapter_clashes(db: &dyn salsa::Database, ws: Workspace, out: &mut Vec<Diagno
             format!("{what} {verb} already defined"),
         )
         .with_primary_label(format!(
-            "the package `{module}` imports defines {} again",
+            "`{module}` brings another adapter for {}",
             if c.types.len() == 1 { "it" } else { "them" }
         ));
         d = match &c.first {
@@ -120,16 +121,16 @@ fn adapter_clashes(db: &dyn salsa::Database, ws: Workspace, out: &mut Vec<Diagno
                     "defined here, by an `adapter` block of the workspace",
                 )
                 .with_help(
-                    "a resource type has one adapter: remove the `adapter` block or this import, or bind the package's types to another server with `servers = { ... }` in this `use`",
+                    "a resource type has one adapter: remove the `adapter` block or this `use`, or map this `use`'s servers to others with `servers = { ... }`",
                 ),
             AdapterOrigin::Use(file, i, via) => d
                 .with_label_in(
                     file.id(db),
                     source_span(*file, *i),
-                    format!("first imported here, by `{via}`"),
+                    format!("first defined here, by the adapters `{via}` brings"),
                 )
                 .with_help(
-                    "a resource type has one adapter: import it once, or bind one package's types to another server with `servers = { ... }` in its `use`",
+                    "a resource type has one adapter: bring it once, or map one `use`'s servers to others with `servers = { ... }`",
                 ),
         };
         out.push(d);

@@ -57,6 +57,10 @@ pub struct State {
     pub outputs: BTreeMap<String, OutputState>,
     /// Operations that were started but whose result is not recorded yet.
     pub intents: Vec<Intent>,
+    /// The journals of the last runbook runs (`mcpoc run`), oldest first: each step's
+    /// start, end, result and error, so that `--resume` continues an interrupted run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<RunRecord>,
 }
 
 impl State {
@@ -69,6 +73,7 @@ impl State {
             resources: BTreeMap::new(),
             outputs: BTreeMap::new(),
             intents: Vec::new(),
+            runs: Vec::new(),
         }
     }
 
@@ -93,6 +98,85 @@ impl State {
             .filter_map(|a| self.resources.remove(&a).map(|r| (a, r)))
             .collect()
     }
+}
+
+/// How many finished runbook runs a state keeps (unfinished ones are always kept).
+pub const RUNS_KEPT: usize = 20;
+
+/// One run of a runbook, as the state journals it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Unique among the runs of this state.
+    pub id: String,
+    /// The runbook's name.
+    pub runbook: String,
+    /// The parameters it ran with (a JSON object).
+    pub params: Value,
+    /// When it started (RFC 3339).
+    pub started: String,
+    /// When it ended, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended: Option<String>,
+    /// How it stands.
+    pub status: RunStatus,
+    /// Each step that started, by name.
+    #[serde(default)]
+    pub steps: BTreeMap<String, StepRecord>,
+}
+
+/// How a runbook run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Started and not ended (or its process died): `--resume` continues it.
+    Running,
+    /// Every step succeeded, was skipped, or failed with `on_failure = "continue"`.
+    Succeeded,
+    /// A step failed (its compensation, if any, ran).
+    Failed,
+    /// A person declined an approval step.
+    Declined,
+    /// Interrupted (Ctrl-C) before every step started: `--resume` continues it.
+    Cancelled,
+}
+
+/// One step of a runbook run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// How it stands.
+    pub status: StepStatus,
+    /// When it started (RFC 3339).
+    pub started: String,
+    /// When it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended: Option<String>,
+    /// Calls made (1 plus the retries).
+    #[serde(default)]
+    pub attempts: u32,
+    /// Its result (null until it is done).
+    #[serde(default)]
+    pub result: Value,
+    /// Why it failed, or why it was skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Whether calling it again has the same effect as once (its tool says so, or the
+    /// step does): a step started but not finished is repeated on `--resume` only then.
+    #[serde(default)]
+    pub idempotent: bool,
+}
+
+/// How a step stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    /// Its call was made (or is about to be) and its end is not recorded.
+    Running,
+    /// Succeeded; `result` holds what it returned.
+    Done,
+    /// Failed after its retries.
+    Failed,
+    /// Not run: its `when` was false, or a step it reads failed.
+    Skipped,
 }
 
 /// What changed from one version of a state to the next, for a backend that keeps versions

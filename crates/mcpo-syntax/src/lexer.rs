@@ -19,6 +19,9 @@
 //!   of an index or `[*]` splat), and an open template directive (`%{ if }` /
 //!   `%{ for }` until its `%{ endif }` / `%{ endfor }`). Operators are given back where
 //!   an expression ends (`,`, a significant newline, `=`, `=>`, the frame's closer).
+//!   An operator also wraps the operand before it, which may have gone deep inside
+//!   brackets already closed: it is cut too when that operand's depth plus one would
+//!   pass the budget.
 //!   Whatever goes deeper is cut out as one [`Tok::Error`] with an `E0007` diagnostic.
 //!
 //! Comments are collected on the side. Diagnostics that the lexer reports are never
@@ -223,6 +226,10 @@ struct Frame {
     open: (usize, usize),
     /// Operators seen in the current expression segment of this frame.
     ops: usize,
+    /// The deepest tree level reached so far in the current expression segment of this
+    /// frame, nested frames included (a cut region counts as one level): an operator that
+    /// follows wraps all of it in one more node.
+    deepest: usize,
 }
 
 /// A region being cut out of the token stream (E0007).
@@ -243,6 +250,8 @@ struct Lexer<'a> {
     file: FileId,
     frames: Vec<Frame>,
     total_ops: usize,
+    /// [`Frame::deepest`] for the top level, which has no frame.
+    top_deepest: usize,
     skip: Option<Skip>,
     out: Lexed,
 }
@@ -256,6 +265,7 @@ pub fn lex(src: &str, file: FileId) -> Lexed {
         file,
         frames: Vec::new(),
         total_ops: 0,
+        top_deepest: 0,
         skip: None,
         out: Lexed {
             tokens: Vec::with_capacity(src.len() / 3 + 8),
@@ -361,20 +371,45 @@ impl<'a> Lexer<'a> {
                 start,
                 ops: false,
             });
+            // The cut text stands in the tree as one node, one level down.
+            let cut = self.depth() + 1;
+            let d = self.deepest_mut();
+            *d = (*d).max(cut);
         }
         self.emit(tok, start, end);
         self.frames.push(Frame {
             kind,
             open: (start, end),
             ops: 0,
+            deepest: 0,
         });
-        self.out.max_depth = self.out.max_depth.max(self.depth());
+        let now = self.depth();
+        self.out.max_depth = self.out.max_depth.max(now);
+        if self.skip.is_none() {
+            let d = self.deepest_mut();
+            *d = (*d).max(now);
+        }
+    }
+
+    /// The deepest level reached in the current expression segment of the top frame (or
+    /// of the top level).
+    fn deepest_mut(&mut self) -> &mut usize {
+        match self.frames.last_mut() {
+            Some(f) => &mut f.deepest,
+            None => &mut self.top_deepest,
+        }
     }
 
     /// Pops the top frame; ends a cut region that it closes. `end` is where the closer ends.
     fn pop_frame(&mut self, end: usize) {
         if let Some(f) = self.frames.pop() {
             self.total_ops = self.total_ops.saturating_sub(f.ops);
+            // What the closed frame reached is part of the operand it ends; text being
+            // cut is not in the tree.
+            if self.skip.is_none() {
+                let d = self.deepest_mut();
+                *d = (*d).max(f.deepest);
+            }
         }
         if let Some(s) = self.skip
             && self.frames.len() <= s.level
@@ -402,6 +437,7 @@ impl<'a> Lexer<'a> {
             self.total_ops = self.total_ops.saturating_sub(f.ops);
             f.ops = 0;
         }
+        *self.deepest_mut() = 0;
     }
 
     /// Counts an operator towards the depth: unary and binary operators, `?`, `.`, an
@@ -419,8 +455,15 @@ impl<'a> Lexer<'a> {
             f.ops += 1;
         }
         self.total_ops += 1;
-        self.out.max_depth = self.out.max_depth.max(self.depth() + frames);
-        if self.skip.is_none() && self.depth() + frames > MAX_DEPTH {
+        // The operator wraps what came before it in this segment, however deep that went
+        // inside frames already closed, in one more node.
+        let wrapped = *self.deepest_mut() + 1;
+        let reach = (self.depth() + frames).max(wrapped);
+        self.out.max_depth = self.out.max_depth.max(reach);
+        if self.skip.is_none() {
+            *self.deepest_mut() = reach;
+        }
+        if self.skip.is_none() && reach > MAX_DEPTH {
             self.diag(
                 codes::E0007,
                 start,

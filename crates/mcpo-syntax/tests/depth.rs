@@ -166,3 +166,34 @@ fn the_deepest_accepted_tree_is_within_the_bound() {
     // The bound is tight: some construct reaches it.
     assert_eq!(deepest, MAX_TREE_DEPTH);
 }
+
+#[test]
+fn an_operator_after_a_deep_operand_stays_within_the_bound() {
+    // An operator wraps the operand before it, however deep that operand went inside
+    // brackets already closed (or inside text already cut), in one more node.
+    for (open, before, after, op) in [
+        (260, 5, 255, ".0"),
+        (300, 161, 139, ".0"),
+        (256, 1, 255, ".0.0"),
+        (256, 1, 255, "[0]"),
+        (256, 1, 255, " + 1 + 1"),
+    ] {
+        let text = format!(
+            "a = {}{}{op}{}\nb = 1\n",
+            "[".repeat(open),
+            "]".repeat(before),
+            "]".repeat(after)
+        );
+        let p = parse(&text, FileId(0));
+        assert!(
+            p.file.depth() <= MAX_TREE_DEPTH,
+            "[x{open} ]x{before} {op}: tree depth {} > {MAX_TREE_DEPTH}",
+            p.file.depth()
+        );
+        assert!(
+            p.diagnostics.iter().any(|d| d.code == codes::E0007),
+            "[x{open} ]x{before} {op}: no E0007 in {:?}",
+            p.diagnostics
+        );
+    }
+}

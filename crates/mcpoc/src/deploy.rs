@@ -6,13 +6,12 @@ use crate::output::{self, Format};
 use crate::report;
 use clap::{Args, ValueEnum};
 use mcpo_deploy::interrupt::{self, Seen};
-use mcpo_deploy::live::Progress;
+use mcpo_deploy::live::{Progress, RefreshShow, print_refresh, print_summary};
 use mcpo_deploy::{
     Applied, Approver, AutoApprove, Execution, Planned, Purpose, Session, TerminalPrompt,
 };
-use mcpo_exec::{Action, CancellationToken, RefreshReport, Summary};
+use mcpo_exec::{Action, CancellationToken};
 use mcpo_plan::{PlanMode, render};
-use mcpo_state::State;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -265,7 +264,7 @@ fn open(
 
 /// The runtime and a session on the workspace's state for `command`: variables collected,
 /// the workspace checked (warnings shown), the lock taken, the state read.
-fn session(
+pub(crate) fn session(
     ws: &WorkspaceArg,
     vars: &VarArgs,
     command: &str,
@@ -277,7 +276,7 @@ fn session(
 }
 
 /// The approver of a command: none needed with `--auto-approve`, else the terminal.
-fn approver(auto: bool) -> &'static dyn Approver {
+pub(crate) fn approver(auto: bool) -> &'static dyn Approver {
     if auto { &AutoApprove } else { &TerminalPrompt }
 }
 
@@ -644,45 +643,4 @@ pub fn import(args: ImportArgs) -> u8 {
         args.address, args.id
     );
     crate::EXIT_OK
-}
-
-fn print_summary(summary: &Summary, title: &str, state: &State, elapsed: std::time::Duration) {
-    let text = mcpo_deploy::render::summary(summary, title, state, elapsed);
-    if !summary.failed.is_empty() {
-        eprintln!();
-    }
-    for line in &text.problems {
-        eprintln!("{line}");
-    }
-    println!("\n{}", text.headline);
-    if !text.outputs.is_empty() {
-        println!("\nOutputs:");
-        for line in &text.outputs {
-            println!("  {line}");
-        }
-    }
-}
-
-/// How much of a refresh report to show, and where.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum RefreshShow {
-    /// Before a plan: what changed the state, on stderr; drift is left to the plan.
-    Quiet,
-    /// Before a plan that shows drift too: everything on stderr.
-    Notes,
-    /// `mcpoc refresh`: the report is the output, on stdout; errors on stderr.
-    Report,
-}
-
-fn print_refresh(report: &RefreshReport, show: RefreshShow) {
-    for line in mcpo_deploy::render::refresh_notes(report, show != RefreshShow::Quiet) {
-        if show == RefreshShow::Report {
-            println!("{line}");
-        } else {
-            eprintln!("{line}");
-        }
-    }
-    for e in &report.errors {
-        eprintln!("{}", e);
-    }
 }

@@ -13,6 +13,7 @@ mod lsp;
 mod modules;
 mod output;
 mod report;
+mod run;
 mod servers;
 mod state_cmd;
 mod typecheck;
@@ -127,6 +128,10 @@ enum Command {
     Apply(deploy::ApplyArgs),
     /// Delete everything in the state, dependents first.
     Destroy(deploy::DestroyArgs),
+    /// Run a runbook of the workspace: its steps in order (at once where they do not read
+    /// each other), with retries, approvals and compensation, journalled in the state.
+    /// Exit 0 when it succeeded, 1 if not, 130 when interrupted (`--resume` continues).
+    Run(run::RunArgs),
     /// Plan the resources back to an earlier version of the state (the last 50 are kept),
     /// show the plan and what cannot be restored, confirm, and apply it.
     Rollback(deploy::RollbackArgs),
@@ -198,6 +203,7 @@ fn main() -> ExitCode {
         Command::Destroy(args) => deploy::destroy(args),
         Command::Graph(args) => deploy::graph(args),
         Command::Rollback(args) => deploy::rollback(args),
+        Command::Run(args) => run::run(args),
         Command::Refresh(args) => deploy::refresh(args),
         Command::Import(args) => deploy::import(args),
         Command::State { command } => state_cmd::state(command),

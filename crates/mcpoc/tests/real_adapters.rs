@@ -753,7 +753,7 @@ output "kind" {{
         assert!(
             clash.both().contains("[E0119] Error: resource types `graph.entity` and `graph.relation` are already defined")
                 && clash.both().contains("other.mcpo:2:13")
-                && clash.both().contains("first imported here, by `module.memory`"),
+                && clash.both().contains("first defined here, by the adapters `module.memory` brings"),
             "{cmd}: {}",
             clash.both()
         );
@@ -770,6 +770,141 @@ output "kind" {{
             && check.both().contains("these adapters need server `memory`"),
         "{}",
         check.both()
+    );
+}
+
+/// A module whose pattern uses adapters brings them along: `team/` imports the standard
+/// library's memory adapters and declares an adapter of its own (`memory.group`, calling
+/// a function of the module), and the workspace, whose memory server is called `graph`,
+/// uses the module's pattern with `servers = { memory = graph }`. Check, apply (the
+/// entities and the relation are in the server's file), a clean re-plan and destroy. An
+/// `adapter` block of the workspace for a type the module brings is E0119 at the `use`.
+#[test]
+fn a_modules_pattern_brings_its_adapters_along() {
+    let Some(memory) = npm_server("mcp-server-memory") else {
+        return;
+    };
+    let ws = Ws::empty();
+    let file = ws.path().join("memory.jsonl");
+    ws.write(
+        "team/main.mcpo",
+        r#"use "memory" { source = "stdlib/adapters/server-memory" }
+
+function "motto" {
+  params = { team = string }
+  result = "team ${team}"
+}
+
+# A group: an entity of kind "group" whose one observation is its motto.
+adapter "memory" "group" {
+  inputs    = object({ name = string })
+  create    = memory::create_entities({ entities = [{ name = self.name, entityType = "group", observations = [motto(self.name)] }] })
+  read      = memory::open_nodes({ names = [self.id] })
+  delete    = memory::delete_entities({ entityNames = [self.id] })
+  gone_when = length(result.entities) == 0
+  id        = self.name
+  outputs   = { motto = result.entities[0].observations[0] }
+}
+
+pattern "team" {
+  param "name" { type = string }
+  param "lead" { type = string }
+
+  resource "memory.group" "team" {
+    name = param.name
+  }
+
+  resource "memory.entity" "lead" {
+    name = param.lead
+    kind = "person"
+  }
+
+  resource "memory.relation" "leads" {
+    from          = memory.entity.lead.name
+    to            = memory.group.team.name
+    relation_type = "leads"
+  }
+
+  output "motto" { value = memory.group.team.motto }
+}
+"#,
+    );
+    ws.write(
+        "main.mcpo",
+        &format!(
+            r#"server "graph" {{
+  command         = "{memory}"
+  max_concurrency = 1
+  env             = {{ MEMORY_FILE_PATH = "{}" }}
+}}
+
+use "web" {{
+  source  = "./team"
+  servers = {{ memory = graph }}
+  name    = "web"
+  lead    = "dana"
+}}
+
+output "motto" {{
+  value = module.web.motto
+}}
+"#,
+            file.display()
+        ),
+    );
+    ws.pull();
+    ws.run(&["check"]).expect_code(0);
+    let applied = ws.apply_ok();
+    assert!(
+        applied.stdout.contains("3 created") && applied.stdout.contains(r#"motto = "team web""#),
+        "{}",
+        applied.both()
+    );
+    assert_eq!(
+        graph_names(&ws),
+        (
+            vec!["dana:person".to_string(), "web:group".to_string()],
+            vec!["dana|leads|web".to_string()]
+        )
+    );
+    let plan = ws.run(&["plan", "--detailed-exitcode"]);
+    plan.expect_code(0);
+    assert!(plan.stdout.contains("No changes"), "{}", plan.both());
+    ws.run(&["destroy", "--auto-approve"]).expect_code(0);
+    assert_eq!(graph_names(&ws), (vec![], vec![]));
+
+    // The workspace importing the same package, bound to the same server, for resources of
+    // its own: the same adapters, so no clash.
+    ws.write(
+        "direct.mcpo",
+        "use \"memory\" {\n  source  = \"stdlib/adapters/server-memory\"\n  servers = { memory = graph }\n}\n\nresource \"graph.entity\" \"solo\" {\n  name = \"solo\"\n  kind = \"person\"\n}\n",
+    );
+    ws.run(&["check"]).expect_code(0);
+
+    // The workspace's own adapter for a type the module brings: which one would run is
+    // not left to chance.
+    ws.write(
+        "own.mcpo",
+        r#"adapter "graph" "group" {
+  inputs = object({ name = string })
+  create = graph::create_entities({ entities = [{ name = self.name, entityType = "group", observations = [] }] })
+  delete = graph::delete_entities({ entityNames = [self.id] })
+  id     = self.name
+}
+"#,
+    );
+    let clash = ws.run(&["check"]);
+    clash.expect_code(1);
+    assert!(
+        clash
+            .both()
+            .contains("[E0119] Error: resource type `graph.group` is already defined")
+            && clash.both().contains("main.mcpo:8:13")
+            && clash
+                .both()
+                .contains("`module.web` brings another adapter for it"),
+        "{}",
+        clash.both()
     );
 }
 

@@ -705,7 +705,8 @@ impl Drivers {
 }
 
 /// The drivers of a checked workspace: each `adapter` block's [`Adapter`] (its own, then
-/// those its `use` blocks import from packages of adapters), and the convention over each
+/// those its `use` blocks bring: imported from packages of adapters, or along with a
+/// module's pattern, see [`mcpo_sema::adapter_imports`]), and the convention over each
 /// server's pulled schema.
 pub fn workspace_drivers(db: &dyn salsa::Database, ws: mcpo_sema::Workspace) -> Drivers {
     let mut drivers = Drivers::new(
@@ -717,7 +718,6 @@ pub fn workspace_drivers(db: &dyn salsa::Database, ws: mcpo_sema::Workspace) -> 
             })
             .collect(),
     );
-    let mut functions = BTreeMap::new();
     let mut defaults = BTreeMap::new();
     let mut adapters: Vec<(String, String, &Block)> = Vec::new();
     let files: Vec<&mcpo_syntax::ast::SourceFile> = ws
@@ -740,31 +740,14 @@ pub fn workspace_drivers(db: &dyn salsa::Database, ws: mcpo_sema::Workspace) -> 
                             .or_insert_with(|| cond.clone());
                     }
                 }
-                ("function", [name]) => {
-                    let params = match block_attr(b, "params").map(|e| &e.kind) {
-                        Some(mcpo_syntax::ast::ExprKind::Object(items)) => items
-                            .iter()
-                            .filter_map(|i| mcpo_sema::types::object_key(&i.key))
-                            .collect(),
-                        _ => Vec::new(),
-                    };
-                    if let Some(result) = block_attr(b, "result") {
-                        functions.insert(
-                            (*name).to_string(),
-                            crate::eval::UserFn {
-                                params,
-                                result: result.clone(),
-                            },
-                        );
-                    }
-                }
                 _ => {}
             }
         }
     }
+    let defaults = Arc::new(defaults);
     let env = AdapterEnv {
-        functions: Arc::new(functions),
-        failed_when: Arc::new(defaults),
+        functions: Arc::new(functions(db, ws)),
+        failed_when: defaults.clone(),
     };
     for (server, ty, block) in adapters {
         let address = format!("adapter.{server}.{ty}");
@@ -775,9 +758,17 @@ pub fn workspace_drivers(db: &dyn salsa::Database, ws: mcpo_sema::Workspace) -> 
         let adapter = Adapter::from_block(&server, &ty, block, types.as_ref(), env.clone());
         drivers.insert(&server, &ty, Arc::new(adapter));
     }
-    // The adapters `use` blocks import from packages, under the workspace's server names;
-    // their tool calls are renamed the same way.
-    for (address, imported) in mcpo_sema::imported_adapters(db, ws) {
+    // The adapters `use` blocks bring, under the workspace's server names (their tool
+    // calls renamed the same way): imported from packages of adapters, and those the
+    // modules whose patterns are used have (their own and their imports). Each calls the
+    // functions of the module that declares it; the servers' default `failed_when` are
+    // the workspace's.
+    let imports = mcpo_sema::adapter_imports(db, ws);
+    let mut module_functions: Vec<(
+        mcpo_sema::Workspace,
+        Arc<BTreeMap<String, crate::eval::UserFn>>,
+    )> = Vec::new();
+    for (address, imported) in imports.adapters.iter().chain(&imports.with_patterns) {
         let Some((server, ty)) = address
             .strip_prefix("adapter.")
             .and_then(|rest| rest.split_once('.'))
@@ -795,12 +786,55 @@ pub fn workspace_drivers(db: &dyn salsa::Database, ws: mcpo_sema::Workspace) -> 
         };
         let key = mcpo_sema::DeclKey::new(db, imported.address.clone());
         let types = mcpo_sema::adapter_type(db, imported.module, key).clone();
-        let adapter = Adapter::from_block(server, ty, block, types.as_ref(), env.clone())
+        let functions = match module_functions.iter().find(|(w, _)| *w == imported.module) {
+            Some((_, f)) => f.clone(),
+            None => {
+                let f = Arc::new(functions(db, imported.module));
+                module_functions.push((imported.module, f.clone()));
+                f
+            }
+        };
+        let env = AdapterEnv {
+            functions,
+            failed_when: defaults.clone(),
+        };
+        let adapter = Adapter::from_block(server, ty, block, types.as_ref(), env)
             .with_servers(imported.servers.clone());
         drivers.insert(server, ty, Arc::new(adapter));
     }
     drivers.set_env(env);
     drivers
+}
+
+/// The `function` blocks of `ws`, for the adapters declared there to call.
+fn functions(
+    db: &dyn salsa::Database,
+    ws: mcpo_sema::Workspace,
+) -> BTreeMap<String, crate::eval::UserFn> {
+    let mut out = BTreeMap::new();
+    for file in ws.files(db) {
+        for item in &mcpo_sema::parse(db, *file).file.body.items {
+            let BodyItem::Block(b) = item else { continue };
+            let (true, Some(name)) = (b.ty.name == "function", b.labels.first()) else {
+                continue;
+            };
+            let params = match block_attr(b, "params").map(|e| &e.kind) {
+                Some(mcpo_syntax::ast::ExprKind::Object(items)) => items
+                    .iter()
+                    .filter_map(|i| mcpo_sema::types::object_key(&i.key))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            if let Some(result) = block_attr(b, "result") {
+                out.entry(name.value().to_string())
+                    .or_insert_with(|| crate::eval::UserFn {
+                        params,
+                        result: result.clone(),
+                    });
+            }
+        }
+    }
+    out
 }
 
 /// The block that declares `address` in `ws`.

@@ -32,6 +32,7 @@ mod diff;
 mod lookup;
 mod program;
 pub mod rollback;
+pub mod runbook;
 mod vars;
 mod walk;
 

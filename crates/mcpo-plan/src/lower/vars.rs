@@ -304,3 +304,13 @@ fn describe(ty: &Ty) -> String {
         other => format!("a value of type {other}"),
     }
 }
+
+/// A runbook param's text as a value, the way a variable's text is read.
+pub(super) fn text_value(raw: &str, ty: Option<&Ty>, io: &dyn Io) -> Val {
+    variable_from_text(raw, ty, io)
+}
+
+/// A runbook param's value converted to its declared type, the way a variable's is.
+pub(super) fn conform_param(v: Val, ty: &Ty) -> Result<Val, String> {
+    conform(v, ty, false)
+}

@@ -1210,12 +1210,12 @@ impl<'db> Cx<'db> {
         self.scope = Scope::default();
     }
 
-    /// What a step does and how it fails: exactly one of `run`, `approve` and `apply`;
+    /// What a step does and how it fails: exactly one of `run` and `approve`;
     /// `on_failure` is `"stop"`, `"continue"` or a list of the runbook's step names (its
     /// compensating steps); durations are durations.
     fn step_rules(&mut self, blk: &Block, runbook: &Block) {
         let at = blk.labels.first().map_or(blk.ty.span, |l| l.span());
-        let acts: Vec<&str> = ["run", "approve", "apply"]
+        let acts: Vec<&str> = ["run", "approve"]
             .into_iter()
             .filter(|a| names::attr(blk, a).is_some())
             .collect();
@@ -1227,7 +1227,9 @@ impl<'db> Cx<'db> {
             };
             self.error(codes::E0118, at, "invalid runbook step")
                 .label(what)
-                .help("give the step one of `run = server::tool({...})`, `approve = \"question\"` or `apply = { variable = value }`")
+                .help(
+                    "give the step one of `run = server::tool({...})` or `approve = \"question\"`",
+                )
                 .emit();
         }
         let steps: Vec<String> = runbook
@@ -1300,7 +1302,6 @@ fn step_schema() -> Ty {
     obj(&[
         ("run", Ty::Any),
         ("approve", Ty::String),
-        ("apply", Ty::Any),
         ("when", Ty::Bool),
         ("description", Ty::String),
         ("depends_on", Ty::Any),

@@ -1,0 +1,1156 @@
+//! Runbooks (`mcpoc run`): the steps of a workspace's `runbook` block run on the
+//! executor's scheduler, journalled in the state.
+//!
+//! - **Order.** A step runs after the steps it reads and its `depends_on`; one that reads
+//!   no step runs after every step declared before it (`mcpo_plan::runbook`). Independent
+//!   steps run at once, within each server's limits.
+//! - **Each step**: `when`; `retries` with a `backoff` that doubles; a `timeout` per
+//!   attempt; `wait_for`, a condition polled on a read-only tool; `on_failure`: stop (the
+//!   default), continue, or run named compensating steps and stop.
+//! - **Approval steps** ask the session's [`Approver`] (the terminal prompt,
+//!   `--auto-approve`).
+//! - **Journal.** The run and every step's start, end, attempts, result and error are
+//!   written to the state ([`mcpo_state::RunRecord`]) before and after each call, so
+//!   `--resume` continues an interrupted run: a finished step is never called again, and a
+//!   step that started but did not finish is called again only if its tool is idempotent
+//!   (or the step says `idempotent = true`).
+//! - **Dry run.** Only read-only tools (by annotation or `read_only_tools`) are called; the
+//!   others are reported with the arguments they would get. Nothing is journalled.
+
+use crate::approve::{Approval, ApprovalRequest, Approver};
+use crate::error::{DeployError, Problem};
+use crate::session::Session;
+use mcpo_diagnostics::codes;
+use mcpo_exec::{CancellationToken, Connections, ExecError};
+use mcpo_plan::runbook::{Bindings, OnFailure, RunStep, Runbook, StepAction};
+use mcpo_plan::{Drivers, Io, Program, Val};
+use mcpo_state::{Backend, RunRecord, RunStatus, State, StepRecord, StepStatus};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::UnboundedSender;
+
+/// How to run a runbook.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// `--param name=value`, as given (parsed like `--var` values).
+    pub params: Vec<(String, String)>,
+    /// Call only read-only tools; journal nothing.
+    pub dry_run: bool,
+    /// Continue the last unfinished run of the runbook.
+    pub resume: bool,
+    /// At most this many steps at once.
+    pub parallelism: usize,
+}
+
+/// Something that happened to a step, for a front end to show.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunEvent {
+    /// An attempt started.
+    Started {
+        /// The step.
+        step: String,
+        /// 1, then 2 for the first retry, ...
+        attempt: u32,
+    },
+    /// An attempt failed; the next starts after `pause`.
+    Retrying {
+        /// The step.
+        step: String,
+        /// The attempt that failed.
+        attempt: u32,
+        /// Why.
+        error: String,
+        /// The pause before the next attempt.
+        pause: Duration,
+    },
+    /// Polling the step's `wait_for` condition.
+    Waiting {
+        /// The step.
+        step: String,
+    },
+    /// The step succeeded.
+    Done {
+        /// The step.
+        step: String,
+        /// What it returned.
+        result: Value,
+        /// How long it took.
+        elapsed: Duration,
+    },
+    /// The step had succeeded in the run being resumed: not called again.
+    Reused {
+        /// The step.
+        step: String,
+    },
+    /// The step did not run.
+    Skipped {
+        /// The step.
+        step: String,
+        /// Why.
+        why: String,
+    },
+    /// The step failed (after its retries).
+    Failed {
+        /// The step.
+        step: String,
+        /// Why.
+        error: String,
+    },
+    /// Dry run: the step's tool is not read-only and was not called.
+    WouldCall {
+        /// The step.
+        step: String,
+        /// `server::tool`.
+        call: String,
+        /// The arguments it would get, as text (`(known after the steps before it)` parts).
+        args: String,
+    },
+    /// A compensating step starts because `failed` failed.
+    Compensating {
+        /// The compensating step.
+        step: String,
+        /// The step that failed.
+        failed: String,
+    },
+}
+
+/// What a run did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunReport {
+    /// The run's id in the journal.
+    pub id: String,
+    /// The runbook.
+    pub runbook: String,
+    /// How it ended.
+    pub status: RunStatus,
+    /// Whether it was a dry run.
+    pub dry_run: bool,
+    /// Whether it continued an earlier run.
+    pub resumed: bool,
+    /// The steps that ran, were skipped or failed, in declaration order.
+    pub steps: Vec<(String, StepRecord)>,
+    /// The steps that never started (the run stopped first).
+    pub not_started: Vec<String>,
+    /// Every failure of the run, with its code and step, in the order they happened.
+    pub errors: Vec<ExecError>,
+}
+
+/// A step's failure, and whether it was a person declining.
+struct StepFailure {
+    error: ExecError,
+    declined: bool,
+}
+
+impl From<ExecError> for StepFailure {
+    fn from(error: ExecError) -> Self {
+        StepFailure {
+            error,
+            declined: false,
+        }
+    }
+}
+
+fn now() -> String {
+    mcpo_state::rfc3339(std::time::SystemTime::now())
+}
+
+fn fail(code: mcpo_diagnostics::Code, step: &str, message: impl Into<String>) -> ExecError {
+    ExecError::new(code, message).at(format!("step.{step}"))
+}
+
+/// Everything the steps of one run share.
+struct Run<'a> {
+    book: &'a Runbook,
+    program: &'a Program,
+    io: &'a dyn Io,
+    values: mcpo_plan::Values,
+    conns: &'a Connections,
+    drivers: &'a Drivers,
+    read_only: &'a BTreeMap<String, BTreeSet<String>>,
+    approver: &'a dyn Approver,
+    events: Option<UnboundedSender<RunEvent>>,
+    dry_run: bool,
+    /// Cancelled when a step stops the run (or the caller cancels).
+    stop: CancellationToken,
+    params: BTreeMap<String, Val>,
+    results: Mutex<BTreeMap<String, Val>>,
+    failed: Mutex<BTreeSet<String>>,
+    declined: Mutex<bool>,
+    stopped_by_failure: Mutex<bool>,
+    /// Every failure of the run, in the order they happened.
+    errors: Mutex<Vec<ExecError>>,
+    /// The journal: the state (its `runs` holds this run's record) and where it is written.
+    state: Mutex<State>,
+    backend: Arc<dyn Backend>,
+    id: String,
+    /// The steps of the run being resumed, as they were.
+    prior: BTreeMap<String, StepRecord>,
+    /// This run's steps (also in the state, unless a dry run).
+    record: Mutex<BTreeMap<String, StepRecord>>,
+}
+
+impl Run<'_> {
+    fn emit(&self, ev: RunEvent) {
+        if let Some(tx) = &self.events {
+            let _ = tx.send(ev);
+        }
+    }
+
+    fn bindings(&self, result: Option<Val>) -> Bindings {
+        Bindings {
+            params: self.params.clone(),
+            steps: self
+                .results
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+            result,
+        }
+    }
+
+    fn eval(
+        &self,
+        step: &str,
+        e: &mcpo_syntax::ast::Expr,
+        result: Option<Val>,
+    ) -> Result<Val, ExecError> {
+        self.program
+            .eval_runbook(e, &self.bindings(result), &self.values, self.io)
+            .map_err(|e| {
+                fail(
+                    codes::E0607,
+                    step,
+                    format!("cannot be evaluated: {}", e.message),
+                )
+            })
+    }
+
+    /// Records `step` in the journal (and writes it, unless a dry run).
+    fn journal(&self, step: &str, update: impl FnOnce(&mut StepRecord)) -> Result<(), ExecError> {
+        let mut record = self.record.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = record
+            .entry(step.to_string())
+            .or_insert_with(|| StepRecord {
+                status: StepStatus::Running,
+                started: now(),
+                ended: None,
+                attempts: 0,
+                result: Value::Null,
+                error: None,
+                idempotent: false,
+            });
+        update(entry);
+        let entry = entry.clone();
+        drop(record);
+        if self.dry_run {
+            return Ok(());
+        }
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(run) = state.runs.iter_mut().find(|r| r.id == self.id) {
+            run.steps.insert(step.to_string(), entry);
+        }
+        self.backend.write(&mut state).map_err(|e| {
+            ExecError::new(
+                codes::E0609,
+                format!("the run's journal could not be saved: {e}"),
+            )
+        })
+    }
+
+    fn set_result(&self, step: &str, v: Val) {
+        self.results
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(step.to_string(), v);
+    }
+
+    fn has_failed(&self, step: &str) -> bool {
+        self.failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(step)
+    }
+
+    fn skip(&self, step: &str, why: String) -> Result<(), ExecError> {
+        self.set_result(step, Val::Null);
+        self.journal(step, |r| {
+            r.status = StepStatus::Skipped;
+            r.ended = Some(now());
+            r.error = Some(why.clone());
+        })?;
+        self.emit(RunEvent::Skipped {
+            step: step.to_string(),
+            why,
+        });
+        Ok(())
+    }
+
+    /// Runs one scheduled step (what the scheduler calls).
+    async fn node(&self, step: &RunStep) -> Result<(), ExecError> {
+        let name = step.name.as_str();
+        if let Some(prior) = self.prior.get(name) {
+            match prior.status {
+                StepStatus::Done => {
+                    self.set_result(name, Val::from_json(&prior.result));
+                    self.record
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(name.to_string(), prior.clone());
+                    self.emit(RunEvent::Reused {
+                        step: name.to_string(),
+                    });
+                    return Ok(());
+                }
+                StepStatus::Skipped => {
+                    self.set_result(name, Val::Null);
+                    self.record
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(name.to_string(), prior.clone());
+                    return Ok(());
+                }
+                StepStatus::Running if !prior.idempotent => {
+                    let e = fail(
+                        codes::E0663,
+                        name,
+                        "started before the run was interrupted and may have run; its tool is not idempotent, so it is not called again",
+                    )
+                    .with_help("check on its server whether it ran, then run the runbook again without `--resume` (every step runs again)");
+                    self.failed
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(name.to_string());
+                    self.journal(name, |r| {
+                        r.status = StepStatus::Failed;
+                        r.ended = Some(now());
+                        r.error = Some(e.message.clone());
+                    })?;
+                    self.note_error(&e);
+                    self.emit(RunEvent::Failed {
+                        step: name.to_string(),
+                        error: e.message.clone(),
+                    });
+                    *self
+                        .stopped_by_failure
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner()) = true;
+                    self.stop.cancel();
+                    return Err(e);
+                }
+                _ => {}
+            }
+        }
+        if let Some(bad) = step.reads.iter().find(|r| self.has_failed(r)) {
+            self.failed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(name.to_string());
+            return self.skip(name, format!("it reads step `{bad}`, which failed"));
+        }
+        if let Some(w) = &step.when {
+            match self.eval(name, w, None) {
+                Ok(v) if matches!(v.unmarked(), Val::Bool(false) | Val::Null) => {
+                    return self.skip(name, "its `when` is false".into());
+                }
+                Ok(_) => {}
+                Err(e) => return self.failed_step(step, e.into()).await,
+            }
+        }
+        let started = Instant::now();
+        match self.attempts(step).await {
+            Ok(v) => {
+                let json = v.to_json().unwrap_or(Value::Null);
+                self.set_result(name, v);
+                if !self.dry_run || json != Value::Null {
+                    self.journal(name, |r| {
+                        r.status = StepStatus::Done;
+                        r.ended = Some(now());
+                        r.result = json.clone();
+                        r.error = None;
+                    })?;
+                }
+                // A dry run's call that was only shown has no result to show.
+                if !(self.dry_run && json == Value::Null) {
+                    self.emit(RunEvent::Done {
+                        step: name.to_string(),
+                        result: json,
+                        elapsed: started.elapsed(),
+                    });
+                }
+                Ok(())
+            }
+            Err(f) => self.failed_step(step, f).await,
+        }
+    }
+
+    /// Keeps a failure for the run's report.
+    fn note_error(&self, e: &ExecError) {
+        self.errors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(e.clone());
+    }
+
+    /// A step failed: journal it, then stop, go on, or compensate and stop.
+    async fn failed_step(&self, step: &RunStep, f: StepFailure) -> Result<(), ExecError> {
+        let name = step.name.as_str();
+        self.failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_string());
+        let message = f.error.message.clone();
+        self.note_error(&f.error);
+        self.journal(name, |r| {
+            r.status = StepStatus::Failed;
+            r.ended = Some(now());
+            r.error = Some(message.clone());
+        })?;
+        self.emit(RunEvent::Failed {
+            step: name.to_string(),
+            error: message,
+        });
+        if f.declined {
+            *self.declined.lock().unwrap_or_else(|p| p.into_inner()) = true;
+            self.stop.cancel();
+            return Err(f.error);
+        }
+        match &step.on_failure {
+            OnFailure::Continue => return Ok(()),
+            OnFailure::Stop => {}
+            OnFailure::Compensate(names) => {
+                for c in names {
+                    let Some(cstep) = self.book.step(c) else {
+                        continue;
+                    };
+                    self.emit(RunEvent::Compensating {
+                        step: c.clone(),
+                        failed: name.to_string(),
+                    });
+                    // A compensating step never compensates in turn.
+                    let started = Instant::now();
+                    match self.attempts(cstep).await {
+                        Ok(v) => {
+                            let json = v.to_json().unwrap_or(Value::Null);
+                            self.set_result(c, v);
+                            self.journal(c, |r| {
+                                r.status = StepStatus::Done;
+                                r.ended = Some(now());
+                                r.result = json.clone();
+                            })?;
+                            self.emit(RunEvent::Done {
+                                step: c.clone(),
+                                result: json,
+                                elapsed: started.elapsed(),
+                            });
+                        }
+                        Err(cf) => {
+                            let m = cf.error.message.clone();
+                            self.note_error(&cf.error);
+                            self.journal(c, |r| {
+                                r.status = StepStatus::Failed;
+                                r.ended = Some(now());
+                                r.error = Some(m.clone());
+                            })?;
+                            self.emit(RunEvent::Failed {
+                                step: c.clone(),
+                                error: m,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        *self
+            .stopped_by_failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = true;
+        self.stop.cancel();
+        Err(f.error)
+    }
+
+    /// The step's action, with its retries; then its `wait_for`.
+    async fn attempts(&self, step: &RunStep) -> Result<Val, StepFailure> {
+        let name = step.name.as_str();
+        match &step.action {
+            StepAction::Value(e) => Ok(self.eval(name, e, None)?),
+            StepAction::Approve(q) => self.approve(step, q).await,
+            StepAction::Call { server, tool, args } => {
+                let args = match args {
+                    Some(a) => self.eval(name, a, None)?,
+                    None => Val::Map(BTreeMap::new()),
+                };
+                let read_only = mcpo_exec::runbook::read_only(
+                    self.conns,
+                    self.read_only.get(server),
+                    server,
+                    tool,
+                );
+                let call = format!("{server}::{tool}");
+                // In a dry run, a call whose arguments wait on a call not made is shown too.
+                if self.dry_run && (!read_only || !args.is_known()) {
+                    self.emit(RunEvent::WouldCall {
+                        step: name.to_string(),
+                        call,
+                        args: args.display(),
+                    });
+                    return Ok(Val::Unknown);
+                }
+                let Some(json) = args.to_json() else {
+                    return Err(fail(
+                        codes::E0607,
+                        name,
+                        "its arguments are still unknown after the steps before it",
+                    )
+                    .into());
+                };
+                let idempotent = read_only
+                    || step.idempotent.unwrap_or_else(|| {
+                        mcpo_exec::runbook::idempotent(self.conns, server, tool)
+                    });
+                self.journal(name, |r| {
+                    r.status = StepStatus::Running;
+                    r.idempotent = idempotent;
+                })?;
+                let mut attempt = 1u32;
+                let result = loop {
+                    self.emit(RunEvent::Started {
+                        step: name.to_string(),
+                        attempt,
+                    });
+                    if attempt > 1 {
+                        self.journal(name, |r| r.attempts = attempt)?;
+                    } else {
+                        self.journal(name, |r| r.attempts = 1)?;
+                    }
+                    match mcpo_exec::runbook::call_step(
+                        self.conns,
+                        self.drivers,
+                        server,
+                        tool,
+                        &json,
+                        step.timeout,
+                    )
+                    .await
+                    {
+                        Ok(v) => break Val::from_json(&v),
+                        Err(e) if attempt <= step.retries && !self.stop.is_cancelled() => {
+                            let pause = step.backoff.saturating_mul(1 << (attempt - 1).min(16));
+                            self.emit(RunEvent::Retrying {
+                                step: name.to_string(),
+                                attempt,
+                                error: e.message.clone(),
+                                pause,
+                            });
+                            tokio::time::sleep(pause).await;
+                            attempt += 1;
+                        }
+                        Err(e) => {
+                            let tries = if attempt > 1 {
+                                format!(" (after {attempt} attempts)")
+                            } else {
+                                String::new()
+                            };
+                            return Err(fail(
+                                e.code,
+                                name,
+                                format!("{call}: {}{tries}", e.message),
+                            )
+                            .into());
+                        }
+                    }
+                };
+                self.wait_for(step, result).await
+            }
+        }
+    }
+
+    async fn approve(
+        &self,
+        step: &RunStep,
+        q: &mcpo_syntax::ast::Expr,
+    ) -> Result<Val, StepFailure> {
+        let name = step.name.as_str();
+        let question = match self.eval(name, q, None)? {
+            Val::String(s) => s,
+            other => other.display(),
+        };
+        if self.dry_run {
+            self.emit(RunEvent::WouldCall {
+                step: name.to_string(),
+                call: "approval".into(),
+                args: question,
+            });
+            return Ok(Val::Unknown);
+        }
+        self.journal(name, |r| {
+            r.status = StepStatus::Running;
+            r.attempts = 1;
+            r.idempotent = true;
+        })?;
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut notes = vec![format!("runbook `{}`, step `{name}`", self.book.name)];
+        if let Some(d) = &step.description {
+            notes.push(d.clone());
+        }
+        let plan = mcpo_plan::Plan {
+            format_version: mcpo_plan::plan::PLAN_FORMAT_VERSION,
+            mode: mcpo_plan::PlanMode::Normal,
+            lineage: state.lineage,
+            serial: state.serial,
+            sources: Vec::new(),
+            variables: BTreeMap::new(),
+            changes: Vec::new(),
+            outputs: Vec::new(),
+            notes,
+        };
+        match self
+            .approver
+            .approve(ApprovalRequest {
+                plan: &plan,
+                question: &question,
+            })
+            .await
+        {
+            Approval::Approved => Ok(Val::Bool(true)),
+            Approval::Declined => Err(StepFailure {
+                error: fail(
+                    codes::E0639,
+                    name,
+                    "the approval was declined; the run stops here",
+                ),
+                declined: true,
+            }),
+            Approval::Unavailable(p) => Err(StepFailure {
+                error: fail(p.code.unwrap_or(codes::E0634), name, p.detail.clone())
+                    .with_help(p.help.clone().unwrap_or_default()),
+                declined: false,
+            }),
+        }
+    }
+
+    /// Polls the step's `wait_for` condition until it holds (then the step's result is
+    /// what it returned), or fails after its timeout.
+    async fn wait_for(&self, step: &RunStep, result: Val) -> Result<Val, StepFailure> {
+        let Some(w) = &step.wait_for else {
+            return Ok(result);
+        };
+        let name = step.name.as_str();
+        if self.dry_run {
+            return Ok(result);
+        }
+        self.emit(RunEvent::Waiting {
+            step: name.to_string(),
+        });
+        // The condition may read the step's own result as `step.<name>`.
+        self.set_result(name, result.clone());
+        let deadline = Instant::now() + w.timeout;
+        loop {
+            let polled = match &w.call {
+                Some((server, tool, args)) => {
+                    let args = match args {
+                        Some(a) => self.eval(name, a, None)?,
+                        None => Val::Map(BTreeMap::new()),
+                    };
+                    let json = args.to_json().unwrap_or(Value::Null);
+                    let v = mcpo_exec::runbook::call_step(
+                        self.conns,
+                        self.drivers,
+                        server,
+                        tool,
+                        &json,
+                        step.timeout,
+                    )
+                    .await
+                    .map_err(|e| {
+                        fail(
+                            e.code,
+                            name,
+                            format!("wait_for: {server}::{tool}: {}", e.message),
+                        )
+                    })?;
+                    Val::from_json(&v)
+                }
+                None => result.clone(),
+            };
+            if matches!(
+                self.eval(name, &w.condition, Some(polled))?.unmarked(),
+                Val::Bool(true)
+            ) {
+                return Ok(result);
+            }
+            if Instant::now() >= deadline || self.stop.is_cancelled() {
+                return Err(fail(
+                    codes::E0605,
+                    name,
+                    format!(
+                        "not ready after {}: the wait_for condition is still false",
+                        mcpo_deploy_duration(w.timeout)
+                    ),
+                )
+                .into());
+            }
+            tokio::time::sleep(w.interval).await;
+        }
+    }
+}
+
+fn mcpo_deploy_duration(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 1.0 {
+        format!("{}ms", d.as_millis())
+    } else if s < 120.0 {
+        format!("{:.1}s", s)
+    } else {
+        format!("{}m", (s / 60.0).round())
+    }
+}
+
+/// The runbooks a workspace declares, by name.
+pub fn runbooks(checked: &crate::Checked) -> BTreeMap<String, Runbook> {
+    mcpo_plan::runbook::runbooks(&checked.db, checked.workspace)
+}
+
+impl Session {
+    /// Runs the runbook `name` (see the module docs): parameters are parsed and checked
+    /// before anything is called; steps run on the executor's scheduler, with progress on
+    /// `events`; after `cancel` no step starts. The run is journalled in the state unless
+    /// it is a dry run.
+    pub async fn run_runbook(
+        &mut self,
+        name: &str,
+        opts: &RunOptions,
+        approver: &dyn Approver,
+        events: Option<UnboundedSender<RunEvent>>,
+        cancel: CancellationToken,
+    ) -> Result<RunReport, DeployError> {
+        let books = runbooks(self.checked());
+        let Some(book) = books.get(name) else {
+            let known: Vec<&str> = books.keys().map(String::as_str).collect();
+            let mut p = Problem::new(
+                codes::E0660,
+                format!("the workspace declares no runbook `{name}`"),
+            );
+            p = match mcpo_sema::suggest::best(name, known.iter().copied()) {
+                Some(s) => p.help(format!("did you mean `{s}`?")),
+                None if known.is_empty() => {
+                    p.help("declare one with a `runbook \"NAME\" { step ... }` block")
+                }
+                None => p.help(format!("the runbooks are: {}", known.join(", "))),
+            };
+            return Err(p.into());
+        };
+        let program = crate::session::program(self.checked(), self.vars().clone())?;
+        let values: mcpo_plan::Values = self
+            .state()
+            .resources
+            .iter()
+            .map(|(a, r)| {
+                let mut v = mcpo_plan::driver::resource_value(&r.inputs, &r.outputs);
+                if let Value::Object(m) = &mut v {
+                    m.entry("id").or_insert_with(|| Value::String(r.id.clone()));
+                }
+                (a.clone(), Val::from_json(&v))
+            })
+            .collect();
+        // What to continue, and with which params.
+        let prior = if opts.resume {
+            let found = self
+                .state()
+                .runs
+                .iter()
+                .rev()
+                .find(|r| {
+                    r.runbook == name
+                        && matches!(r.status, RunStatus::Running | RunStatus::Cancelled)
+                })
+                .cloned();
+            match found {
+                Some(r) => Some(r),
+                None => {
+                    return Err(Problem::new(
+                        codes::E0662,
+                        format!("runbook `{name}` has no unfinished run to resume"),
+                    )
+                    .help(format!("start a new run with `mcpoc run {name}`"))
+                    .into());
+                }
+            }
+        } else {
+            None
+        };
+        let params = self.runbook_params(book, &program, &values, opts, prior.as_ref())?;
+        // The servers the steps call.
+        let mut servers: BTreeSet<String> = BTreeSet::new();
+        for s in &book.steps {
+            if let StepAction::Call { server, .. } = &s.action {
+                servers.insert(server.clone());
+            }
+            if let Some((server, _, _)) = s.wait_for.as_ref().and_then(|w| w.call.as_ref()) {
+                servers.insert(server.clone());
+            }
+        }
+        self.connect_to(servers).await;
+        let conns = self.connections();
+        let read_only =
+            mcpo_sema::read_only_tools(&self.checked().db, self.checked().workspace).clone();
+        // The journal.
+        let mut state = std::mem::replace(self.state_mut(), State::new(""));
+        let params_json = Value::Object(
+            params
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_json().unwrap_or(Value::Null)))
+                .collect(),
+        );
+        let (id, prior_steps) = match &prior {
+            Some(r) => (r.id.clone(), r.steps.clone()),
+            None => (next_run_id(&state, name), BTreeMap::new()),
+        };
+        if !opts.dry_run {
+            // A new run supersedes an unfinished one of the same runbook.
+            for r in state.runs.iter_mut() {
+                if r.runbook == name && r.status == RunStatus::Running && r.id != id {
+                    r.status = RunStatus::Cancelled;
+                    r.ended.get_or_insert_with(now);
+                }
+            }
+            match state.runs.iter_mut().find(|r| r.id == id) {
+                Some(r) => r.status = RunStatus::Running,
+                None => state.runs.push(RunRecord {
+                    id: id.clone(),
+                    runbook: name.to_string(),
+                    params: params_json,
+                    started: now(),
+                    ended: None,
+                    status: RunStatus::Running,
+                    steps: BTreeMap::new(),
+                }),
+            }
+            prune_runs(&mut state);
+            if let Err(e) = self.backend().write(&mut state) {
+                *self.state_mut() = state;
+                return Err(e.into());
+            }
+        }
+        let stop = cancel.child_token();
+        let run = Run {
+            book,
+            program: &program,
+            io: self.io(),
+            values,
+            conns: &conns,
+            drivers: self.drivers(),
+            read_only: &read_only,
+            approver,
+            events,
+            dry_run: opts.dry_run,
+            stop: stop.clone(),
+            params,
+            results: Mutex::new(BTreeMap::new()),
+            failed: Mutex::new(BTreeSet::new()),
+            declined: Mutex::new(false),
+            stopped_by_failure: Mutex::new(false),
+            errors: Mutex::new(Vec::new()),
+            state: Mutex::new(state),
+            backend: Arc::clone(self.backend()),
+            id: id.clone(),
+            prior: prior_steps,
+            record: Mutex::new(BTreeMap::new()),
+        };
+        let scheduled: Vec<&RunStep> = book.steps.iter().filter(|s| !s.compensation).collect();
+        let names: Vec<String> = scheduled.iter().map(|s| s.name.clone()).collect();
+        let index: BTreeMap<&str, usize> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i))
+            .collect();
+        let deps: Vec<Vec<usize>> = scheduled
+            .iter()
+            .map(|s| {
+                s.deps
+                    .iter()
+                    .filter_map(|d| index.get(d.as_str()).copied())
+                    .collect()
+            })
+            .collect();
+        let outcomes =
+            mcpo_exec::runbook::run_dag(&names, &deps, opts.parallelism.max(1), &stop, |i| {
+                let run = &run;
+                let step = scheduled.get(i).copied();
+                async move {
+                    match step {
+                        Some(s) => run.node(s).await,
+                        None => Ok(()),
+                    }
+                }
+            })
+            .await;
+        let not_started: Vec<String> = outcomes
+            .iter()
+            .zip(&names)
+            .filter(|(o, _)| {
+                matches!(
+                    o,
+                    mcpo_exec::runbook::Outcome::NotStarted
+                        | mcpo_exec::runbook::Outcome::Skipped(_)
+                )
+            })
+            .map(|(_, n)| n.clone())
+            .collect();
+        let declined = *run.declined.lock().unwrap_or_else(|p| p.into_inner());
+        let stopped = *run
+            .stopped_by_failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let status = if declined {
+            RunStatus::Declined
+        } else if stopped {
+            RunStatus::Failed
+        } else if !not_started.is_empty() {
+            RunStatus::Cancelled
+        } else {
+            RunStatus::Succeeded
+        };
+        let errors = run.errors.into_inner().unwrap_or_else(|p| p.into_inner());
+        let record = run.record.into_inner().unwrap_or_else(|p| p.into_inner());
+        let mut state = run.state.into_inner().unwrap_or_else(|p| p.into_inner());
+        let mut result = Ok(());
+        if !opts.dry_run {
+            if let Some(r) = state.runs.iter_mut().find(|r| r.id == id) {
+                r.status = status;
+                r.ended = Some(now());
+            }
+            result = self.backend().write(&mut state);
+        }
+        *self.state_mut() = state;
+        result?;
+        let steps = book
+            .steps
+            .iter()
+            .filter_map(|s| record.get(&s.name).map(|r| (s.name.clone(), r.clone())))
+            .collect();
+        Ok(RunReport {
+            id,
+            runbook: name.to_string(),
+            status,
+            dry_run: opts.dry_run,
+            resumed: prior.is_some(),
+            steps,
+            not_started,
+            errors,
+        })
+    }
+
+    /// The params of a run: given on the command line (or by the run resumed), else their
+    /// defaults; each converted to its type. Every problem is reported before any call.
+    fn runbook_params(
+        &self,
+        book: &Runbook,
+        program: &Program,
+        values: &mcpo_plan::Values,
+        opts: &RunOptions,
+        prior: Option<&RunRecord>,
+    ) -> Result<BTreeMap<String, Val>, DeployError> {
+        let declared: Vec<&str> = book.params.iter().map(|p| p.name.as_str()).collect();
+        let mut given: BTreeMap<&str, &str> = BTreeMap::new();
+        for (k, v) in &opts.params {
+            if !declared.contains(&k.as_str()) {
+                let mut p = Problem::new(
+                    codes::E0661,
+                    format!("runbook `{}` has no param `{k}`", book.name),
+                );
+                p = match mcpo_sema::suggest::best(k, declared.iter().copied()) {
+                    Some(s) => p.help(format!("did you mean `{s}`?")),
+                    None => p.help(format!("its params are: {}", declared.join(", "))),
+                };
+                return Err(p.into());
+            }
+            given.insert(k.as_str(), v.as_str());
+        }
+        if let Some(r) = prior
+            && !given.is_empty()
+        {
+            return Err(Problem::new(
+                codes::E0661,
+                format!(
+                    "`--resume` continues run {} with the params it started with",
+                    r.id
+                ),
+            )
+            .help("leave out `--param` when resuming, or start a new run without `--resume`")
+            .into());
+        }
+        let mut out = BTreeMap::new();
+        let mut problems = Vec::new();
+        for p in &book.params {
+            let bound = Bindings {
+                params: out.clone(),
+                ..Bindings::default()
+            };
+            let value = if let Some(r) = prior {
+                Ok(Val::from_json(
+                    r.params.get(&p.name).unwrap_or(&Value::Null),
+                ))
+            } else if let Some(raw) = given.get(p.name.as_str()) {
+                mcpo_plan::runbook::param_from_text(raw, p, self.io())
+            } else {
+                match program.param_default(p, &bound, values, self.io()) {
+                    Some(v) => v,
+                    None => Err("it has no default; give it with `--param`".to_string()),
+                }
+            };
+            match value {
+                Ok(v) => {
+                    out.insert(p.name.clone(), v);
+                }
+                Err(why) => problems.push(format!("param `{}`: {why}", p.name)),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(Problem::new(codes::E0661, problems.join("; "))
+                .help(format!("give each with `--param NAME=VALUE` (`mcpoc run {} --param ...`); nothing was called", book.name))
+                .into());
+        }
+        Ok(out)
+    }
+}
+
+fn next_run_id(state: &State, name: &str) -> String {
+    let n = state.runs.len() + 1;
+    let mut id = format!("{name}-{}", state.serial + 1);
+    let mut k = n;
+    while state.runs.iter().any(|r| r.id == id) {
+        k += 1;
+        id = format!("{name}-{}-{k}", state.serial + 1);
+    }
+    id
+}
+
+/// Keeps the unfinished runs and the last [`mcpo_state::RUNS_KEPT`] finished ones.
+fn prune_runs(state: &mut State) {
+    let finished = state
+        .runs
+        .iter()
+        .filter(|r| r.status != RunStatus::Running)
+        .count();
+    let mut drop = finished.saturating_sub(mcpo_state::RUNS_KEPT);
+    state.runs.retain(|r| {
+        if drop > 0 && r.status != RunStatus::Running {
+            drop -= 1;
+            false
+        } else {
+            true
+        }
+    });
+}
+
+/// A short text of a value for a line of progress: JSON, cut at 120 characters.
+fn brief(v: &Value) -> String {
+    let text = v.to_string();
+    if text.chars().count() > 120 {
+        let cut: String = text.chars().take(117).collect();
+        format!("{cut}...")
+    } else {
+        text
+    }
+}
+
+impl std::fmt::Display for RunEvent {
+    /// One line per event, as a terminal or a log shows it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunEvent::Started { step, attempt: 1 } => write!(f, "step {step}: started"),
+            RunEvent::Started { step, attempt } => {
+                write!(f, "step {step}: attempt {attempt}")
+            }
+            RunEvent::Retrying {
+                step,
+                attempt,
+                error,
+                pause,
+            } => write!(
+                f,
+                "step {step}: attempt {attempt} failed: {error}; retrying in {}",
+                duration_text(*pause)
+            ),
+            RunEvent::Waiting { step } => write!(f, "step {step}: waiting for its condition"),
+            RunEvent::Done {
+                step,
+                result,
+                elapsed,
+            } => write!(
+                f,
+                "step {step}: done in {}: {}",
+                duration_text(*elapsed),
+                brief(result)
+            ),
+            RunEvent::Reused { step } => {
+                write!(
+                    f,
+                    "step {step}: done in the interrupted run, not called again"
+                )
+            }
+            RunEvent::Skipped { step, why } => write!(f, "step {step}: skipped: {why}"),
+            RunEvent::Failed { step, error } => write!(f, "step {step}: failed: {error}"),
+            RunEvent::WouldCall { step, call, args } => {
+                write!(f, "step {step}: would call {call}({args})")
+            }
+            RunEvent::Compensating { step, failed } => {
+                write!(f, "step {step}: compensating for {failed}")
+            }
+        }
+    }
+}
+
+impl RunReport {
+    /// The closing lines for a person: how the run ended, what failed, what never started.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let count = |s: StepStatus| self.steps.iter().filter(|(_, r)| r.status == s).count();
+        let how = match self.status {
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Declined => "stopped: an approval was declined",
+            RunStatus::Cancelled => "interrupted",
+            RunStatus::Running => "still running",
+        };
+        let mut head = format!(
+            "Runbook {} {how}: {} done, {} skipped, {} failed",
+            self.runbook,
+            count(StepStatus::Done),
+            count(StepStatus::Skipped),
+            count(StepStatus::Failed)
+        );
+        if !self.not_started.is_empty() {
+            head.push_str(&format!(", {} not started", self.not_started.len()));
+        }
+        head.push('.');
+        if self.dry_run {
+            head = format!(
+                "Dry run: {head} Only read-only tools were called; nothing was journalled."
+            );
+        } else {
+            head.push_str(&format!(" (run {}", self.id));
+            if self.resumed {
+                head.push_str(", resumed");
+            }
+            head.push(')');
+        }
+        out.push(head);
+        if !self.not_started.is_empty() {
+            out.push(format!("Not started: {}", self.not_started.join(", ")));
+        }
+        if self.status == RunStatus::Cancelled && !self.dry_run {
+            out.push(format!(
+                "`mcpoc run {} --resume` continues it from its first unfinished step.",
+                self.runbook
+            ));
+        }
+        out
+    }
+}
+
+fn duration_text(d: Duration) -> String {
+    mcpo_deploy_duration(d)
+}

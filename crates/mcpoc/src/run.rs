@@ -1,0 +1,97 @@
+//! `mcpoc run NAME`: a runbook of the workspace, through `mcpo_deploy::runbook`; its
+//! steps as lines while they run, then how the run ended.
+
+use crate::deploy::{VarArgs, WorkspaceArg, approver, session};
+use crate::report;
+use clap::Args;
+use mcpo_deploy::interrupt::{self, Seen};
+use mcpo_deploy::{RunEvent, RunOptions};
+use mcpo_exec::CancellationToken;
+use mcpo_state::RunStatus;
+
+/// Arguments of `mcpoc run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The runbook's name (its `runbook "NAME"` block).
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// A parameter: `--param name=value`, parsed like `--var` values (strings, numbers,
+    /// bools, lists, objects). Repeatable.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Call only read-only tools; print what the others would be called with. Nothing is
+    /// journalled.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Approve the approval steps without asking.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Continue the last interrupted run of this runbook from its first unfinished step;
+    /// finished steps are not called again.
+    #[arg(long)]
+    pub resume: bool,
+    /// At most this many steps at once.
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub parallelism: u32,
+    #[command(flatten)]
+    pub ws: WorkspaceArg,
+    #[command(flatten)]
+    pub vars: VarArgs,
+}
+
+/// `mcpoc run`.
+pub fn run(args: RunArgs) -> u8 {
+    let mut params = Vec::new();
+    for p in &args.params {
+        let Some((k, v)) = p.split_once('=') else {
+            eprintln!("error: `--param {p}` is not NAME=VALUE");
+            return crate::EXIT_USAGE;
+        };
+        params.push((k.trim().to_string(), v.to_string()));
+    }
+    let (rt, mut s) = match session(&args.ws, &args.vars, "mcpoc run") {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let opts = RunOptions {
+        params,
+        dry_run: args.dry_run,
+        resume: args.resume,
+        parallelism: args.parallelism as usize,
+    };
+    let cancel = CancellationToken::new();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<RunEvent>();
+    let running = s.run_runbook(
+        &args.name,
+        &opts,
+        approver(args.auto_approve),
+        Some(tx),
+        cancel.clone(),
+    );
+    let ran = rt.block_on(interrupt::drive(running, &mut rx, &cancel, |seen| match seen {
+        Seen::Event(ev) => println!("{ev}"),
+        Seen::Interrupted => eprintln!(
+            "interrupted: no new step starts; waiting for the steps in flight (Ctrl-C again to stop at once)"
+        ),
+        Seen::InterruptedAgain => {
+            eprintln!("interrupted again: stopping now; `mcpoc run {} --resume` continues", args.name);
+            std::process::exit(130);
+        }
+    }));
+    rt.block_on(s.close());
+    let report = match ran {
+        Ok(r) => r,
+        Err(e) => return report::deploy_error(e),
+    };
+    for e in &report.errors {
+        eprintln!("{e}");
+    }
+    for line in report.lines() {
+        println!("{line}");
+    }
+    match report.status {
+        RunStatus::Succeeded => crate::EXIT_OK,
+        RunStatus::Cancelled => 130,
+        _ => crate::EXIT_ERRORS,
+    }
+}
