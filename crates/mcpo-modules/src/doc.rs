@@ -1,6 +1,8 @@
 //! A module rendered as Markdown (`mcpoc doc`): what its `mcpo.toml` says, and for each
 //! pattern its description (the comment above it), how to use it, its params (type,
-//! default, description), its rules, its outputs and its resources. The standard
+//! default, description), its rules, its outputs and its resources; for each adapter the
+//! resource type it defines, its inputs, operations and what is readable (a package of
+//! adapters also gets its files' top comments and how to import it). The standard
 //! library's READMEs and book pages are this text.
 
 use crate::Manifest;
@@ -34,22 +36,153 @@ pub fn render(source: &str, manifest: Option<&Manifest>, files: &[(String, Strin
             );
         }
     }
-    for (_, text) in files {
-        let parsed = mcpo_syntax::parse(text, FileId(0));
-        let intro = leading_comment(text);
-        for item in &parsed.file.body.items {
-            if let BodyItem::Block(b) = item
-                && b.ty.name == "pattern"
-                && let Some(name) = b.labels.first().map(|l| l.value().to_string())
-            {
-                pattern(&mut out, source, &name, b, text, &intro);
-            }
-        }
+    let parsed: Vec<(&str, mcpo_syntax::Parse)> = files
+        .iter()
+        .map(|(_, text)| (text.as_str(), mcpo_syntax::parse(text, FileId(0))))
+        .collect();
+    let blocks = |kind: &'static str| {
+        parsed.iter().flat_map(move |(text, p)| {
+            p.file.body.items.iter().filter_map(move |item| match item {
+                BodyItem::Block(b) if b.ty.name == kind && !b.labels.is_empty() => Some((*text, b)),
+                _ => None,
+            })
+        })
+    };
+    if blocks("pattern").next().is_none()
+        && let Some((_, first)) = blocks("adapter").next()
+    {
+        let server = first.labels.first().map_or("adapters", |l| l.value());
+        package_intro(&mut out, source, server, &parsed);
+    }
+    for (text, b) in blocks("pattern") {
+        let name = b
+            .labels
+            .first()
+            .map(|l| l.value().to_string())
+            .unwrap_or_default();
+        pattern(&mut out, source, &name, b, text, &leading_comment(text));
+    }
+    for (text, b) in blocks("adapter") {
+        adapter(&mut out, b, text);
     }
     while out.ends_with("\n\n") {
         out.pop();
     }
     out
+}
+
+/// A package of adapters' introduction: each file's top comment, as Markdown (its
+/// indented lines are code), and how to import it (named after its first server).
+fn package_intro(
+    out: &mut String,
+    source: &str,
+    name: &str,
+    parsed: &[(&str, mcpo_syntax::Parse)],
+) {
+    for (text, _) in parsed {
+        let mut code = false;
+        for line in text.lines() {
+            let Some(c) = line.trim_start().strip_prefix('#') else {
+                break;
+            };
+            let c = c.strip_prefix(' ').unwrap_or(c);
+            let is_code = c.starts_with("  ");
+            if is_code != code {
+                if is_code && !out.ends_with("\n\n") {
+                    out.push('\n');
+                }
+                out.push_str(if is_code { "```hcl\n" } else { "```\n" });
+                code = is_code;
+            }
+            if code {
+                let _ = writeln!(out, "{}", c.get(2..).unwrap_or(""));
+            } else if c.trim().is_empty() {
+                if !out.ends_with("\n\n") {
+                    out.push('\n');
+                }
+            } else {
+                let _ = writeln!(out, "{}", c.trim_end());
+            }
+        }
+        if code {
+            out.push_str("```\n");
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "A package of adapters: a `use` of it makes its resource types the workspace's.\n\n```hcl\nuse \"{name}\" {{\n  source = \"{source}\"\n}}\n```\n"
+    );
+}
+
+/// The `#` comment lines right above a block, as a paragraph.
+fn comment_above(text: &str, b: &Block) -> String {
+    let before = text.get(..b.ty.span.start as usize).unwrap_or("");
+    let mut lines: Vec<&str> = Vec::new();
+    for line in before.lines().rev() {
+        match line.trim().strip_prefix('#') {
+            Some(c) => lines.push(c.trim()),
+            None => break,
+        }
+    }
+    lines.reverse();
+    lines.join(" ").trim().to_string()
+}
+
+/// One adapter: the resource type it defines, its inputs, operations and outputs.
+fn adapter(out: &mut String, b: &Block, text: &str) {
+    let labels: Vec<&str> = b.labels.iter().map(|l| l.value()).collect();
+    let [server, ty] = labels.as_slice() else {
+        return;
+    };
+    let _ = writeln!(out, "## Resource type `{server}.{ty}`\n");
+    let about = comment_above(text, b);
+    if !about.is_empty() {
+        let _ = writeln!(out, "{about}\n");
+    }
+    if let Some(inputs) = attr(b, "inputs") {
+        let _ = writeln!(out, "Inputs: `{}`\n", cell(&text_of(text, inputs)));
+    }
+    let ops: Vec<String> = ["create", "read", "update", "delete", "list"]
+        .iter()
+        .filter(|op| attr(b, op).is_some())
+        .map(|op| format!("`{op}`"))
+        .collect();
+    let mut missing = Vec::new();
+    if attr(b, "update").is_none() {
+        missing.push("no `update`: a change replaces");
+    }
+    if attr(b, "read").is_none() {
+        missing.push("no `read`: no drift detection");
+    }
+    if attr(b, "delete").is_none() {
+        missing.push(match attr(b, "forget_on_delete").map(|e| &e.kind) {
+            Some(ExprKind::Bool(true)) => "no `delete`: destroy forgets it and leaves it be",
+            _ => "no `delete`: destroy refuses",
+        });
+    }
+    let _ = write!(out, "Operations: {}", ops.join(", "));
+    if !missing.is_empty() {
+        let _ = write!(out, " ({})", missing.join("; "));
+    }
+    out.push_str(".\n\n");
+    let outputs: Vec<String> = match attr(b, "outputs").map(|e| &e.kind) {
+        Some(ExprKind::Object(items)) => items
+            .iter()
+            .filter_map(|i| mcpo_sema::types::object_key(&i.key))
+            .map(|k| format!("`{k}`"))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let _ = writeln!(
+        out,
+        "Readable: `id`, every input{}.\n",
+        if outputs.is_empty() {
+            String::new()
+        } else {
+            format!(", and {}", outputs.join(", "))
+        }
+    );
 }
 
 /// The `#` comment lines at the top of a file, as a paragraph.

@@ -430,6 +430,33 @@ fn doc_renders_a_module() {
     mcpoc_in(tmp.path(), &["doc", "stdlib/nope"]).expect_code(2);
 }
 
+/// A package of adapters documents its resource types: what each takes, which operations
+/// it has and what a missing one means, and how the package is imported.
+#[test]
+fn doc_renders_a_package_of_adapters() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let run = mcpoc_in(tmp.path(), &["doc", "stdlib/adapters/server-filesystem"]);
+    run.expect_code(0);
+    for part in [
+        "# `stdlib/adapters/server-filesystem`",
+        "```hcl\nuse \"filesystem\" {\n  source = \"stdlib/adapters/server-filesystem\"\n}\n```",
+        "## Resource type `filesystem.file`",
+        "## Resource type `filesystem.directory`",
+        "no `delete`: destroy forgets it and leaves it be",
+    ] {
+        assert!(run.stdout.contains(part), "{part}\n{}", run.stdout);
+    }
+    let memory = mcpoc_in(tmp.path(), &["doc", "stdlib/adapters/server-memory"]);
+    memory.expect_code(0);
+    assert!(
+        memory.stdout.contains(
+            "## Resource type `memory.entity`\n\nAn entity: `name` is its id.\n\nInputs: `object({ name = string, kind = string, observations = optional(list(string)) })`\n\nOperations: `create`, `read`, `delete` (no `update`: a change replaces)."
+        ),
+        "{}",
+        memory.stdout
+    );
+}
+
 /// The standard library's READMEs and book pages are what `mcpoc doc` prints. Regenerate
 /// with `UPDATE_BOOK=1 cargo test -p mcpoc --test modules`.
 #[test]
