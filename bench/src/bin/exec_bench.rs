@@ -11,11 +11,14 @@
 //!     backend: wall time against the critical path (1,000 x 20 ms), with the journal and
 //!     with a whole-state rewrite per write (what the local backend did before its journal);
 //! (e) N independent nodes at zero latency into the local backend, journal and whole
-//!     writes, for `--wide N` (several: `--wide 1000 --wide 10000`).
+//!     writes, for `--wide N` (several: `--wide 1000 --wide 10000`); with `--pg`, also into
+//!     the PostgreSQL backend (a throwaway cluster, as the tests start), its changes
+//!     recorded as rows and with a whole-state write per step (what it did before).
 //!
 //! `cargo build --release -p mcpoc && cargo run --release -p mcpo-bench --bin exec_bench`
 //! (uses `MCPOC`, else `target/release/mcpoc`, else `target/debug/mcpoc`; `--nodes N`;
-//! `--only a,b,d,e` runs some parts: (c) comes with (a) and (b)).
+//! `--only a,b,d,e` runs some parts: (c) comes with (a) and (b); `--pg` adds PostgreSQL
+//! to (e)).
 
 use mcpo_exec::{
     Action, ApplyOptions, Closures, Connections, Event, EventKind, RefreshOptions, Schedule, Step,
@@ -367,11 +370,12 @@ async fn bench_overhead(bin: &Path, n: usize, dir: &Path) -> Result<(), String> 
     Ok(())
 }
 
-/// The local backend without its journal: every write rewrites the whole state (atomic,
-/// fsynced, versioned), as the local backend did before it kept a journal.
-struct WholeWrites(LocalBackend);
+/// A backend without its changes: every write rewrites the whole state, as the local
+/// backend did before it kept a journal (atomic, fsynced, versioned), and the PostgreSQL
+/// backend before it recorded changes as rows.
+struct WholeWrites<B>(B);
 
-impl Backend for WholeWrites {
+impl<B: Backend> Backend for WholeWrites<B> {
     fn location(&self) -> String {
         self.0.location()
     }
@@ -458,12 +462,31 @@ async fn bench_chain_at_latency(bin: &Path, n: usize, dir: &Path) -> Result<(), 
     Ok(())
 }
 
-async fn bench_wide(bin: &Path, sizes: &[usize], dir: &Path) -> Result<(), String> {
+async fn bench_wide(
+    bin: &Path,
+    sizes: &[usize],
+    dir: &Path,
+    pg: Option<&mcpo_test_support::pg::PgCluster>,
+) -> Result<(), String> {
     println!("(e) independent nodes, twin with zero latency, parallelism 64, server limit 64");
     for &n in sizes {
         let wide: Vec<Vec<usize>> = vec![Vec::new(); n];
         let (steps, eval) = program(&wide);
-        for (label, store) in local_stores(dir, &format!("e{n}")) {
+        let mut stores: Vec<(&str, Arc<dyn Backend>)> = local_stores(dir, &format!("e{n}")).into();
+        if let Some(pg) = pg {
+            let connect = |name: String| {
+                mcpo_state_pg::PgBackend::connect(&pg.url(), &name).map_err(|e| e.to_string())
+            };
+            stores.push((
+                "PostgreSQL backend, changes as rows",
+                Arc::new(connect(format!("e{n}-changes"))?),
+            ));
+            stores.push((
+                "PostgreSQL backend, whole-state writes (before changes as rows)",
+                Arc::new(WholeWrites(connect(format!("e{n}-whole"))?)),
+            ));
+        }
+        for (label, store) in stores {
             let conns = connect(bin, &[], 64).await?;
             let opts = ApplyOptions {
                 parallelism: 64,
@@ -542,7 +565,15 @@ fn main() {
             bench_chain_at_latency(&bin, n, &dir).await?;
         }
         if part("e") {
-            bench_wide(&bin, &wide, &dir).await?;
+            let pg = if std::env::args().any(|a| a == "--pg") {
+                Some(
+                    mcpo_test_support::pg::PgCluster::start("exec_bench")
+                        .ok_or("--pg: no PostgreSQL found (Debian's postgresql package)")?,
+                )
+            } else {
+                None
+            };
+            bench_wide(&bin, &wide, &dir, pg.as_ref()).await?;
         }
         Ok::<(), String>(())
     });

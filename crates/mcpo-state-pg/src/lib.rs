@@ -6,7 +6,11 @@
 //!
 //! ```text
 //! mcpo_migrations      version, applied_at: which of this crate's table versions are in place
-//! mcpo_states          name, lineage, serial, data, written_at: the current version of each state
+//! mcpo_states          name, lineage, serial, data, written_at, head, deltas_len: the snapshot
+//!                      of each state (version `serial`), the version it is at now (`head`)
+//!                      and the bytes of the changes recorded since (`deltas_len`)
+//! mcpo_state_deltas    name, serial, lineage, data, written_at: the versions after the
+//!                      snapshot, each as the change from the one before (one per apply step)
 //! mcpo_state_history   name, serial, lineage, data, written_at: earlier versions, the last 50 per name
 //! mcpo_locks           name, holder, backend_pid, taken_at: who holds each state's lock
 //! mcpo_set_aside       name, serial, lineage, data, why, set_at: versions moved out of the
@@ -29,6 +33,14 @@
 //!   UPDATE`), its lineage and serial must be the ones the state was read at, the version
 //!   it replaces moves to the history and the history is pruned to 50. A lost update is
 //!   impossible even for a writer that does not hold the lock.
+//! - **Steps of an apply** do not rewrite the state: each version is one row of
+//!   `mcpo_state_deltas` holding what changed ([`Backend::write_delta`]), inserted by one
+//!   statement that also moves `head` on, compare-and-swap (lineage and `head` must be the
+//!   ones the change continues). A whole write (the end of an apply, every other command,
+//!   and whenever the changes recorded outgrow the snapshot) is a compaction: the new
+//!   snapshot replaces the row and the changes are deleted, in its transaction. So, as in
+//!   the local backend, the history keeps snapshots (the state before each command that
+//!   changed it), and a reader gets the snapshot and the changes after it in one statement.
 //!
 //! ## Why tokio-postgres
 //! The client is `tokio-postgres` (rust-postgres), not `sqlx`. The lock must live on one
@@ -53,7 +65,7 @@
 #![warn(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use mcpo_state::crypt::Encryption;
-use mcpo_state::{Backend, HISTORY_KEPT, LockGuard, LockInfo, State, StateError, codec};
+use mcpo_state::{Backend, Delta, HISTORY_KEPT, LockGuard, LockInfo, State, StateError, codec};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -98,7 +110,26 @@ pub const MIGRATIONS: &[(i32, &str)] = &[
         set_at     timestamptz NOT NULL DEFAULT now()
     );",
     ),
+    (
+        3,
+        "ALTER TABLE mcpo_states ADD COLUMN head bigint;
+    UPDATE mcpo_states SET head = serial;
+    ALTER TABLE mcpo_states ALTER COLUMN head SET NOT NULL;
+    ALTER TABLE mcpo_states ADD COLUMN deltas_len bigint NOT NULL DEFAULT 0;
+    CREATE TABLE mcpo_state_deltas (
+        name       text NOT NULL,
+        serial     bigint NOT NULL,
+        lineage    text NOT NULL,
+        data       bytea NOT NULL,
+        written_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (name, serial)
+    );",
+    ),
 ];
+
+/// The changes recorded after a snapshot are compacted into a new one once they are longer
+/// than the snapshot and than this: the bytes written stay proportional to the changes.
+const COMPACT_AFTER: i64 = 256 * 1024;
 
 /// The first key of every advisory lock this backend takes on a state (`mcpo` in ASCII);
 /// the second is `hashtext(name)`. Two names with the same hash share a lock: they
@@ -110,6 +141,13 @@ const MIGRATION_LOCK: i64 = 0x6d63_706d;
 /// How long to wait for the database to answer a connection attempt when the URL does
 /// not say (`connect_timeout`).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A current version as stored: its snapshot's bytes, and the changes recorded after it
+/// (serial, lineage, bytes), oldest first.
+struct Stored {
+    snapshot: Vec<u8>,
+    deltas: Vec<(i64, String, Vec<u8>)>,
+}
 
 /// A state kept in PostgreSQL.
 pub struct PgBackend {
@@ -289,27 +327,78 @@ impl PgBackend {
         })
     }
 
-    /// The bytes of the current version, if there is one.
-    fn current(&self) -> Result<Option<Vec<u8>>, StateError> {
+    /// The stored parts of the current version, if there is one: the snapshot and the
+    /// changes after it, read by one statement (so from one moment of the database).
+    fn current(&self) -> Result<Option<Stored>, StateError> {
         self.run(|client, ctx| async move {
             let client = client.lock().await;
-            let row = client
-                .query_opt("SELECT data FROM mcpo_states WHERE name = $1", &[&ctx.name])
+            let rows = client
+                .query(
+                    "SELECT 0, serial, lineage, data FROM mcpo_states WHERE name = $1
+                     UNION ALL
+                     SELECT 1, d.serial, d.lineage, d.data
+                     FROM mcpo_state_deltas d JOIN mcpo_states s ON s.name = d.name
+                     WHERE d.name = $1 AND d.serial > s.serial
+                     ORDER BY 1, 2",
+                    &[&ctx.name],
+                )
                 .await
                 .map_err(|e| unreadable(&ctx, &e))?;
-            Ok(row.map(|r| r.get::<_, Vec<u8>>(0)))
+            let mut rows = rows.into_iter();
+            let Some(first) = rows.next() else {
+                return Ok(None);
+            };
+            Ok(Some(Stored {
+                snapshot: first.get(3),
+                deltas: rows.map(|r| (r.get(1), r.get(2), r.get(3))).collect(),
+            }))
         })
     }
 
-    fn decode_current(&self, bytes: &[u8]) -> Result<State, StateError> {
+    /// The current version from its stored parts: the snapshot with every change after it
+    /// applied, in order. A change that does not continue the state is damage (E0501).
+    fn decode_current(&self, stored: Stored) -> Result<State, StateError> {
         let ctx = &self.inner.ctx;
-        codec::decode_with(
-            bytes,
+        let newest = || self.serials().ok().and_then(|s| s.last().copied());
+        let mut state = codec::decode_with(
+            &stored.snapshot,
             &ctx.location,
             &ctx.history(),
-            || self.serials().ok().and_then(|s| s.last().copied()),
+            newest,
             self.keys.as_deref(),
-        )
+        )?;
+        for (serial, lineage, data) in stored.deltas {
+            let shown = format!(
+                "{} (its change to version {serial}, in mcpo_state_deltas)",
+                ctx.location
+            );
+            let corrupt = |detail: String| StateError::Corrupt {
+                location: shown.clone(),
+                detail,
+                history: ctx.history(),
+                newest: newest(),
+            };
+            let plain = codec::open(&data, self.keys.as_deref())
+                .map_err(|e| codec::open_error(e, &shown, corrupt))?;
+            let delta: Delta = serde_json::from_slice(&plain)
+                .map_err(|e| corrupt(format!("it is not a recorded change: {e}")))?;
+            let next = state.serial.checked_add(1);
+            if lineage != state.lineage {
+                return Err(corrupt(format!(
+                    "it belongs to another state (lineage {lineage}, not {})",
+                    state.lineage
+                )));
+            }
+            if u64::try_from(serial).ok() != next {
+                return Err(corrupt(format!(
+                    "it is version {serial}, but the state it continues is at version {}",
+                    state.serial
+                )));
+            }
+            delta.apply_to(&mut state);
+            state.serial = u64::try_from(serial).unwrap_or(state.serial);
+        }
+        Ok(state)
     }
 
     /// Moves the rows that `delete` (a `DELETE ... WHERE name = $1 RETURNING serial,
@@ -515,13 +604,13 @@ impl Backend for PgBackend {
                 }
                 Ok(State::new(mcpo_state::new_lineage()))
             }
-            Some(bytes) => self.decode_current(&bytes),
+            Some(stored) => self.decode_current(stored),
         }
     }
 
     fn restore(&self, serial: u64) -> Result<State, StateError> {
-        if let Some(bytes) = self.current()? {
-            match self.decode_current(&bytes) {
+        if let Some(stored) = self.current()? {
+            match self.decode_current(stored) {
                 Ok(_) => {
                     return Err(StateError::NothingToRestore {
                         location: self.inner.ctx.location.clone(),
@@ -532,6 +621,10 @@ impl Backend for PgBackend {
                     self.set_aside(
                         "DELETE FROM mcpo_states WHERE name = $1 RETURNING serial, lineage, data",
                         "damaged, replaced by `mcpoc state restore`",
+                    )?;
+                    self.set_aside(
+                        "DELETE FROM mcpo_state_deltas WHERE name = $1 RETURNING serial, lineage, data",
+                        "a change recorded after a damaged version, replaced by `mcpoc state restore`",
                     )?;
                 }
                 Err(e) => return Err(e),
@@ -546,8 +639,8 @@ impl Backend for PgBackend {
     }
 
     fn start_fresh(&self) -> Result<Option<String>, StateError> {
-        if let Some(bytes) = self.current()? {
-            self.decode_current(&bytes)?;
+        if let Some(stored) = self.current()? {
+            self.decode_current(stored)?;
             return Err(StateError::NothingToRestore {
                 location: self.inner.ctx.location.clone(),
             });
@@ -595,7 +688,7 @@ impl Backend for PgBackend {
                 .map_err(|e| write_failed(&ctx, "begin a transaction on", &e))?;
             let current = tx
                 .query_opt(
-                    "SELECT lineage, serial FROM mcpo_states WHERE name = $1 FOR UPDATE",
+                    "SELECT lineage, head FROM mcpo_states WHERE name = $1 FOR UPDATE",
                     &[&name],
                 )
                 .await
@@ -623,7 +716,8 @@ impl Backend for PgBackend {
                     .await
                     .map_err(|e| write_failed(&ctx, "keep the previous version in", &e))?;
                     tx.execute(
-                        "UPDATE mcpo_states SET serial = $2, data = $3, written_at = now()
+                        "UPDATE mcpo_states SET serial = $2, head = $2, deltas_len = 0,
+                             data = $3, written_at = now()
                          WHERE name = $1",
                         &[&name, &next_db, &bytes],
                     )
@@ -633,8 +727,8 @@ impl Backend for PgBackend {
                 None => {
                     let inserted = tx
                         .execute(
-                            "INSERT INTO mcpo_states (name, lineage, serial, data)
-                             VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING",
+                            "INSERT INTO mcpo_states (name, lineage, serial, head, data)
+                             VALUES ($1, $2, $3, $3, $4) ON CONFLICT (name) DO NOTHING",
                             &[&name, &lineage, &next_db, &bytes],
                         )
                         .await
@@ -644,6 +738,11 @@ impl Backend for PgBackend {
                     }
                 }
             }
+            // The changes are in the new snapshot now (or, with no state before, were
+            // left by a state that is gone and continue nothing).
+            tx.execute("DELETE FROM mcpo_state_deltas WHERE name = $1", &[&name])
+                .await
+                .map_err(|e| write_failed(&ctx, "compact the changes of", &e))?;
             prune(&tx, &name)
                 .await
                 .map_err(|e| write_failed(&ctx, "prune the history of", &e))?;
@@ -653,6 +752,80 @@ impl Backend for PgBackend {
         })?;
         state.serial = next;
         Ok(())
+    }
+
+    /// Records the next version as `delta` (one row of `mcpo_state_deltas`), by one
+    /// statement that moves `head` on only if the state is still `lineage` at `serial`;
+    /// `None` when there is no snapshot yet or the changes are due for compaction.
+    fn write_delta(
+        &self,
+        lineage: &str,
+        serial: u64,
+        delta: &Delta,
+    ) -> Result<Option<u64>, StateError> {
+        let location = self.inner.ctx.location.clone();
+        let exhausted = || StateError::SerialExhausted {
+            location: location.clone(),
+            serial,
+        };
+        let next = serial
+            .checked_add(1)
+            .filter(|n| i64::try_from(*n).is_ok())
+            .ok_or_else(exhausted)?;
+        let expected = i64::try_from(serial).map_err(|_| exhausted())?;
+        let plain = serde_json::to_vec(delta).map_err(|e| StateError::WriteFailed {
+            action: "encode",
+            location: location.clone(),
+            reason: e.to_string(),
+        })?;
+        let data = codec::seal(plain, &location, self.keys.as_deref())?;
+        let len = i64::try_from(data.len()).unwrap_or(i64::MAX);
+        let lineage = lineage.to_string();
+        let written = self.run(move |client, ctx| async move {
+            let client = client.lock().await;
+            let failed = |e: tokio_postgres::Error| write_failed(&ctx, "write", &e);
+            let row = client
+                .query_opt(
+                    "WITH moved AS (
+                         UPDATE mcpo_states SET head = head + 1, deltas_len = deltas_len + $4
+                         WHERE name = $1 AND lineage = $2 AND head = $3
+                           AND deltas_len <= greatest(length(data)::bigint, $5)
+                         RETURNING head
+                     )
+                     INSERT INTO mcpo_state_deltas (name, serial, lineage, data)
+                     SELECT $1, head, $2, $6 FROM moved
+                     RETURNING serial",
+                    &[&ctx.name, &lineage, &expected, &len, &COMPACT_AFTER, &data],
+                )
+                .await
+                .map_err(failed)?;
+            if let Some(row) = row {
+                return Ok(Some(row.get::<_, i64>(0)));
+            }
+            // Nothing written: no snapshot yet, another version there, or compaction due.
+            let there = client
+                .query_opt(
+                    "SELECT lineage, head FROM mcpo_states WHERE name = $1",
+                    &[&ctx.name],
+                )
+                .await
+                .map_err(failed)?;
+            match there {
+                None => Ok(None),
+                Some(r) => {
+                    let (l, h): (String, i64) = (r.get(0), r.get(1));
+                    if l != lineage || h != expected {
+                        return Err(StateError::Conflict {
+                            location: ctx.location.clone(),
+                            on_disk: format!("lineage {l}, serial {h}"),
+                            writing: format!("lineage {lineage}, serial {expected}"),
+                        });
+                    }
+                    Ok(None)
+                }
+            }
+        })?;
+        Ok(written.map(|_| next))
     }
 
     fn lock(&self, info: LockInfo) -> Result<LockGuard, StateError> {
@@ -756,7 +929,7 @@ impl Backend for PgBackend {
                 .map_err(|e| write_failed(&ctx, "begin a transaction on", &e))?;
             let there = tx
                 .query_opt(
-                    "SELECT lineage, serial, length(data) FROM mcpo_states WHERE name = $1 FOR UPDATE",
+                    "SELECT lineage, head, length(data) FROM mcpo_states WHERE name = $1 FOR UPDATE",
                     &[&ctx.name],
                 )
                 .await
@@ -796,7 +969,8 @@ impl Backend for PgBackend {
                 .map_err(|e| write_failed(&ctx, "write the history of", &e))?;
             }
             tx.execute(
-                "INSERT INTO mcpo_states (name, lineage, serial, data) VALUES ($1, $2, $3, $4)",
+                "INSERT INTO mcpo_states (name, lineage, serial, head, data)
+                 VALUES ($1, $2, $3, $3, $4)",
                 &[&ctx.name, &last.1, &last.0, &last.2],
             )
             .await
@@ -816,6 +990,14 @@ impl Backend for PgBackend {
                 reason: "the workspace configures no key to encrypt with: add an `encryption` block to its `backend` block first".into(),
             });
         };
+        // The changes after the snapshot are compacted into it first (every version opens
+        // with a key given, or nothing is written).
+        if let Some(stored) = self.current()?
+            && !stored.deltas.is_empty()
+        {
+            let mut state = self.decode_current(stored)?;
+            self.write(&mut state)?;
+        }
         let rows: Vec<(bool, i64, Vec<u8>)> = self.run(|client, ctx| async move {
             let client = client.lock().await;
             let rows = client
@@ -921,10 +1103,21 @@ impl Backend for PgBackend {
                     self.keys.as_deref(),
                 )
             }
-            None => Err(StateError::NoSuchVersion {
-                serial,
-                available: self.serials()?,
-            }),
+            None => {
+                // The current version, when changes were recorded after its snapshot.
+                if let Some(stored) = self.current()?
+                    && !stored.deltas.is_empty()
+                {
+                    let state = self.decode_current(stored)?;
+                    if state.serial == serial {
+                        return Ok(state);
+                    }
+                }
+                Err(StateError::NoSuchVersion {
+                    serial,
+                    available: self.serials()?,
+                })
+            }
         }
     }
 }

@@ -1,9 +1,10 @@
 //! The PostgreSQL backend against a real, throwaway PostgreSQL cluster (initdb in a
 //! temporary directory, a free port on 127.0.0.1): tables created on first use and once
 //! however many processes start at once, round trips, compare-and-swap, history, the
-//! lock and its holder, a database newer than this build.
+//! lock and its holder, a database newer than this build, the steps of an apply recorded
+//! as changes and compacted.
 
-use mcpo_state::{Backend, HISTORY_KEPT, LockInfo, ResourceState, State, StateError};
+use mcpo_state::{Backend, Delta, HISTORY_KEPT, LockInfo, ResourceState, State, StateError};
 use mcpo_state_pg::{MIGRATIONS, PgBackend};
 use mcpo_test_support::pg::PgCluster;
 
@@ -297,4 +298,209 @@ fn a_lost_current_version_is_refused_then_restored_or_started_afresh() {
     );
     // A state that is there is never started afresh over.
     assert_eq!(b.start_fresh().expect_err("there").code().as_str(), "E0510");
+}
+
+/// Records `address` in `state` and writes the change as a delta; returns whether the
+/// backend took it as a change (`false`: it asked for the whole state, which is written).
+fn step(b: &PgBackend, state: &mut State, address: &str) -> bool {
+    state.resources.insert(address.into(), resource(address));
+    let delta = Delta::of(state, [&address.to_string()], false);
+    match b
+        .write_delta(&state.lineage, state.serial, &delta)
+        .expect("write_delta")
+    {
+        Some(serial) => {
+            state.serial = serial;
+            true
+        }
+        None => {
+            b.write(state).expect("whole write");
+            false
+        }
+    }
+}
+
+#[test]
+fn steps_are_recorded_as_changes_read_back_and_compacted() {
+    let Some(pg) = PgCluster::start("steps_are_recorded_as_changes_read_back_and_compacted") else {
+        return;
+    };
+    let a = PgBackend::connect(&pg.url(), "prod").expect("connect");
+    let mut state = a.read().expect("read");
+    let empty = Delta::of(&state, [], false);
+    assert_eq!(
+        a.write_delta(&state.lineage, state.serial, &empty)
+            .expect("no snapshot yet"),
+        None,
+        "the first version is a whole one"
+    );
+    a.write(&mut state).expect("snapshot");
+    let snapshot = pg.psql("SELECT md5(data) FROM mcpo_states WHERE name = 'prod'");
+    for i in 0..20 {
+        assert!(step(&a, &mut state, &format!("aws.vpc.v{i}")), "step {i}");
+    }
+    assert_eq!(state.serial, 21);
+    // Twenty rows of changes; the snapshot row itself was not rewritten.
+    assert_eq!(
+        pg.psql(
+            "SELECT count(*), min(serial), max(serial) FROM mcpo_state_deltas WHERE name = 'prod'"
+        )
+        .trim(),
+        "20|2|21"
+    );
+    assert_eq!(
+        pg.psql("SELECT md5(data) FROM mcpo_states WHERE name = 'prod'"),
+        snapshot
+    );
+    assert_eq!(
+        pg.psql("SELECT serial, head FROM mcpo_states WHERE name = 'prod'")
+            .trim(),
+        "1|21"
+    );
+
+    // Another connection (another process) reads the snapshot with every change applied.
+    let b = PgBackend::connect(&pg.url(), "prod").expect("connect");
+    assert_eq!(b.read().expect("read"), state);
+    assert_eq!(b.read_version(21).expect("the current version"), state);
+
+    // A change from a version that is no longer the current one is refused, nothing
+    // written; so is a whole write from it.
+    let mut stale = state.clone();
+    assert!(step(&a, &mut state, "aws.vpc.after"));
+    stale.resources.clear();
+    let gone = Delta::of(&stale, [&"aws.vpc.v0".to_string()], false);
+    let err = b
+        .write_delta(&stale.lineage, stale.serial, &gone)
+        .expect_err("a lost update is refused");
+    assert_eq!(err.code().as_str(), "E0507", "{err}");
+    assert!(err.to_string().contains("serial 22"), "{err}");
+    let err = b.write(&mut stale).expect_err("a lost update is refused");
+    assert_eq!(err.code().as_str(), "E0507", "{err}");
+    assert_eq!(b.read().expect("read"), state);
+
+    // A whole write compacts: the changes go, the snapshot they continued joins the
+    // history.
+    a.write(&mut state).expect("compaction");
+    assert_eq!(state.serial, 23);
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM mcpo_state_deltas WHERE name = 'prod'")
+            .trim(),
+        "0"
+    );
+    assert_eq!(a.history().expect("history"), vec![1]);
+    assert_eq!(a.read_version(1).expect("v1").resources.len(), 0);
+    assert_eq!(b.read().expect("read"), state);
+
+    // Changes that outgrow the snapshot (and the floor) ask for a whole write: the bytes
+    // recorded stay proportional to what changed, and the history keeps 50 snapshots.
+    let mut whole_writes = 0;
+    for i in 0..3_000 {
+        if !step(&a, &mut state, &format!("aws.vpc.w{i}")) {
+            whole_writes += 1;
+        }
+    }
+    assert!(
+        (1..10).contains(&whole_writes),
+        "{whole_writes} compactions for 3,000 steps"
+    );
+    let recorded: i64 = pg
+        .psql("SELECT coalesce(sum(length(data)), 0) FROM mcpo_state_deltas WHERE name = 'prod'")
+        .trim()
+        .parse()
+        .expect("a number");
+    let snapshot_len: i64 = pg
+        .psql("SELECT length(data) FROM mcpo_states WHERE name = 'prod'")
+        .trim()
+        .parse()
+        .expect("a number");
+    assert!(
+        recorded <= snapshot_len.max(256 * 1024) + 4096,
+        "{recorded} bytes of changes after a snapshot of {snapshot_len}"
+    );
+    assert_eq!(b.read().expect("read"), state);
+    assert_eq!(b.read().expect("read").resources.len(), 3_021);
+    for _ in 0..HISTORY_KEPT + 5 {
+        assert!(step(&a, &mut state, "aws.vpc.again"));
+        a.write(&mut state).expect("write");
+    }
+    assert_eq!(a.history().expect("history").len(), HISTORY_KEPT);
+    assert_eq!(b.read().expect("read"), state);
+}
+
+/// A change that does not continue the snapshot (a row deleted by hand, say) is damage
+/// (E0501); `state restore` sets the damaged version and its changes aside.
+#[test]
+fn a_change_that_does_not_continue_the_state_is_damage() {
+    let Some(pg) = PgCluster::start("a_change_that_does_not_continue_the_state_is_damage") else {
+        return;
+    };
+    let a = PgBackend::connect(&pg.url(), "prod").expect("connect");
+    let mut state = a.read().expect("read");
+    a.write(&mut state).expect("first version");
+    a.write(&mut state).expect("snapshot");
+    assert!(step(&a, &mut state, "aws.vpc.a"));
+    assert!(step(&a, &mut state, "aws.vpc.b"));
+    pg.psql("DELETE FROM mcpo_state_deltas WHERE name = 'prod' AND serial = 3");
+    let err = a.read().expect_err("a gap");
+    assert_eq!(err.code().as_str(), "E0501", "{err}");
+    insta::assert_snapshot!(
+        "a_gap_in_the_changes",
+        err.render().replace(&pg.port().to_string(), "PORT")
+    );
+    let restore = a.restore(1).expect("restore the kept snapshot");
+    assert_eq!(restore.resources.len(), 0);
+    assert!(
+        pg.psql("SELECT count(*) FROM mcpo_set_aside WHERE name = 'prod'")
+            .trim()
+            .parse::<i64>()
+            .expect("a number")
+            >= 2,
+        "the damaged version and its change are set aside, not deleted"
+    );
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM mcpo_state_deltas WHERE name = 'prod'")
+            .trim(),
+        "0"
+    );
+}
+
+/// With a key, the changes are sealed like the snapshot: a dump of the database taken
+/// while an apply's changes are recorded holds no attribute value, and they read back.
+#[test]
+fn sealed_changes_hold_no_plaintext() {
+    use mcpo_state::crypt::{Encryption, Secret};
+    use std::sync::Arc;
+    let Some(pg) = PgCluster::start("sealed_changes_hold_no_plaintext") else {
+        return;
+    };
+    let keyed = |n: u8| {
+        PgBackend::connect(&pg.url(), "prod")
+            .expect("connect")
+            .with_encryption(Arc::new(Encryption::new(Secret::Key([n; 32]))))
+    };
+    let a = keyed(1);
+    let mut state = a.read().expect("read");
+    a.write(&mut state).expect("snapshot");
+    assert!(step(&a, &mut state, "aws.vpc.marker-5e1d"));
+    assert!(step(&a, &mut state, "aws.vpc.marker-9b2c"));
+    let dump = pg.dump();
+    let rows = pg.psql("SELECT count(*) FROM mcpo_state_deltas");
+    assert_eq!(rows.trim(), "2");
+    for plain in ["hunter2", "marker-5e1d", "10.0.0.0/16"] {
+        let hex: String = plain.bytes().map(|b| format!("{b:02x}")).collect();
+        assert!(
+            !dump.contains(plain) && !dump.contains(&hex),
+            "{plain} in the dump"
+        );
+    }
+    assert_eq!(keyed(1).read().expect("read"), state);
+    let err = keyed(2).read().expect_err("another key");
+    assert_eq!(err.code().as_str(), "E0515", "{err}");
+    // Unsealed, the same check sees the value (the check can fail).
+    let plain = PgBackend::connect(&pg.url(), "plain").expect("connect");
+    let mut s = plain.read().expect("read");
+    plain.write(&mut s).expect("snapshot");
+    assert!(step(&plain, &mut s, "aws.vpc.visible-3f4a"));
+    let hex: String = "visible-3f4a".bytes().map(|b| format!("{b:02x}")).collect();
+    assert!(pg.dump().contains(&hex));
 }

@@ -204,13 +204,14 @@ fn a_write_that_would_lose_an_update_is_refused() {
     }
     // Someone else writes the state meanwhile, without the lock (an old client, a
     // hand edit): the apply's next write must not overwrite it.
-    pg.psql("UPDATE mcpo_states SET serial = serial + 1000 WHERE name = 'cas'");
-    let bumped = pg.psql("SELECT serial FROM mcpo_states WHERE name = 'cas'");
+    // (The version a state is at is `head`; `serial` is its snapshot's.)
+    pg.psql("UPDATE mcpo_states SET serial = head + 1000, head = head + 1000 WHERE name = 'cas'");
+    let bumped = pg.psql("SELECT serial, head FROM mcpo_states WHERE name = 'cas'");
     let out = output(apply);
     assert_eq!(out.code, Some(1), "{}", out.both());
     assert!(out.stderr.contains("E0507"), "{}", out.both());
     assert_eq!(
-        pg.psql("SELECT serial FROM mcpo_states WHERE name = 'cas'"),
+        pg.psql("SELECT serial, head FROM mcpo_states WHERE name = 'cas'"),
         bumped,
         "the other write was kept"
     );

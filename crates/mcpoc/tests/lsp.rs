@@ -768,3 +768,103 @@ fn local_modules_are_workspaces_of_their_own() {
     );
     c.shutdown();
 }
+
+/// A memory server pulled with the tools the standard library's memory adapters call (their
+/// arguments unchecked: the schemas are open objects), as `mcpoc schema pull` stores it.
+fn pulled_memory(root: &std::path::Path) {
+    let tool = |name: &str| mcpo_schema::ToolSchema {
+        name: name.to_string(),
+        title: None,
+        description: None,
+        input_schema: json!({"type": "object"}),
+        output_schema: None,
+        annotations: None,
+    };
+    let schema = mcpo_schema::ServerSchema {
+        format: mcpo_schema::SCHEMA_VERSION,
+        server: "memory".to_string(),
+        identity: mcpo_schema::ServerIdentity::stdio("mcp-server-memory", Vec::new(), []),
+        protocol_version: "2025-06-18".into(),
+        server_info: None,
+        pulled_at: "2026-11-24T00:00:00Z".into(),
+        tools: [
+            "create_entities",
+            "create_relations",
+            "delete_entities",
+            "delete_relations",
+            "open_nodes",
+        ]
+        .into_iter()
+        .map(tool)
+        .collect(),
+        resource_templates: Vec::new(),
+    };
+    std::fs::create_dir_all(root.join(".mcpo/schemas")).expect("mkdir");
+    std::fs::write(
+        root.join(mcpo_schema::schema_path("memory")),
+        schema.to_file_text(),
+    )
+    .expect("write schema");
+    let mut lock = mcpo_schema::Lockfile::default();
+    lock.servers.insert(
+        "memory".to_string(),
+        mcpo_schema::LockEntry {
+            identity: schema.identity.clone(),
+            protocol_version: schema.protocol_version.clone(),
+            server_info: None,
+            tools: schema.tools.len(),
+            schema_hash: schema.hash(),
+        },
+    );
+    std::fs::write(root.join(mcpo_schema::LOCK_FILE), lock.to_file_text()).expect("write lock");
+}
+
+const MEMORY_MAIN: &str = "server \"memory\" {\n  command = \"mcp-server-memory\"\n}\n\nuse \"memory\" { source = \"stdlib/adapters/server-memory\" }\n\nresource \"memory.entity\" \"web\" {\n  name = \"web\"\n  kind = \"service\"\n}\n\noutput \"k\" {\n  value = memory.entity.web.kind\n}\n";
+
+/// The types a `use` imports from the standard library's adapters are the workspace's in
+/// the editor as in `mcpoc check`: no diagnostics, hover on the type says where it comes
+/// from, completion offers it and its outputs; a second import of the package is E0119 at
+/// its `source`.
+#[test]
+fn imported_adapters_are_known_to_the_editor() {
+    let ws = tree(&[("main.mcpo", MEMORY_MAIN)]);
+    pulled_memory(ws.path());
+    let mut c = Client::start(ws.path());
+    assert_eq!(c.diagnostics("main.mcpo", None), Vec::<Value>::new());
+    let main = c.open("main.mcpo");
+
+    let h = c.request(
+        "textDocument/hover",
+        at(&c, "main.mcpo", &main, "entity\" \"web\"", 0),
+    );
+    let md = markdown(&h);
+    assert!(
+        md.contains("resource type `memory.entity`")
+            && md.contains("defined by an adapter that `module.memory` imports")
+            && md.contains("required: `kind: string`, `name: string`"),
+        "{md}"
+    );
+
+    let items = c.request(
+        "textDocument/completion",
+        at(&c, "main.mcpo", &main, "entity.web.kind", 11),
+    );
+    let got = labels(&items);
+    assert!(
+        got.contains(&"kind".to_string()) && got.contains(&"observations".to_string()),
+        "{got:?}"
+    );
+
+    c.change(
+        "main.mcpo",
+        2,
+        &format!("{main}\nuse \"again\" {{ source = \"stdlib/adapters/server-memory\" }}\n"),
+    );
+    let diags = c.diagnostics("main.mcpo", Some(2));
+    let got: Vec<(&str, &Value)> = diags
+        .iter()
+        .filter_map(|d| Some((d["code"].as_str()?, &d["range"]["start"]["line"])))
+        .collect();
+    assert_eq!(got, [("E0119", &json!(15))], "{diags:?}");
+    c.shutdown();
+}
