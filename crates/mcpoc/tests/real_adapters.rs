@@ -11,7 +11,7 @@ mod twins_support;
 
 use deploy_support::{Ws, npm_server};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The memory server's graph file, one JSON object per line.
 fn graph(ws: &Ws) -> Vec<Value> {
