@@ -3,7 +3,7 @@
 //! replicas, backup plans and alarms are in `aws_ops`).
 
 use crate::check::{domain_name, identifier, in_range, one_of};
-use crate::kind::{Kind, TypeDef};
+use crate::kind::{Action, Done, Kind, TypeDef};
 use crate::net::{Cidr, allocate, parse_ip};
 use crate::shape::{AWS_CIDR_PATTERN, CIDR_PATTERN, enum_of, items_pattern, pattern};
 use crate::store::{Record, World, rfc3339, splitmix64};
@@ -21,7 +21,13 @@ const AZS: &[&str] = &[
     "us-east-1d",
     "us-east-1e",
     "us-east-1f",
+    "us-west-2a",
+    "us-west-2b",
+    "us-west-2c",
+    "us-west-2d",
 ];
+/// The regions of the twin's account (a VPC lives in one; see `region_of_az`).
+pub(crate) const REGIONS: &[&str] = &["us-east-1", "us-west-2"];
 const INSTANCE_TYPES: &[&str] = &[
     "t2.micro",
     "t2.small",
@@ -79,17 +85,69 @@ pub(crate) fn types() -> Result<Vec<TypeDef>, String> {
         TypeDef::of::<SecurityGroup>()?,
         TypeDef::of::<Instance>()?,
         TypeDef::of::<Certificate>()?,
-        TypeDef::of::<AutoScalingGroup>()?,
+        TypeDef::of::<AutoScalingGroup>()?.with(Action::new::<SetCapacityArgs, AsgOutput>(
+            AutoScalingGroup::TYPE,
+            "set_desired_capacity",
+            "Set how many instances an auto scaling group runs (between its min_size and max_size): instances are launched or terminated to match. Returns the group's state.",
+            false,
+            true,
+            set_desired_capacity,
+        ))?,
         TypeDef::of::<RdsInstance>()?,
-        TypeDef::of::<Route53Record>()?,
-        TypeDef::of::<crate::aws_ops::RdsReadReplica>()?,
+        TypeDef::of::<Route53Record>()?.with(Action::new::<ShiftArgs, ShiftOutput>(
+            Route53Record::TYPE,
+            "shift_weight",
+            "Send all traffic of a hosted zone's weighted record sets to one set identifier (for a failover between regions): the record sets with that identifier get weight 100, the other weighted record sets of the same names and types weight 0. Returns the record sets changed.",
+            false,
+            true,
+            shift_weight,
+        ))?,
+        TypeDef::of::<crate::aws_ops::RdsReadReplica>()?.with(Action::new::<
+            crate::kind::IdArgs,
+            crate::aws_ops::ReplicaOutput,
+        >(
+            crate::aws_ops::RdsReadReplica::TYPE,
+            "promote",
+            "Promote a read replica to a standalone DB instance that accepts writes (replication from its source stops; this cannot be undone). Returns the instance's state.",
+            false,
+            false,
+            crate::aws_ops::promote,
+        ))?,
+        TypeDef::of::<crate::aws_ops::HealthCheck>()?.with(Action::new::<
+            crate::kind::IdArgs,
+            crate::aws_ops::HealthStatus,
+        >(
+            crate::aws_ops::HealthCheck::TYPE,
+            "status",
+            "Check a Route 53 health check now: whether the endpoint it watches answers. Read-only.",
+            true,
+            true,
+            crate::aws_ops::health_status,
+        ))?,
         TypeDef::of::<crate::aws_ops::BackupPlan>()?,
         TypeDef::of::<crate::aws_ops::CloudwatchAlarm>()?,
     ])
 }
 
 pub(crate) fn arn(service: &str, resource: &str) -> String {
-    format!("arn:aws:{service}:{REGION}:{ACCOUNT}:{resource}")
+    arn_in(REGION, service, resource)
+}
+
+/// An ARN in `region`.
+pub(crate) fn arn_in(region: &str, service: &str, resource: &str) -> String {
+    format!("arn:aws:{service}:{region}:{ACCOUNT}:{resource}")
+}
+
+/// The region of an availability zone: `us-west-2b` is in `us-west-2`.
+pub(crate) fn region_of_az(az: &str) -> &str {
+    az.trim_end_matches(|c: char| c.is_ascii_lowercase())
+}
+
+/// The region of a subnet (of its availability zone); the home region if it is unknown.
+pub(crate) fn region_of_subnet<'w>(world: &'w World, subnet: &str) -> &'w str {
+    world
+        .get("vpc_subnet", subnet)
+        .map_or(REGION, |s| region_of_az(s.input_str("availability_zone")))
 }
 
 fn vpc_cidr(world: &World, vpc_id: &str) -> Result<Cidr, String> {
@@ -293,6 +351,20 @@ impl Kind for Subnet {
         let cidr = Cidr::parse(&input.cidr_block)?;
         let vpc = vpc_cidr(world, &input.vpc_id)?;
         one_of("availability_zone", &input.availability_zone, AZS)?;
+        let region = region_of_az(&input.availability_zone);
+        if let Some(other) = world.all("vpc_subnet").find(|s| {
+            Some(s.id.as_str()) != this
+                && s.input_str("vpc_id") == input.vpc_id
+                && region_of_az(s.input_str("availability_zone")) != region
+        }) {
+            return Err(format!(
+                "InvalidParameterValue: availability zone {} is in region {region}, but VPC {} is in region {} (subnet {}); a VPC lives in one region",
+                input.availability_zone,
+                input.vpc_id,
+                region_of_az(other.input_str("availability_zone")),
+                other.id
+            ));
+        }
         if !(16..=28).contains(&cidr.prefix()) {
             return Err(format!(
                 "InvalidSubnet.Range: the CIDR '{cidr}' is invalid: a subnet's block size must be between /16 and /28"
@@ -847,6 +919,64 @@ pub(crate) struct AsgOutput {
     pub in_service_instance_count: i64,
     /// The VPC of the subnets.
     pub vpc_id: String,
+    /// The region the group runs in (its subnets' region).
+    pub region: String,
+}
+
+/// Arguments of `autoscaling_group.set_desired_capacity`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(crate) struct SetCapacityArgs {
+    /// The group's id (its name).
+    pub id: String,
+    /// How many instances the group should run, between its min_size and max_size.
+    pub desired_capacity: i64,
+}
+
+/// `autoscaling_group.set_desired_capacity`: launches or terminates instances to reach the
+/// new capacity; the stored desired_capacity changes (a later plan sees the drift).
+fn set_desired_capacity(
+    world: &mut World,
+    args: SetCapacityArgs,
+    now: u64,
+) -> Result<Done, String> {
+    let record = crate::kind::find(world, AutoScalingGroup::TYPE, &args.id)?.clone();
+    let mut input: AsgInput = serde_json::from_value(record.inputs.clone()).map_err(|e| {
+        format!(
+            "the stored state of autoscaling_group {} is damaged: {e}",
+            args.id
+        )
+    })?;
+    let d = args.desired_capacity;
+    if d > input.max_size {
+        return Err(format!(
+            "ValidationError: New SetDesiredCapacity value {d} is above max value {} for the AutoScalingGroup.",
+            input.max_size
+        ));
+    }
+    if d < input.min_size {
+        return Err(format!(
+            "ValidationError: New SetDesiredCapacity value {d} is below min value {} for the AutoScalingGroup.",
+            input.min_size
+        ));
+    }
+    input.desired_capacity = Some(d);
+    let mut attrs = record.attrs.clone();
+    let restart = AutoScalingGroup::update(world, &record, &input, &mut attrs)?;
+    let mut updated = Record {
+        inputs: serde_json::to_value(&input).map_err(|e| e.to_string())?,
+        attrs,
+        ..record
+    };
+    if restart {
+        updated.changed_ms = now;
+        updated.ready_ms = now.saturating_add(world.ready_delay_ms);
+    }
+    let value = crate::kind::view::<AutoScalingGroup>(world, &updated, now)?;
+    world.put(AutoScalingGroup::TYPE, updated);
+    Ok(Done {
+        value,
+        touched: vec![(AutoScalingGroup::TYPE.to_string(), args.id)],
+    })
 }
 
 /// Stable private addresses for a group's instances: instance `i` in subnet `i % n`, at a
@@ -945,9 +1075,15 @@ impl Kind for AutoScalingGroup {
             .and_then(|s| world.get("vpc_subnet", s))
             .map(|s| s.input_str("vpc_id").to_string())
             .unwrap_or_default();
+        let region = inputs
+            .subnet_ids
+            .first()
+            .map_or(REGION, |s| region_of_subnet(world, s))
+            .to_string();
         AsgOutput {
             id: record.id.clone(),
-            arn: arn(
+            arn: arn_in(
+                &region,
                 "autoscaling",
                 &format!(
                     "autoScalingGroup:{}:autoScalingGroupName/{}",
@@ -960,6 +1096,7 @@ impl Kind for AutoScalingGroup {
             private_ips: group_ips(world, &inputs_subnets, &instance_ids),
             instance_ids,
             vpc_id,
+            region,
         }
     }
 }
@@ -1231,6 +1368,89 @@ pub(crate) struct RecordInput {
     pub ttl: i64,
     /// The values, e.g. ["192.0.2.10"].
     pub records: Vec<String>,
+    /// For weighted routing: what tells this record set from the others of the same name
+    /// and type (e.g. the region it points to). Needs weight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_identifier: Option<String>,
+    /// For weighted routing: the share of answers (0 to 255) this record set gets among
+    /// those of the same name and type. Needs set_identifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 255))]
+    pub weight: Option<i64>,
+}
+
+/// Arguments of `route53_record.shift_weight`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(crate) struct ShiftArgs {
+    /// The hosted zone's domain, e.g. example.com.
+    pub zone_name: String,
+    /// The set identifier that gets all the traffic (weight 100).
+    pub set_identifier: String,
+}
+
+/// Result of `route53_record.shift_weight`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct ShiftOutput {
+    /// The set identifier that now gets the traffic.
+    pub set_identifier: String,
+    /// The record sets whose weight changed (their new state), ordered by id.
+    pub changed: Vec<RecordOutput>,
+}
+
+/// `route53_record.shift_weight`: weight 100 to the record sets of `set_identifier`, 0 to
+/// the other weighted record sets with the same name and type.
+fn shift_weight(world: &mut World, args: ShiftArgs, now: u64) -> Result<Done, String> {
+    let zone = normalize(&args.zone_name);
+    let weighted: Vec<Record> = world
+        .all(Route53Record::TYPE)
+        .filter(|r| {
+            normalize(r.input_str("zone_name")) == zone
+                && r.inputs.get("weight").is_some_and(|w| !w.is_null())
+        })
+        .cloned()
+        .collect();
+    let key = |r: &Record| {
+        (
+            normalize(r.input_str("name")),
+            r.input_str("type").to_string(),
+        )
+    };
+    let targets: Vec<(String, String)> = weighted
+        .iter()
+        .filter(|r| r.input_str("set_identifier") == args.set_identifier)
+        .map(key)
+        .collect();
+    if targets.is_empty() {
+        return Err(format!(
+            "InvalidInput: hosted zone {zone} has no weighted record set with set identifier {}",
+            args.set_identifier
+        ));
+    }
+    let mut changed = Vec::new();
+    let mut touched = Vec::new();
+    for record in weighted.into_iter().filter(|r| targets.contains(&key(r))) {
+        let weight = if record.input_str("set_identifier") == args.set_identifier {
+            100
+        } else {
+            0
+        };
+        if record.inputs.get("weight").and_then(Value::as_i64) == Some(weight) {
+            continue;
+        }
+        let mut updated = record;
+        if let Some(m) = updated.inputs.as_object_mut() {
+            m.insert("weight".into(), json!(weight));
+        }
+        updated.changed_ms = now;
+        updated.ready_ms = now.saturating_add(world.ready_delay_ms);
+        changed.push(crate::kind::view::<Route53Record>(world, &updated, now)?);
+        touched.push((Route53Record::TYPE.to_string(), updated.id.clone()));
+        world.put(Route53Record::TYPE, updated);
+    }
+    Ok(Done {
+        value: json!({ "set_identifier": args.set_identifier, "changed": changed }),
+        touched,
+    })
 }
 
 fn default_ttl() -> i64 {
@@ -1271,12 +1491,16 @@ fn zone_id(zone: &str) -> String {
 }
 
 fn record_id(input: &RecordInput) -> String {
-    format!(
+    let id = format!(
         "{}_{}_{}",
         zone_id(&input.zone_name),
         normalize(&input.name),
         input.record_type
-    )
+    );
+    match &input.set_identifier {
+        Some(set) => format!("{id}_{set}"),
+        None => id,
+    }
 }
 
 impl Kind for Route53Record {
@@ -1284,7 +1508,8 @@ impl Kind for Route53Record {
     type Output = RecordOutput;
     const TYPE: &'static str = "route53_record";
     const ABOUT: &'static str = "a Route 53 DNS record set in a hosted zone";
-    const IMMUTABLE: Option<&'static [&'static str]> = Some(&["zone_name", "name", "type"]);
+    const IMMUTABLE: Option<&'static [&'static str]> =
+        Some(&["zone_name", "name", "type", "set_identifier"]);
 
     fn check(world: &World, input: &RecordInput, this: Option<&str>) -> Result<(), String> {
         domain_name("zone_name", &input.zone_name)?;
@@ -1327,6 +1552,32 @@ impl Kind for Route53Record {
                     "InvalidChangeBatch: a CNAME record is not permitted at the zone apex ({zone}); use an A or ALIAS record"
                 ));
             }
+        }
+        match (&input.set_identifier, input.weight) {
+            (Some(set), Some(w)) => {
+                identifier("set_identifier", set, 128)?;
+                in_range("weight", w, 0, 255)?;
+            }
+            (None, None) => {}
+            _ => {
+                return Err(
+                    "InvalidInput: a weighted record set needs both set_identifier and weight"
+                        .into(),
+                );
+            }
+        }
+        let mixed = world.all(Self::TYPE).any(|r| {
+            Some(r.id.as_str()) != this
+                && normalize(r.input_str("zone_name")) == zone
+                && normalize(r.input_str("name")) == name
+                && r.input_str("type") == t
+                && r.inputs.get("set_identifier").is_none_or(Value::is_null)
+                    != input.set_identifier.is_none()
+        });
+        if mixed {
+            return Err(format!(
+                "InvalidChangeBatch: record set [name='{name}.', type='{t}'] mixes weighted and simple routing"
+            ));
         }
         let id = record_id(input);
         if this.is_none() && world.get(Self::TYPE, &id).is_some() {
@@ -1430,6 +1681,198 @@ mod tests {
         assert_eq!(a["private_ip"], "10.0.1.4");
         assert_eq!(b["private_ip"], "10.0.1.5");
         assert_eq!(a["private_dns_name"], "ip-10-0-1-4.ec2.internal");
+        Ok(())
+    }
+
+    /// The failover tools: a VPC stays in one region, a cross-region replica is promoted
+    /// once, a group's capacity moves within its bounds, weighted DNS shifts to one set
+    /// identifier, and a health check follows the fault switch.
+    #[test]
+    fn failover_operations_change_what_read_returns() -> Result<(), String> {
+        let mut w = world();
+        let vpc = call(
+            &mut w,
+            "vpc",
+            Op::Create,
+            json!({"cidr_block": "10.1.0.0/16"}),
+        )?;
+        let subnet = call(
+            &mut w,
+            "vpc_subnet",
+            Op::Create,
+            json!({"vpc_id": vpc["id"], "cidr_block": "10.1.1.0/24", "availability_zone": "us-west-2a"}),
+        )?;
+        let subnet_b = call(
+            &mut w,
+            "vpc_subnet",
+            Op::Create,
+            json!({"vpc_id": vpc["id"], "cidr_block": "10.1.2.0/24", "availability_zone": "us-west-2b"}),
+        )?;
+        let err = call(
+            &mut w,
+            "vpc_subnet",
+            Op::Create,
+            json!({"vpc_id": vpc["id"], "cidr_block": "10.1.3.0/24", "availability_zone": "us-east-1a"}),
+        )
+        .err()
+        .unwrap_or_default();
+        assert!(err.contains("a VPC lives in one region"), "{err}");
+
+        let group = call(
+            &mut w,
+            "autoscaling_group",
+            Op::Create,
+            json!({"name": "web-us-west-2", "min_size": 1, "max_size": 4, "desired_capacity": 1,
+                   "subnet_ids": [subnet["id"]], "image_id": "ami-0abcdef1234567890", "instance_type": "t3.small"}),
+        )?;
+        assert_eq!(group["region"], "us-west-2");
+        assert!(
+            group["arn"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(":us-west-2:")
+        );
+        let scaled = call(
+            &mut w,
+            "autoscaling_group",
+            Op::Action("set_desired_capacity"),
+            json!({"id": "web-us-west-2", "desired_capacity": 4}),
+        )?;
+        assert_eq!(scaled["desired_capacity"], 4);
+        let read = call(
+            &mut w,
+            "autoscaling_group",
+            Op::Read,
+            json!({"id": "web-us-west-2"}),
+        )?;
+        assert_eq!(read["instance_ids"].as_array().map(Vec::len), Some(4));
+        let err = call(
+            &mut w,
+            "autoscaling_group",
+            Op::Action("set_desired_capacity"),
+            json!({"id": "web-us-west-2", "desired_capacity": 5}),
+        )
+        .err()
+        .unwrap_or_default();
+        assert_eq!(
+            err,
+            "ValidationError: New SetDesiredCapacity value 5 is above max value 4 for the AutoScalingGroup."
+        );
+
+        call(
+            &mut w,
+            "rds_instance",
+            Op::Create,
+            json!({"identifier": "db", "engine": "postgres", "instance_class": "db.t3.micro",
+                   "master_username": "app", "master_password": "secret-password", "subnet_ids": [subnet["id"], subnet_b["id"]]}),
+        )?;
+        let replica = call(
+            &mut w,
+            "rds_read_replica",
+            Op::Create,
+            json!({"identifier": "db-west", "source_db_identifier": "db",
+                   "instance_class": "db.t3.micro", "region": "us-west-2"}),
+        )?;
+        assert_eq!(
+            (replica["role"].clone(), replica["replica_of"].clone()),
+            (json!("replica"), json!("db"))
+        );
+        let promoted = call(
+            &mut w,
+            "rds_read_replica",
+            Op::Action("promote"),
+            json!({"id": "db-west"}),
+        )?;
+        assert_eq!(promoted["role"], "primary");
+        assert_eq!(promoted["replica_of"], Value::Null);
+        let read = call(
+            &mut w,
+            "rds_read_replica",
+            Op::Read,
+            json!({"id": "db-west"}),
+        )?;
+        assert_eq!(read["role"], "primary");
+        let again = call(
+            &mut w,
+            "rds_read_replica",
+            Op::Action("promote"),
+            json!({"id": "db-west"}),
+        )
+        .err()
+        .unwrap_or_default();
+        assert!(again.starts_with("InvalidDBInstanceState"), "{again}");
+
+        for (set, weight) in [("us-east-1", 100), ("us-west-2", 0)] {
+            call(
+                &mut w,
+                "route53_record",
+                Op::Create,
+                json!({"zone_name": "example.com", "name": "app.example.com", "type": "CNAME",
+                       "records": [format!("app.{set}.example.com")], "set_identifier": set, "weight": weight}),
+            )?;
+        }
+        let err = call(
+            &mut w,
+            "route53_record",
+            Op::Create,
+            json!({"zone_name": "example.com", "name": "app.example.com", "type": "CNAME", "records": ["x.example.com"]}),
+        )
+        .err()
+        .unwrap_or_default();
+        assert!(err.contains("mixes weighted and simple routing"), "{err}");
+        let shifted = call(
+            &mut w,
+            "route53_record",
+            Op::Action("shift_weight"),
+            json!({"zone_name": "example.com", "set_identifier": "us-west-2"}),
+        )?;
+        assert_eq!(shifted["changed"].as_array().map(Vec::len), Some(2));
+        let records = call(&mut w, "route53_record", Op::List, json!({}))?;
+        let weights: Vec<(String, i64)> = records["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| {
+                (
+                    r["set_identifier"].as_str().unwrap_or_default().to_string(),
+                    r["weight"].as_i64().unwrap_or(-1),
+                )
+            })
+            .collect();
+        assert_eq!(
+            weights,
+            vec![("us-east-1".to_string(), 0), ("us-west-2".to_string(), 100)]
+        );
+
+        call(
+            &mut w,
+            "route53_health_check",
+            Op::Create,
+            json!({"name": "app-west", "region": "us-west-2", "fqdn": "app.us-west-2.example.com"}),
+        )?;
+        let status = call(
+            &mut w,
+            "route53_health_check",
+            Op::Action("status"),
+            json!({"id": "app-west"}),
+        )?;
+        // The fault switch is read from the environment at each call; this process does
+        // not set it.
+        if std::env::var(crate::aws_ops::UNHEALTHY_ENV).is_err() {
+            assert_eq!(status["status"], "Healthy");
+        }
+        let err = call(
+            &mut w,
+            "rds_read_replica",
+            Op::Action("promote"),
+            json!({"id": "db-west", "force": true}),
+        )
+        .err()
+        .unwrap_or_default();
+        assert!(
+            err.starts_with("unknown argument force for rds_read_replica.promote"),
+            "{err}"
+        );
         Ok(())
     }
 }

@@ -1,9 +1,10 @@
-//! The AWS twin's operational resources: backup plans, CloudWatch alarms and RDS read
-//! replicas (what the standard library's database and shop patterns need).
+//! The AWS twin's operational resources: backup plans, CloudWatch alarms, RDS read
+//! replicas (in any of the account's regions, with `promote`) and Route 53 health checks
+//! (with `status`, and a fault switch: regions named in `MCPO_TWIN_UNHEALTHY` fail).
 
-use crate::aws::{DB_CLASSES, REGION, arn};
+use crate::aws::{DB_CLASSES, REGION, REGIONS, arn, arn_in};
 use crate::check::{identifier, in_range, one_of};
-use crate::kind::Kind;
+use crate::kind::{Done, IdArgs, Kind};
 use crate::shape::enum_of;
 use crate::store::{Record, World};
 use schemars::JsonSchema;
@@ -296,6 +297,15 @@ pub(crate) struct ReplicaInput {
     /// Whether the endpoint resolves to a public address.
     #[serde(default)]
     pub publicly_accessible: bool,
+    /// The region the replica runs in (a cross-region replica when it is not the
+    /// source's, us-east-1).
+    #[serde(default = "home_region")]
+    #[schemars(transform = enum_of(REGIONS))]
+    pub region: String,
+}
+
+fn home_region() -> String {
+    REGION.to_string()
 }
 
 /// State of a read replica.
@@ -313,6 +323,36 @@ pub(crate) struct ReplicaOutput {
     pub endpoint_address: Option<String>,
     /// Port of the endpoint (the source's).
     pub port: i64,
+    /// "replica" while it replicates its source; "primary" once promoted.
+    pub role: String,
+    /// The instance it replicates; null once promoted.
+    pub replica_of: Option<String>,
+}
+
+/// `rds_read_replica.promote`: the replica stops replicating and accepts writes.
+pub(crate) fn promote(world: &mut World, args: IdArgs, now: u64) -> Result<Done, String> {
+    let record = crate::kind::find(world, RdsReadReplica::TYPE, &args.id)?.clone();
+    if record.attrs.get("promoted").and_then(Value::as_bool) == Some(true) {
+        return Err(format!(
+            "InvalidDBInstanceState: DB instance {} is not a read replica (it was promoted)",
+            args.id
+        ));
+    }
+    if !record.ready(now) {
+        return Err(format!(
+            "InvalidDBInstanceState: DB instance {} is not available (it is still being created)",
+            args.id
+        ));
+    }
+    let mut promoted = record;
+    promoted.attrs.insert("promoted".into(), Value::Bool(true));
+    promoted.changed_ms = now;
+    let value = crate::kind::view::<RdsReadReplica>(world, &promoted, now)?;
+    world.put(RdsReadReplica::TYPE, promoted);
+    Ok(Done {
+        value,
+        touched: vec![(RdsReadReplica::TYPE.to_string(), args.id)],
+    })
 }
 
 impl Kind for RdsReadReplica {
@@ -321,7 +361,7 @@ impl Kind for RdsReadReplica {
     const TYPE: &'static str = "rds_read_replica";
     const ABOUT: &'static str = "a read replica of an RDS instance";
     const IMMUTABLE: Option<&'static [&'static str]> =
-        Some(&["identifier", "source_db_identifier"]);
+        Some(&["identifier", "source_db_identifier", "region"]);
 
     fn check(world: &World, input: &ReplicaInput, this: Option<&str>) -> Result<(), String> {
         let id = &input.identifier;
@@ -352,6 +392,7 @@ impl Kind for RdsReadReplica {
                 input.source_db_identifier
             ));
         }
+        one_of("region", &input.region, REGIONS)?;
         one_of("instance_class", &input.instance_class, DB_CLASSES)
     }
 
@@ -379,14 +420,153 @@ impl Kind for RdsReadReplica {
                 }
             });
         let ready = record.ready(now);
+        let promoted = record.attrs.get("promoted").and_then(Value::as_bool) == Some(true);
+        let region = inputs.region.clone();
         ReplicaOutput {
             id: record.id.clone(),
-            arn: arn("rds", &format!("db:{}", record.id)),
+            arn: arn_in(&region, "rds", &format!("db:{}", record.id)),
+            replica_of: (!promoted).then(|| inputs.source_db_identifier.clone()),
             inputs,
             status: if ready { "available" } else { "creating" }.into(),
             endpoint_address: ready
-                .then(|| format!("{}.c9akciq32lce.{REGION}.rds.amazonaws.com", record.id)),
+                .then(|| format!("{}.c9akciq32lce.{region}.rds.amazonaws.com", record.id)),
             port,
+            role: if promoted { "primary" } else { "replica" }.into(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// route53_health_check
+
+/// A Route 53 health check of an endpoint in one region.
+pub(crate) struct HealthCheck;
+
+/// The environment variable that injects a fault into health checks: a comma-separated
+/// list of regions whose endpoints the twin reports unhealthy.
+pub(crate) const UNHEALTHY_ENV: &str = "MCPO_TWIN_UNHEALTHY";
+
+/// Inputs of a health check.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub(crate) struct HealthCheckInput {
+    /// The check's name: 1-64 letters, digits, '_', '-' or '.'; it is also its id.
+    pub name: String,
+    /// The region of the endpoint checked.
+    #[schemars(transform = enum_of(REGIONS))]
+    pub region: String,
+    /// The endpoint's domain name, e.g. web.us-west-2.example.com.
+    pub fqdn: String,
+    /// The endpoint's port.
+    #[serde(default = "default_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: i64,
+    /// The path requested (HTTPS GET), e.g. /health.
+    #[serde(default = "default_path")]
+    pub resource_path: String,
+}
+
+fn default_port() -> i64 {
+    443
+}
+fn default_path() -> String {
+    "/health".into()
+}
+
+/// State of a health check.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct HealthCheckOutput {
+    /// The check's id (its name).
+    pub id: String,
+    /// The Amazon Resource Name of the check.
+    pub arn: String,
+    #[serde(flatten)]
+    pub inputs: HealthCheckInput,
+}
+
+/// Result of `route53_health_check.status`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct HealthStatus {
+    /// The check's id.
+    pub id: String,
+    /// The region of the endpoint checked.
+    pub region: String,
+    /// "Healthy" or "Unhealthy".
+    pub status: String,
+    /// What the checkers saw, e.g. "HTTP 200 from https://web.example.com:443/health".
+    pub reason: String,
+}
+
+/// `route53_health_check.status`: Unhealthy when the check's region is named in
+/// `MCPO_TWIN_UNHEALTHY` (the fault switch), Healthy otherwise.
+pub(crate) fn health_status(world: &mut World, args: IdArgs, _now: u64) -> Result<Done, String> {
+    let record = crate::kind::find(world, HealthCheck::TYPE, &args.id)?;
+    let input: HealthCheckInput = serde_json::from_value(record.inputs.clone()).map_err(|e| {
+        format!(
+            "the stored state of route53_health_check {} is damaged: {e}",
+            args.id
+        )
+    })?;
+    let faulty = std::env::var(UNHEALTHY_ENV).unwrap_or_default();
+    let down = faulty.split(',').any(|r| r.trim() == input.region);
+    let url = format!(
+        "https://{}:{}{}",
+        input.fqdn, input.port, input.resource_path
+    );
+    let status = HealthStatus {
+        id: record.id.clone(),
+        region: input.region.clone(),
+        status: if down { "Unhealthy" } else { "Healthy" }.into(),
+        reason: if down {
+            format!("Failure: connection to {url} timed out")
+        } else {
+            format!("Success: HTTP 200 from {url}")
+        },
+    };
+    Ok(Done {
+        value: serde_json::to_value(status).map_err(|e| e.to_string())?,
+        touched: Vec::new(),
+    })
+}
+
+impl Kind for HealthCheck {
+    type Input = HealthCheckInput;
+    type Output = HealthCheckOutput;
+    const TYPE: &'static str = "route53_health_check";
+    const ABOUT: &'static str = "a Route 53 health check of an endpoint";
+    const IMMUTABLE: Option<&'static [&'static str]> = Some(&["name"]);
+
+    fn check(world: &World, input: &HealthCheckInput, this: Option<&str>) -> Result<(), String> {
+        identifier("name", &input.name, 64)?;
+        one_of("region", &input.region, REGIONS)?;
+        crate::check::domain_name("fqdn", &input.fqdn)?;
+        in_range("port", input.port, 1, 65535)?;
+        if !input.resource_path.starts_with('/') {
+            return Err(format!(
+                "InvalidInput: resource_path \"{}\" must start with /",
+                input.resource_path
+            ));
+        }
+        if this.is_none() && world.get(Self::TYPE, &input.name).is_some() {
+            return Err(format!(
+                "HealthCheckAlreadyExists: a health check named {} already exists",
+                input.name
+            ));
+        }
+        Ok(())
+    }
+
+    fn create(
+        _: &mut World,
+        input: &HealthCheckInput,
+    ) -> Result<(String, Map<String, Value>), String> {
+        Ok((input.name.clone(), Map::new()))
+    }
+
+    fn output(_: &World, record: &Record, inputs: HealthCheckInput, _: u64) -> HealthCheckOutput {
+        HealthCheckOutput {
+            id: record.id.clone(),
+            arn: format!("arn:aws:route53:::healthcheck/{}", record.id),
+            inputs,
         }
     }
 }

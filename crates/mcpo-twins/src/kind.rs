@@ -98,7 +98,7 @@ pub(crate) struct DeleteOutput {
     pub deleted: bool,
 }
 
-/// One operation of the convention.
+/// One operation: of the convention, or an operational tool of the type (`Action`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Op {
     Create,
@@ -106,6 +106,8 @@ pub(crate) enum Op {
     Update,
     Delete,
     List,
+    /// The type's operational tool with this verb (e.g. `promote`).
+    Action(&'static str),
 }
 
 impl Op {
@@ -128,6 +130,53 @@ pub(crate) struct Done {
     pub value: Value,
     /// `(type, id)` of every resource created, changed or deleted.
     pub touched: Vec<(String, String)>,
+}
+
+/// What an operational tool does with its parsed arguments at time `now`.
+type ActionFn = Box<dyn Fn(&mut World, Value, u64) -> Result<Done, String> + Send + Sync>;
+
+/// An operational tool of a resource type beyond the five of the convention, such as
+/// `rds_read_replica.promote`: what a real system offers for running what exists.
+pub(crate) struct Action {
+    /// The part of the tool name after the type, e.g. `promote`.
+    pub verb: &'static str,
+    /// The tool's description.
+    pub description: &'static str,
+    /// Whether it only reads (a dry run may call it).
+    pub read_only: bool,
+    /// Whether calling it twice with the same arguments does what calling it once does.
+    pub idempotent: bool,
+    /// Input schema.
+    pub input_schema: Arc<JsonObject>,
+    /// Output schema.
+    pub output_schema: Arc<JsonObject>,
+    run: ActionFn,
+}
+
+impl Action {
+    /// An action taking `A` and answering `O` (its schemas come from the types).
+    pub(crate) fn new<A, O>(
+        ty: &'static str,
+        verb: &'static str,
+        description: &'static str,
+        read_only: bool,
+        idempotent: bool,
+        run: fn(&mut World, A, u64) -> Result<Done, String>,
+    ) -> Result<Action, String>
+    where
+        A: DeserializeOwned + JsonSchema + 'static,
+        O: JsonSchema + 'static,
+    {
+        Ok(Action {
+            verb,
+            description,
+            read_only,
+            idempotent,
+            input_schema: closed(schema_for_input::<A>()?),
+            output_schema: schema_for_output::<O>(),
+            run: Box::new(move |world, args, now| run(world, parse(ty, verb, args)?, now)),
+        })
+    }
 }
 
 /// A resource type as a table entry: schemas and type-erased operations.
@@ -158,6 +207,8 @@ pub(crate) struct TypeDef {
     update: fn(&mut World, Value, u64) -> Result<Done, String>,
     delete: fn(&mut World, &str) -> Result<Done, String>,
     view: fn(&World, &Record, u64) -> Result<Value, String>,
+    /// Operational tools beyond the convention.
+    pub actions: Vec<Action>,
 }
 
 impl TypeDef {
@@ -182,7 +233,19 @@ impl TypeDef {
             update: update::<K>,
             delete: delete::<K>,
             view: view::<K>,
+            actions: Vec::new(),
         })
+    }
+
+    /// Adds an operational tool.
+    pub(crate) fn with(mut self, action: Result<Action, String>) -> Result<TypeDef, String> {
+        self.actions.push(action?);
+        Ok(self)
+    }
+
+    /// The operational tool with this verb.
+    pub(crate) fn action(&self, verb: &str) -> Option<&Action> {
+        self.actions.iter().find(|a| a.verb == verb)
     }
 
     /// Runs one operation; `Err` is a message for a person (a tool error).
@@ -194,6 +257,18 @@ impl TypeDef {
         now: u64,
     ) -> Result<Done, String> {
         let (schema, verb) = match op {
+            Op::Action(verb) => {
+                let action = self
+                    .action(verb)
+                    .ok_or_else(|| format!("{} has no operation {verb}", self.name))?;
+                reject_unknown(
+                    &format!("{}.{verb}", self.name),
+                    &action.input_schema,
+                    &[],
+                    &args,
+                )?;
+                return (action.run)(world, args, now);
+            }
             Op::Create => (&self.create_schema, "create"),
             Op::Update => (&self.update_schema, "update"),
             Op::Read => (&self.id_schema, "read"),
@@ -228,6 +303,7 @@ impl TypeDef {
                 let id = parse::<IdArgs>(self.name, "delete", args)?.id;
                 (self.delete)(world, &id)
             }
+            Op::Action(verb) => Err(format!("{} has no operation {verb}", self.name)),
             Op::List => {
                 parse::<ListArgs>(self.name, "list", args)?;
                 let items = world
@@ -317,13 +393,15 @@ fn parse<T: DeserializeOwned>(ty: &str, op: &str, args: Value) -> Result<T, Stri
     serde_json::from_value(args).map_err(|e| format!("invalid arguments for {ty}.{op}: {e}"))
 }
 
-fn find<'w>(world: &'w World, ty: &str, id: &str) -> Result<&'w Record, String> {
+/// The record `id` of type `ty`, or the error a tool answers with.
+pub(crate) fn find<'w>(world: &'w World, ty: &str, id: &str) -> Result<&'w Record, String> {
     world
         .get(ty, id)
         .ok_or_else(|| format!("{ty} {id} does not exist"))
 }
 
-fn view<K: Kind>(world: &World, record: &Record, now: u64) -> Result<Value, String> {
+/// The state of `record` as `K.read` returns it.
+pub(crate) fn view<K: Kind>(world: &World, record: &Record, now: u64) -> Result<Value, String> {
     let input: K::Input = serde_json::from_value(record.inputs.clone()).map_err(|e| {
         format!(
             "the stored state of {} {} is damaged: {e}",

@@ -298,6 +298,23 @@ pub(crate) fn tools_of(def: &TypeDef) -> Vec<Tool> {
                 .open_world(false),
         ),
     );
+    for action in &def.actions {
+        tools.push(
+            Tool::new(
+                format!("{name}.{}", action.verb),
+                action.description,
+                action.input_schema.clone(),
+            )
+            .with_raw_output_schema(action.output_schema.clone())
+            .with_annotations(
+                ToolAnnotations::new()
+                    .read_only(action.read_only)
+                    .destructive(false)
+                    .idempotent(action.idempotent)
+                    .open_world(false),
+            ),
+        );
+    }
     tools
 }
 
@@ -328,7 +345,12 @@ impl Twin {
                 Err(e) => Err(e),
             }
         };
-        if op != Op::Read && op != Op::List {
+        let reads = match op {
+            Op::Read | Op::List => true,
+            Op::Action(verb) => def.action(verb).is_some_and(|a| a.read_only),
+            _ => false,
+        };
+        if !reads {
             self.shared.changed.notify_one();
         }
         match outcome {
@@ -383,7 +405,7 @@ impl ServerHandler for Twin {
         let name = request.name.to_string();
         let target = name.rsplit_once('.').and_then(|(ty, op)| {
             let def = self.shared.def(ty)?;
-            let op = Op::parse(op)?;
+            let op = Op::parse(op).or_else(|| def.action(op).map(|a| Op::Action(a.verb)))?;
             (op != Op::Update || def.updatable).then_some((def, op))
         });
         let Some((def, op)) = target else {

@@ -77,7 +77,7 @@ fn pull_then_check_is_clean_and_a_changed_declaration_is_e0302() {
     assert_eq!(pull.status.code(), Some(0), "{}", text(&pull.stderr));
     let stdout = text(&pull.stdout);
     assert!(
-        stdout.contains("pulled aws: 54 tools, 11 resource templates"),
+        stdout.contains("pulled aws: 63 tools, 12 resource templates"),
         "{stdout}"
     );
     assert!(stdout.contains("pulled opnsense: "), "{stdout}");
@@ -207,7 +207,7 @@ fn servers_lists_every_source_with_health() {
         .unwrap_or_default()
         .to_string();
     assert!(
-        aws_row.contains("2026-07-28") && aws_row.contains(" 54 "),
+        aws_row.contains("2026-07-28") && aws_row.contains(" 63 "),
         "{stdout}"
     );
     assert!(

@@ -170,7 +170,7 @@ async fn aws(transport: Transport) {
     let dir = state_dir();
     let flags = flags(&dir_arg(dir.path()));
     let mut t = start_with("aws", transport, &flags).await;
-    assert_eq!(t.tools().len(), 54);
+    assert_eq!(t.tools().len(), 63);
 
     let e = t
         .err(

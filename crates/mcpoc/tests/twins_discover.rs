@@ -57,7 +57,7 @@ async fn instance_goes_running(transport: Transport) {
         }
     };
     let tools = client.list_all_tools().await.expect("tools/list");
-    assert_eq!(tools.len(), 54);
+    assert_eq!(tools.len(), 63);
     assert!(tools.iter().all(|t| t.output_schema.is_some()));
 
     let vpc = call(&client, "vpc.create", json!({"cidr_block": "10.20.0.0/16"})).await;
