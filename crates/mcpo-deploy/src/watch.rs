@@ -39,6 +39,18 @@ pub struct WatchOptions {
     pub subscribe: bool,
 }
 
+impl WatchOptions {
+    /// Options with every field given: read every `interval`, stop after one pass when
+    /// `once`, subscribe where the servers offer it when `subscribe`.
+    pub fn new(interval: Duration, once: bool, subscribe: bool) -> WatchOptions {
+        WatchOptions {
+            interval,
+            once,
+            subscribe,
+        }
+    }
+}
+
 impl Default for WatchOptions {
     fn default() -> Self {
         WatchOptions {

@@ -641,11 +641,7 @@ pub fn watch(args: WatchArgs) -> u8 {
         Ok(x) => x,
         Err(code) => return code,
     };
-    let opts = mcpo_deploy::watch::WatchOptions {
-        interval: args.interval,
-        once: args.once,
-        subscribe: !args.no_subscribe,
-    };
+    let opts = mcpo_deploy::watch::WatchOptions::new(args.interval, args.once, !args.no_subscribe);
     let json = args.format == PlanFormat::Json;
     rt.block_on(mcpo_deploy::live::watch(w, opts, json))
         .map_or_else(report::deploy_error, |o| o.exit_code())
