@@ -3,7 +3,7 @@ the twins. Each scenario asserts what a person relies on: the model only propose
 type-checks, and nothing runs without a person's approval of that exact plan.
 
 Usage: python3 drive.py SCENARIO PATH/TO/mcpoc WORKSPACE
-Scenarios: stdio, mrtr, terminal, seed, fault, http, config
+Scenarios: stdio, mrtr, terminal, seed, fault, http, config, runbook
 Needs: pip install "mcp==2.3.0". The workspace has its schemas pulled; `mcpoc` is on PATH
 (the twins' `server` blocks start `mcpoc twin ...`).
 """
@@ -23,7 +23,7 @@ from mcp.client.stdio import stdio_client
 
 TOOLS = {
     "list_patterns", "describe_pattern", "describe_type", "check", "plan", "apply",
-    "destroy", "query", "modify", "troubleshoot",
+    "destroy", "query", "modify", "troubleshoot", "list_runbooks", "run_runbook",
 }
 
 SECRET = "s3cret-pa55word"
@@ -121,7 +121,7 @@ async def call(session, name, args=None):
 async def tools_and_schemas(session):
     tools = (await session.list_tools()).tools
     names = {t.name for t in tools}
-    check(names == TOOLS, f"the ten tools are listed: {sorted(names)}")
+    check(names == TOOLS, f"the twelve tools are listed: {sorted(names)}")
     for t in tools:
         check(t.input_schema.get("type") == "object" and t.output_schema, f"{t.name} has input and output schemas")
 
@@ -435,7 +435,55 @@ async def scenario_config(binary, ws):
             check("pci_shop" in {p["name"] for p in pats}, "the registered server serves the workspace")
 
 
+async def scenario_runbook(binary, ws):
+    """list_runbooks, then run_runbook: a dry run asks nothing and changes nothing; the run
+    needs the person's approval, and so does its approval step; without a dialog the error
+    gives the terminal command."""
+    person = Person()
+    async with stdio_session(binary, ws, person) as s:
+        books = sc(await call(s, "list_runbooks"))["runbooks"]
+        vol = next(b for b in books if b["name"] == "volume")
+        check([(p["name"], p["type"], p["required"]) for p in vol["params"]] == [("name", "string", True), ("labels", "list(string)", False)],
+              f"list_runbooks gives the params: {vol['params']}")
+        check(vol["steps"] == ["listed", "confirm", "make", "read"], "list_runbooks gives the steps")
+
+        dry = sc(await call(s, "run_runbook", {"name": "volume", "params": {"name": "data"}, "dry_run": True}))
+        check(dry["dry_run"] and dry["outcome"] == "succeeded" and not person.shown, f"a dry run asks nothing: {dry['headline']}")
+        check("data" not in json.dumps(next(st for st in dry["steps"] if st["name"] == "listed")["result"]), "no volume yet")
+
+        bad = await call(s, "run_runbook", {"name": "volume", "params": {"nmae": "data"}})
+        check(bad.is_error and code_of(bad) == "E0661" and "did you mean `name`" in text_of(bad) and not person.shown,
+              f"a bad param is refused before anyone is asked (E0661): {text_of(bad)}")
+
+        person.answers = [False]
+        declined = await call(s, "run_runbook", {"name": "volume", "params": {"name": "data"}})
+        check(declined.is_error and code_of(declined) == "E0639", "a declined run calls nothing (E0639)")
+        check("runbook `volume`" in person.shown[-1] and 'name = "data"' in person.shown[-1], f"the person was shown the run: {person.shown[-1]}")
+
+        person.answers = [True, False]
+        stopped = sc(await call(s, "run_runbook", {"name": "volume", "params": {"name": "data", "labels": ["a", "b"]}}))
+        check(stopped["outcome"] == "declined" and "make" in stopped["not_started"], f"a declined approval step stops the run: {stopped['headline']}")
+        check("Make volume data (labels: a,b)?" in person.shown[-1], "the approval step's question was asked")
+
+        person.answers = [True, True]
+        ran = sc(await call(s, "run_runbook", {"name": "volume", "params": {"name": "data"}}))
+        check(ran["outcome"] == "succeeded" and ran["approved_by"] == "elicitation" and ran["run_id"], f"approved twice, the run succeeds: {ran['headline']}")
+        read = next(st for st in ran["steps"] if st["name"] == "read")
+        check(read["status"] == "done" and read["result"].get("name") == "data", f"a later step read an earlier one's result: {read}")
+
+        again = sc(await call(s, "run_runbook", {"name": "volume", "params": {"name": "x"}, "dry_run": True}))
+        check("data" in json.dumps(next(st for st in again["steps"] if st["name"] == "listed")["result"]), "the volume is on the twin")
+
+    cli_run = cli(binary, ws, "state", "list")
+    check(cli_run.returncode == 0, "the state is readable after the runs")
+    async with stdio_session(binary, ws, None) as s:
+        blind = await call(s, "run_runbook", {"name": "volume", "params": {"name": "other"}})
+        check(blind.is_error and code_of(blind) == "E0634" and "mcpoc run volume --param 'name=other'" in text_of(blind),
+              "without an approval dialog the error gives the terminal command (E0634)")
+
+
 SCENARIOS = {
+    "runbook": scenario_runbook,
     "config": scenario_config,
     "stdio": scenario_stdio,
     "mrtr": scenario_mrtr,

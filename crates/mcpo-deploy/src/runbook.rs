@@ -42,6 +42,10 @@ pub struct RunOptions {
     pub resume: bool,
     /// At most this many steps at once.
     pub parallelism: usize,
+    /// Ask the approver before the first step (for front ends where the request to run
+    /// is not itself the person's say-so, such as an AI client through `mcpoc serve`);
+    /// never for a dry run, which changes nothing.
+    pub approve_run: bool,
 }
 
 /// Something that happened to a step, for a front end to show.
@@ -154,6 +158,21 @@ impl From<ExecError> for StepFailure {
 
 fn now() -> String {
     mcpo_state::rfc3339(std::time::SystemTime::now())
+}
+
+/// What an approver is shown for a runbook's question: no changes, only `notes`.
+fn approval_plan(state: &State, notes: Vec<String>) -> mcpo_plan::Plan {
+    mcpo_plan::Plan {
+        format_version: mcpo_plan::plan::PLAN_FORMAT_VERSION,
+        mode: mcpo_plan::PlanMode::Normal,
+        lineage: state.lineage.clone(),
+        serial: state.serial,
+        sources: Vec::new(),
+        variables: BTreeMap::new(),
+        changes: Vec::new(),
+        outputs: Vec::new(),
+        notes,
+    }
 }
 
 fn fail(code: mcpo_diagnostics::Code, step: &str, message: impl Into<String>) -> ExecError {
@@ -594,17 +613,7 @@ impl Run<'_> {
         if let Some(d) = &step.description {
             notes.push(d.clone());
         }
-        let plan = mcpo_plan::Plan {
-            format_version: mcpo_plan::plan::PLAN_FORMAT_VERSION,
-            mode: mcpo_plan::PlanMode::Normal,
-            lineage: state.lineage,
-            serial: state.serial,
-            sources: Vec::new(),
-            variables: BTreeMap::new(),
-            changes: Vec::new(),
-            outputs: Vec::new(),
-            notes,
-        };
+        let plan = approval_plan(&state, notes);
         match self
             .approver
             .approve(ApprovalRequest {
@@ -781,6 +790,39 @@ impl Session {
             None
         };
         let params = self.runbook_params(book, &program, &values, opts, prior.as_ref())?;
+        if opts.approve_run && !opts.dry_run {
+            let shown: Vec<String> = params
+                .iter()
+                .map(|(k, v)| format!("{k} = {}", v.display()))
+                .collect();
+            let mut notes = vec![format!("runbook `{name}`")];
+            notes.extend(book.description.clone());
+            notes.push(format!("params: {}", shown.join(", ")));
+            let steps: Vec<&str> = book.steps.iter().map(|s| s.name.as_str()).collect();
+            notes.push(format!("steps: {}", steps.join(", ")));
+            let plan = approval_plan(self.state(), notes);
+            let question = format!(
+                "Run runbook `{name}`? Its steps call tools that may change the infrastructure."
+            );
+            match approver
+                .approve(ApprovalRequest {
+                    plan: &plan,
+                    question: &question,
+                })
+                .await
+            {
+                Approval::Approved => {}
+                Approval::Declined => {
+                    return Err(Problem::new(
+                        codes::E0639,
+                        format!("the run of runbook `{name}` was declined; nothing was called"),
+                    )
+                    .help("ask the person what to change, then ask again")
+                    .into());
+                }
+                Approval::Unavailable(p) => return Err(p.into()),
+            }
+        }
         // The servers the steps call.
         let mut servers: BTreeSet<String> = BTreeSet::new();
         for s in &book.steps {

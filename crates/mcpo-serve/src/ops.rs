@@ -9,8 +9,9 @@ use crate::store::{
     self, AppliedRecord, AuditEntry, FailedStep, FileWrite, Store, StoredPlan, now,
 };
 use crate::tools::{
-    ApplyOut, CheckOut, Diag, DiagLabel, ErrorInfo, PlanOut, QueryOut, ResourceOut, ServerHealth,
-    ToolError, TroubleshootOut,
+    ApplyOut, CheckOut, Diag, DiagLabel, ErrorInfo, PlanOut, QueryOut, ResourceOut, RunbookInfo,
+    RunbookOut, RunbookParam, RunbookStepOut, RunbooksOut, ServerHealth, ToolError,
+    TroubleshootOut,
 };
 use mcpo_deploy::patterns::{self, Origin};
 use mcpo_deploy::{Applied, AutoApprove, DeployError, Execution, Problem, Purpose, Session};
@@ -697,6 +698,112 @@ impl Workspace {
         .map_err(|f| f.about(&id))
     }
 
+    /// `list_runbooks`: the workspace's runbooks with their params and steps.
+    pub fn list_runbooks(&self) -> Result<RunbooksOut, Fail> {
+        let checked = mcpo_deploy::load::load_with(&self.root, &BTreeMap::new())?;
+        let runbooks = mcpo_deploy::runbook::runbooks(&checked)
+            .into_values()
+            .map(|b| RunbookInfo {
+                name: b.name,
+                description: b.description,
+                params: b
+                    .params
+                    .into_iter()
+                    .map(|p| RunbookParam {
+                        name: p.name,
+                        type_name: p.ty.to_string(),
+                        required: p.default.is_none(),
+                        description: p.description,
+                    })
+                    .collect(),
+                steps: b.steps.into_iter().map(|s| s.name).collect(),
+            })
+            .collect();
+        Ok(RunbooksOut { runbooks })
+    }
+
+    /// `run_runbook`: runs the runbook `name` (approved by `approved_by` unless it is a dry
+    /// run); its approval steps ask `approver`. Journalled in the state like `mcpoc run`,
+    /// and in the audit journal.
+    pub async fn run_runbook(
+        &self,
+        name: String,
+        params: Map<String, Value>,
+        dry_run: bool,
+        approver: std::sync::Arc<dyn mcpo_deploy::Approver>,
+        approved_by: Option<String>,
+        client: &str,
+    ) -> Result<RunbookOut, Fail> {
+        let this = self.clone();
+        let client = client.to_string();
+        on_own_thread(move || async move {
+            let checked = mcpo_deploy::load::load_with(&this.root, &BTreeMap::new())?;
+            let vars = variables()?;
+            let mut s = Session::open_declared(checked, vars, LOCK_HOLDER)?;
+            let opts = mcpo_deploy::runbook::RunOptions {
+                params: params
+                    .iter()
+                    .map(|(k, v)| (k.clone(), param_text(v)))
+                    .collect(),
+                dry_run,
+                resume: false,
+                parallelism: 10,
+                approve_run: true,
+            };
+            // The run connects to the servers its steps call.
+            let ran = s
+                .run_runbook(
+                    &name,
+                    &opts,
+                    approver.as_ref(),
+                    None,
+                    CancellationToken::new(),
+                )
+                .await;
+            s.close().await;
+            let report = ran?;
+            let out = RunbookOut {
+                run_id: if dry_run {
+                    String::new()
+                } else {
+                    report.id.clone()
+                },
+                runbook: report.runbook.clone(),
+                outcome: json_word(&report.status),
+                dry_run,
+                approved_by: approved_by.clone(),
+                steps: report
+                    .steps
+                    .iter()
+                    .map(|(n, r)| RunbookStepOut {
+                        name: n.clone(),
+                        status: json_word(&r.status),
+                        attempts: r.attempts,
+                        result: r.result.clone(),
+                        error: r.error.clone(),
+                    })
+                    .collect(),
+                not_started: report.not_started.clone(),
+                failed: report.errors.iter().map(failed_step).collect(),
+                headline: report.lines().join("\n"),
+            };
+            if !dry_run {
+                this.audit(AuditEntry {
+                    at: now(),
+                    client,
+                    action: "run_runbook".into(),
+                    plan_id: report.id.clone(),
+                    summary: format!("runbook `{name}`: {}", out.headline),
+                    approval: approved_by,
+                    outcome: out.outcome.clone(),
+                    failed: out.failed.clone(),
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     /// `query`: what the state holds (sensitive values redacted).
     pub fn query(&self, address: Option<&str>) -> Result<QueryOut, Fail> {
         let state = mcpo_deploy::backend::for_workspace(&self.root)
@@ -832,6 +939,24 @@ impl Workspace {
             recent,
             next_steps,
         })
+    }
+}
+
+/// A param's JSON value as `--param` text: a string as it is, anything else as its JSON
+/// (which reads as the same list, object, number or bool).
+fn param_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The serialized name of a unit enum value (`succeeded`, `done`, ...).
+fn json_word<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
     }
 }
 

@@ -19,10 +19,11 @@ use crate::store::StoredPlan;
 use crate::tools::{
     ApplyArgs, ApplyOut, CheckArgs, CheckOut, DescribePatternArgs, DescribeTypeArgs,
     DescribeTypeOut, ModifyArgs, NoArgs, PatternsOut, PlanArgs, PlanOut, QueryArgs, QueryOut,
-    ToolError, TroubleshootOut,
+    RunRunbookArgs, RunbookOut, RunbooksOut, ToolError, TroubleshootOut,
 };
-use mcpo_deploy::Problem;
+use mcpo_deploy::approve::BoxFuture;
 use mcpo_deploy::patterns::{self, PatternInfo};
+use mcpo_deploy::{Approval, ApprovalRequest, Approver, Problem};
 use mcpo_diagnostics::codes;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ElicitRequest,
@@ -174,6 +175,22 @@ pub fn tools() -> Vec<Tool> {
             ToolAnnotations::new()
                 .read_only(false)
                 .destructive(false)
+                .idempotent(false)
+                .open_world(true),
+        ),
+        tool::<NoArgs, RunbooksOut>(
+            "list_runbooks",
+            "List runbooks",
+            "The workspace's runbooks (day-2 operations such as a failover): each with its description, params (types, which are required) and steps. `run_runbook` runs one.",
+            reads(),
+        ),
+        tool::<RunRunbookArgs, RunbookOut>(
+            "run_runbook",
+            "Run a runbook",
+            "Runs the runbook `name` with `params`, only after a person approves the run in the client's approval dialog; its approval steps are asked the same way. Without an approval dialog the error gives the `mcpoc run` command for a terminal. With `dry_run`, only read-only tools are called and nothing needs approval. Returns every step's status, attempts, result and error.",
+            ToolAnnotations::new()
+                .read_only(false)
+                .destructive(true)
                 .idempotent(false)
                 .open_world(true),
         ),
@@ -432,6 +449,43 @@ impl McpoServer {
         }
     }
 
+    /// `run_runbook`: the person approves the run (unless it is a dry run), then it runs;
+    /// its approval steps are asked in the same dialog.
+    async fn run_runbook(
+        &self,
+        a: RunRunbookArgs,
+        ctx: &RequestContext<RoleServer>,
+    ) -> CallToolResponse {
+        let client = client_name(ctx);
+        let params = a.params.unwrap_or_default();
+        // Approval steps are asked while the run goes on, so only a client that answers
+        // the server's own approval dialog mid-call can approve them.
+        let can_ask = ctx
+            .peer
+            .supported_elicitation_modes()
+            .contains(&ElicitationMode::Form)
+            && ctx
+                .protocol_version()
+                .is_none_or(|v| v.as_str() < "2026-07-28");
+        let elicit = Arc::new(Elicit {
+            peer: can_ask.then(|| ctx.peer.clone()),
+            command: run_command(&a.name, &params),
+        });
+        // The run itself is approved in the session, once its params check.
+        let approved_by = (!a.dry_run).then(|| "elicitation".to_string());
+        match self
+            .ws()
+            .run_runbook(a.name, params, a.dry_run, elicit, approved_by, &client)
+            .await
+        {
+            Ok(out) => {
+                let text = format!("{}\n{}", out.headline, json_text(&out.steps));
+                done(&out, text).into()
+            }
+            Err(f) => failed(f).into(),
+        }
+    }
+
     async fn dispatch(
         &self,
         request: &CallToolRequestParams,
@@ -541,6 +595,16 @@ impl McpoServer {
                 let out = ws.query(a.address.as_deref())?;
                 let text = json_text(&out);
                 done(&out, text)
+            }
+            "list_runbooks" => {
+                args::<NoArgs>(name, request)?;
+                let out = ws.list_runbooks()?;
+                let text = json_text(&out);
+                done(&out, text)
+            }
+            "run_runbook" => {
+                let a: RunRunbookArgs = args(name, request)?;
+                return Ok(self.run_runbook(a, ctx).await);
             }
             "troubleshoot" => {
                 args::<NoArgs>(name, request)?;
@@ -852,4 +916,67 @@ impl ServerHandler for McpoServer {
             _ => Err(not_found(format!("there is no resource `{uri}`"))),
         }
     }
+}
+
+/// The approval dialog of a runbook run: the client's form elicitation, when it has one.
+struct Elicit {
+    peer: Option<rmcp::Peer<RoleServer>>,
+    /// The `mcpoc run` command that runs the same in a terminal.
+    command: String,
+}
+
+impl Elicit {
+    async fn ask(&self, message: String) -> Approval {
+        let Some(peer) = &self.peer else {
+            return Approval::Unavailable(
+                Problem::new(
+                    codes::E0634,
+                    "the runbook needs a person's approval, and this client cannot ask for it during the run; nothing was called",
+                )
+                .help(format!(
+                    "ask the person to run it in a terminal in the workspace: {} (or call `run_runbook` with `dry_run` to see what it would call)",
+                    self.command
+                )),
+            );
+        };
+        let Some(params) = elicitation(message) else {
+            return Approval::Declined;
+        };
+        match peer
+            .create_elicitation_with_timeout(params, Some(APPROVAL_TIMEOUT))
+            .await
+        {
+            Ok(result) => match judge(&result.action, result.content.as_ref()) {
+                Answer::Approved(_) => Approval::Approved,
+                _ => Approval::Declined,
+            },
+            Err(e) => {
+                eprintln!("mcpo serve: the approval dialog failed: {e}");
+                Approval::Declined
+            }
+        }
+    }
+}
+
+impl Approver for Elicit {
+    fn approve<'a>(&'a self, request: ApprovalRequest<'a>) -> BoxFuture<'a, Approval> {
+        let mut message = request.question.to_string();
+        for note in &request.plan.notes {
+            message.push_str(&format!("\n{note}"));
+        }
+        Box::pin(self.ask(message))
+    }
+}
+
+/// The `mcpoc run` command that runs the same runbook in a terminal.
+fn run_command(name: &str, params: &serde_json::Map<String, Value>) -> String {
+    let mut command = format!("mcpoc run {name}");
+    for (k, v) in params {
+        let text = match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        command.push_str(&format!(" --param '{k}={}'", text.replace('\'', "'\\''")));
+    }
+    command
 }

@@ -354,3 +354,94 @@ pub struct ErrorInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
 }
+
+/// `list_runbooks`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RunbooksOut {
+    /// The workspace's runbooks, by name.
+    pub runbooks: Vec<RunbookInfo>,
+}
+
+/// A runbook of the workspace.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RunbookInfo {
+    /// Its name: `run_runbook` takes it.
+    pub name: String,
+    /// Its `description`, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Its params, in declaration order.
+    pub params: Vec<RunbookParam>,
+    /// Its steps, in declaration order.
+    pub steps: Vec<String>,
+}
+
+/// A runbook's param.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RunbookParam {
+    /// Its name.
+    pub name: String,
+    /// Its type (`string`, `list(string)`, ...).
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// Whether a value must be given (it has no default).
+    pub required: bool,
+    /// Its `description`, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// `run_runbook`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunRunbookArgs {
+    /// The runbook's name, as `list_runbooks` gives it.
+    pub name: String,
+    /// Its params, by name (JSON values: strings, numbers, bools, lists, objects).
+    #[serde(default)]
+    pub params: Option<Map<String, Value>>,
+    /// Call only read-only tools and show what the others would be called with; nothing
+    /// changes, so no approval is asked.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// `run_runbook`: how the run went, step by step.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RunbookOut {
+    /// The run's id in the state's journal (empty for a dry run).
+    pub run_id: String,
+    /// The runbook.
+    pub runbook: String,
+    /// `succeeded`, `failed`, `declined` (an approval step was declined) or `cancelled`.
+    pub outcome: String,
+    /// Whether it was a dry run.
+    pub dry_run: bool,
+    /// How the run was approved (`elicitation`), when it was not a dry run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
+    /// The steps that ran, were skipped or failed, in declaration order.
+    pub steps: Vec<RunbookStepOut>,
+    /// The steps that never started.
+    pub not_started: Vec<String>,
+    /// The failures, with their codes.
+    pub failed: Vec<FailedStep>,
+    /// The run in one line.
+    pub headline: String,
+}
+
+/// One step of a run.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RunbookStepOut {
+    /// The step's name.
+    pub name: String,
+    /// `done`, `skipped`, `failed` or `running`.
+    pub status: String,
+    /// How many times it was tried.
+    pub attempts: u32,
+    /// Its result (the tool's result, parsed when it is JSON).
+    pub result: Value,
+    /// Why it failed or was skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}

@@ -58,6 +58,8 @@ pub fn run(args: RunArgs) -> u8 {
         dry_run: args.dry_run,
         resume: args.resume,
         parallelism: args.parallelism as usize,
+        // Typing `mcpoc run` is the person's say-so; approval steps still ask.
+        approve_run: false,
     };
     let cancel = CancellationToken::new();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<RunEvent>();

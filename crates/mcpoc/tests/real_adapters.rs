@@ -9,34 +9,9 @@
 mod deploy_support;
 mod twins_support;
 
-use deploy_support::Ws;
+use deploy_support::{Ws, npm_server};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-
-/// The start command of an npm server of the test-server cache, or `None` (the test is
-/// skipped, unless `MCPO_REQUIRE_TEST_SERVERS` is set).
-fn npm_server(bin: &str) -> Option<String> {
-    let base = std::env::var_os("MCPO_TEST_SERVERS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/mcpo-test-servers")
-        });
-    let path = base.join("node_modules/.bin").join(bin);
-    if path.exists() {
-        return Some(path.display().to_string());
-    }
-    assert!(
-        std::env::var("MCPO_REQUIRE_TEST_SERVERS").is_err(),
-        "{} is missing (run scripts/install-test-servers.sh)",
-        path.display()
-    );
-    eprintln!(
-        "skipped: {} is not installed (run scripts/install-test-servers.sh)",
-        path.display()
-    );
-    None
-}
+use std::path::Path;
 
 /// The memory server's graph file, one JSON object per line.
 fn graph(ws: &Ws) -> Vec<Value> {

@@ -340,3 +340,96 @@ fn a_runbook_on_the_docker_twin_feeds_results_forward_and_compensates() {
     );
     assert_eq!(ws.twin_counts(), counts(&[]));
 }
+
+/// A runbook on a third-party server, `@modelcontextprotocol/server-memory`: a step reads
+/// an earlier one's result, `when` skips one, a dry run calls only the read-only tools,
+/// and what the server holds afterwards is read from its own graph file.
+#[test]
+fn a_runbook_on_server_memory_feeds_results_forward() {
+    let Some(memory) = deploy_support::npm_server("mcp-server-memory") else {
+        return;
+    };
+    let ws = Ws::empty();
+    let graph = ws.path().join("memory.jsonl");
+    ws.write(
+        "main.mcpo",
+        &format!(
+            r#"server "memory" {{
+  command         = "{memory}"
+  max_concurrency = 1
+  env             = {{ MEMORY_FILE_PATH = "{}" }}
+}}
+
+runbook "onboard" {{
+  param "person" {{
+    type = string
+  }}
+  param "team" {{
+    type    = string
+    default = "ops"
+  }}
+  step "create" {{
+    run = memory::create_entities({{ entities = [{{ name = param.person, entityType = "person", observations = ["joined ${{param.team}}"] }}] }})
+  }}
+  step "note" {{
+    run = memory::add_observations({{ observations = [{{ entityName = step.create.entities[0].name, contents = ["onboarded by a runbook"] }}] }})
+  }}
+  step "found" {{
+    run = memory::search_nodes({{ query = param.person }})
+  }}
+  step "forget" {{
+    when = param.team == "leavers"
+    run  = memory::delete_entities({{ entityNames = [param.person] }})
+  }}
+}}
+"#,
+            graph.display()
+        ),
+    );
+    ws.pull();
+    let entities = || -> Vec<Value> {
+        std::fs::read_to_string(&graph)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v["type"] == "entity")
+            .collect()
+    };
+
+    let dry = ws.run(&["run", "onboard", "--param", "person=ada", "--dry-run"]);
+    dry.expect_code(0);
+    assert!(
+        dry.stdout
+            .contains("step create: would call memory::create_entities("),
+        "{}",
+        dry.both()
+    );
+    assert!(entities().is_empty(), "a dry run created nothing");
+
+    let run = ws.run(&["run", "onboard", "--param", "person=ada"]);
+    run.expect_code(0);
+    let found = entities();
+    assert_eq!(found.len(), 1, "{found:?}\n{}", run.both());
+    assert_eq!(found[0]["name"], "ada");
+    assert_eq!(
+        found[0]["observations"],
+        serde_json::json!(["joined ops", "onboarded by a runbook"]),
+        "the second step named the entity the first one created"
+    );
+    assert!(
+        run.stdout
+            .contains("step forget: skipped: its `when` is false"),
+        "{}",
+        run.both()
+    );
+    let text = std::fs::read_to_string(ws.path().join(".mcpo/state/state.json")).expect("state");
+    let state: Value = serde_json::from_str(&text).expect("state JSON");
+    let journal = &state["runs"][0];
+    assert_eq!(journal["status"], "succeeded", "{journal}");
+    assert!(
+        journal["steps"]["found"]["result"]
+            .to_string()
+            .contains("onboarded by a runbook"),
+        "the search step's result is journalled: {journal}"
+    );
+}

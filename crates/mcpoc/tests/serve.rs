@@ -140,6 +140,13 @@ fn http_with_a_bearer_token() {
 
 /// `--print-config` for Claude Desktop, VS Code and Cursor; the Claude Desktop snippet, run
 /// as the client would run it, serves the workspace.
+/// list_runbooks; run_runbook dry, declined, stopped by a declined approval step, run;
+/// refused with the terminal command when the client has no approval dialog.
+#[test]
+fn runbooks_are_listed_and_run_with_approval() {
+    scenario("runbook", false);
+}
+
 #[test]
 fn print_config_registers_a_working_server() {
     scenario("config", false);

@@ -360,3 +360,28 @@ impl Ws {
 pub fn counts(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
     pairs.iter().map(|(k, n)| (k.to_string(), *n)).collect()
 }
+
+/// The start command of an npm server of the test-server cache, or `None` (the test is
+/// skipped, unless `MCPO_REQUIRE_TEST_SERVERS` is set).
+pub fn npm_server(bin: &str) -> Option<String> {
+    let base = std::env::var_os("MCPO_TEST_SERVERS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/mcpo-test-servers")
+        });
+    let path = base.join("node_modules/.bin").join(bin);
+    if path.exists() {
+        return Some(path.display().to_string());
+    }
+    assert!(
+        std::env::var("MCPO_REQUIRE_TEST_SERVERS").is_err(),
+        "{} is missing (run scripts/install-test-servers.sh)",
+        path.display()
+    );
+    eprintln!(
+        "skipped: {} is not installed (run scripts/install-test-servers.sh)",
+        path.display()
+    );
+    None
+}
