@@ -135,14 +135,21 @@ module.exports = grammar({
     splat_expression: ($) =>
       prec(PREC.postfix, seq(field('object', $._expr_term), choice(seq('.', '*'), seq('[', '*', ']')))),
 
-    // `f(x)`, and the namespaced form of tool calls and provider functions: `aws::tool({...})`.
+    // `f(x)`, and the namespaced form of tool calls and provider functions: `aws::tool({...})`,
+    // where a tool's name may be dotted (`aws::rds_read_replica.promote({...})`).
     // Higher than variable_expr: `f (` is a call, also where an object key could follow.
     function_call: ($) =>
       prec(
         PREC.call,
         seq(
-          repeat(seq(field('namespace', $.identifier), '::')),
-          field('function', $.identifier),
+          choice(
+            field('function', $.identifier),
+            seq(
+              repeat1(seq(field('namespace', $.identifier), '::')),
+              field('function', $.identifier),
+              repeat(seq('.', field('function', $.identifier))),
+            ),
+          ),
           '(',
           optional($.function_arguments),
           ')',
