@@ -341,16 +341,7 @@ impl Run<'_> {
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .insert(name.to_string());
-                    self.journal(name, |r| {
-                        r.status = StepStatus::Failed;
-                        r.ended = Some(now());
-                        r.error = Some(e.message.clone());
-                    })?;
-                    self.note_error(&e);
-                    self.emit(RunEvent::Failed {
-                        step: name.to_string(),
-                        error: e.message.clone(),
-                    });
+                    self.record_failure(name, &e)?;
                     *self
                         .stopped_by_failure
                         .lock()
@@ -404,12 +395,22 @@ impl Run<'_> {
         }
     }
 
-    /// Keeps a failure for the run's report.
-    fn note_error(&self, e: &ExecError) {
+    /// A step's failure: kept for the run's report, journalled, and shown.
+    fn record_failure(&self, name: &str, e: &ExecError) -> Result<(), ExecError> {
         self.errors
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(e.clone());
+        self.journal(name, |r| {
+            r.status = StepStatus::Failed;
+            r.ended = Some(now());
+            r.error = Some(e.message.clone());
+        })?;
+        self.emit(RunEvent::Failed {
+            step: name.to_string(),
+            error: e.message.clone(),
+        });
+        Ok(())
     }
 
     /// A step failed: journal it, then stop, go on, or compensate and stop.
@@ -419,17 +420,7 @@ impl Run<'_> {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(name.to_string());
-        let message = f.error.message.clone();
-        self.note_error(&f.error);
-        self.journal(name, |r| {
-            r.status = StepStatus::Failed;
-            r.ended = Some(now());
-            r.error = Some(message.clone());
-        })?;
-        self.emit(RunEvent::Failed {
-            step: name.to_string(),
-            error: message,
-        });
+        self.record_failure(name, &f.error)?;
         if f.declined {
             *self.declined.lock().unwrap_or_else(|p| p.into_inner()) = true;
             self.stop.cancel();
@@ -464,19 +455,7 @@ impl Run<'_> {
                                 elapsed: started.elapsed(),
                             });
                         }
-                        Err(cf) => {
-                            let m = cf.error.message.clone();
-                            self.note_error(&cf.error);
-                            self.journal(c, |r| {
-                                r.status = StepStatus::Failed;
-                                r.ended = Some(now());
-                                r.error = Some(m.clone());
-                            })?;
-                            self.emit(RunEvent::Failed {
-                                step: c.clone(),
-                                error: m,
-                            });
-                        }
+                        Err(cf) => self.record_failure(c, &cf.error)?,
                     }
                 }
             }
@@ -917,20 +896,7 @@ impl Session {
         };
         let scheduled: Vec<&RunStep> = book.steps.iter().filter(|s| !s.compensation).collect();
         let names: Vec<String> = scheduled.iter().map(|s| s.name.clone()).collect();
-        let index: BTreeMap<&str, usize> = names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.as_str(), i))
-            .collect();
-        let deps: Vec<Vec<usize>> = scheduled
-            .iter()
-            .map(|s| {
-                s.deps
-                    .iter()
-                    .filter_map(|d| index.get(d.as_str()).copied())
-                    .collect()
-            })
-            .collect();
+        let deps = mcpo_exec::runbook::edges(&names, scheduled.iter().map(|s| s.deps.as_slice()));
         let outcomes =
             mcpo_exec::runbook::run_dag(&names, &deps, opts.parallelism.max(1), &stop, |i| {
                 let run = &run;

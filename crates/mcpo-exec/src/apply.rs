@@ -184,20 +184,7 @@ pub async fn apply(
         journal: Mutex::new(Vec::new()),
     };
     let addresses: Vec<String> = steps.iter().map(|s| s.address.clone()).collect();
-    let index: BTreeMap<&str, usize> = addresses
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (a.as_str(), i))
-        .collect();
-    let deps: Vec<Vec<usize>> = steps
-        .iter()
-        .map(|s| {
-            s.deps
-                .iter()
-                .filter_map(|d| index.get(d.as_str()).copied())
-                .collect()
-        })
-        .collect();
+    let deps = schedule::edges(&addresses, steps.iter().map(|s| s.deps.as_slice()));
     let outcomes = schedule::run(
         &addresses,
         &deps,

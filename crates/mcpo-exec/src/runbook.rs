@@ -14,7 +14,7 @@ use serde_json::Value;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-pub use crate::schedule::Outcome;
+pub use crate::schedule::{Outcome, edges};
 
 /// Calls `tool` of `server` once for a runbook step (transient failures the server
 /// reports are retried as everywhere; the step's own `retries` are its caller's): the

@@ -11,6 +11,22 @@ use futures::stream::FuturesUnordered;
 use mcpo_diagnostics::codes;
 use std::collections::BinaryHeap;
 
+/// The edges of a DAG by index: for each node, the indices of the named nodes it depends
+/// on (names not among `names` are not edges).
+pub fn edges<'a>(names: &[String], deps: impl Iterator<Item = &'a [String]>) -> Vec<Vec<usize>> {
+    let index: std::collections::BTreeMap<&str, usize> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
+    deps.map(|ds| {
+        ds.iter()
+            .filter_map(|d| index.get(d.as_str()).copied())
+            .collect()
+    })
+    .collect()
+}
+
 /// How nodes are released.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Schedule {
