@@ -12,11 +12,8 @@ mod real_services;
 mod twins_support;
 
 use deploy_support::{Run, Ws};
-use real_services::{Service, cache_dir, free_port, real_script, venv_bin};
+use real_services::{Service, cache_dir, free_port, http_body, ping, real_script, venv_bin};
 use serde_json::{Value, json};
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -186,49 +183,6 @@ print(json.dumps({
         );
         serde_json::from_slice(&out.stdout).expect("boto3's answer is JSON")
     }
-}
-
-/// Whether the API on `socket` answers `GET /_ping` with OK.
-fn ping(socket: &Path) -> bool {
-    let Ok(mut s) = UnixStream::connect(socket) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    if s.write_all(b"GET /_ping HTTP/1.0\r\nHost: d\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut answer = String::new();
-    let _ = s.read_to_string(&mut answer);
-    answer.starts_with("HTTP/1.") && answer.contains(" 200 ")
-}
-
-/// The body of `GET /` on 127.0.0.1:`port`, once it answers 200 (within 20 seconds).
-#[track_caller]
-fn http_body(port: u16) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut last = String::new();
-    while Instant::now() < deadline {
-        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
-            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-            if s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
-                .is_ok()
-            {
-                let mut answer = String::new();
-                let _ = s.read_to_string(&mut answer);
-                if answer.starts_with("HTTP/1.") && answer.contains(" 200 ") {
-                    return answer
-                        .split_once("\r\n\r\n")
-                        .map(|(_, body)| body.to_string())
-                        .unwrap_or_default();
-                }
-                last = answer;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("nothing answers 200 on 127.0.0.1:{port}; last answer: {last:?}");
 }
 
 /// Removes, when dropped (the test passed or failed), the containers and networks named

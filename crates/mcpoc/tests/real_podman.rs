@@ -10,29 +10,18 @@
 //! failed test left behind (containers, networks, volumes, images, the API service).
 
 mod deploy_support;
+mod real_services;
 mod twins_support;
 
 use deploy_support::Ws;
+use real_services::{cache_dir, free_port, http_body, ping};
 use serde_json::Value;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// The image `scripts/install-podman.sh` builds from busybox-static.
 const BUSYBOX: &str = "localhost/mcpo-busybox:latest";
-
-/// The test-server cache (`MCPO_TEST_SERVERS`, else `~/.cache/mcpo-test-servers`).
-fn cache() -> PathBuf {
-    std::env::var_os("MCPO_TEST_SERVERS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/mcpo-test-servers")
-        })
-}
 
 /// Skips the test with a notice, or fails it when `MCPO_REQUIRE_TEST_SERVERS` is set.
 fn missing(what: &str) -> Option<Podman> {
@@ -54,7 +43,7 @@ struct Podman {
 impl Podman {
     /// The installation, or `None` when something is missing (the test is skipped).
     fn find() -> Option<Podman> {
-        let cache = cache();
+        let cache = cache_dir();
         let p = Podman {
             conf: cache.join("podman/containers.conf"),
             docker_server: cache.join("py/docker/bin/mcp-server-docker"),
@@ -188,57 +177,6 @@ impl Podman {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
-}
-
-/// Whether the API on `socket` answers `GET /_ping` with OK.
-fn ping(socket: &Path) -> bool {
-    let Ok(mut s) = UnixStream::connect(socket) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    if s.write_all(b"GET /_ping HTTP/1.0\r\nHost: d\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut answer = String::new();
-    let _ = s.read_to_string(&mut answer);
-    answer.starts_with("HTTP/1.") && answer.contains(" 200 ")
-}
-
-/// A free TCP port on 127.0.0.1.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// The body of `GET /` on 127.0.0.1:`port`, once it answers 200 (within 20 seconds).
-#[track_caller]
-fn http_body(port: u16) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut last = String::new();
-    while Instant::now() < deadline {
-        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
-            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-            if s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
-                .is_ok()
-            {
-                let mut answer = String::new();
-                let _ = s.read_to_string(&mut answer);
-                if answer.starts_with("HTTP/1.") && answer.contains(" 200 ") {
-                    return answer
-                        .split_once("\r\n\r\n")
-                        .map(|(_, body)| body.to_string())
-                        .unwrap_or_default();
-                }
-                last = answer;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("nothing answers 200 on 127.0.0.1:{port}; last answer: {last:?}");
 }
 
 /// Removes, when dropped (a test that passed or failed), what a test made under its
