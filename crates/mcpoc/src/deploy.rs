@@ -35,6 +35,22 @@ impl WorkspaceArg {
     }
 }
 
+/// Where the workspace is, for a command that reads the state without taking its lock
+/// (`graph`, `watch`): no `--lock-timeout`, since there is nothing to wait for.
+#[derive(Debug, Clone, Args)]
+pub struct DirArg {
+    /// The workspace directory (default: the current directory).
+    #[arg(long = "dir", short = 'C', value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+impl DirArg {
+    /// The workspace root: `--dir`, else the current directory.
+    pub fn root(&self) -> PathBuf {
+        self.dir.clone().unwrap_or_else(|| PathBuf::from("."))
+    }
+}
+
 /// Input variables from the command line, files and the environment.
 #[derive(Debug, Clone, Default, Args)]
 pub struct VarArgs {
@@ -132,7 +148,7 @@ pub struct DestroyArgs {
 #[derive(Debug, Args)]
 pub struct GraphArgs {
     #[command(flatten)]
-    pub ws: WorkspaceArg,
+    pub ws: DirArg,
     #[command(flatten)]
     pub vars: VarArgs,
     /// Output format.
@@ -153,11 +169,15 @@ pub struct RefreshArgs {
 #[derive(Debug, Args)]
 pub struct WatchArgs {
     #[command(flatten)]
-    pub refresh: RefreshArgs,
+    pub ws: DirArg,
+    #[command(flatten)]
+    pub vars: VarArgs,
     /// Output format: a line per event, or a JSON object per line for log pipelines.
     #[arg(long, value_enum, default_value_t)]
     pub format: PlanFormat,
-    /// Read every resource once, report, and exit: 0 in sync, 2 drifted, 1 unreadable.
+    /// Read every resource once, report, and exit: 0 in sync, 3 when a resource is
+    /// unhealthy, else 2 when something drifted or is gone, else 1 when something could
+    /// not be read. Without it, SIGINT (Ctrl-C) or SIGTERM stops the watch, exit 0.
     #[arg(long)]
     pub once: bool,
     /// How often every resource is read (subscribed ones too, to catch lost updates).
@@ -634,8 +654,8 @@ pub fn import(args: ImportArgs) -> u8 {
 /// `mcpoc watch`.
 pub fn watch(args: WatchArgs) -> u8 {
     let (rt, w) = match runtime().and_then(|rt| {
-        let vars = variables(&args.refresh.vars)?;
-        let w = mcpo_deploy::watch::Watch::open(load(&args.refresh.ws.root())?, vars);
+        let vars = variables(&args.vars)?;
+        let w = mcpo_deploy::watch::Watch::open(load(&args.ws.root())?, vars);
         Ok((rt, w.map_err(report::deploy_error)?))
     }) {
         Ok(x) => x,
