@@ -205,7 +205,7 @@ pub async fn watch(
     let cancel = mcpo_exec::CancellationToken::new();
     let run = watch.run(opts, tx, cancel.clone());
     tokio::pin!(run);
-    let mut signals = Signals::new();
+    let mut signals = crate::interrupt::Signals::new();
     let mut signal: Option<&'static str> = None;
     let result = loop {
         tokio::select! {
@@ -237,32 +237,4 @@ pub async fn watch(
         signal: outcome.signal.clone(),
     }));
     Ok(outcome)
-}
-
-/// The signals that stop a watch: SIGINT (Ctrl-C) and, on Unix, SIGTERM.
-struct Signals {
-    #[cfg(unix)]
-    term: Option<tokio::signal::unix::Signal>,
-}
-
-impl Signals {
-    fn new() -> Signals {
-        Signals {
-            #[cfg(unix)]
-            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok(),
-        }
-    }
-
-    /// The name of the next signal received.
-    async fn next(&mut self) -> &'static str {
-        #[cfg(unix)]
-        if let Some(term) = self.term.as_mut() {
-            return tokio::select! {
-                _ = tokio::signal::ctrl_c() => "SIGINT",
-                _ = term.recv() => "SIGTERM",
-            };
-        }
-        let _ = tokio::signal::ctrl_c().await;
-        "SIGINT"
-    }
 }
