@@ -1579,6 +1579,20 @@ impl std::fmt::Display for RunEvent {
     }
 }
 
+impl RunEvent {
+    /// The event as a terminal shows it: its line, then, for an apply step's plan, the
+    /// plan as `mcpoc plan` prints it, unless `asked` (the approver is asked about the
+    /// plan and shows it itself; a plan that changes nothing is never asked about).
+    pub fn text(&self, asked: bool) -> String {
+        match self {
+            RunEvent::Planned { plan, .. } if !asked || !plan.has_changes() => {
+                format!("{self}\n{}", mcpo_plan::render::plan_text(plan))
+            }
+            _ => format!("{self}\n"),
+        }
+    }
+}
+
 impl RunReport {
     /// The closing lines for a person: how the run ended, what failed, what never started.
     pub fn lines(&self) -> Vec<String> {

@@ -67,15 +67,8 @@ pub fn run(args: RunArgs) -> u8 {
         cancel.clone(),
     );
     let ran = rt.block_on(interrupt::drive(running, &mut rx, &cancel, |seen| match seen {
-        Seen::Event(ev) => {
-            println!("{ev}");
-            // An apply step's plan: the terminal prompt shows the plan it asks about.
-            if let RunEvent::Planned { plan, .. } = ev
-                && (args.auto_approve || args.dry_run || !plan.has_changes())
-            {
-                print!("{}", mcpo_plan::render::plan_text(plan));
-            }
-        }
+        // The terminal prompt shows the plan it asks about.
+        Seen::Event(ev) => print!("{}", ev.text(!args.auto_approve && !args.dry_run)),
         Seen::Interrupted => eprintln!(
             "interrupted: no new step starts; waiting for the steps in flight (Ctrl-C again to stop at once)"
         ),
