@@ -31,6 +31,7 @@ use crate::error::{DeployError, Problem};
 use crate::io::WorkspaceIo;
 use crate::load::Checked;
 use crate::session::{Execution, Purpose, Session};
+use futures::StreamExt;
 use mcpo_diagnostics::codes;
 use mcpo_exec::{CancellationToken, Connections, ExecError, RefreshOptions, Summary};
 use mcpo_plan::runbook::{Bindings, OnFailure, RunStep, Runbook, StepAction};
@@ -161,7 +162,8 @@ pub struct RunReport {
     pub dry_run: bool,
     /// Whether it continued an earlier run.
     pub resumed: bool,
-    /// The steps that ran, were skipped or failed, in declaration order.
+    /// The steps that ran, were skipped or failed, in declaration order, each followed by
+    /// its instances when it has `for_each` (`scale["web"]`).
     pub steps: Vec<(String, StepRecord)>,
     /// The steps that never started (the run stopped first).
     pub not_started: Vec<String>,
@@ -211,6 +213,36 @@ fn fail(code: mcpo_diagnostics::Code, step: &str, message: impl Into<String>) ->
     ExecError::new(code, message).at(format!("step.{step}"))
 }
 
+/// What runs once: a step, or one instance of a step with `for_each`.
+struct Inst<'s> {
+    step: &'s RunStep,
+    /// Its name in events and the journal: `scale`, or `scale["web"]` for an instance.
+    name: String,
+    /// `each.key` and `each.value` of an instance.
+    each: Option<(Val, Val)>,
+}
+
+impl<'s> Inst<'s> {
+    /// The step itself (no `for_each`, or its `for_each` not yet expanded).
+    fn whole(step: &'s RunStep) -> Inst<'s> {
+        Inst {
+            step,
+            name: step.name.clone(),
+            each: None,
+        }
+    }
+}
+
+/// A step (or instance) that started before the run was interrupted and is not idempotent.
+fn not_again(name: &str) -> ExecError {
+    fail(
+        codes::E0663,
+        name,
+        "started before the run was interrupted and may have run; its tool is not idempotent, so it is not called again",
+    )
+    .with_help("check on its server whether it ran, then run the runbook again without `--resume` (every step runs again)")
+}
+
 /// Everything the steps of one run share.
 struct Run<'a> {
     book: &'a Runbook,
@@ -222,7 +254,7 @@ struct Run<'a> {
     conns: &'a Connections,
     /// What apply steps plan and apply: the checked workspace, the run's variable values
     /// (as given), the connections (to every server the workspace uses when a step
-    /// applies), and at most this many changes at once.
+    /// applies), and at most this many changes (and instances of one step) at once.
     checked: &'a Checked,
     vars: &'a BTreeMap<String, String>,
     shared_conns: Arc<Connections>,
@@ -264,7 +296,7 @@ impl Run<'_> {
         }
     }
 
-    fn bindings(&self, result: Option<Val>) -> Bindings {
+    fn bindings(&self, at: &Inst<'_>, result: Option<Val>) -> Bindings {
         Bindings {
             params: self.params.clone(),
             steps: self
@@ -273,23 +305,24 @@ impl Run<'_> {
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
             result,
+            each: at.each.clone(),
         }
     }
 
     fn eval(
         &self,
-        step: &str,
+        at: &Inst<'_>,
         e: &mcpo_syntax::ast::Expr,
         result: Option<Val>,
     ) -> Result<Val, ExecError> {
-        let bound = self.bindings(result);
+        let bound = self.bindings(at, result);
         let values = self.values.lock().unwrap_or_else(|p| p.into_inner());
         self.program
             .eval_runbook(e, &bound, &values, self.io)
             .map_err(|e| {
                 fail(
                     codes::E0607,
-                    step,
+                    &at.name,
                     format!("cannot be evaluated: {}", e.message),
                 )
             })
@@ -341,15 +374,18 @@ impl Run<'_> {
             .contains(step)
     }
 
-    fn skip(&self, step: &str, why: String) -> Result<(), ExecError> {
-        self.set_result(step, Val::Null);
-        self.journal(step, |r| {
+    /// `at` did not run: journalled and shown; a whole step's result is null.
+    fn skip(&self, at: &Inst<'_>, why: String) -> Result<(), ExecError> {
+        if at.each.is_none() {
+            self.set_result(&at.name, Val::Null);
+        }
+        self.journal(&at.name, |r| {
             r.status = StepStatus::Skipped;
             r.ended = Some(now());
             r.error = Some(why.clone());
         })?;
         self.emit(RunEvent::Skipped {
-            step: step.to_string(),
+            step: at.name.clone(),
             why,
         });
         Ok(())
@@ -362,13 +398,7 @@ impl Run<'_> {
             match prior.status {
                 StepStatus::Done => {
                     self.set_result(name, Val::from_json(&prior.result));
-                    self.record
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .insert(name.to_string(), prior.clone());
-                    self.emit(RunEvent::Reused {
-                        step: name.to_string(),
-                    });
+                    self.reuse(name, prior);
                     return Ok(());
                 }
                 StepStatus::Skipped => {
@@ -380,12 +410,7 @@ impl Run<'_> {
                     return Ok(());
                 }
                 StepStatus::Running if !prior.idempotent => {
-                    let e = fail(
-                        codes::E0663,
-                        name,
-                        "started before the run was interrupted and may have run; its tool is not idempotent, so it is not called again",
-                    )
-                    .with_help("check on its server whether it ran, then run the runbook again without `--resume` (every step runs again)");
+                    let e = not_again(name);
                     self.failed
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
@@ -406,42 +431,198 @@ impl Run<'_> {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(name.to_string());
-            return self.skip(name, format!("it reads step `{bad}`, which failed"));
+            return self.skip(
+                &Inst::whole(step),
+                format!("it reads step `{bad}`, which failed"),
+            );
         }
-        if let Some(w) = &step.when {
-            match self.eval(name, w, None) {
-                Ok(v) if matches!(v.unmarked(), Val::Bool(false) | Val::Null) => {
-                    return self.skip(name, "its `when` is false".into());
-                }
-                Ok(_) => {}
-                Err(e) => return self.failed_step(step, e.into()).await,
-            }
-        }
-        let started = Instant::now();
-        match self.attempts(step).await {
-            Ok(v) => {
-                let json = v.to_json().unwrap_or(Value::Null);
-                self.set_result(name, v);
-                if !self.dry_run || json != Value::Null {
-                    self.journal(name, |r| {
-                        r.status = StepStatus::Done;
-                        r.ended = Some(now());
-                        r.result = json.clone();
-                        r.error = None;
-                    })?;
-                }
-                // A dry run's call that was only shown has no result to show.
-                if !(self.dry_run && json == Value::Null) {
-                    self.emit(RunEvent::Done {
-                        step: name.to_string(),
-                        result: json,
-                        elapsed: started.elapsed(),
-                    });
-                }
-                Ok(())
+        self.execute(step, false).await
+    }
+
+    /// A finished step or instance of the run being resumed: its record kept, not called
+    /// again.
+    fn reuse(&self, name: &str, prior: &StepRecord) {
+        self.record
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_string(), prior.clone());
+        self.emit(RunEvent::Reused {
+            step: name.to_string(),
+        });
+    }
+
+    /// Runs `step`: once, or once per instance of its `for_each`. A failure is handled by
+    /// its `on_failure`, unless it is `compensating` (then it is only recorded).
+    async fn execute(&self, step: &RunStep, compensating: bool) -> Result<(), ExecError> {
+        let outcome = if step.for_each.is_some() {
+            self.instances(step).await
+        } else {
+            self.instance(&Inst::whole(step)).await.map(|_| ())
+        };
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(f) if compensating => {
+                self.failed
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(step.name.clone());
+                self.record_failure(&step.name, &f.error)?;
+                Err(f.error)
             }
             Err(f) => self.failed_step(step, f).await,
         }
+    }
+
+    /// The instances of a step with `for_each`, at once (at most the run's parallelism,
+    /// and each server's limits): each with its `when`, retries, timeout and `wait_for`,
+    /// journalled by itself (`scale["web"]`). When all succeeded or were skipped, the step
+    /// is done and its result is the map of theirs by key; else it failed with the first
+    /// instance's failure (in key order).
+    async fn instances(&self, step: &RunStep) -> Result<(), StepFailure> {
+        let name = step.name.as_str();
+        let whole = Inst::whole(step);
+        let Some(expr) = &step.for_each else {
+            return Ok(());
+        };
+        let value = self.eval(&whole, expr, None)?;
+        if self.dry_run && !value.is_known() {
+            self.emit(RunEvent::WouldCall {
+                step: name.to_string(),
+                call: "for_each".into(),
+                args: "(its instances are known after the steps before it)".into(),
+            });
+            self.set_result(name, Val::Unknown);
+            return Ok(());
+        }
+        let keys = mcpo_plan::runbook::step_instances(&value)
+            .map_err(|why| fail(codes::E0607, name, why))?;
+        let insts: Vec<Inst<'_>> = keys
+            .into_iter()
+            .map(|(key, value)| Inst {
+                step,
+                name: format!("{name}[{}]", Value::String(key.clone())),
+                each: Some((Val::String(key), value)),
+            })
+            .collect();
+        let started = Instant::now();
+        let outcomes: Vec<(usize, Result<Option<Val>, StepFailure>)> = futures::stream::iter(
+            insts
+                .iter()
+                .enumerate()
+                .map(|(i, at)| async move { (i, self.instance(at).await) }),
+        )
+        .buffer_unordered(self.parallelism.max(1))
+        .collect()
+        .await;
+        let mut outcomes = outcomes;
+        outcomes.sort_by_key(|(i, _)| *i);
+        let mut results: BTreeMap<String, Val> = BTreeMap::new();
+        let mut failure: Option<StepFailure> = None;
+        for ((_, outcome), at) in outcomes.into_iter().zip(&insts) {
+            let key = match &at.each {
+                Some((Val::String(k), _)) => k.clone(),
+                _ => continue,
+            };
+            match outcome {
+                Ok(Some(v)) => {
+                    results.insert(key, v);
+                }
+                Ok(None) => {}
+                Err(f) => {
+                    // The instance's own record; the step's failure is recorded once, by
+                    // whoever handles it.
+                    self.journal(&at.name, |r| {
+                        r.status = StepStatus::Failed;
+                        r.ended = Some(now());
+                        r.error = Some(f.error.message.clone());
+                    })?;
+                    self.emit(RunEvent::Failed {
+                        step: at.name.clone(),
+                        error: f.error.message.clone(),
+                    });
+                    failure.get_or_insert(f);
+                }
+            }
+        }
+        if let Some(f) = failure {
+            return Err(f);
+        }
+        let map = Val::Map(results);
+        let json = map.to_json().unwrap_or(Value::Null);
+        self.set_result(name, map);
+        if !self.dry_run {
+            self.journal(name, |r| {
+                r.status = StepStatus::Done;
+                r.ended = Some(now());
+                r.attempts = 1;
+                r.result = json.clone();
+                r.error = None;
+            })?;
+        }
+        self.emit(RunEvent::Done {
+            step: name.to_string(),
+            result: json,
+            elapsed: started.elapsed(),
+        });
+        Ok(())
+    }
+
+    /// Runs the step, or one instance of it: its `when`, then its action with its retries
+    /// and `wait_for`; journalled and shown. `None`: it was skipped. An instance that
+    /// finished in the run being resumed is not run again.
+    async fn instance(&self, at: &Inst<'_>) -> Result<Option<Val>, StepFailure> {
+        let name = at.name.as_str();
+        if at.each.is_some()
+            && let Some(prior) = self.prior.get(name)
+        {
+            match prior.status {
+                StepStatus::Done => {
+                    self.reuse(name, prior);
+                    return Ok(Some(Val::from_json(&prior.result)));
+                }
+                StepStatus::Skipped => {
+                    self.record
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(name.to_string(), prior.clone());
+                    return Ok(None);
+                }
+                StepStatus::Running if !prior.idempotent => return Err(not_again(name).into()),
+                _ => {}
+            }
+        }
+        if let Some(w) = &at.step.when
+            && matches!(
+                self.eval(at, w, None)?.unmarked(),
+                Val::Bool(false) | Val::Null
+            )
+        {
+            self.skip(at, "its `when` is false".into())?;
+            return Ok(None);
+        }
+        let started = Instant::now();
+        let v = self.attempts(at).await?;
+        let json = v.to_json().unwrap_or(Value::Null);
+        if at.each.is_none() {
+            self.set_result(name, v.clone());
+        }
+        if !self.dry_run || json != Value::Null {
+            self.journal(name, |r| {
+                r.status = StepStatus::Done;
+                r.ended = Some(now());
+                r.result = json.clone();
+                r.error = None;
+            })?;
+        }
+        // A dry run's call that was only shown has no result to show.
+        if !(self.dry_run && json == Value::Null) {
+            self.emit(RunEvent::Done {
+                step: name.to_string(),
+                result: json,
+                elapsed: started.elapsed(),
+            });
+        }
+        Ok(Some(v))
     }
 
     /// A step's failure: kept for the run's report, journalled, and shown.
@@ -501,25 +682,9 @@ impl Run<'_> {
                         step: c.clone(),
                         failed: name.to_string(),
                     });
-                    // A compensating step never compensates in turn.
-                    let started = Instant::now();
-                    match self.attempts(cstep).await {
-                        Ok(v) => {
-                            let json = v.to_json().unwrap_or(Value::Null);
-                            self.set_result(c, v);
-                            self.journal(c, |r| {
-                                r.status = StepStatus::Done;
-                                r.ended = Some(now());
-                                r.result = json.clone();
-                            })?;
-                            self.emit(RunEvent::Done {
-                                step: c.clone(),
-                                result: json,
-                                elapsed: started.elapsed(),
-                            });
-                        }
-                        Err(cf) => self.record_failure(c, &cf.error)?,
-                    }
+                    // A compensating step never compensates in turn; its failure is
+                    // recorded and the next one runs.
+                    let _ = Box::pin(self.execute(cstep, true)).await;
                 }
             }
         }
@@ -532,18 +697,18 @@ impl Run<'_> {
     }
 
     /// The step's action, with its retries; then its `wait_for`.
-    async fn attempts(&self, step: &RunStep) -> Result<Val, StepFailure> {
-        let name = step.name.as_str();
+    async fn attempts(&self, at: &Inst<'_>) -> Result<Val, StepFailure> {
+        let (step, name) = (at.step, at.name.as_str());
         match &step.action {
-            StepAction::Value(e) => Ok(self.eval(name, e, None)?),
-            StepAction::Approve(q) => self.approve(step, q).await,
+            StepAction::Value(e) => Ok(self.eval(at, e, None)?),
+            StepAction::Approve(q) => self.approve(at, q).await,
             StepAction::Apply(changed) => {
-                let result = self.apply(step, changed).await?;
-                self.wait_for(step, result).await
+                let result = self.apply(at, changed).await?;
+                self.wait_for(at, result).await
             }
             StepAction::Call { server, tool, args } => {
                 let args = match args {
-                    Some(a) => self.eval(name, a, None)?,
+                    Some(a) => self.eval(at, a, None)?,
                     None => Val::Map(BTreeMap::new()),
                 };
                 let read_only = mcpo_exec::runbook::read_only(
@@ -626,18 +791,14 @@ impl Run<'_> {
                         }
                     }
                 };
-                self.wait_for(step, result).await
+                self.wait_for(at, result).await
             }
         }
     }
 
-    async fn approve(
-        &self,
-        step: &RunStep,
-        q: &mcpo_syntax::ast::Expr,
-    ) -> Result<Val, StepFailure> {
-        let name = step.name.as_str();
-        let question = match self.eval(name, q, None)? {
+    async fn approve(&self, at: &Inst<'_>, q: &mcpo_syntax::ast::Expr) -> Result<Val, StepFailure> {
+        let (step, name) = (at.step, at.name.as_str());
+        let question = match self.eval(at, q, None)? {
             Val::String(s) => s,
             other => other.display(),
         };
@@ -686,11 +847,11 @@ impl Run<'_> {
     /// apply; the result counts what the apply did.
     async fn apply(
         &self,
-        step: &RunStep,
+        at: &Inst<'_>,
         changed: &mcpo_syntax::ast::Expr,
     ) -> Result<Val, StepFailure> {
-        let name = step.name.as_str();
-        let changed = self.eval(name, changed, None)?;
+        let name = at.name.as_str();
+        let changed = self.eval(at, changed, None)?;
         if self.dry_run && !changed.is_known() {
             self.emit(RunEvent::WouldCall {
                 step: name.to_string(),
@@ -876,25 +1037,28 @@ impl Run<'_> {
 
     /// Polls the step's `wait_for` condition until it holds (then the step's result is
     /// what it returned), or fails after its timeout.
-    async fn wait_for(&self, step: &RunStep, result: Val) -> Result<Val, StepFailure> {
-        let Some(w) = &step.wait_for else {
+    async fn wait_for(&self, at: &Inst<'_>, result: Val) -> Result<Val, StepFailure> {
+        let Some(w) = &at.step.wait_for else {
             return Ok(result);
         };
-        let name = step.name.as_str();
+        let (step, name) = (at.step, at.name.as_str());
         if self.dry_run {
             return Ok(result);
         }
         self.emit(RunEvent::Waiting {
             step: name.to_string(),
         });
-        // The condition may read the step's own result as `step.<name>`.
-        self.set_result(name, result.clone());
+        // The condition may read the step's own result as `step.<name>` (an instance's
+        // as `result`: the step's is the map of all its instances').
+        if at.each.is_none() {
+            self.set_result(name, result.clone());
+        }
         let deadline = Instant::now() + w.timeout;
         loop {
             let polled = match &w.call {
                 Some((server, tool, args)) => {
                     let args = match args {
-                        Some(a) => self.eval(name, a, None)?,
+                        Some(a) => self.eval(at, a, None)?,
                         None => Val::Map(BTreeMap::new()),
                     };
                     let json = args.to_json().unwrap_or(Value::Null);
@@ -919,7 +1083,7 @@ impl Run<'_> {
                 None => result.clone(),
             };
             if matches!(
-                self.eval(name, &w.condition, Some(polled))?.unmarked(),
+                self.eval(at, &w.condition, Some(polled))?.unmarked(),
                 Val::Bool(true)
             ) {
                 return Ok(result);
@@ -1445,11 +1609,20 @@ impl Session {
         }
         *self.state_mut() = state;
         result?;
-        let steps = book
-            .steps
-            .iter()
-            .filter_map(|s| record.get(&s.name).map(|r| (s.name.clone(), r.clone())))
-            .collect();
+        // Each step, then its instances (`scale["api"]`, `scale["web"]`).
+        let mut steps = Vec::new();
+        for s in &book.steps {
+            if let Some(r) = record.get(&s.name) {
+                steps.push((s.name.clone(), r.clone()));
+            }
+            let prefix = format!("{}[", s.name);
+            steps.extend(
+                record
+                    .range(prefix.clone()..)
+                    .take_while(|(k, _)| k.starts_with(&prefix))
+                    .map(|(k, r)| (k.clone(), r.clone())),
+            );
+        }
         Ok(RunReport {
             id,
             runbook: name.to_string(),
@@ -1654,7 +1827,13 @@ impl RunReport {
     /// The closing lines for a person: how the run ended, what failed, what never started.
     pub fn lines(&self) -> Vec<String> {
         let mut out = Vec::new();
-        let count = |s: StepStatus| self.steps.iter().filter(|(_, r)| r.status == s).count();
+        // Steps, not their instances.
+        let count = |s: StepStatus| {
+            self.steps
+                .iter()
+                .filter(|(n, r)| r.status == s && !n.contains('['))
+                .count()
+        };
         let how = match self.status {
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",

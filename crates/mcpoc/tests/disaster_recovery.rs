@@ -133,4 +133,36 @@ fn an_unhealthy_target_is_compensated() {
     assert_eq!(capacity(&ws, "web-us-west-2"), 1);
     assert_eq!(capacity(&ws, "api-us-west-2"), 1);
     assert_eq!(replica(&ws)["role"], "primary");
+    // `restore` ran once per group that `scale` scaled.
+    let run = last_run(&ws);
+    assert_eq!(run["steps"]["restore[\"web\"]"]["status"], "done", "{run}");
+    assert_eq!(run["steps"]["restore[\"api\"]"]["status"], "done", "{run}");
+}
+
+/// `services` decides what fails over: with `["web"]` only, `scale` has one instance (the
+/// compute services are those of `services` with a group in the target region), the
+/// database is not promoted, and DNS still switches.
+#[test]
+fn only_the_services_named_fail_over() {
+    let ws = applied();
+    let mut args: Vec<&str> = RUN.to_vec();
+    let at = args
+        .iter()
+        .position(|a| a.starts_with("services="))
+        .expect("services param");
+    args[at] = "services=[\"web\"]";
+    let run = ws.run(&args);
+    run.expect_code(0);
+    assert_eq!(capacity(&ws, "web-us-west-2"), 3);
+    assert_eq!(capacity(&ws, "api-us-west-2"), 1);
+    assert_eq!(replica(&ws)["role"], "replica");
+    assert_eq!(
+        weights(&ws),
+        vec![pair("us-east-1", 0), pair("us-west-2", 100)]
+    );
+    let run = last_run(&ws);
+    let steps = run["steps"].as_object().cloned().unwrap_or_default();
+    let instances: Vec<&String> = steps.keys().filter(|k| k.starts_with("scale[")).collect();
+    assert_eq!(instances, ["scale[\"web\"]"], "{run}");
+    assert_eq!(steps["promote_database"]["status"], "skipped", "{run}");
 }

@@ -196,6 +196,110 @@ fn a_module_runbook_runs_by_its_short_and_qualified_names_on_the_mapped_server()
     assert_eq!(s.names().len(), 6);
 }
 
+/// `for_each` on a step: one instance per name, at once; `when` per instance (`skip` is
+/// skipped); the step's result is the map of its instances' results by key, which a later
+/// step reads after all of them ended.
+#[test]
+fn a_step_with_for_each_runs_its_instances_at_once_and_feeds_a_map_forward() {
+    let s = Steps::new();
+    let run = s.run(&["run", "each"]);
+    run.expect_code(0);
+    let log = s.log();
+    let at = |n: &str| {
+        log.iter()
+            .find(|(name, _, _)| name == n)
+            .cloned()
+            .unwrap_or_else(|| panic!("no `{n}` in {log:?}"))
+    };
+    let (a, b) = (at("fan-a-1"), at("fan-b-1"));
+    // Each instance sleeps 0.7 s: they overlap when run at once.
+    assert!(
+        a.1 < b.2 && b.1 < a.2,
+        "the instances ran one after the other: {log:?}"
+    );
+    let after = at("after-a:fan-a-1,b:fan-b-1");
+    assert!(after.1 >= a.2 && after.1 >= b.2, "{log:?}");
+    assert!(!s.names().iter().any(|n| n.contains("skip")), "{log:?}");
+    assert!(
+        run.stdout
+            .contains("step fan[\"skip\"]: skipped: its `when` is false"),
+        "{}",
+        run.both()
+    );
+    assert!(
+        run.stdout
+            .contains("Runbook each succeeded: 3 done, 0 skipped, 0 failed"),
+        "{}",
+        run.both()
+    );
+    // The journal: each instance by itself, the step with the map of their results.
+    let runs = s.runs();
+    let steps = &runs[0]["steps"];
+    assert_eq!(steps["fan[\"a\"]"]["status"], "done", "{steps}");
+    assert_eq!(steps["fan[\"a\"]"]["result"]["name"], "fan-a-1", "{steps}");
+    assert_eq!(steps["fan[\"skip\"]"]["status"], "skipped", "{steps}");
+    assert_eq!(steps["fan"]["status"], "done", "{steps}");
+    assert_eq!(steps["fan"]["result"]["b"]["name"], "fan-b-1", "{steps}");
+    assert!(steps["fan"]["result"].get("skip").is_none(), "{steps}");
+
+    // Another list: other instances, from the command line.
+    s.run(&["run", "each", "--param", "names=[\"x\"]"])
+        .expect_code(0);
+    assert!(
+        s.names().contains(&"after-x:fan-x-5".to_string()),
+        "{:?}",
+        s.names()
+    );
+}
+
+/// A run killed while one instance of a step is in its call: `--resume` does not call the
+/// instance that finished again, calls the other again (the step says it is idempotent),
+/// and goes on.
+#[test]
+fn a_resumed_run_does_not_repeat_a_finished_instance() {
+    let s = Steps::new();
+    let mut child = s.spawn(&["run", "each_map"]);
+    wait_for_log(&s, "fan-quick");
+    // `fan["slow"]` is in its 4 s call now.
+    std::thread::sleep(Duration::from_millis(500));
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    s.ws.wait_twins_released();
+    let runs = s.runs();
+    assert_eq!(
+        runs[0]["steps"]["fan[\"quick\"]"]["status"], "done",
+        "{runs:?}"
+    );
+    assert_eq!(
+        runs[0]["steps"]["fan[\"slow\"]"]["status"], "running",
+        "{runs:?}"
+    );
+
+    let run = s.run(&["run", "each_map", "--resume"]);
+    run.expect_code(0);
+    assert!(
+        run.stdout
+            .contains("step fan[\"quick\"]: done in the interrupted run, not called again"),
+        "{}",
+        run.both()
+    );
+    let names = s.names();
+    assert_eq!(
+        names.iter().filter(|n| *n == "fan-quick").count(),
+        1,
+        "{names:?}"
+    );
+    assert!(names.contains(&"fan-slow".to_string()), "{names:?}");
+    assert_eq!(
+        names.last().map(String::as_str),
+        Some("last-fan-quick"),
+        "{names:?}"
+    );
+    let runs = s.runs();
+    assert_eq!(runs.len(), 1, "the same run continued");
+    assert_eq!(runs[0]["status"], "succeeded");
+}
+
 #[test]
 fn independent_steps_run_at_once_and_a_later_step_waits_for_both() {
     let s = Steps::new();

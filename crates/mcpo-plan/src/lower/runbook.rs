@@ -105,7 +105,10 @@ pub struct RunStep {
     pub name: String,
     /// What it does.
     pub action: StepAction,
-    /// Runs only when this is true.
+    /// `for_each`: the step runs once per key of what this evaluates to (a list or set of
+    /// strings, or a map), `each` bound; its result is a map of the instances' by key.
+    pub for_each: Option<Expr>,
+    /// Runs only when this is true (for each instance, with `each` bound).
     pub when: Option<Expr>,
     /// Retries after a failure (0: none).
     pub retries: u32,
@@ -260,6 +263,7 @@ impl Runbook {
                     steps.push(RunStep {
                         name: label,
                         action,
+                        for_each: attr(b, "for_each").cloned(),
                         when: attr(b, "when").cloned(),
                         retries: number("retries").map_or(0, |n| n.max(0.0) as u32),
                         backoff: duration_attr(b, "backoff").unwrap_or(Duration::from_secs(1)),
@@ -427,6 +431,39 @@ pub struct Bindings {
     pub steps: BTreeMap<String, Val>,
     /// `result`, when set.
     pub result: Option<Val>,
+    /// `each.key` and `each.value`, in an instance of a step with `for_each`.
+    pub each: Option<(Val, Val)>,
+}
+
+/// The instances of a step with `for_each`, given what it evaluated to: (key, `each.value`)
+/// in key order. A list or set of strings makes one instance per distinct string (key and
+/// value the string); a map one per key. Anything else, or a list with an item that is not
+/// a string, is an error that says what was found.
+pub fn step_instances(v: &Val) -> Result<Vec<(String, Val)>, String> {
+    match v.unmarked() {
+        Val::List(items) => {
+            let mut out: BTreeMap<String, Val> = BTreeMap::new();
+            for item in items {
+                match item.unmarked() {
+                    Val::String(s) => {
+                        out.insert(s.clone(), item.clone());
+                    }
+                    other => {
+                        return Err(format!(
+                            "`for_each` is a list with an item that is not a string: {}",
+                            other.display()
+                        ));
+                    }
+                }
+            }
+            Ok(out.into_iter().collect())
+        }
+        Val::Map(m) => Ok(m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+        other => Err(format!(
+            "`for_each` takes a list or set of strings, or a map, not {}",
+            other.display()
+        )),
+    }
 }
 
 impl Program {
@@ -456,6 +493,7 @@ impl Program {
         if let Some(r) = &bound.result {
             scope.bound.push(("result".into(), r.clone()));
         }
+        scope.each = bound.each.clone();
         eval::eval(expr, &scope)
     }
 

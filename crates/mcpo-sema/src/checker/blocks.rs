@@ -1180,6 +1180,7 @@ impl<'db> Cx<'db> {
             match blk.ty.name.as_str() {
                 "param" => {}
                 "step" => {
+                    let repeated = self.step_for_each(blk);
                     // `apply` names the workspace's variables: checked by `apply_step`.
                     self.body_against(
                         &blk.body.items,
@@ -1190,7 +1191,7 @@ impl<'db> Cx<'db> {
                     );
                     self.step_rules(blk, b);
                     // What later steps read as `step.<name>`: the result of `run`, or
-                    // what an `apply` did.
+                    // what an `apply` did; of a step with `for_each`, a map of them by key.
                     let result = match (names::attr(blk, "run"), names::attr(blk, "apply")) {
                         (Some(run), _) => {
                             self.quiet += 1;
@@ -1203,6 +1204,11 @@ impl<'db> Cx<'db> {
                             apply_result_type()
                         }
                         (None, None) => Ty::Any,
+                    };
+                    let result = if repeated {
+                        Ty::Map(Box::new(result))
+                    } else {
+                        result
                     };
                     if let [name] = labels(blk).as_slice() {
                         steps.insert(name.to_string(), result);
@@ -1283,6 +1289,42 @@ impl<'db> Cx<'db> {
                 }
             }
         }
+    }
+
+    /// A step's `for_each`: a list or set of strings (each instance's `each.key` and
+    /// `each.value` are the string) or a map (`each.key` the key, `each.value` the value),
+    /// like a resource's; sets up `each` for the step's body. Whether it has one.
+    fn step_for_each(&mut self, blk: &Block) -> bool {
+        let Some(f) = names::attr(blk, "for_each") else {
+            return false;
+        };
+        // Its own names and types are reported when the body is checked.
+        self.quiet += 1;
+        let ty = self.infer(f);
+        self.quiet -= 1;
+        let strings = |t: &Ty| matches!(t.strip_sensitive(), Ty::String | Ty::Any);
+        let (ok, each) = match ty.strip_sensitive() {
+            Ty::Any => (true, Ty::Any),
+            Ty::Map(_) | Ty::Object(_) => (true, element(&ty)),
+            Ty::List(t) | Ty::Set(t) => (strings(t), Ty::String),
+            Ty::Tuple(items) => (items.iter().all(strings), Ty::String),
+            _ => (false, Ty::Any),
+        };
+        if !ok {
+            self.error(
+                codes::E0201,
+                f.span,
+                format!(
+                    "expected a list or set of strings, or a map, found {}",
+                    describe(&ty)
+                ),
+            )
+            .label("a step's `for_each` takes a list or set of strings, or a map")
+            .help("make strings of the items (`[for x in ... : tostring(x)]`), or a map with `{ for x in ... : key => x }`")
+            .emit();
+        }
+        self.scope.each = Some(each);
+        true
     }
 
     /// What a step does and how it fails: exactly one of `run`, `approve` and `apply`;
@@ -1376,6 +1418,7 @@ fn step_schema() -> Ty {
         ("run", Ty::Any),
         ("approve", Ty::String),
         ("apply", Ty::Any),
+        ("for_each", Ty::Any),
         ("when", Ty::Bool),
         ("description", Ty::String),
         ("depends_on", Ty::Any),
