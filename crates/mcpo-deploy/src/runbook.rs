@@ -7,8 +7,11 @@
 //! - **Each step**: `when`; `retries` with a `backoff` that doubles; a `timeout` per
 //!   attempt; `wait_for`, a condition polled on a read-only tool; `on_failure`: stop (the
 //!   default), continue, or run named compensating steps and stop.
-//! - **Approval steps** ask the session's [`Approver`] (the terminal prompt,
-//!   `--auto-approve`).
+//! - **Approval steps** ask the run's [`Approver`] (the terminal prompt,
+//!   `--auto-approve`, an MCP client through `mcpoc serve`), which may take its time: a
+//!   client of the 2026-07-28 protocol answers in a later tool call. A no fails the step
+//!   with its `on_failure`. When the run is interrupted (`cancel`) before the answer came,
+//!   the step is left unfinished (journalled as running) and `--resume` asks again.
 //! - **Journal.** The run and every step's start, end, attempts, result and error are
 //!   written to the state ([`mcpo_state::RunRecord`]) before and after each call, so
 //!   `--resume` continues an interrupted run: a finished step is never called again, and a
@@ -111,6 +114,12 @@ pub enum RunEvent {
         /// The arguments it would get, as text (`(known after the steps before it)` parts).
         args: String,
     },
+    /// The run was interrupted while an approval step waited for its answer; the step is
+    /// unfinished, and `--resume` asks again.
+    Unanswered {
+        /// The approval step.
+        step: String,
+    },
     /// A compensating step starts because `failed` failed.
     Compensating {
         /// The compensating step.
@@ -145,6 +154,9 @@ pub struct RunReport {
 struct StepFailure {
     error: ExecError,
     declined: bool,
+    /// The run was interrupted while the step waited for a person's answer: the step did
+    /// not fail, it is unfinished (journalled as running, asked again by `--resume`).
+    interrupted: bool,
 }
 
 impl From<ExecError> for StepFailure {
@@ -152,6 +164,7 @@ impl From<ExecError> for StepFailure {
         StepFailure {
             error,
             declined: false,
+            interrupted: false,
         }
     }
 }
@@ -175,6 +188,43 @@ fn approval_plan(state: &State, notes: Vec<String>) -> mcpo_plan::Plan {
     }
 }
 
+/// What an approval of `step` lets happen, for the person asked: the steps that wait for
+/// it (through `depends_on`, what they read, or their order), each with what it calls.
+fn what_follows(book: &Runbook, step: &RunStep) -> Vec<String> {
+    let mut after: BTreeSet<&str> = BTreeSet::from([step.name.as_str()]);
+    // Edges may point either way in declaration order: grow the set until it holds.
+    loop {
+        let before = after.len();
+        for s in book.steps.iter().filter(|s| !s.compensation) {
+            if s.deps
+                .iter()
+                .chain(&s.reads)
+                .any(|d| after.contains(d.as_str()))
+            {
+                after.insert(s.name.as_str());
+            }
+        }
+        if after.len() == before {
+            break;
+        }
+    }
+    let then: Vec<String> = book
+        .steps
+        .iter()
+        .filter(|s| s.name != step.name && after.contains(s.name.as_str()))
+        .map(|s| match &s.action {
+            StepAction::Call { server, tool, .. } => format!("{} ({server}::{tool})", s.name),
+            StepAction::Approve(_) => format!("{} (another approval)", s.name),
+            _ => s.name.clone(),
+        })
+        .collect();
+    if then.is_empty() {
+        Vec::new()
+    } else {
+        vec![format!("once approved, then: {}", then.join(", "))]
+    }
+}
+
 fn fail(code: mcpo_diagnostics::Code, step: &str, message: impl Into<String>) -> ExecError {
     ExecError::new(code, message).at(format!("step.{step}"))
 }
@@ -193,6 +243,11 @@ struct Run<'a> {
     dry_run: bool,
     /// Cancelled when a step stops the run (or the caller cancels).
     stop: CancellationToken,
+    /// The caller's token: cancelled, the run is interrupted (Ctrl-C, an approval that
+    /// was never answered), and can be resumed.
+    interrupt: CancellationToken,
+    /// An approval step was left unanswered because the run was interrupted.
+    interrupted: Mutex<bool>,
     params: BTreeMap<String, Val>,
     results: Mutex<BTreeMap<String, Val>>,
     failed: Mutex<BTreeSet<String>>,
@@ -414,17 +469,26 @@ impl Run<'_> {
     }
 
     /// A step failed: journal it, then stop, go on, or compensate and stop.
+    /// A declined approval is a failure like any other: its `on_failure` says what follows
+    /// (the run ends as declined unless that is `continue`).
     async fn failed_step(&self, step: &RunStep, f: StepFailure) -> Result<(), ExecError> {
         let name = step.name.as_str();
+        if f.interrupted {
+            // Unfinished, not failed: the journal keeps it running, so `--resume` asks again.
+            *self.interrupted.lock().unwrap_or_else(|p| p.into_inner()) = true;
+            self.emit(RunEvent::Unanswered {
+                step: name.to_string(),
+            });
+            self.stop.cancel();
+            return Err(f.error);
+        }
         self.failed
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(name.to_string());
         self.record_failure(name, &f.error)?;
-        if f.declined {
+        if f.declined && !matches!(step.on_failure, OnFailure::Continue) {
             *self.declined.lock().unwrap_or_else(|p| p.into_inner()) = true;
-            self.stop.cancel();
-            return Err(f.error);
         }
         match &step.on_failure {
             OnFailure::Continue => return Ok(()),
@@ -592,30 +656,64 @@ impl Run<'_> {
         if let Some(d) = &step.description {
             notes.push(d.clone());
         }
+        notes.extend(what_follows(self.book, step));
         let plan = approval_plan(&state, notes);
-        match self
-            .approver
-            .approve(ApprovalRequest {
-                plan: &plan,
-                question: &question,
-            })
-            .await
-        {
-            Approval::Approved => Ok(Val::Bool(true)),
-            Approval::Declined => Err(StepFailure {
+        let declined_note = match &step.on_failure {
+            OnFailure::Stop => "the run stops here".to_string(),
+            OnFailure::Continue => "the run goes on (`on_failure = \"continue\"`)".to_string(),
+            OnFailure::Compensate(c) => format!(
+                "the compensating steps run ({}), then the run stops",
+                c.join(", ")
+            ),
+        };
+        match self.ask(&plan, &question).await {
+            None => Err(StepFailure {
+                error: fail(
+                    codes::E0634,
+                    name,
+                    "the run was interrupted before the approval was answered",
+                )
+                .with_help(format!(
+                    "`mcpoc run {} --resume` asks again and continues the run",
+                    self.book.name
+                )),
+                declined: false,
+                interrupted: true,
+            }),
+            Some(Approval::Approved) => Ok(Val::Bool(true)),
+            Some(Approval::Declined) => Err(StepFailure {
                 error: fail(
                     codes::E0639,
                     name,
-                    "the approval was declined; the run stops here",
+                    format!("the approval was declined; {declined_note}"),
                 ),
                 declined: true,
+                interrupted: false,
             }),
-            Approval::Unavailable(p) => Err(StepFailure {
+            Some(Approval::Unavailable(p)) => Err(StepFailure {
                 error: fail(p.code.unwrap_or(codes::E0634), name, p.detail.clone())
                     .with_help(p.help.clone().unwrap_or_default()),
                 declined: false,
+                interrupted: false,
             }),
         }
+    }
+
+    /// Asks the run's approver to approve `plan`; `None` when the run is interrupted
+    /// (`cancel` of [`Session::run_runbook`]) before the answer came. An answer other than
+    /// yes given once the run is interrupted is no answer either: an approver that stops
+    /// waiting (a person who never answered) cancels the run, then gives up. Every
+    /// question a run asks (approval steps, plans applied by steps) goes through here.
+    async fn ask(&self, plan: &mcpo_plan::Plan, question: &str) -> Option<Approval> {
+        let asked = self.approver.approve(ApprovalRequest { plan, question });
+        let answer = tokio::select! {
+            answer = asked => answer,
+            () = self.interrupt.cancelled() => return None,
+        };
+        if answer != Approval::Approved && self.interrupt.is_cancelled() {
+            return None;
+        }
+        Some(answer)
     }
 
     /// Polls the step's `wait_for` condition until it holds (then the step's result is
@@ -882,6 +980,8 @@ impl Session {
             events,
             dry_run: opts.dry_run,
             stop: stop.clone(),
+            interrupt: cancel.clone(),
+            interrupted: Mutex::new(false),
             params,
             results: Mutex::new(BTreeMap::new()),
             failed: Mutex::new(BTreeSet::new()),
@@ -926,11 +1026,12 @@ impl Session {
             .stopped_by_failure
             .lock()
             .unwrap_or_else(|p| p.into_inner());
+        let interrupted = *run.interrupted.lock().unwrap_or_else(|p| p.into_inner());
         let status = if declined {
             RunStatus::Declined
         } else if stopped {
             RunStatus::Failed
-        } else if !not_started.is_empty() {
+        } else if interrupted || !not_started.is_empty() {
             RunStatus::Cancelled
         } else {
             RunStatus::Succeeded
@@ -1122,6 +1223,10 @@ impl std::fmt::Display for RunEvent {
             RunEvent::Compensating { step, failed } => {
                 write!(f, "step {step}: compensating for {failed}")
             }
+            RunEvent::Unanswered { step } => write!(
+                f,
+                "step {step}: interrupted while waiting for approval; `--resume` asks again"
+            ),
         }
     }
 }
