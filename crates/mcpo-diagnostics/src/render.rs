@@ -1,8 +1,9 @@
 //! Terminal rendering with ariadne.
 
 use crate::{Diagnostic, FileId, Severity, SourceMap};
-use ariadne::{Color, Config, IndexType, Label, Report, ReportKind};
-use std::collections::BTreeSet;
+use ariadne::{Cache, Color, Config, FnCache, IndexType, Label, Report, ReportKind};
+use std::convert::Infallible;
+use std::fmt;
 
 /// How to render on a terminal.
 #[derive(Debug, Clone, Copy, Default)]
@@ -12,12 +13,29 @@ pub struct RenderConfig {
 }
 
 /// Renders diagnostics as human-readable reports, one after another, in the order given.
+///
+/// Each file's lines are indexed once for the whole call, when a report first needs
+/// them, so a thousand errors in one large file cost one pass over it, not a thousand.
 pub fn render(diags: &[Diagnostic], sources: &dyn SourceMap, config: RenderConfig) -> String {
     let mut out = Vec::new();
+    let mut cache = FnCache::new(|file: &Named| Ok::<_, Infallible>(sources.text(file.id)));
     for d in diags {
-        render_one(d, sources, config, &mut out);
+        render_one(d, sources, config, &mut cache, &mut out);
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A file as the reports name it: ariadne shows the name and keys its cache by the id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Named {
+    id: FileId,
+    name: String,
+}
+
+impl fmt::Display for Named {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
 }
 
 /// The closing line under a report for people: "2 errors, 1 warning" (notes are not
@@ -57,8 +75,17 @@ fn clamp(text: &str, span: crate::Span) -> std::ops::Range<usize> {
     start..end
 }
 
-fn render_one(d: &Diagnostic, sources: &dyn SourceMap, config: RenderConfig, out: &mut Vec<u8>) {
-    let name = |f: FileId| sources.name(f).to_string();
+fn render_one(
+    d: &Diagnostic,
+    sources: &dyn SourceMap,
+    config: RenderConfig,
+    cache: &mut impl Cache<Named>,
+    out: &mut Vec<u8>,
+) {
+    let name = |f: FileId| Named {
+        id: f,
+        name: sources.name(f).to_string(),
+    };
     let primary = clamp(sources.text(d.file), d.span);
     let mut report = Report::build(kind(d.severity), (name(d.file), primary.clone()))
         .with_code(d.code)
@@ -89,14 +116,6 @@ fn render_one(d: &Diagnostic, sources: &dyn SourceMap, config: RenderConfig, out
     if let Some(help) = &d.help {
         report = report.with_help(help);
     }
-    let mut files: BTreeSet<FileId> = BTreeSet::new();
-    files.insert(d.file);
-    files.extend(d.labels.iter().map(|l| l.file));
-    let cache = ariadne::sources(
-        files
-            .into_iter()
-            .map(|f| (name(f), sources.text(f).to_string())),
-    );
     // Writing into a Vec cannot fail; a failure would only lose this one report.
     let _ = report.finish().write(cache, &mut *out);
 }

@@ -363,65 +363,7 @@ impl<'a> Ctx<'a> {
         let args = self.args(step)?;
         let address = &step.address;
         let r = resource_of(step);
-        let target = Target::new(&args);
-        let (driver, call) = self
-            .runner()
-            .prepare(&r, Op::Create, &target)
-            .map_err(|e| e.error)?;
-        self.state
-            .commit(address, |s| {
-                s.intents.push(Intent {
-                    op: IntentOp::Create,
-                    address: address.clone(),
-                    server: step.server.clone(),
-                    type_name: step.type_name.clone(),
-                    args: args.clone(),
-                    id: None,
-                })
-            })
-            .await
-            .map_err(|e| e.at(address))?;
-        let reading = self
-            .runner()
-            .finish(&r, driver.as_ref(), Op::Create, &target, &call)
-            .await;
-        let (id, out) = match reading {
-            Ok(Reading::Resource { id, outputs }) => (id, outputs),
-            Ok(_) => {
-                return Err(ExecError::new(
-                    codes::E0604,
-                    format!(
-                        "server `{}`, tool `{}`: the create returned no resource",
-                        call.server, call.tool
-                    ),
-                )
-                .at(address)
-                .with_help(
-                    "this is a bug in the server or its adapter; the intent stays in the state",
-                ));
-            }
-            Err(CallError { error, certain, .. }) => {
-                if certain {
-                    self.state
-                        .change(address, |s| drop_intent(s, address, IntentOp::Create));
-                    return Err(error);
-                }
-                // The create may have happened: the intent stays for refresh to resolve.
-                let help = if error.code == codes::E0604 {
-                    "this is a bug in the server; the intent stays in the state"
-                } else {
-                    "the resource may exist: `mcpoc refresh` looks it up and adopts it"
-                };
-                return Err(error.with_help(help));
-            }
-        };
-        // A driver whose write results say little reads the resource back for its outputs;
-        // the resource exists either way, so it is recorded before a failed read is reported.
-        let (out, unread) = match self.read_back(&r, driver.as_ref(), &id, &args).await {
-            Ok(Some(read)) => (read, None),
-            Ok(None) => (out, None),
-            Err(e) => (out, Some(e)),
-        };
+        let (id, out, unread) = self.create_journalled(&r, &args).await?;
         let record = ResourceState {
             server: step.server.clone(),
             type_name: step.type_name.clone(),
@@ -985,26 +927,31 @@ impl<'a> Ctx<'a> {
         Ok(())
     }
 
-    /// Creates again a resource this apply deleted, with its former inputs.
-    async fn recreate(&self, address: &str, prior: &ResourceState) -> Result<(), ExecError> {
-        let r = Resource {
-            address,
-            server: &prior.server,
-            type_name: &prior.type_name,
-        };
-        let target = Target::new(&prior.inputs);
+    /// Creates resource `r` with `args`, recorded first as an intent in the state. It
+    /// returns the new id and outputs (read back when the driver's write results say
+    /// little) and the read-back's error, if any: the resource exists either way, so the
+    /// caller records it before reporting that. When the create certainly failed the intent
+    /// is dropped; when it may have happened (a crash, a timeout) the intent stays for
+    /// refresh to resolve.
+    async fn create_journalled(
+        &self,
+        r: &Resource<'_>,
+        args: &Value,
+    ) -> Result<(String, Value, Option<ExecError>), ExecError> {
+        let address = r.address;
+        let target = Target::new(args);
         let (driver, call) = self
             .runner()
-            .prepare(&r, Op::Create, &target)
+            .prepare(r, Op::Create, &target)
             .map_err(|e| e.error)?;
         self.state
             .commit(address, |s| {
                 s.intents.push(Intent {
                     op: IntentOp::Create,
                     address: address.to_string(),
-                    server: prior.server.clone(),
-                    type_name: prior.type_name.clone(),
-                    args: prior.inputs.clone(),
+                    server: r.server.to_string(),
+                    type_name: r.type_name.to_string(),
+                    args: args.clone(),
                     id: None,
                 })
             })
@@ -1012,19 +959,66 @@ impl<'a> Ctx<'a> {
             .map_err(|e| e.at(address))?;
         let reading = self
             .runner()
-            .finish(&r, driver.as_ref(), Op::Create, &target, &call)
-            .await
-            .map_err(|e| e.error)?;
-        let mut again = prior.clone();
-        if let Reading::Resource { id, outputs } = reading {
-            again.id = id;
-            again.outputs = outputs;
+            .finish(r, driver.as_ref(), Op::Create, &target, &call)
+            .await;
+        let (id, out) = match reading {
+            Ok(Reading::Resource { id, outputs }) => (id, outputs),
+            Ok(_) => {
+                return Err(ExecError::new(
+                    codes::E0604,
+                    format!(
+                        "server `{}`, tool `{}`: the create returned no resource",
+                        call.server, call.tool
+                    ),
+                )
+                .at(address)
+                .with_help(
+                    "this is a bug in the server or its adapter; the intent stays in the state",
+                ));
+            }
+            Err(CallError { error, certain, .. }) => {
+                if certain {
+                    self.state
+                        .change(address, |s| drop_intent(s, address, IntentOp::Create));
+                    return Err(error);
+                }
+                // The create may have happened: the intent stays for refresh to resolve.
+                let help = if error.code == codes::E0604 {
+                    "this is a bug in the server; the intent stays in the state"
+                } else {
+                    "the resource may exist: `mcpoc refresh` looks it up and adopts it"
+                };
+                return Err(error.with_help(help));
+            }
+        };
+        match self.read_back(r, driver.as_ref(), &id, args).await {
+            Ok(Some(read)) => Ok((id, read, None)),
+            Ok(None) => Ok((id, out, None)),
+            Err(e) => Ok((id, out, Some(e))),
         }
+    }
+
+    /// Creates again a resource this apply deleted, with its former inputs.
+    async fn recreate(&self, address: &str, prior: &ResourceState) -> Result<(), ExecError> {
+        let r = Resource {
+            address,
+            server: &prior.server,
+            type_name: &prior.type_name,
+        };
+        let (id, outputs, unread) = self.create_journalled(&r, &prior.inputs).await?;
+        let mut again = prior.clone();
+        again.id = id;
+        again.outputs = outputs;
         self.state.change(address, |s| {
             drop_intent(s, address, IntentOp::Create);
             s.resources.insert(address.to_string(), again);
         });
-        Ok(())
+        match unread {
+            Some(e) => Err(e.with_help(
+                "the resource was created again and is recorded; `mcpoc refresh` reads it again",
+            )),
+            None => Ok(()),
+        }
     }
 }
 

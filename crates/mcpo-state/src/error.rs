@@ -12,7 +12,7 @@ use mcpo_diagnostics::codes::{self, Code};
 pub enum StateError {
     /// The state file exists but cannot be read (E0500).
     #[error(
-        "cannot read the state file {}: {reason}; check that it is a readable file",
+        "cannot read the state in {}: {reason}; check that it is readable",
         location
     )]
     Unreadable {
@@ -23,7 +23,7 @@ pub enum StateError {
     },
     /// The state file is not valid JSON or not a state (E0501).
     #[error(
-        "the state file {} is damaged: {detail}; it was left as it is: restore a good version {}",
+        "the state in {} is damaged: {detail}; it was left as it is: {}",
         location,
         restore_hint(history, *newest)
     )]
@@ -39,7 +39,7 @@ pub enum StateError {
     },
     /// The state file was written by a newer mcpoc (E0502).
     #[error(
-        "the state file {} has format version {found}, but this mcpoc reads versions up to {supported}; it was left as it is: upgrade mcpoc to use this workspace",
+        "the state in {} has format version {found}, but this mcpoc reads versions up to {supported}; it was left as it is: upgrade mcpoc to use this workspace",
         location
     )]
     NewerFormat {
@@ -211,12 +211,10 @@ impl StateError {
 fn restore_hint(history: &str, newest: Option<u64>) -> String {
     match newest {
         Some(n) => format!(
-            "from {} (the newest is {n}.json) by copying it over the state file",
-            history
+            "make a good version current again with `mcpoc state restore {n}` (the newest that {history} holds; the damaged state is kept aside), or start a new, empty state with `mcpoc state restore --fresh`"
         ),
         None => format!(
-            "from a backup (the history {} holds no versions), or move the file away to start from an empty state and bring the resources it recorded back with `mcpoc import`",
-            history
+            "{history} holds no earlier version: restore it from a backup, or start a new, empty state with `mcpoc state restore --fresh` (the damaged state is kept aside) and bring the resources it recorded back with `mcpoc import`"
         ),
     }
 }
