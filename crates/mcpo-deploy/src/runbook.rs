@@ -12,22 +12,35 @@
 //!   client of the 2026-07-28 protocol answers in a later tool call. A no fails the step
 //!   with its `on_failure`. When the run is interrupted (`cancel`) before the answer came,
 //!   the step is left unfinished (journalled as running) and `--resume` asks again.
+//! - **Apply steps** (`apply = { variable = value }`) plan the whole workspace again with
+//!   those variables changed over the run's own, against the state as it is then
+//!   (refreshed), show the plan, ask the approver, and apply it with the session's own
+//!   plan and apply ([`crate::session`]), one at a time. The run holds the state (its
+//!   journal is in it): the apply writes through the run's state and the session's
+//!   backend and lock ([`RunStore`]), so the journal and the apply never overwrite each
+//!   other. The result counts what was created, updated, replaced and deleted.
 //! - **Journal.** The run and every step's start, end, attempts, result and error are
 //!   written to the state ([`mcpo_state::RunRecord`]) before and after each call, so
 //!   `--resume` continues an interrupted run: a finished step is never called again, and a
 //!   step that started but did not finish is called again only if its tool is idempotent
-//!   (or the step says `idempotent = true`).
+//!   (or the step says `idempotent = true`). An apply step is always run again: planning
+//!   again picks up where the interrupted apply stopped.
 //! - **Dry run.** Only read-only tools (by annotation or `read_only_tools`) are called; the
-//!   others are reported with the arguments they would get. Nothing is journalled.
+//!   others are reported with the arguments they would get; an apply step shows its plan
+//!   and applies nothing. Nothing is journalled or written.
 
 use crate::approve::{Approval, ApprovalRequest, Approver};
 use crate::error::{DeployError, Problem};
-use crate::session::Session;
+use crate::io::WorkspaceIo;
+use crate::load::Checked;
+use crate::session::{Execution, Purpose, Session};
 use mcpo_diagnostics::codes;
-use mcpo_exec::{CancellationToken, Connections, ExecError};
+use mcpo_exec::{CancellationToken, Connections, ExecError, RefreshOptions, Summary};
 use mcpo_plan::runbook::{Bindings, OnFailure, RunStep, Runbook, StepAction};
-use mcpo_plan::{Drivers, Io, Program, Val};
-use mcpo_state::{Backend, RunRecord, RunStatus, State, StepRecord, StepStatus};
+use mcpo_plan::{Action, Drivers, PlanMode, Program, Val};
+use mcpo_state::{
+    Backend, LockGuard, LockInfo, RunRecord, RunStatus, State, StateError, StepRecord, StepStatus,
+};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -120,6 +133,21 @@ pub enum RunEvent {
         /// The approval step.
         step: String,
     },
+    /// An apply step planned the workspace: the plan it applies once approved (or, in a
+    /// dry run, would apply). A front end shows it unless its approver does.
+    Planned {
+        /// The step.
+        step: String,
+        /// The plan.
+        plan: Box<mcpo_plan::Plan>,
+    },
+    /// A line of an apply step's progress (a resource created, updated, failed, ...).
+    Applying {
+        /// The step.
+        step: String,
+        /// The line, as `mcpoc apply` prints it: `aws.vpc.main: created in 0.4s`.
+        line: String,
+    },
     /// A compensating step starts because `failed` failed.
     Compensating {
         /// The compensating step.
@@ -150,12 +178,14 @@ pub struct RunReport {
     pub errors: Vec<ExecError>,
 }
 
-/// A step's failure, and whether it was a person declining.
+/// A step's failure, and whether it was a person declining or the run being interrupted
+/// while the step ran (an apply step stopped by Ctrl-C: journalled as still running, so
+/// `--resume` runs it again).
 struct StepFailure {
     error: ExecError,
     declined: bool,
-    /// The run was interrupted while the step waited for a person's answer: the step did
-    /// not fail, it is unfinished (journalled as running, asked again by `--resume`).
+    /// The run was interrupted while the step waited (for a person's answer, or an apply
+    /// stopped by Ctrl-C): it is unfinished, journalled as running, run again by `--resume`.
     interrupted: bool,
 }
 
@@ -215,7 +245,8 @@ fn what_follows(book: &Runbook, step: &RunStep) -> Vec<String> {
         .map(|s| match &s.action {
             StepAction::Call { server, tool, .. } => format!("{} ({server}::{tool})", s.name),
             StepAction::Approve(_) => format!("{} (another approval)", s.name),
-            _ => s.name.clone(),
+            StepAction::Apply(_) => format!("{} (plans and applies the workspace)", s.name),
+            StepAction::Value(_) => s.name.clone(),
         })
         .collect();
     if then.is_empty() {
@@ -233,9 +264,21 @@ fn fail(code: mcpo_diagnostics::Code, step: &str, message: impl Into<String>) ->
 struct Run<'a> {
     book: &'a Runbook,
     program: &'a Program,
-    io: &'a dyn Io,
-    values: mcpo_plan::Values,
+    io: &'a WorkspaceIo,
+    /// The resources as the state records them (what runbook expressions read); read
+    /// again after an apply step.
+    values: Mutex<mcpo_plan::Values>,
     conns: &'a Connections,
+    /// What apply steps plan and apply: the checked workspace, the run's variable values
+    /// (as given), the connections (to every server the workspace uses when a step
+    /// applies), and at most this many changes at once.
+    checked: &'a Checked,
+    vars: &'a BTreeMap<String, String>,
+    shared_conns: Arc<Connections>,
+    parallelism: usize,
+    /// Held by the apply step that runs: one at a time, each planning against what the
+    /// one before it left.
+    applying: tokio::sync::Mutex<()>,
     drivers: &'a Drivers,
     read_only: &'a BTreeMap<String, BTreeSet<String>>,
     approver: &'a dyn Approver,
@@ -246,7 +289,8 @@ struct Run<'a> {
     /// The caller's token: cancelled, the run is interrupted (Ctrl-C, an approval that
     /// was never answered), and can be resumed.
     interrupt: CancellationToken,
-    /// An approval step was left unanswered because the run was interrupted.
+    /// A step was interrupted (an approval left unanswered, an apply stopped): the run
+    /// ends cancelled, to be resumed.
     interrupted: Mutex<bool>,
     params: BTreeMap<String, Val>,
     results: Mutex<BTreeMap<String, Val>>,
@@ -256,7 +300,8 @@ struct Run<'a> {
     /// Every failure of the run, in the order they happened.
     errors: Mutex<Vec<ExecError>>,
     /// The journal: the state (its `runs` holds this run's record) and where it is written.
-    state: Mutex<State>,
+    /// Shared with the [`RunStore`] an apply step writes through.
+    state: Arc<Mutex<State>>,
     backend: Arc<dyn Backend>,
     id: String,
     /// The steps of the run being resumed, as they were.
@@ -290,8 +335,10 @@ impl Run<'_> {
         e: &mcpo_syntax::ast::Expr,
         result: Option<Val>,
     ) -> Result<Val, ExecError> {
+        let bound = self.bindings(result);
+        let values = self.values.lock().unwrap_or_else(|p| p.into_inner());
         self.program
-            .eval_runbook(e, &self.bindings(result), &self.values, self.io)
+            .eval_runbook(e, &bound, &values, self.io)
             .map_err(|e| {
                 fail(
                     codes::E0607,
@@ -473,7 +520,7 @@ impl Run<'_> {
     /// (the run ends as declined unless that is `continue`).
     async fn failed_step(&self, step: &RunStep, f: StepFailure) -> Result<(), ExecError> {
         let name = step.name.as_str();
-        if f.interrupted {
+        if f.interrupted && matches!(step.action, StepAction::Approve(_)) {
             // Unfinished, not failed: the journal keeps it running, so `--resume` asks again.
             *self.interrupted.lock().unwrap_or_else(|p| p.into_inner()) = true;
             self.emit(RunEvent::Unanswered {
@@ -486,6 +533,20 @@ impl Run<'_> {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(name.to_string());
+        if f.interrupted {
+            // Journalled as running: `--resume` plans and applies again.
+            self.errors
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(f.error.clone());
+            self.emit(RunEvent::Failed {
+                step: name.to_string(),
+                error: f.error.message.clone(),
+            });
+            *self.interrupted.lock().unwrap_or_else(|p| p.into_inner()) = true;
+            self.stop.cancel();
+            return Err(f.error);
+        }
         self.record_failure(name, &f.error)?;
         if f.declined && !matches!(step.on_failure, OnFailure::Continue) {
             *self.declined.lock().unwrap_or_else(|p| p.into_inner()) = true;
@@ -538,6 +599,10 @@ impl Run<'_> {
         match &step.action {
             StepAction::Value(e) => Ok(self.eval(name, e, None)?),
             StepAction::Approve(q) => self.approve(step, q).await,
+            StepAction::Apply(changed) => {
+                let result = self.apply(step, changed).await?;
+                self.wait_for(step, result).await
+            }
             StepAction::Call { server, tool, args } => {
                 let args = match args {
                     Some(a) => self.eval(name, a, None)?,
@@ -690,12 +755,7 @@ impl Run<'_> {
                 declined: true,
                 interrupted: false,
             }),
-            Some(Approval::Unavailable(p)) => Err(StepFailure {
-                error: fail(p.code.unwrap_or(codes::E0634), name, p.detail.clone())
-                    .with_help(p.help.clone().unwrap_or_default()),
-                declined: false,
-                interrupted: false,
-            }),
+            Some(Approval::Unavailable(p)) => Err(unavailable(name, &p).into()),
         }
     }
 
@@ -714,6 +774,206 @@ impl Run<'_> {
             return None;
         }
         Some(answer)
+    }
+
+    /// An apply step (see the module docs): plan with the step's variables, show, approve,
+    /// apply; the result counts what the apply did.
+    async fn apply(
+        &self,
+        step: &RunStep,
+        changed: &mcpo_syntax::ast::Expr,
+    ) -> Result<Val, StepFailure> {
+        let name = step.name.as_str();
+        let changed = self.eval(name, changed, None)?;
+        if self.dry_run && !changed.is_known() {
+            self.emit(RunEvent::WouldCall {
+                step: name.to_string(),
+                call: "apply".into(),
+                args: changed.display(),
+            });
+            return Ok(Val::Unknown);
+        }
+        let Val::Map(changed) = changed.unmarked() else {
+            return Err(fail(
+                codes::E0607,
+                name,
+                "`apply` is not an object of the workspace's variables",
+            )
+            .into());
+        };
+        let mut vars = self.vars.clone();
+        for (k, v) in changed {
+            let Some(json) = v.to_json() else {
+                return Err(fail(
+                    codes::E0607,
+                    name,
+                    format!("variable `{k}` is still unknown after the steps before it"),
+                )
+                .into());
+            };
+            vars.insert(k.clone(), crate::vars::value_text(&json));
+        }
+        let _one_at_a_time = self.applying.lock().await;
+        if !self.dry_run {
+            self.journal(name, |r| {
+                r.status = StepStatus::Running;
+                r.attempts = 1;
+                r.idempotent = true;
+            })?;
+        }
+        self.emit(RunEvent::Started {
+            step: name.to_string(),
+            attempt: 1,
+        });
+        let store = Arc::new(RunStore {
+            shared: Arc::clone(&self.state),
+            inner: Arc::clone(&self.backend),
+        });
+        let mut state = store.current();
+        // What exists now, read as a plan reads it (a dry run keeps what it read to itself).
+        if !(state.resources.is_empty() && state.intents.is_empty()) {
+            let before = state.clone();
+            let report = mcpo_exec::refresh(
+                &self.shared_conns,
+                self.drivers,
+                &mut state,
+                &RefreshOptions::default(),
+            )
+            .await;
+            if !self.dry_run && state != before {
+                store.write(&mut state).map_err(|e| {
+                    fail(e.code(), name, format!("the state could not be saved: {e}"))
+                })?;
+            }
+            if let Some(p) = crate::session::refresh_refusal(&report, Purpose::Apply) {
+                self.errors
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend(report.errors.iter().cloned());
+                return Err(problem_failure(name, &p).into());
+            }
+        }
+        let planned = crate::session::plan_state(
+            self.checked,
+            Some(Arc::clone(&self.shared_conns)),
+            state.clone(),
+            vars,
+            self.io,
+            PlanMode::Normal,
+        )
+        .await
+        .map_err(|e| deploy_failure(name, e))?;
+        self.emit(RunEvent::Planned {
+            step: name.to_string(),
+            plan: Box::new(planned.plan.clone()),
+        });
+        // Lets the front end show the event before the approver asks.
+        tokio::task::yield_now().await;
+        if self.dry_run {
+            return Ok(Val::Unknown);
+        }
+        if !planned.plan.has_changes() {
+            return Ok(apply_result(&Summary::default()));
+        }
+        let question = format!(
+            "Do you want to perform these actions (step `{name}` of runbook `{}`)?",
+            self.book.name
+        );
+        match self.ask(&planned.plan, &question).await {
+            None => {
+                return Err(StepFailure {
+                    error: fail(
+                        codes::E0634,
+                        name,
+                        "the run was interrupted before its plan was approved; nothing was changed",
+                    )
+                    .with_help(format!(
+                        "`mcpoc run {} --resume` plans again and asks again",
+                        self.book.name
+                    )),
+                    declined: false,
+                    interrupted: true,
+                });
+            }
+            Some(Approval::Approved) => {}
+            Some(Approval::Declined) => {
+                return Err(fail(
+                    codes::E0639,
+                    name,
+                    "the plan was declined; nothing was changed",
+                )
+                .into());
+            }
+            Some(Approval::Unavailable(p)) => return Err(unavailable(name, &p).into()),
+        }
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<mcpo_exec::Event>();
+        let how = Execution {
+            parallelism: self.parallelism,
+            rollback_on_failure: false,
+        };
+        let applying = crate::session::run_planned(
+            &planned,
+            &how,
+            Some(tx),
+            self.stop.child_token(),
+            (&self.shared_conns, self.drivers, self.io),
+            state,
+            store,
+        );
+        let forward = async {
+            let mut lines = crate::render::EventLines::default();
+            while let Some(ev) = rx.recv().await {
+                if let Some(line) = lines.line(&ev) {
+                    self.emit(RunEvent::Applying {
+                        step: name.to_string(),
+                        line: line.text,
+                    });
+                }
+            }
+        };
+        let ((_, summary), ()) = tokio::join!(applying, forward);
+        // Later steps read the resources as the apply left them.
+        let now = values_of(&self.state.lock().unwrap_or_else(|p| p.into_inner()));
+        *self.values.lock().unwrap_or_else(|p| p.into_inner()) = now;
+        if summary.ok() {
+            return Ok(apply_result(&summary));
+        }
+        self.errors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(summary.failed.iter().cloned());
+        let done: usize = summary.done.values().sum();
+        if summary.cancelled {
+            return Err(StepFailure {
+                error: fail(
+                    codes::E0663,
+                    name,
+                    format!(
+                        "interrupted during its apply: {done} changes done, {} not started",
+                        summary.not_started.len()
+                    ),
+                )
+                .with_help(format!(
+                    "the state records what was done; `mcpoc run {} --resume` plans and applies the rest",
+                    self.book.name
+                )),
+                declined: false,
+                interrupted: true,
+            });
+        }
+        let code = summary.failed.first().map_or(codes::E0609, |e| e.code);
+        Err(fail(
+            code,
+            name,
+            format!(
+                "the apply failed: {} changes failed, {} skipped, {} not started, {done} done",
+                summary.failed.len(),
+                summary.skipped.len(),
+                summary.not_started.len()
+            ),
+        )
+        .with_help("the state records what was done; fix the cause (above), then run the runbook again: its apply step plans and applies the rest")
+        .into())
     }
 
     /// Polls the step's `wait_for` condition until it holds (then the step's result is
@@ -782,6 +1042,187 @@ impl Run<'_> {
     }
 }
 
+/// A step that could not ask its approver (no terminal, a client without elicitation).
+fn unavailable(step: &str, p: &Problem) -> ExecError {
+    fail(p.code.unwrap_or(codes::E0634), step, p.detail.clone())
+        .with_help(p.help.clone().unwrap_or_default())
+}
+
+fn problem_failure(step: &str, p: &Problem) -> ExecError {
+    let e = fail(p.code.unwrap_or(codes::E0630), step, p.detail.clone());
+    match &p.help {
+        Some(h) => e.with_help(h.clone()),
+        None => e,
+    }
+}
+
+/// Why an apply step's plan could not be made, as the step's error: each error of the
+/// plan with where it is (`main.mcpo:3:11`), for diagnostics.
+fn deploy_failure(step: &str, e: DeployError) -> ExecError {
+    match e {
+        DeployError::Diagnostics {
+            diagnostics,
+            sources,
+            then,
+        } => {
+            use mcpo_diagnostics::SourceMap;
+            let errors: Vec<&mcpo_diagnostics::Diagnostic> =
+                diagnostics.iter().filter(|d| d.is_error()).collect();
+            let shown: Vec<String> = errors
+                .iter()
+                .map(|d| {
+                    let text = sources.text(d.file);
+                    let at = mcpo_diagnostics::LineIndex::new(text)
+                        .line_col(text, d.span.start as usize);
+                    let mut line = format!(
+                        "{}:{}:{}: [{}] {}",
+                        sources.name(d.file),
+                        at.line,
+                        at.column,
+                        d.code,
+                        d.message
+                    );
+                    if !d.primary_label.is_empty() {
+                        line.push_str(&format!(" ({})", d.primary_label));
+                    }
+                    line
+                })
+                .collect();
+            let code = errors.first().map_or(codes::E0630, |d| d.code);
+            fail(
+                code,
+                step,
+                format!(
+                    "the workspace cannot be planned with the step's variables: {}",
+                    shown.join("; ")
+                ),
+            )
+            .with_help(then.and_then(|p| p.help).unwrap_or_else(|| {
+                "give the step values the workspace's variables accept".to_string()
+            }))
+        }
+        DeployError::Problem(p) => problem_failure(step, &p),
+        DeployError::State(e) => fail(e.code(), step, e.to_string()),
+        DeployError::Exec(e) => e.at(format!("step.{step}")),
+    }
+}
+
+/// What an apply step returns: how many resources it created, updated, replaced and
+/// deleted (the checker types it the same way).
+fn apply_result(summary: &Summary) -> Val {
+    let n = |a: Action| Val::Number(summary.count(a) as f64);
+    Val::Map(BTreeMap::from([
+        ("created".to_string(), n(Action::Create)),
+        ("updated".to_string(), n(Action::Update)),
+        ("replaced".to_string(), n(Action::Replace)),
+        ("deleted".to_string(), n(Action::Delete)),
+    ]))
+}
+
+/// The resources of `state` as runbook expressions read them: inputs, outputs and `id`.
+fn values_of(state: &State) -> mcpo_plan::Values {
+    state
+        .resources
+        .iter()
+        .map(|(a, r)| {
+            let mut v = mcpo_plan::driver::resource_value(&r.inputs, &r.outputs);
+            if let Value::Object(m) = &mut v {
+                m.entry("id").or_insert_with(|| Value::String(r.id.clone()));
+            }
+            (a.clone(), Val::from_json(&v))
+        })
+        .collect()
+}
+
+/// The backend an apply step's executor writes through: the run's own state, which holds
+/// the run's journal, written through the session's backend (whose lock the session
+/// holds). A write takes the resources, their intents and the outputs from the
+/// executor's state into the run's state and writes that, so a journal entry written by
+/// a step running meanwhile and the apply's changes never overwrite each other, and
+/// there is one lock and one writer.
+pub(crate) struct RunStore {
+    shared: Arc<Mutex<State>>,
+    inner: Arc<dyn Backend>,
+}
+
+impl RunStore {
+    fn shared(&self) -> std::sync::MutexGuard<'_, State> {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The run's state as it is now.
+    fn current(&self) -> State {
+        self.shared().clone()
+    }
+}
+
+impl Backend for RunStore {
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+
+    fn read(&self) -> Result<State, StateError> {
+        Ok(self.current())
+    }
+
+    fn write(&self, state: &mut State) -> Result<(), StateError> {
+        let mut shared = self.shared();
+        let mut next = shared.clone();
+        next.resources = state.resources.clone();
+        next.intents = state.intents.clone();
+        next.outputs = state.outputs.clone();
+        self.inner.write(&mut next)?;
+        state.serial = next.serial;
+        *shared = next;
+        Ok(())
+    }
+
+    fn write_delta(
+        &self,
+        _lineage: &str,
+        _serial: u64,
+        delta: &mcpo_state::Delta,
+    ) -> Result<Option<u64>, StateError> {
+        let mut shared = self.shared();
+        let lineage = shared.lineage.clone();
+        let written = self.inner.write_delta(&lineage, shared.serial, delta)?;
+        if let Some(serial) = written {
+            delta.clone().apply_to(&mut shared);
+            shared.serial = serial;
+        }
+        Ok(written)
+    }
+
+    fn lock(&self, info: LockInfo) -> Result<LockGuard, StateError> {
+        // The session holds the lock for the whole run; nothing in it locks again.
+        self.inner.lock(info)
+    }
+
+    fn history(&self) -> Result<Vec<u64>, StateError> {
+        self.inner.history()
+    }
+
+    fn read_version(&self, serial: u64) -> Result<State, StateError> {
+        self.inner.read_version(serial)
+    }
+
+    fn restore(&self, serial: u64) -> Result<State, StateError> {
+        self.inner.restore(serial)
+    }
+
+    fn start_fresh(&self) -> Result<Option<String>, StateError> {
+        self.inner.start_fresh()
+    }
+
+    fn adopt(&self, history: &[State], current: &State) -> Result<(), StateError> {
+        self.inner.adopt(history, current)
+    }
+
+    fn keeps(&self) -> bool {
+        self.inner.keeps()
+    }
+}
+
 fn mcpo_deploy_duration(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s < 1.0 {
@@ -843,18 +1284,7 @@ impl Session {
             return Err(p.into());
         };
         let program = crate::session::program(self.checked(), self.vars().clone())?;
-        let values: mcpo_plan::Values = self
-            .state()
-            .resources
-            .iter()
-            .map(|(a, r)| {
-                let mut v = mcpo_plan::driver::resource_value(&r.inputs, &r.outputs);
-                if let Value::Object(m) = &mut v {
-                    m.entry("id").or_insert_with(|| Value::String(r.id.clone()));
-                }
-                (a.clone(), Val::from_json(&v))
-            })
-            .collect();
+        let values = values_of(self.state());
         // What to continue, and with which params.
         let prior = if opts.resume {
             let found = self
@@ -924,6 +1354,10 @@ impl Session {
             if let Some((server, _, _)) = s.wait_for.as_ref().and_then(|w| w.call.as_ref()) {
                 servers.insert(server.clone());
             }
+            // An apply step plans and applies the whole workspace.
+            if matches!(s.action, StepAction::Apply(_)) {
+                servers.extend(self.all_servers());
+            }
         }
         self.connect_to(servers).await;
         let conns = self.connections();
@@ -972,8 +1406,13 @@ impl Session {
             book,
             program: &program,
             io: self.io(),
-            values,
+            values: Mutex::new(values),
             conns: &conns,
+            checked: self.checked(),
+            vars: self.vars(),
+            shared_conns: Arc::clone(&conns),
+            parallelism: opts.parallelism.max(1),
+            applying: tokio::sync::Mutex::new(()),
             drivers: self.drivers(),
             read_only: &read_only,
             approver,
@@ -988,7 +1427,7 @@ impl Session {
             declined: Mutex::new(false),
             stopped_by_failure: Mutex::new(false),
             errors: Mutex::new(Vec::new()),
-            state: Mutex::new(state),
+            state: Arc::new(Mutex::new(state)),
             backend: Arc::clone(self.backend()),
             id: id.clone(),
             prior: prior_steps,
@@ -1038,7 +1477,10 @@ impl Session {
         };
         let errors = run.errors.into_inner().unwrap_or_else(|p| p.into_inner());
         let record = run.record.into_inner().unwrap_or_else(|p| p.into_inner());
-        let mut state = run.state.into_inner().unwrap_or_else(|p| p.into_inner());
+        let mut state = std::mem::replace(
+            &mut *run.state.lock().unwrap_or_else(|p| p.into_inner()),
+            State::new(""),
+        );
         let mut result = Ok(());
         if !opts.dry_run {
             if let Some(r) = state.runs.iter_mut().find(|r| r.id == id) {
@@ -1220,6 +1662,19 @@ impl std::fmt::Display for RunEvent {
             RunEvent::WouldCall { step, call, args } => {
                 write!(f, "step {step}: would call {call}({args})")
             }
+            RunEvent::Planned { step, plan } => {
+                let counts = plan.counts();
+                let n = |a: Action| counts.get(&a).copied().unwrap_or(0);
+                write!(
+                    f,
+                    "step {step}: planned: {} to create, {} to update, {} to replace, {} to delete",
+                    n(Action::Create),
+                    n(Action::Update),
+                    n(Action::Replace),
+                    n(Action::Delete)
+                )
+            }
+            RunEvent::Applying { step, line } => write!(f, "step {step}: {line}"),
             RunEvent::Compensating { step, failed } => {
                 write!(f, "step {step}: compensating for {failed}")
             }
@@ -1227,6 +1682,20 @@ impl std::fmt::Display for RunEvent {
                 f,
                 "step {step}: interrupted while waiting for approval; `--resume` asks again"
             ),
+        }
+    }
+}
+
+impl RunEvent {
+    /// The event as a terminal shows it: its line, then, for an apply step's plan, the
+    /// plan as `mcpoc plan` prints it, unless `asked` (the approver is asked about the
+    /// plan and shows it itself; a plan that changes nothing is never asked about).
+    pub fn text(&self, asked: bool) -> String {
+        match self {
+            RunEvent::Planned { plan, .. } if !asked || !plan.has_changes() => {
+                format!("{self}\n{}", mcpo_plan::render::plan_text(plan))
+            }
+            _ => format!("{self}\n"),
         }
     }
 }

@@ -242,10 +242,17 @@ impl Session {
     /// Connects (concurrently) to every server the workspace declares or the state
     /// mentions. A server that cannot be connected fails only the steps on it.
     pub async fn connect(&mut self) {
+        let needed = self.all_servers();
+        self.connect_to(needed).await;
+    }
+
+    /// Every server the workspace declares or the state mentions: what a plan and an
+    /// apply of the whole workspace may call.
+    pub(crate) fn all_servers(&self) -> BTreeSet<String> {
         let mut needed: BTreeSet<String> = self.specs.keys().cloned().collect();
         needed.extend(self.state.resources.values().map(|r| r.server.clone()));
         needed.extend(self.state.intents.iter().map(|i| i.server.clone()));
-        self.connect_to(needed).await;
+        needed
     }
 
     pub(crate) async fn connect_to(&mut self, needed: BTreeSet<String>) {
@@ -298,43 +305,15 @@ impl Session {
     /// Plans the workspace against the (refreshed) state. Data blocks are read through
     /// the connected servers (without connections they are read during apply).
     pub async fn plan(&self, mode: PlanMode) -> Result<Planned, DeployError> {
-        let conns = self.conns.clone();
-        let db = self.checked.db.clone();
-        let ws = self.checked.workspace;
-        let state = self.state.clone();
-        let vars = self.vars.clone();
-        let io = self.io.clone();
-        let sources: Vec<PlanSource> = self
-            .checked
-            .texts
-            .iter()
-            .map(|(name, text)| PlanSource {
-                name: name.clone(),
-                text: text.clone(),
-            })
-            .collect();
-        // Planning is synchronous and may block on data reads: off the async threads.
-        let planned = tokio::task::spawn_blocking(move || {
-            let inputs = PlanInputs {
-                variables: vars,
-                state: &state,
-                reader: conns.as_deref().map(|c| c as &dyn mcpo_plan::ToolCaller),
-                io: &io,
-                mode,
-                sources,
-            };
-            mcpo_plan::plan(&db, ws, &inputs)
-        })
+        plan_state(
+            &self.checked,
+            self.conns.clone(),
+            self.state.clone(),
+            self.vars.clone(),
+            &self.io,
+            mode,
+        )
         .await
-        .map_err(|e| Problem::uncoded(format!("planning stopped: {e}")))?;
-        match planned {
-            Ok((program, plan)) => Ok(Planned::of_program(program, plan, false)),
-            Err(diagnostics) => Err(DeployError::Diagnostics {
-                diagnostics,
-                sources: self.checked.sources.clone(),
-                then: None,
-            }),
-        }
     }
 
     /// The plan saved earlier (`plan --out`), ready to apply: refused when the state
@@ -383,36 +362,17 @@ impl Session {
                 }
             }
         }
-        let steps = mcpo_exec::steps_of(plan);
-        let opts = ApplyOptions {
-            parallelism: how.parallelism.max(1),
-            rollback_on_failure: how.rollback_on_failure && !destroy,
+        let conns = self.connections();
+        let (state, summary) = run_planned(
+            planned,
+            how,
             events,
             cancel,
-            ..ApplyOptions::default()
-        };
-        let conns = self.connections();
-        let state = self.state.clone();
-        let store = Arc::clone(&self.backend);
-        let (state, summary) = match &planned.source {
-            Source::Program(program) => {
-                let eval = PlanEvaluator::new(program, plan, &self.io);
-                mcpo_exec::apply(
-                    &steps,
-                    &eval,
-                    &conns,
-                    program.drivers(),
-                    state,
-                    store,
-                    &opts,
-                )
-                .await
-            }
-            Source::Restore(target) => {
-                let eval = RestoreEvaluator::new((**target).clone());
-                mcpo_exec::apply(&steps, &eval, &conns, &self.drivers, state, store, &opts).await
-            }
-        };
+            (&*conns, &self.drivers, &self.io),
+            self.state.clone(),
+            Arc::clone(&self.backend),
+        )
+        .await;
         self.state = state;
         let nothing_to_output =
             destroy || matches!(&planned.source, Source::Restore(t) if t.outputs.is_empty());
@@ -551,6 +511,88 @@ impl Session {
             && let Ok(conns) = Arc::try_unwrap(conns)
         {
             conns.shutdown().await;
+        }
+    }
+}
+
+/// Plans `checked` with the variable values `vars` (as given, see [`crate::vars`])
+/// against `state`; data blocks are read through `conns` when there are connections.
+/// What [`Session::plan`] does, for a caller that holds the state itself (a runbook's
+/// `apply` step, whose run holds the state and its journal).
+pub(crate) async fn plan_state(
+    checked: &Checked,
+    conns: Option<Arc<Connections>>,
+    state: State,
+    vars: BTreeMap<String, String>,
+    io: &WorkspaceIo,
+    mode: PlanMode,
+) -> Result<Planned, DeployError> {
+    let db = checked.db.clone();
+    let ws = checked.workspace;
+    let io = io.clone();
+    let sources: Vec<PlanSource> = checked
+        .texts
+        .iter()
+        .map(|(name, text)| PlanSource {
+            name: name.clone(),
+            text: text.clone(),
+        })
+        .collect();
+    // Planning is synchronous and may block on data reads: off the async threads.
+    let planned = tokio::task::spawn_blocking(move || {
+        let inputs = PlanInputs {
+            variables: vars,
+            state: &state,
+            reader: conns.as_deref().map(|c| c as &dyn mcpo_plan::ToolCaller),
+            io: &io,
+            mode,
+            sources,
+        };
+        mcpo_plan::plan(&db, ws, &inputs)
+    })
+    .await
+    .map_err(|e| Problem::uncoded(format!("planning stopped: {e}")))?;
+    match planned {
+        Ok((program, plan)) => Ok(Planned::of_program(program, plan, false)),
+        Err(diagnostics) => Err(DeployError::Diagnostics {
+            diagnostics,
+            sources: checked.sources.clone(),
+            then: None,
+        }),
+    }
+}
+
+/// Runs exactly the steps of an approved plan from `state` on the connections, drivers
+/// and files of `at`, writing the state through `store` after every step. Returns the
+/// final state and what happened. What [`Session::apply`] does once the plan is
+/// approved, for a caller that holds the state itself (a runbook's `apply` step).
+pub(crate) async fn run_planned(
+    planned: &Planned,
+    how: &Execution,
+    events: Option<UnboundedSender<Event>>,
+    cancel: CancellationToken,
+    at: (&Connections, &Drivers, &WorkspaceIo),
+    state: State,
+    store: Arc<dyn Backend>,
+) -> (State, Summary) {
+    let (conns, drivers, io) = at;
+    let plan = &planned.plan;
+    let steps = mcpo_exec::steps_of(plan);
+    let opts = ApplyOptions {
+        parallelism: how.parallelism.max(1),
+        rollback_on_failure: how.rollback_on_failure && plan.mode != PlanMode::Destroy,
+        events,
+        cancel,
+        ..ApplyOptions::default()
+    };
+    match &planned.source {
+        Source::Program(program) => {
+            let eval = PlanEvaluator::new(program, plan, io);
+            mcpo_exec::apply(&steps, &eval, conns, program.drivers(), state, store, &opts).await
+        }
+        Source::Restore(target) => {
+            let eval = RestoreEvaluator::new((**target).clone());
+            mcpo_exec::apply(&steps, &eval, conns, drivers, state, store, &opts).await
         }
     }
 }

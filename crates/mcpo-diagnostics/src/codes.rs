@@ -167,10 +167,10 @@ codes! {
     /// A pattern's param `validation` is false for the values a `use` gives.
     E0117 = "pattern rule broken",
         "A pattern's `param` blocks may hold `validation { condition, message }` blocks that may read every `param` of the pattern. A `use` whose values break one is refused at the use, by `check` when the values are known then (literals, defaults), else by `plan`; the message is the rule's own, e.g. the compliance requirement it enforces.\n\n```hcl\nuse \"shop\" {\n  source     = \"stdlib/pci_compliant_ecommerce\"\n  monitoring = false   # PCI DSS requirement 10\n}\n```\n\nGive a value the rule accepts.";
-    /// A runbook `step` that does nothing or several things, or whose `on_failure` or
-    /// durations cannot be understood.
+    /// A runbook `step` that does nothing or several things, whose `apply` is not an
+    /// object of variables, or whose `on_failure` or durations cannot be understood.
     E0118 = "invalid runbook step",
-        "A runbook `step` does one thing: calls a tool (`run = server::tool({...})`) or asks a person (`approve = \"question\"`). `on_failure` is `\"stop\"` (the default), `\"continue\"`, or the names of the runbook's steps that compensate; `timeout`, `backoff` and `wait_for`'s `timeout` and `interval` are durations.\n\n```hcl\nrunbook \"failover\" {\n  step \"promote\" {\n    run        = aws::rds_instance.promote({ id = \"db-1\" })\n    on_failure = [\"restor_dns\"]\n  }\n}\n```\n\n`restor_dns` is not a step of the runbook: name an existing step.";
+        "A runbook `step` does one thing: calls a tool (`run = server::tool({...})`), asks a person (`approve = \"question\"`), or plans and applies the workspace with some variables changed (`apply = { region = param.target_region }`: an object whose keys are the workspace's variables; the plan is shown and approved like any apply). `on_failure` is `\"stop\"` (the default), `\"continue\"`, or the names of the runbook's steps that compensate; `timeout`, `backoff` and `wait_for`'s `timeout` and `interval` are durations.\n\n```hcl\nrunbook \"failover\" {\n  step \"promote\" {\n    run        = aws::rds_instance.promote({ id = \"db-1\" })\n    on_failure = [\"restor_dns\"]\n  }\n}\n```\n\n`restor_dns` is not a step of the runbook: name an existing step.";
     /// Two adapters for one resource type: two imports of packages of adapters, an import
     /// and the workspace's own `adapter` block, or a module's pattern that brings another.
     E0119 = "resource type defined twice",

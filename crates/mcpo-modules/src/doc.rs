@@ -166,6 +166,22 @@ fn adapter(out: &mut String, b: &Block, text: &str) {
         let _ = write!(out, " ({})", missing.join("; "));
     }
     out.push_str(".\n\n");
+    if let Some(call) = attr(b, "health").or_else(|| attr(b, "read")) {
+        if let Some(cond) = attr(b, "healthy_when") {
+            let _ = writeln!(
+                out,
+                "Health (`mcpoc watch`): `{}` when `{}`.\n",
+                cell(&text_of(text, call)),
+                cell(&text_of(text, cond))
+            );
+        } else if attr(b, "health").is_some() {
+            let _ = writeln!(
+                out,
+                "Health (`mcpoc watch`): healthy when `{}` succeeds.\n",
+                cell(&text_of(text, call))
+            );
+        }
+    }
     let outputs: Vec<String> = match attr(b, "outputs").map(|e| &e.kind) {
         Some(ExprKind::Object(items)) => items
             .iter()

@@ -23,7 +23,7 @@ pub struct RunArgs {
     /// journalled.
     #[arg(long)]
     pub dry_run: bool,
-    /// Approve the approval steps without asking.
+    /// Approve the approval steps and the plans of apply steps without asking.
     #[arg(long)]
     pub auto_approve: bool,
     /// Continue the last interrupted run of this runbook from its first unfinished step;
@@ -67,7 +67,8 @@ pub fn run(args: RunArgs) -> u8 {
         cancel.clone(),
     );
     let ran = rt.block_on(interrupt::drive(running, &mut rx, &cancel, |seen| match seen {
-        Seen::Event(ev) => println!("{ev}"),
+        // The terminal prompt shows the plan it asks about.
+        Seen::Event(ev) => print!("{}", ev.text(!args.auto_approve && !args.dry_run)),
         Seen::Interrupted => eprintln!(
             "interrupted: no new step starts; waiting for the steps in flight (Ctrl-C again to stop at once)"
         ),

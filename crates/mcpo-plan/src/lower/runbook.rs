@@ -52,6 +52,9 @@ pub enum StepAction {
     },
     /// Computes a value without calling anything.
     Value(Expr),
+    /// Plans the workspace with the variables this object evaluates to changed (on top
+    /// of the run's own), shows the plan, asks for approval and applies it.
+    Apply(Expr),
     /// Asks a person the question this evaluates to.
     Approve(Expr),
 }
@@ -204,6 +207,8 @@ impl Runbook {
                         }
                     } else if let Some(q) = attr(b, "approve") {
                         StepAction::Approve(q.clone())
+                    } else if let Some(vars) = attr(b, "apply") {
+                        StepAction::Apply(vars.clone())
                     } else {
                         continue;
                     };

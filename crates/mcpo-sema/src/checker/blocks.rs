@@ -49,8 +49,8 @@ impl<'db> Cx<'db> {
             match it {
                 BodyItem::Attribute(a) => match a.name.name.as_str() {
                     "inputs" => {}
-                    "failed_when" | "gone_when" => self.condition(&a.value),
-                    op @ ("create" | "read" | "update" | "delete" | "list") => {
+                    "failed_when" | "gone_when" | "healthy_when" => self.condition(&a.value),
+                    op @ ("create" | "read" | "update" | "delete" | "list" | "health") => {
                         self.infer(&a.value);
                         self.one_tool_call(&a.value, op);
                     }
@@ -113,7 +113,7 @@ impl<'db> Cx<'db> {
                             Ty::Object(o) => o,
                             _ => continue,
                         };
-                        let origin = Origin::new("the attributes of an `adapter` block");
+                        let origin = Origin::new("the attributes of an `adapter` block").language();
                         self.unknown_attribute(other, a.name.span, &o, &origin, &[]);
                         self.infer(&a.value);
                     }
@@ -430,7 +430,8 @@ impl<'db> Cx<'db> {
                     seen.insert(name.to_string());
                     if meta.contains(&name) {
                         // `failed_when` and `undo` see `result`: checked by their block;
-                        // `servers` holds server names, read by `use_servers`.
+                        // `servers` holds server names, read by `use_servers`; a step's
+                        // `apply` names variables, read by `apply_step`.
                         if !matches!(
                             name,
                             "count"
@@ -439,6 +440,7 @@ impl<'db> Cx<'db> {
                                 | "failed_when"
                                 | "undo"
                                 | "servers"
+                                | "apply"
                         ) {
                             self.infer(&a.value);
                         }
@@ -552,7 +554,7 @@ impl<'db> Cx<'db> {
             .label(format!("not in {}", origin.text));
         if hint.is_some() {
             b = b.suggest(hint, span);
-        } else if !own.is_empty() && own.len() <= 12 {
+        } else if !own.is_empty() && (own.len() <= 12 || origin.language) {
             b = b.help(format!("the attributes are {}", list_names(&own)));
         }
         b.emit();
@@ -1178,17 +1180,29 @@ impl<'db> Cx<'db> {
             match blk.ty.name.as_str() {
                 "param" => {}
                 "step" => {
-                    self.block_body(blk, &step_schema(), &Origin::new("a `step` block"));
+                    // `apply` names the workspace's variables: checked by `apply_step`.
+                    self.body_against(
+                        &blk.body.items,
+                        &step_schema(),
+                        &Origin::new("a `step` block"),
+                        &["apply"],
+                        blk.ty.span,
+                    );
                     self.step_rules(blk, b);
-                    // What later steps read as `step.<name>`: the result of `run`.
-                    let result = match names::attr(blk, "run") {
-                        Some(run) => {
+                    // What later steps read as `step.<name>`: the result of `run`, or
+                    // what an `apply` did.
+                    let result = match (names::attr(blk, "run"), names::attr(blk, "apply")) {
+                        (Some(run), _) => {
                             self.quiet += 1;
                             let t = self.infer(run);
                             self.quiet -= 1;
                             t
                         }
-                        None => Ty::Any,
+                        (None, Some(apply)) => {
+                            self.apply_step(apply);
+                            apply_result_type()
+                        }
+                        (None, None) => Ty::Any,
                     };
                     if let [name] = labels(blk).as_slice() {
                         steps.insert(name.to_string(), result);
@@ -1210,12 +1224,73 @@ impl<'db> Cx<'db> {
         self.scope = Scope::default();
     }
 
-    /// What a step does and how it fails: exactly one of `run` and `approve`;
+    /// A step's `apply = { name = value, ... }`: an object whose keys are variables the
+    /// workspace declares (E0104 otherwise) and whose values fit their types.
+    fn apply_step(&mut self, e: &Expr) {
+        let inner = match &e.kind {
+            ExprKind::Parens(inner) => inner,
+            _ => e,
+        };
+        let ExprKind::Object(items) = &inner.kind else {
+            self.infer(e);
+            self.error(codes::E0118, e.span, "invalid runbook step")
+                .label("`apply` takes an object of the workspace's variables")
+                .help("write the variables that change, e.g. `apply = { region = param.target_region }`; `apply = {}` applies the workspace as it is")
+                .emit();
+            return;
+        };
+        let mut seen: BTreeMap<String, Span> = BTreeMap::new();
+        for i in items {
+            let Some(k) = object_key(&i.key) else {
+                self.key(&i.key);
+                self.infer(&i.value);
+                self.error(codes::E0118, i.key.span, "invalid runbook step")
+                    .label("a variable's name")
+                    .help("the keys of `apply` are the names of the workspace's variables, written as they are")
+                    .emit();
+                continue;
+            };
+            if let Some(first) = seen.get(&k).copied() {
+                self.error(
+                    codes::E0108,
+                    i.key.span,
+                    format!("attribute `{k}` is set twice"),
+                )
+                .label("set again here")
+                .secondary(first, "first set here")
+                .help("remove one of them")
+                .emit();
+            }
+            seen.insert(k.clone(), i.key.span);
+            match self.index.get(self.db, &format!("var.{k}")) {
+                Some(d) => {
+                    let want = Attr::new(d.ty.clone(), true);
+                    let origin = Origin::new(format!("the type of variable `{k}`"));
+                    self.against(&i.value, &want, &origin);
+                }
+                None => {
+                    self.infer(&i.value);
+                    let names: Vec<&str> = self.index.names_with_prefix("var.").collect();
+                    let hint = suggest::best(&k, names).map(str::to_string);
+                    self.error(
+                        codes::E0104,
+                        i.key.span,
+                        format!("unknown variable `{k}`"),
+                    )
+                    .label("`apply` changes the workspace's variables; no `variable` block has this name")
+                    .suggest(hint, i.key.span)
+                    .emit();
+                }
+            }
+        }
+    }
+
+    /// What a step does and how it fails: exactly one of `run`, `approve` and `apply`;
     /// `on_failure` is `"stop"`, `"continue"` or a list of the runbook's step names (its
     /// compensating steps); durations are durations.
     fn step_rules(&mut self, blk: &Block, runbook: &Block) {
         let at = blk.labels.first().map_or(blk.ty.span, |l| l.span());
-        let acts: Vec<&str> = ["run", "approve"]
+        let acts: Vec<&str> = ["run", "approve", "apply"]
             .into_iter()
             .filter(|a| names::attr(blk, a).is_some())
             .collect();
@@ -1227,9 +1302,7 @@ impl<'db> Cx<'db> {
             };
             self.error(codes::E0118, at, "invalid runbook step")
                 .label(what)
-                .help(
-                    "give the step one of `run = server::tool({...})` or `approve = \"question\"`",
-                )
+                .help("give the step one of `run = server::tool({...})`, `approve = \"question\"` or `apply = { variable = value }`")
                 .emit();
         }
         let steps: Vec<String> = runbook
@@ -1302,6 +1375,7 @@ fn step_schema() -> Ty {
     obj(&[
         ("run", Ty::Any),
         ("approve", Ty::String),
+        ("apply", Ty::Any),
         ("when", Ty::Bool),
         ("description", Ty::String),
         ("depends_on", Ty::Any),
@@ -1319,6 +1393,17 @@ fn step_schema() -> Ty {
                 ("interval", Ty::String),
             ]),
         ),
+    ])
+}
+
+/// What a later step reads as `step.<name>` of an `apply` step: how many resources the
+/// apply created, updated, replaced and deleted.
+fn apply_result_type() -> Ty {
+    obj(&[
+        ("created", Ty::Number),
+        ("updated", Ty::Number),
+        ("replaced", Ty::Number),
+        ("deleted", Ty::Number),
     ])
 }
 
