@@ -175,6 +175,9 @@ codes! {
     /// and the workspace's own `adapter` block, or a module's pattern that brings another.
     E0119 = "resource type defined twice",
         "A resource type has one adapter, which says how it is created, read, updated and deleted. A `use` of a package of adapters (`source = \"stdlib/adapters/<package>\"`) makes the package's adapters the workspace's, and a `use` of a module's pattern brings the adapters that module has (its own and those it imports) for the pattern's resources. So a `use` may not bring another adapter for a type that the workspace already has: from its own `adapter` block, or from an earlier `use` (files in name order, then top to bottom). The error is at the later `use`. (A module may bring the very adapter the workspace has, the same package bound to the same servers: that is one adapter, not two.)\n\n```hcl\nuse \"memory\" { source = \"stdlib/adapters/server-memory\" }\nuse \"graph\" { source = \"stdlib/adapters/server-memory\" }   # memory.entity again\n```\n\nImport each package once, and remove the `adapter` blocks that a package already provides (or the import). To have one package's types on another server, bind them there: `servers = { memory = graph }` makes its `memory.entity` the workspace's `graph.entity`.";
+    /// A `use` brings a runbook named like one the workspace declares.
+    E0120 = "runbook defined twice",
+        "A `use` of a module brings the module's `runbook` blocks: the runbook `NAME` of `use \"dr\" { ... }` runs as `mcpoc run dr.NAME`, and as `mcpoc run NAME` when nothing else has that name. A runbook of the workspace's own with the same name would make `mcpoc run NAME` mean two things, so it is refused at the `use`. (Two `use` blocks may bring runbooks of the same name, for instance one module bound to two regions' servers: then only `dr_east.NAME` and `dr_west.NAME` run them.)\n\n```hcl\nuse \"dr\" {\n  source = \"stdlib/runbooks/disaster_recovery\"\n}\nrunbook \"disaster_recovery\" {   # the use brings one too\n  step \"a\" { run = aws::vpc.list({}) }\n}\n```\n\nRename the workspace's runbook, or drop it if the module's does the same.";
     /// A required attribute of the schema is not set.
     E0200 = "missing required attribute",
         "The create tool's `inputSchema` lists `required` properties; the server rejects a call without them.\n\n```hcl\nresource \"aws.vpc_subnet\" \"a\" {\n  vpc_id = aws.vpc.main.id\n}   # cidr_block and availability_zone are required\n```\n\nSet every required attribute.";
@@ -400,7 +403,7 @@ codes! {
 
     /// `mcpoc run NAME`: the workspace declares no runbook of that name.
     E0660 = "unknown runbook",
-        "`mcpoc run NAME` runs a `runbook \"NAME\"` block of the workspace; there is none of that name.\n\n```text\nerror[E0660]: unknown runbook\n  the workspace declares no runbook `failovr`\n  help: did you mean `failover`?\n```\n\nName a runbook the workspace declares (the help lists them), or declare it.";
+        "`mcpoc run NAME` runs a `runbook \"NAME\"` block of the workspace, or one a `use` brings from a module (`USE.NAME`, or `NAME` alone when no other runbook has it); there is none of that name, or several `use` blocks bring one and the name does not say which.\n\n```text\nerror[E0660]: unknown runbook\n  the workspace declares no runbook `failovr`\n  help: did you mean `failover`?\n```\n\nName a runbook the workspace declares (the help lists them), or declare it.";
     /// A runbook param given with `--param` that the runbook does not declare, a value of
     /// the wrong type, or a param without default that is not given.
     E0661 = "invalid runbook params",
