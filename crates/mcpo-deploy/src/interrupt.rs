@@ -5,6 +5,7 @@
 
 use mcpo_exec::{CancellationToken, Event};
 use std::future::Future;
+use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 /// What happened while a run was driven, in the order it happened.
@@ -47,4 +48,61 @@ pub async fn drive<T, E>(
             }
         }
     }
+}
+
+/// The signals that stop a long-running command: SIGINT (Ctrl-C) and, on Unix, SIGTERM (a
+/// service manager, `kill`).
+pub struct Signals {
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    /// Starts listening (inside a runtime): from now on these signals no longer end the
+    /// process by themselves.
+    pub fn new() -> Signals {
+        Signals {
+            #[cfg(unix)]
+            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok(),
+        }
+    }
+
+    /// The name of the next signal received (`SIGINT`, `SIGTERM`).
+    pub async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        if let Some(term) = self.term.as_mut() {
+            return tokio::select! {
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            };
+        }
+        let _ = tokio::signal::ctrl_c().await;
+        "SIGINT"
+    }
+}
+
+impl Default for Signals {
+    fn default() -> Self {
+        Signals::new()
+    }
+}
+
+/// Runs `fut` on `rt` until it finishes, or until a stop signal: then `fut` is dropped,
+/// which stops every server it started (their process groups are killed), and
+/// `on_signal(name)` is its result. The kills of dropped connections get a moment to run
+/// before the runtime goes.
+pub fn block_on_until_signal<T>(
+    rt: tokio::runtime::Runtime,
+    fut: impl Future<Output = T>,
+    on_signal: impl FnOnce(&'static str) -> T,
+) -> T {
+    let out = rt.block_on(async {
+        let mut signals = Signals::new();
+        tokio::select! {
+            out = fut => out,
+            name = signals.next() => on_signal(name),
+        }
+    });
+    rt.shutdown_timeout(Duration::from_secs(3));
+    out
 }

@@ -183,24 +183,58 @@ pub fn print_refresh(report: &mcpo_exec::RefreshReport, show: RefreshShow) {
 }
 
 /// Runs `watch`, printing each event on stdout as it comes: a line for people, or with
-/// `json` one JSON object per line. The first Ctrl-C stops it (the servers are shut down).
+/// `json` one JSON object per line. SIGINT (Ctrl-C) or SIGTERM stops it cleanly: the
+/// servers it started are shut down, a last `stopped` line names the signal, and the
+/// outcome says it ([`crate::watch::Outcome::exit_code`] is then 0). A second signal while
+/// it winds down returns at once (the servers' processes are killed as they are dropped).
 pub async fn watch(
     watch: crate::watch::Watch,
     opts: crate::watch::WatchOptions,
     json: bool,
 ) -> Result<crate::watch::Outcome, crate::DeployError> {
+    use crate::watch::{Noticed, WatchEvent};
+    let print = |n: &Noticed| {
+        let line = if json {
+            crate::render::watch_json(n)
+        } else {
+            crate::render::watch_line(n)
+        };
+        println!("{line}");
+    };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let cancel = mcpo_exec::CancellationToken::new();
     let run = watch.run(opts, tx, cancel.clone());
-    crate::interrupt::drive(run, &mut rx, &cancel, |seen| {
-        if let crate::interrupt::Seen::Event(e) = seen {
-            let line = if json {
-                crate::render::watch_json(e)
-            } else {
-                crate::render::watch_line(e)
-            };
-            println!("{line}");
+    tokio::pin!(run);
+    let mut signals = crate::interrupt::Signals::new();
+    let mut signal: Option<&'static str> = None;
+    let result = loop {
+        tokio::select! {
+            done = &mut run => {
+                while let Ok(n) = rx.try_recv() {
+                    print(&n);
+                }
+                break Some(done);
+            }
+            Some(n) = rx.recv() => print(&n),
+            name = signals.next() => {
+                if signal.is_some() {
+                    break None;
+                }
+                signal = Some(name);
+                cancel.cancel();
+            }
         }
-    })
-    .await
+    };
+    let mut outcome = match result {
+        Some(done) => done?,
+        None => crate::watch::Outcome::default(),
+    };
+    if opts.once && signal.is_none() {
+        return Ok(outcome);
+    }
+    outcome.signal = signal.map(str::to_string);
+    print(&Noticed::now(WatchEvent::Stopped {
+        signal: outcome.signal.clone(),
+    }));
+    Ok(outcome)
 }

@@ -486,8 +486,15 @@ impl EventLines {
     }
 }
 
-/// One event of `mcpoc watch` as a line for people.
-pub fn watch_line(event: &crate::watch::WatchEvent) -> String {
+/// One event of `mcpoc watch` as a line for people: the local time it was noticed
+/// (`HH:MM:SS`), then [`watch_text`].
+pub fn watch_line(noticed: &crate::watch::Noticed) -> String {
+    let time = chrono::DateTime::<chrono::Local>::from(noticed.time);
+    format!("{} {}", time.format("%H:%M:%S"), watch_text(&noticed.event))
+}
+
+/// What a line of `mcpoc watch` says of an event, without its time.
+pub fn watch_text(event: &crate::watch::WatchEvent) -> String {
     use crate::watch::WatchEvent as W;
     let depending = |dependents: &[String]| {
         if dependents.is_empty() {
@@ -543,14 +550,50 @@ pub fn watch_line(event: &crate::watch::WatchEvent) -> String {
             depending(dependents)
         ),
         W::InSync { address } => format!("in sync: {address} matches the state again"),
-        W::Stopped => "stopped".to_string(),
+        W::ResourceHealth {
+            address,
+            healthy: true,
+            dependents,
+            ..
+        } => format!("health: {address} is healthy{}", depending(dependents)),
+        W::ResourceHealth {
+            address,
+            reason,
+            dependents,
+            ..
+        } => format!(
+            "health: {address} is unhealthy: {reason}{}",
+            depending(dependents)
+        ),
+        W::Unmanaged {
+            server,
+            type_name,
+            id,
+        } => format!(
+            "unmanaged: {server}.{type_name} `{id}` exists on server `{server}` but not in the state (to manage it: declare it and run `mcpoc import {server}.{type_name}.NAME {id}`)"
+        ),
+        W::Stopped { signal: Some(s) } => format!("stopped ({s})"),
+        W::Stopped { signal: None } => "stopped".to_string(),
     }
 }
 
-/// One event of `mcpoc watch` as a JSON line (an object with an `event` member) for log
-/// pipelines.
-pub fn watch_json(event: &crate::watch::WatchEvent) -> String {
-    serde_json::to_string(event).unwrap_or_default()
+/// One event of `mcpoc watch` as a JSON line for log pipelines: an object with the time it
+/// was noticed (`time`, RFC 3339 in UTC, to the millisecond), its kind (`event`) and its
+/// fields.
+pub fn watch_json(noticed: &crate::watch::Noticed) -> String {
+    #[derive(serde::Serialize)]
+    struct Line<'a> {
+        time: String,
+        #[serde(flatten)]
+        event: &'a crate::watch::WatchEvent,
+    }
+    let time = chrono::DateTime::<chrono::Utc>::from(noticed.time)
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    serde_json::to_string(&Line {
+        time,
+        event: &noticed.event,
+    })
+    .unwrap_or_default()
 }
 
 #[cfg(test)]

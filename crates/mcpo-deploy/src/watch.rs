@@ -1,7 +1,9 @@
 //! Watching what runs (`mcpoc watch`): the resources of the state are read from their
 //! servers as they change, and every difference from the state (drift, a resource deleted
-//! outside mcpo, an output the server changed) and every change of a server's health is
-//! reported once, as it happens.
+//! outside mcpo, an output the server changed), every change of a server's health or of a
+//! resource's (where its type declares a health check: an adapter's `health` and
+//! `healthy_when`), and every resource of a managed type that exists on its server but not
+//! in the state is reported once, as it happens.
 //!
 //! Resources whose server publishes them as `mcpo://<type>/<id>` are subscribed to and read
 //! again as soon as the server says they changed; every resource (subscribed or not) is
@@ -11,21 +13,47 @@
 //! never written nor locked: the watch reads it again on every pass, so an apply made while
 //! it runs is picked up (its new resources subscribed to).
 //!
-//! Nothing is printed here: events go to the caller's channel ([`WatchEvent`]); the text
-//! and JSON lines are [`crate::render::watch_line`] and [`crate::render::watch_json`].
+//! Nothing is printed here: events go to the caller's channel, each with the time it was
+//! noticed ([`Noticed`]); the text and JSON lines are [`crate::render::watch_line`] and
+//! [`crate::render::watch_json`].
 
 use crate::error::DeployError;
 use crate::load::Checked;
 use mcpo_exec::{CancellationToken, Connections, RefreshOptions};
 use mcpo_mcp::ConnectOptions;
 use mcpo_plan::Drivers;
+use mcpo_plan::driver::Health;
 use mcpo_state::{Backend, State};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+
+/// An event with the time the watch noticed it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Noticed {
+    /// When.
+    pub time: SystemTime,
+    /// What.
+    pub event: WatchEvent,
+}
+
+impl Noticed {
+    /// `event`, noticed now.
+    pub fn now(event: WatchEvent) -> Noticed {
+        Noticed {
+            time: SystemTime::now(),
+            event,
+        }
+    }
+}
+
+/// Sends `event`, stamped with the time now (a closed channel is the caller's choice).
+fn emit(events: &UnboundedSender<Noticed>, event: WatchEvent) {
+    let _ = events.send(Noticed::now(event));
+}
 
 /// How to watch.
 #[derive(Debug, Clone, Copy)]
@@ -126,24 +154,64 @@ pub enum WatchEvent {
         /// The resource's address.
         address: String,
     },
-    /// The watch stopped (Ctrl-C).
-    Stopped,
+    /// The health check of a resource (its type's `health` and `healthy_when`) passed or
+    /// failed: reported at the first check, then when it changes.
+    ResourceHealth {
+        /// The resource's address.
+        address: String,
+        /// Whether the check passed.
+        healthy: bool,
+        /// Why not (empty when healthy).
+        #[serde(skip_serializing_if = "String::is_empty")]
+        reason: String,
+        /// What depends on the resource.
+        dependents: Vec<String>,
+    },
+    /// A resource of a type the state holds exists on its server but not in the state
+    /// (made outside mcpo, or dropped with `mcpoc state rm`): reported once.
+    Unmanaged {
+        /// Its server.
+        server: String,
+        /// Its type.
+        #[serde(rename = "type")]
+        type_name: String,
+        /// Its id.
+        id: String,
+    },
+    /// The watch stopped: by a signal (`SIGINT` for Ctrl-C, `SIGTERM`), or at the end of
+    /// its run.
+    Stopped {
+        /// The signal, when one stopped it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        signal: Option<String>,
+    },
 }
 
 /// How a watch ended.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Outcome {
     /// Some resource drifted or was gone.
     pub drifted: bool,
+    /// Some resource's health check failed.
+    pub unhealthy: bool,
     /// Some read failed or some server could not be connected.
     pub errors: bool,
+    /// The signal that stopped the watch (`SIGINT`, `SIGTERM`), if one did.
+    pub signal: Option<String>,
 }
 
 impl Outcome {
-    /// The exit code of `mcpoc watch`: 2 when something drifted, else 1 when something
-    /// could not be read, else 0.
+    /// The exit code of `mcpoc watch`. A watch stopped by a signal did what it was started
+    /// for: 0. A single pass (`--once`) says what it found, the most serious first: 3 when
+    /// a resource is unhealthy, else 2 when something drifted or is gone, else 1 when
+    /// something could not be read, else 0 (resources found outside the state are not
+    /// drift: they change no exit code).
     pub fn exit_code(&self) -> u8 {
-        if self.drifted {
+        if self.signal.is_some() {
+            0
+        } else if self.unhealthy {
+            3
+        } else if self.drifted {
             2
         } else {
             u8::from(self.errors)
@@ -168,6 +236,10 @@ pub struct Watch {
     graph: Vec<(String, &'static str, Vec<String>)>,
     seen: BTreeMap<String, Findings>,
     health: BTreeMap<String, bool>,
+    /// Each health-checked resource's last result (healthy, and the reason when not).
+    resource_health: BTreeMap<String, (bool, String)>,
+    /// Resources found on servers but not in the state, already reported.
+    unmanaged: BTreeSet<(String, String, String)>,
     outcome: Outcome,
 }
 
@@ -188,16 +260,18 @@ impl Watch {
             graph,
             seen: BTreeMap::new(),
             health: BTreeMap::new(),
+            resource_health: BTreeMap::new(),
+            unmanaged: BTreeSet::new(),
             outcome: Outcome::default(),
         })
     }
 
     /// Watches until `cancel` is cancelled (or after one pass with `once`), sending what it
-    /// notices to `events`.
+    /// notices to `events`. The servers it started are shut down before it returns.
     pub async fn run(
         mut self,
         opts: WatchOptions,
-        events: UnboundedSender<WatchEvent>,
+        events: UnboundedSender<Noticed>,
         cancel: CancellationToken,
     ) -> Result<Outcome, DeployError> {
         let mut state = self.backend.read()?;
@@ -224,11 +298,14 @@ impl Watch {
         let mut subscribed = BTreeSet::new();
         self.subscribe(&conns, &state, &mut subscribed, &tx, opts.subscribe)
             .await;
-        let _ = events.send(WatchEvent::Watching {
-            resources: count_resources(&state),
-            subscribed: subscribed.len(),
-            interval_secs: opts.interval.as_secs_f64(),
-        });
+        emit(
+            &events,
+            WatchEvent::Watching {
+                resources: count_resources(&state),
+                subscribed: subscribed.len(),
+                interval_secs: opts.interval.as_secs_f64(),
+            },
+        );
         let mut tick = tokio::time::interval(opts.interval.max(Duration::from_millis(100)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
@@ -264,7 +341,6 @@ impl Watch {
                 }
             }
         }
-        let _ = events.send(WatchEvent::Stopped);
         drop(updates);
         shutdown(conns).await;
         Ok(self.outcome)
@@ -312,117 +388,223 @@ impl Watch {
     }
 
     /// Reads the resources of `state` (those in `only`, or all) and reports what changed
-    /// since the last pass.
+    /// since the last pass: drift, deletions and changed outputs, the health of the
+    /// resources whose type declares a health check, and (on a pass over all of them) the
+    /// resources of the state's types that exist on their servers but not in the state.
     async fn pass(
         &mut self,
         conns: &Connections,
         state: &State,
         only: Option<&BTreeSet<String>>,
-        events: &UnboundedSender<WatchEvent>,
+        events: &UnboundedSender<Noticed>,
     ) {
+        let opts = RefreshOptions::default();
         let mut copy = state.clone();
         copy.intents.clear();
         copy.resources
             .retain(|a, _| is_resource(a) && only.is_none_or(|o| o.contains(a)));
         let checked: Vec<String> = copy.resources.keys().cloned().collect();
-        let report =
-            mcpo_exec::refresh(conns, &self.drivers, &mut copy, &RefreshOptions::default()).await;
+        let report = mcpo_exec::refresh(conns, &self.drivers, &mut copy, &opts).await;
+        let failed_addresses: BTreeSet<String> = report
+            .errors
+            .iter()
+            .filter_map(|e| e.address.clone())
+            .collect();
+        // The health checks of what was read and is still there.
+        let healthy_now: BTreeSet<String> = checked
+            .iter()
+            .filter(|a| !failed_addresses.contains(*a) && copy.resources.contains_key(*a))
+            .cloned()
+            .collect();
+        let health =
+            mcpo_exec::health(conns, &self.drivers, state, Some(&healthy_now), &opts).await;
+        let (unmanaged, list_errors) = if only.is_none() {
+            let types: BTreeSet<(String, String)> = state
+                .resources
+                .iter()
+                .filter(|(a, _)| is_resource(a))
+                .map(|(_, r)| (r.server.clone(), r.type_name.clone()))
+                .collect();
+            mcpo_exec::unmanaged(conns, &self.drivers, state, &types, &opts).await
+        } else {
+            (Vec::new(), Vec::new())
+        };
+
+        // A server is healthy when every call made to it this pass could be made.
         let mut failed: BTreeMap<String, String> = BTreeMap::new();
-        for e in &report.errors {
-            if let Some(r) = e.address.as_ref().and_then(|a| state.resources.get(a)) {
+        let server_of = |address: &str| state.resources.get(address).map(|r| r.server.clone());
+        let health_errors = health.iter().filter_map(|(_, h)| h.as_ref().err());
+        for e in report.errors.iter().chain(health_errors) {
+            if let Some(server) = e.address.as_deref().and_then(server_of) {
+                failed.entry(server).or_insert_with(|| e.message.clone());
+            }
+        }
+        for e in &list_errors {
+            // A list's "address" is its `server.type`.
+            if let Some((server, _)) = e.address.as_deref().and_then(|a| a.split_once('.')) {
                 failed
-                    .entry(r.server.clone())
+                    .entry(server.to_string())
                     .or_insert_with(|| e.message.clone());
             }
         }
-        let failed_addresses: BTreeSet<&str> = report
-            .errors
-            .iter()
-            .filter_map(|e| e.address.as_deref())
-            .collect();
-        let servers: BTreeSet<String> = checked
-            .iter()
-            .filter_map(|a| state.resources.get(a).map(|r| r.server.clone()))
-            .collect();
+        let servers: BTreeSet<String> = checked.iter().filter_map(|a| server_of(a)).collect();
         for server in servers {
             let message = failed.get(&server).cloned();
             self.set_health(&server, message, events);
         }
+
         for address in checked {
-            if failed_addresses.contains(address.as_str()) {
+            if failed_addresses.contains(&address) {
                 continue;
             }
             let Some(recorded) = state.resources.get(&address) else {
                 continue;
             };
-            let mut now = Findings {
-                gone: report.gone.iter().any(|g| g.address == address),
-                ..Findings::default()
+            self.compare(
+                &address,
+                recorded,
+                copy.resources.get(&address),
+                &report,
+                state,
+                events,
+            );
+        }
+
+        for (address, result) in health {
+            let Ok(h) = result else { continue };
+            let now = match h {
+                Health::Healthy => (true, String::new()),
+                Health::Unhealthy(reason) => (false, reason),
             };
-            for d in report.drift.iter().filter(|d| d.address == address) {
-                now.drift
-                    .insert(d.attribute.clone(), (d.recorded.clone(), d.live.clone()));
+            self.outcome.unhealthy |= !now.0;
+            let last = self.resource_health.insert(address.clone(), now.clone());
+            // A reason that changes while the resource stays unhealthy is no news.
+            if last.as_ref().map(|l| l.0) != Some(now.0) {
+                emit(
+                    events,
+                    WatchEvent::ResourceHealth {
+                        dependents: self.dependents(&address, state),
+                        address,
+                        healthy: now.0,
+                        reason: now.1,
+                    },
+                );
             }
-            let mut output_changes = Vec::new();
-            if let (Some(live), Some(before)) = (
-                copy.resources
-                    .get(&address)
-                    .and_then(|r| r.outputs.as_object()),
-                recorded.outputs.as_object(),
-            ) {
-                for (k, v) in live {
-                    let set_by_workspace = recorded.inputs.get(k).is_some();
-                    let Some(old) = before.get(k) else { continue };
-                    if set_by_workspace || old == v {
-                        continue;
-                    }
-                    let sensitive = recorded.sensitive.iter().any(|s| s == k);
-                    let shown = show(v, sensitive);
-                    now.outputs.insert(k.clone(), shown.clone());
-                    output_changes.push((k.clone(), show(old, sensitive), shown));
+        }
+
+        if only.is_none() {
+            let found: BTreeSet<(String, String, String)> = unmanaged
+                .into_iter()
+                .map(|u| (u.server, u.type_name, u.id))
+                .collect();
+            for key in found.difference(&self.unmanaged) {
+                emit(
+                    events,
+                    WatchEvent::Unmanaged {
+                        server: key.0.clone(),
+                        type_name: key.1.clone(),
+                        id: key.2.clone(),
+                    },
+                );
+            }
+            // One imported or deleted since is forgotten: it is reported again if it
+            // comes back.
+            self.unmanaged = found;
+        }
+    }
+
+    /// Compares one resource as read (`live`, `None` when gone) with what the state
+    /// recorded and reports what changed since the last pass.
+    fn compare(
+        &mut self,
+        address: &str,
+        recorded: &mcpo_state::ResourceState,
+        live: Option<&mcpo_state::ResourceState>,
+        report: &mcpo_exec::RefreshReport,
+        state: &State,
+        events: &UnboundedSender<Noticed>,
+    ) {
+        let mut now = Findings {
+            gone: report.gone.iter().any(|g| g.address == address),
+            ..Findings::default()
+        };
+        for d in report.drift.iter().filter(|d| d.address == address) {
+            now.drift
+                .insert(d.attribute.clone(), (d.recorded.clone(), d.live.clone()));
+        }
+        let mut output_changes = Vec::new();
+        if let (Some(live), Some(before)) = (
+            live.and_then(|r| r.outputs.as_object()),
+            recorded.outputs.as_object(),
+        ) {
+            for (k, v) in live {
+                let set_by_workspace = recorded.inputs.get(k).is_some();
+                let Some(old) = before.get(k) else { continue };
+                if set_by_workspace || old == v {
+                    continue;
                 }
+                let sensitive = recorded.sensitive.iter().any(|s| s == k);
+                let shown = show(v, sensitive);
+                now.outputs.insert(k.clone(), shown.clone());
+                output_changes.push((k.clone(), show(old, sensitive), shown));
             }
-            let last = self.seen.remove(&address).unwrap_or_default();
-            let dependents = || self.dependents(&address, state);
-            if now.gone && !last.gone {
-                let _ = events.send(WatchEvent::Gone {
-                    address: address.clone(),
+        }
+        let last = self.seen.remove(address).unwrap_or_default();
+        if now.gone {
+            // A resource that is gone has no health to check.
+            self.resource_health.remove(address);
+        }
+        let dependents = || self.dependents(address, state);
+        if now.gone && !last.gone {
+            emit(
+                events,
+                WatchEvent::Gone {
+                    address: address.to_string(),
                     server: recorded.server.clone(),
                     id: recorded.id.clone(),
                     dependents: dependents(),
-                });
-            }
-            for (attribute, (was, live)) in &now.drift {
-                if last.drift.get(attribute) != Some(&(was.clone(), live.clone())) {
-                    let _ = events.send(WatchEvent::Drift {
-                        address: address.clone(),
+                },
+            );
+        }
+        for (attribute, (was, live)) in &now.drift {
+            if last.drift.get(attribute) != Some(&(was.clone(), live.clone())) {
+                emit(
+                    events,
+                    WatchEvent::Drift {
+                        address: address.to_string(),
                         attribute: attribute.clone(),
                         recorded: was.clone(),
                         live: live.clone(),
                         dependents: dependents(),
-                    });
-                }
+                    },
+                );
             }
-            for (attribute, was, live) in output_changes {
-                if last.outputs.get(&attribute) != Some(&live) {
-                    let _ = events.send(WatchEvent::OutputChanged {
-                        address: address.clone(),
+        }
+        for (attribute, was, live) in output_changes {
+            if last.outputs.get(&attribute) != Some(&live) {
+                emit(
+                    events,
+                    WatchEvent::OutputChanged {
+                        address: address.to_string(),
                         attribute,
                         recorded: was,
                         live,
                         dependents: dependents(),
-                    });
-                }
+                    },
+                );
             }
-            let off = |f: &Findings| f.gone || !f.drift.is_empty();
-            if off(&last) && !off(&now) {
-                let _ = events.send(WatchEvent::InSync {
-                    address: address.clone(),
-                });
-            }
-            self.outcome.drifted |= off(&now);
-            self.seen.insert(address, now);
         }
+        let off = |f: &Findings| f.gone || !f.drift.is_empty();
+        if off(&last) && !off(&now) {
+            emit(
+                events,
+                WatchEvent::InSync {
+                    address: address.to_string(),
+                },
+            );
+        }
+        self.outcome.drifted |= off(&now);
+        self.seen.insert(address.to_string(), now);
     }
 
     /// Records whether `server` answers (`failed`: why not), reporting a change.
@@ -430,16 +612,19 @@ impl Watch {
         &mut self,
         server: &str,
         failed: Option<String>,
-        events: &UnboundedSender<WatchEvent>,
+        events: &UnboundedSender<Noticed>,
     ) {
         let healthy = failed.is_none();
         self.outcome.errors |= !healthy;
         if self.health.insert(server.to_string(), healthy) != Some(healthy) {
-            let _ = events.send(WatchEvent::Health {
-                server: server.to_string(),
-                healthy,
-                message: failed.unwrap_or_default(),
-            });
+            emit(
+                events,
+                WatchEvent::Health {
+                    server: server.to_string(),
+                    healthy,
+                    message: failed.unwrap_or_default(),
+                },
+            );
         }
     }
 
@@ -547,10 +732,25 @@ mod tests {
     }
 
     #[test]
-    fn drift_exits_2_before_read_errors_exit_1() {
-        let code = |drifted, errors| Outcome { drifted, errors }.exit_code();
-        assert_eq!(code(false, false), 0);
-        assert_eq!(code(false, true), 1);
-        assert_eq!(code(true, true), 2);
+    fn unhealthy_exits_3_drift_2_read_errors_1_and_a_signal_stop_0() {
+        let code = |unhealthy, drifted, errors| {
+            Outcome {
+                unhealthy,
+                drifted,
+                errors,
+                signal: None,
+            }
+            .exit_code()
+        };
+        assert_eq!(code(false, false, false), 0);
+        assert_eq!(code(false, false, true), 1);
+        assert_eq!(code(false, true, true), 2);
+        assert_eq!(code(true, true, true), 3);
+        let stopped = Outcome {
+            drifted: true,
+            signal: Some("SIGTERM".into()),
+            ..Outcome::default()
+        };
+        assert_eq!(stopped.exit_code(), 0);
     }
 }

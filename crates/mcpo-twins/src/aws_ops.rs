@@ -1,6 +1,7 @@
 //! The AWS twin's operational resources: backup plans, CloudWatch alarms, RDS read
 //! replicas (in any of the account's regions, with `promote`) and Route 53 health checks
-//! (with `status`, and a fault switch: regions named in `MCPO_TWIN_UNHEALTHY` fail).
+//! (with `status`, and a fault switch: regions named in `MCPO_TWIN_UNHEALTHY`, or in the
+//! file it names as `@FILE`, fail).
 
 use crate::aws::{DB_CLASSES, REGION, REGIONS, arn, arn_in};
 use crate::check::{identifier, in_range, one_of};
@@ -443,8 +444,19 @@ impl Kind for RdsReadReplica {
 pub(crate) struct HealthCheck;
 
 /// The environment variable that injects a fault into health checks: a comma-separated
-/// list of regions whose endpoints the twin reports unhealthy.
+/// list of regions whose endpoints the twin reports unhealthy, or `@FILE`, a file holding
+/// that list (read at each call, so a running twin's endpoints can fail and recover; no
+/// file is an empty list).
 pub(crate) const UNHEALTHY_ENV: &str = "MCPO_TWIN_UNHEALTHY";
+
+/// The regions the fault switch names now.
+fn unhealthy_regions() -> String {
+    let value = std::env::var(UNHEALTHY_ENV).unwrap_or_default();
+    match value.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path).unwrap_or_default(),
+        None => value,
+    }
+}
 
 /// Inputs of a health check.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -506,7 +518,7 @@ pub(crate) fn health_status(world: &mut World, args: IdArgs, _now: u64) -> Resul
             args.id
         )
     })?;
-    let faulty = std::env::var(UNHEALTHY_ENV).unwrap_or_default();
+    let faulty = unhealthy_regions();
     let down = faulty.split(',').any(|r| r.trim() == input.region);
     let url = format!(
         "https://{}:{}{}",

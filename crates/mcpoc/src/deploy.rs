@@ -16,12 +16,11 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-/// Where the workspace is.
+/// Where the workspace is, and how long to wait for its state lock.
 #[derive(Debug, Clone, Args)]
 pub struct WorkspaceArg {
-    /// The workspace directory (default: the current directory).
-    #[arg(long = "dir", short = 'C', value_name = "DIR")]
-    pub dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub dir: DirArg,
     /// How long to wait for another command holding the state lock (`30s`, `5m`); by
     /// default fail at once, naming the holder.
     #[arg(long = "lock-timeout", value_name = "DURATION", value_parser = mcpo_deploy::backend::lock_timeout, default_value = "0s")]
@@ -29,6 +28,22 @@ pub struct WorkspaceArg {
 }
 
 impl WorkspaceArg {
+    /// The workspace root: `--dir`, else the current directory.
+    pub fn root(&self) -> PathBuf {
+        self.dir.root()
+    }
+}
+
+/// Where the workspace is, for a command that reads the state without taking its lock
+/// (`graph`, `watch`): no `--lock-timeout`, since there is nothing to wait for.
+#[derive(Debug, Clone, Args)]
+pub struct DirArg {
+    /// The workspace directory (default: the current directory).
+    #[arg(long = "dir", short = 'C', value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+impl DirArg {
     /// The workspace root: `--dir`, else the current directory.
     pub fn root(&self) -> PathBuf {
         self.dir.clone().unwrap_or_else(|| PathBuf::from("."))
@@ -132,7 +147,7 @@ pub struct DestroyArgs {
 #[derive(Debug, Args)]
 pub struct GraphArgs {
     #[command(flatten)]
-    pub ws: WorkspaceArg,
+    pub ws: DirArg,
     #[command(flatten)]
     pub vars: VarArgs,
     /// Output format.
@@ -153,11 +168,13 @@ pub struct RefreshArgs {
 #[derive(Debug, Args)]
 pub struct WatchArgs {
     #[command(flatten)]
-    pub refresh: RefreshArgs,
+    pub ws: DirArg,
+    #[command(flatten)]
+    pub vars: VarArgs,
     /// Output format: a line per event, or a JSON object per line for log pipelines.
     #[arg(long, value_enum, default_value_t)]
     pub format: PlanFormat,
-    /// Read every resource once, report, and exit: 0 in sync, 2 drifted, 1 unreadable.
+    /// One pass, then exit: 0 fine, 3 unhealthy, else 2 drifted, else 1 unreadable.
     #[arg(long)]
     pub once: bool,
     /// How often every resource is read (subscribed ones too, to catch lost updates).
@@ -201,18 +218,10 @@ pub struct RollbackArgs {
     pub auto_approve: bool,
 }
 
-impl VarArgs {
-    fn sources(&self) -> mcpo_deploy::VarSources {
-        mcpo_deploy::VarSources {
-            vars: self.vars.clone(),
-            files: self.var_files.clone(),
-        }
-    }
-}
-
 /// The variables of a command as the session takes them.
 fn variables(args: &VarArgs) -> Result<BTreeMap<String, String>, u8> {
-    mcpo_deploy::vars::collect_vars(&args.sources(), std::env::vars())
+    let (vars, files) = (args.vars.clone(), args.var_files.clone());
+    mcpo_deploy::vars::collect_vars(&mcpo_deploy::VarSources { vars, files }, std::env::vars())
         .map(mcpo_deploy::vars::var_texts)
         .map_err(|p| report::problem(&p))
 }
@@ -634,8 +643,8 @@ pub fn import(args: ImportArgs) -> u8 {
 /// `mcpoc watch`.
 pub fn watch(args: WatchArgs) -> u8 {
     let (rt, w) = match runtime().and_then(|rt| {
-        let vars = variables(&args.refresh.vars)?;
-        let w = mcpo_deploy::watch::Watch::open(load(&args.refresh.ws.root())?, vars);
+        let vars = variables(&args.vars)?;
+        let w = mcpo_deploy::watch::Watch::open(load(&args.ws.root())?, vars);
         Ok((rt, w.map_err(report::deploy_error)?))
     }) {
         Ok(x) => x,

@@ -140,8 +140,8 @@ enum Command {
     /// Read every resource in the state from its server, record what changed outside
     /// mcpo (drift) and report it.
     Refresh(deploy::RefreshArgs),
-    /// Report drift, deletions outside mcpo, changed outputs (with what depends on them) and
-    /// server health as they happen; `--once` for CI (exit 2 when something drifted).
+    /// Report drift, changed outputs (with their dependents), health and resources made
+    /// outside mcpo as they happen; `--once` for CI (exit 2 drifted, 3 unhealthy).
     Watch(deploy::WatchArgs),
     /// Record an existing resource in the state under an address of the workspace.
     Import(deploy::ImportArgs),

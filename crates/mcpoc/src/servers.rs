@@ -44,25 +44,16 @@ pub enum SchemaCommand {
     },
 }
 
-/// Runs `fut` until it finishes or Ctrl-C; on Ctrl-C the future is dropped, which stops
-/// every server it started (their process groups are killed), and exits 130.
+/// Runs `fut` until it finishes or a stop signal, which drops it (stopping every server it
+/// started) and exits 130 (SIGINT) or 143 (SIGTERM).
 fn run_interruptible<F: Future<Output = u8>>(fut: F) -> u8 {
-    let rt = match crate::deploy::runtime() {
-        Ok(rt) => rt,
-        Err(code) => return code,
+    let Ok(rt) = crate::deploy::runtime() else {
+        return crate::EXIT_USAGE;
     };
-    let code = rt.block_on(async {
-        tokio::select! {
-            code = fut => code,
-            _ = tokio::signal::ctrl_c() => {
-                eprintln!("interrupted: stopping the servers");
-                130
-            }
-        }
-    });
-    // Give the kill tasks of dropped connections a moment to run before exiting.
-    rt.shutdown_timeout(Duration::from_secs(3));
-    code
+    mcpo_deploy::interrupt::block_on_until_signal(rt, fut, |signal| {
+        eprintln!("interrupted: stopping the servers");
+        if signal == "SIGTERM" { 143 } else { 130 }
+    })
 }
 
 /// The workspace's servers, with the problems of its `server` blocks shown.

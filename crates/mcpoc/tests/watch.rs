@@ -2,8 +2,10 @@
 //! change can be made to the very twin the watch is connected to, by another client, as
 //! someone working outside mcpo would), applied, then watched. A change is reported within
 //! a second when the watch is subscribed to the twin's resources, within the interval when
-//! it polls (`--no-subscribe`); `--once` exits 0 in sync and 2 after drift; every JSON line
-//! parses; Ctrl-C stops the watch cleanly.
+//! it polls (`--no-subscribe`); `--once` exits 0 in sync, 2 after drift and 3 when a
+//! resource's health check fails; a health check's result is reported as it changes; a
+//! resource made outside mcpo is reported once, with the import that would manage it;
+//! every JSON line parses and carries its time; Ctrl-C and SIGTERM stop the watch cleanly.
 
 mod deploy_support;
 mod twins_support;
@@ -21,26 +23,75 @@ struct Setup {
     rt: tokio::runtime::Runtime,
     url: String,
     _twin: tokio::process::Child,
-    _twin_state: tempfile::TempDir,
+    twin_state: tempfile::TempDir,
 }
 
+/// The VPC workspace: a VPC, a subnet in it and an output reading it.
+const VPC: &str = r#"
+resource "aws.vpc" "main" {
+  cidr_block = "10.0.0.0/16"
+  name       = "app"
+}
+
+resource "aws.vpc_subnet" "a" {
+  vpc_id            = aws.vpc.main.id
+  cidr_block        = "10.0.1.0/24"
+  availability_zone = "us-east-1a"
+}
+
+output "vpc_id" {
+  value = aws.vpc.main.id
+}
+"#;
+
+/// The health-check workspace: the twin's Route 53 health checks through an adapter that
+/// declares their health check (the twin's `status` tool), one check, and an output
+/// reading it.
+const HEALTH: &str = r#"
+adapter "aws" "route53_health_check" {
+  inputs       = object({ name = string, region = string, fqdn = string })
+  create       = aws::route53_health_check.create({ name = self.name, region = self.region, fqdn = self.fqdn })
+  read         = aws::route53_health_check.read({ id = self.id })
+  delete       = aws::route53_health_check.delete({ id = self.id })
+  list         = aws::route53_health_check.list({})
+  outputs      = { arn = result.arn }
+  health       = aws::route53_health_check.status({ id = self.id })
+  healthy_when = result.status == "Healthy"
+}
+
+resource "aws.route53_health_check" "west" {
+  name   = "app-west"
+  region = "us-west-2"
+  fqdn   = "app.us-west-2.example.com"
+}
+
+output "west_check" {
+  value = aws.route53_health_check.west.arn
+}
+"#;
+
 impl Setup {
-    /// A VPC, a subnet in it and an output reading it, applied on a fresh twin.
+    /// The VPC workspace, applied on a fresh twin.
     fn applied() -> Setup {
+        Setup::applied_with(VPC)
+    }
+
+    /// `source` (after the `server` block), applied on a fresh twin whose health checks
+    /// fail for the regions listed in the file [`Setup::unhealthy`] writes.
+    fn applied_with(source: &str) -> Setup {
         let rt = tokio::runtime::Runtime::new().expect("runtime");
         let twin_state = tempfile::tempdir().expect("temp dir");
         let dir = twin_state.path().display().to_string();
-        let (twin, url) = rt.block_on(twins_support::spawn_http("aws", &["--state-dir", &dir]));
+        let switch = format!("@{}", twin_state.path().join("unhealthy").display());
+        let (twin, url) = rt.block_on(twins_support::spawn_http_env(
+            "aws",
+            &["--state-dir", &dir],
+            &[("MCPO_TWIN_UNHEALTHY", &switch)],
+        ));
         let ws = Ws::empty();
         ws.write(
             "main.mcpo",
-            &format!(
-                "server \"aws\" {{\n  url = \"{url}\"\n}}\n\n\
-                 resource \"aws.vpc\" \"main\" {{\n  cidr_block = \"10.0.0.0/16\"\n  name       = \"app\"\n}}\n\n\
-                 resource \"aws.vpc_subnet\" \"a\" {{\n  vpc_id            = aws.vpc.main.id\n  \
-                 cidr_block        = \"10.0.1.0/24\"\n  availability_zone = \"us-east-1a\"\n}}\n\n\
-                 output \"vpc_id\" {{\n  value = aws.vpc.main.id\n}}\n"
-            ),
+            &format!("server \"aws\" {{\n  url = \"{url}\"\n}}\n{source}"),
         );
         ws.pull();
         ws.apply_ok();
@@ -49,8 +100,14 @@ impl Setup {
             rt,
             url,
             _twin: twin,
-            _twin_state: twin_state,
+            twin_state,
         }
+    }
+
+    /// Makes the twin's health checks of `regions` fail from its next call on (none:
+    /// all pass).
+    fn unhealthy(&self, regions: &str) {
+        std::fs::write(self.twin_state.path().join("unhealthy"), regions).expect("write");
     }
 
     /// The id the state recorded for `address`.
@@ -125,6 +182,7 @@ impl Watching {
             let doc: Value = serde_json::from_str(&line)
                 .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
             assert!(doc.get("event").is_some_and(Value::is_string), "{line}");
+            assert_recent_time(&doc);
             self.seen.push(line);
             if want(&doc) {
                 return doc;
@@ -132,11 +190,34 @@ impl Watching {
         }
     }
 
+    /// The JSON lines printed during `span` from now.
+    fn lines_for(&mut self, span: Duration) -> Vec<Value> {
+        let deadline = Instant::now() + span;
+        let mut out = Vec::new();
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            let doc: Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+            assert_recent_time(&doc);
+            self.seen.push(line);
+            out.push(doc);
+        }
+        out
+    }
+
     /// Sends Ctrl-C (SIGINT) and waits for the exit; returns the exit code and the lines
     /// printed after the ones already seen.
-    fn interrupt(mut self) -> (Option<i32>, Vec<String>) {
+    fn interrupt(self) -> (Option<i32>, Vec<String>) {
+        self.signal("INT")
+    }
+
+    /// Sends the signal `name` (`INT`, `TERM`) and waits for the exit; returns the exit
+    /// code and the lines printed after the ones already seen.
+    fn signal(mut self, name: &str) -> (Option<i32>, Vec<String>) {
         let status = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
+            .args([&format!("-{name}"), &self.child.id().to_string()])
             .status()
             .expect("kill");
         assert!(status.success());
@@ -147,13 +228,60 @@ impl Watching {
             }
             assert!(
                 started.elapsed() < Duration::from_secs(10),
-                "the watch did not stop within 10s of Ctrl-C"
+                "the watch did not stop within 10s of SIG{name}"
             );
             std::thread::sleep(Duration::from_millis(20));
         };
         let rest: Vec<String> = self.lines.iter().collect();
         (code, rest)
     }
+}
+
+/// Asserts that a JSON line's `time` is RFC 3339 in UTC (`2026-12-07T20:31:05.123Z`) and
+/// within the last minute.
+fn assert_recent_time(doc: &Value) {
+    let time = doc.get("time").and_then(Value::as_str).unwrap_or_default();
+    let parsed = chrono::DateTime::parse_from_rfc3339(time)
+        .unwrap_or_else(|e| panic!("`time` is not RFC 3339 ({e}): {doc}"));
+    assert!(time.ends_with('Z') && time.len() == 24, "{doc}");
+    let age = chrono::Utc::now().signed_duration_since(parsed);
+    assert!(
+        age >= chrono::Duration::zero() && age < chrono::Duration::seconds(60),
+        "{doc}"
+    );
+}
+
+/// The lines of a terminal watch without their `HH:MM:SS ` prefix (checked here).
+fn untimed(stdout: &str) -> String {
+    stdout
+        .lines()
+        .map(|l| {
+            let (time, rest) = l.split_at_checked(9).unwrap_or_else(|| panic!("{l}"));
+            let b = time.as_bytes();
+            assert!(
+                b.len() == 9
+                    && b[8] == b' '
+                    && b[2] == b':'
+                    && b[5] == b':'
+                    && [0, 1, 3, 4, 6, 7].iter().all(|i| b[*i].is_ascii_digit()),
+                "no HH:MM:SS prefix: {l}"
+            );
+            format!("{rest}\n")
+        })
+        .collect()
+}
+
+/// The JSON lines of a `--once` run, without their (checked) times.
+fn json_events(stdout: &str) -> Vec<Value> {
+    stdout
+        .lines()
+        .map(|l| {
+            let mut doc: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+            assert_recent_time(&doc);
+            doc.as_object_mut().map(|o| o.remove("time"));
+            doc
+        })
+        .collect()
 }
 
 fn is(event: &str) -> impl Fn(&Value) -> bool + '_ {
@@ -206,13 +334,12 @@ fn a_change_outside_mcpo_is_reported_within_a_second_when_subscribed() {
     });
 
     let (code, rest) = w.interrupt();
-    assert_eq!(
-        rest.last().map(String::as_str),
-        Some("{\"event\":\"stopped\"}"),
-        "{rest:?}"
-    );
-    // Something drifted while it watched: the same exit code as `--once`.
-    assert_eq!(code, Some(2), "{rest:?}");
+    let last: Value = serde_json::from_str(rest.last().expect("a last line")).expect("JSON");
+    assert_recent_time(&last);
+    assert_eq!(last.get("event"), Some(&json!("stopped")), "{rest:?}");
+    assert_eq!(last.get("signal"), Some(&json!("SIGINT")), "{rest:?}");
+    // Stopped by a signal: it did what it was started for, whatever it saw.
+    assert_eq!(code, Some(0), "{rest:?}");
 }
 
 /// Polled (`--no-subscribe --interval 1s`): the change is reported within the interval
@@ -241,7 +368,7 @@ fn a_change_outside_mcpo_is_reported_within_the_interval_when_polled() {
     let took = changed.elapsed();
     assert!(took < Duration::from_secs(2), "reported after {took:?}");
     let (code, _) = w.interrupt();
-    assert_eq!(code, Some(2));
+    assert_eq!(code, Some(0));
 }
 
 /// `--once` for CI: 0 when everything matches the state, 2 after a change or a deletion
@@ -252,11 +379,7 @@ fn once_exits_0_in_sync_and_2_after_drift() {
     let s = Setup::applied();
     let clean = s.ws.run(&["watch", "--once", "--format", "json"]);
     clean.expect_code(0);
-    let events: Vec<Value> = clean
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect();
+    let events = json_events(&clean.stdout);
     assert_eq!(
         events,
         [json!({"event": "health", "server": "aws", "healthy": true})],
@@ -289,4 +412,136 @@ fn once_exits_0_in_sync_and_2_after_drift() {
 
     s.ws.apply_ok();
     s.ws.run(&["watch", "--once"]).expect_code(0);
+}
+
+fn health_of<'a>(address: &'a str, healthy: bool) -> impl Fn(&Value) -> bool + 'a {
+    move |doc| {
+        is("resource_health")(doc)
+            && doc.get("address").and_then(Value::as_str) == Some(address)
+            && doc.get("healthy") == Some(&json!(healthy))
+    }
+}
+
+/// A resource whose type declares a health check (the adapter's `health` and
+/// `healthy_when`): `--once` reports it healthy and exits 0, then unhealthy once its
+/// endpoint fails and exits 3; a running watch reports each change within its interval;
+/// SIGTERM stops it cleanly with exit 0.
+#[test]
+fn resource_health_is_reported_as_it_changes() {
+    let s = Setup::applied_with(HEALTH);
+    let healthy = s.ws.run(&["watch", "--once", "--format", "json"]);
+    healthy.expect_code(0);
+    assert_eq!(
+        json_events(&healthy.stdout),
+        [
+            json!({"event": "health", "server": "aws", "healthy": true}),
+            json!({
+                "event": "resource_health",
+                "address": "aws.route53_health_check.west",
+                "healthy": true,
+                "dependents": ["output.west_check"]
+            }),
+        ],
+        "{}",
+        healthy.both()
+    );
+
+    s.unhealthy("us-west-2");
+    let down = s.ws.run(&["watch", "--once"]);
+    down.expect_code(3);
+    insta::assert_snapshot!("once_unhealthy", untimed(&down.stdout));
+
+    s.unhealthy("");
+    let mut w = Watching::start(&s.ws, &["watch", "--format", "json", "--interval", "1s"]);
+    w.next_matching(
+        Duration::from_secs(30),
+        health_of("aws.route53_health_check.west", true),
+    );
+    w.next_matching(Duration::from_secs(30), is("watching"));
+    let failed = Instant::now();
+    s.unhealthy("us-west-2");
+    let down = w.next_matching(
+        Duration::from_secs(10),
+        health_of("aws.route53_health_check.west", false),
+    );
+    let took = failed.elapsed();
+    assert!(took < Duration::from_secs(2), "reported after {took:?}");
+    let reason = down
+        .get("reason")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    assert!(reason.contains("\"status\":\"Unhealthy\""), "{down}");
+    // Still unhealthy on the next passes: not reported again.
+    let later = w.lines_for(Duration::from_millis(2500));
+    assert!(!later.iter().any(is("resource_health")), "{later:?}");
+
+    let recovered = Instant::now();
+    s.unhealthy("");
+    w.next_matching(
+        Duration::from_secs(10),
+        health_of("aws.route53_health_check.west", true),
+    );
+    let took = recovered.elapsed();
+    assert!(took < Duration::from_secs(2), "reported after {took:?}");
+
+    let (code, rest) = w.signal("TERM");
+    let last: Value = serde_json::from_str(rest.last().expect("a last line")).expect("JSON");
+    assert_eq!(last.get("event"), Some(&json!("stopped")), "{rest:?}");
+    assert_eq!(last.get("signal"), Some(&json!("SIGTERM")), "{rest:?}");
+    assert_eq!(code, Some(0), "{rest:?}");
+}
+
+/// A VPC made on the twin outside mcpo (a type the state holds, listed through `vpc.list`)
+/// is reported once by a running watch, and by `--once` with the import that would
+/// manage it, which does not count as drift (exit 0). SIGTERM stops the watch cleanly.
+#[test]
+fn a_resource_made_outside_mcpo_is_reported_once_as_unmanaged() {
+    let s = Setup::applied();
+    let mut w = Watching::start(&s.ws, &["watch", "--format", "json", "--interval", "1s"]);
+    w.next_matching(Duration::from_secs(30), is("watching"));
+    let made = s.twin_call(
+        "vpc.create",
+        json!({"cidr_block": "10.9.0.0/16", "name": "by hand"}),
+    );
+    let id = made
+        .get("id")
+        .and_then(Value::as_str)
+        .expect("id")
+        .to_string();
+    let found = w.next_matching(Duration::from_secs(10), is("unmanaged"));
+    assert_eq!(found.get("server"), Some(&json!("aws")), "{found}");
+    assert_eq!(found.get("type"), Some(&json!("vpc")), "{found}");
+    assert_eq!(found.get("id"), Some(&json!(id)), "{found}");
+    let later = w.lines_for(Duration::from_millis(2500));
+    assert!(
+        !later.iter().any(is("unmanaged")),
+        "reported again: {later:?}"
+    );
+
+    let (code, rest) = w.signal("TERM");
+    assert_eq!(code, Some(0), "{rest:?}");
+    let last: Value = serde_json::from_str(rest.last().expect("a last line")).expect("JSON");
+    assert_eq!(last.get("signal"), Some(&json!("SIGTERM")), "{rest:?}");
+
+    let once = s.ws.run(&["watch", "--once"]);
+    once.expect_code(0);
+    assert_eq!(
+        untimed(&once.stdout).replace(&id, "<ID>"),
+        "health: server `aws` answers\n\
+         unmanaged: aws.vpc `<ID>` exists on server `aws` but not in the state (to manage it: declare it and run `mcpoc import aws.vpc.NAME <ID>`)\n",
+        "{}",
+        once.both()
+    );
+}
+
+/// `watch` never takes the state lock, so it offers no `--lock-timeout`.
+#[test]
+fn watch_takes_no_lock_timeout() {
+    let ws = Ws::empty();
+    let help = ws.run(&["watch", "--help"]);
+    help.expect_code(0);
+    assert!(help.stdout.contains("--interval"), "{}", help.stdout);
+    assert!(!help.stdout.contains("--lock-timeout"), "{}", help.stdout);
+    ws.run(&["watch", "--once", "--lock-timeout", "5s"])
+        .expect_code(2);
 }

@@ -20,7 +20,9 @@
 //! - `items`: a list result's items as objects with an `id` (default: the result when it
 //!   is a list, else its `items`);
 //! - `forget_on_delete = true`: without a `delete`, removing the resource forgets it
-//!   (it stays on its server); without either, destroying it is refused.
+//!   (it stays on its server); without either, destroying it is refused;
+//! - `health` and `healthy_when`: the health check `mcpoc watch` runs, a call (by
+//!   default the `read`) and a condition on its result; either one declares it.
 //!
 //! A missing operation has one meaning: no `read`, no drift detection (the plan says so);
 //! no `update`, every change replaces; no `list`, an interrupted create is looked up through
@@ -28,7 +30,7 @@
 //! An update changes in place exactly the inputs its expression reads (`self.<input>`;
 //! `self` as a whole reads all of them); a change to any other input replaces.
 
-use super::{Call, DataQuery, Driver, Op, Reading, ResultError, Target, id_of};
+use super::{Call, DataQuery, Driver, Health, Op, Reading, ResultError, Target, id_of};
 use crate::eval::{self, Scope, ToolCaller, UserFn};
 use crate::{Io, Val};
 use mcpo_schema::Ty;
@@ -81,6 +83,10 @@ pub struct Adapter {
     outputs: Vec<(String, Expr)>,
     items: Option<Expr>,
     forget: bool,
+    /// The health check's call (`None`: the `read`, when `healthy_when` is declared).
+    health: Option<Expr>,
+    /// The health check's condition on the call's result.
+    healthy_when: Option<Expr>,
     /// The inputs the type takes (`None`: its `inputs` is not an object type).
     inputs: Option<BTreeSet<String>>,
     /// What the update can change (`None`: no update).
@@ -262,6 +268,8 @@ impl Adapter {
                 attr(block, "forget_on_delete").map(|e| &e.kind),
                 Some(ExprKind::Bool(true))
             ),
+            health: attr(block, "health").cloned(),
+            healthy_when: attr(block, "healthy_when").cloned(),
             inputs: types.and_then(|(i, _)| attr_names(i)),
             update_attrs,
             output_types,
@@ -276,6 +284,16 @@ impl Adapter {
     pub fn with_servers(mut self, servers: BTreeMap<String, String>) -> Adapter {
         self.servers = servers;
         self
+    }
+
+    /// The call of the health check: `health`, else the `read` when `healthy_when` is
+    /// declared; `None` without either.
+    fn health_expr(&self) -> Option<&Expr> {
+        self.health.as_ref().or_else(|| {
+            self.healthy_when
+                .as_ref()
+                .and_then(|_| self.ops.get(&Op::Read))
+        })
     }
 
     /// The workspace's name of server `name` as the adapter's block writes it.
@@ -325,11 +343,21 @@ impl Adapter {
     /// Whether a result says the call failed: the adapter's `failed_when`, else the
     /// default of the server the operation calls.
     fn judge(&self, op: Op, self_val: &Val, result: &Value) -> Result<(), ResultError> {
+        self.judge_call(self.ops.get(&op), self_val, result)
+    }
+
+    /// [`Adapter::judge`] for the result of the call `call` makes.
+    fn judge_call(
+        &self,
+        call: Option<&Expr>,
+        self_val: &Val,
+        result: &Value,
+    ) -> Result<(), ResultError> {
         let default;
         let cond = match &self.failed_when {
             Some(c) => c,
             None => {
-                let servers = self.ops.get(&op).map(called_servers).unwrap_or_default();
+                let servers = call.map(called_servers).unwrap_or_default();
                 let mut defaults = servers
                     .iter()
                     .filter_map(|s| self.env.failed_when.get(self.server_name(s)));
@@ -678,5 +706,46 @@ impl Driver for Adapter {
 
     fn reads_after_write(&self) -> bool {
         self.ops.contains_key(&Op::Read)
+    }
+
+    fn health_call(&self, target: &Target<'_>) -> Result<Option<Call>, String> {
+        let Some(expr) = self.health_expr() else {
+            return Ok(None);
+        };
+        let self_val = self.self_val(target);
+        one_call(&format!("{}: `health`", self.what()), |tools| {
+            self.eval(expr, &self_val, None, Some(tools))
+        })
+        .map(|mut call| {
+            call.server = self.server_name(&call.server).to_string();
+            Some(call)
+        })
+    }
+
+    fn health_of(&self, target: &Target<'_>, result: Value) -> Result<Health, ResultError> {
+        let self_val = self.self_val(target);
+        match self.judge_call(self.health_expr(), &self_val, &result) {
+            Ok(()) => {}
+            Err(ResultError::Failed(why)) => return Ok(Health::Unhealthy(why)),
+            Err(e) => return Err(e),
+        }
+        let Some(cond) = &self.healthy_when else {
+            return Ok(Health::Healthy);
+        };
+        let v = self
+            .eval(cond, &self_val, Some(&Val::from_json(&result)), None)
+            .map_err(|m| ResultError::Unusable(format!("{}: `healthy_when`: {m}", self.what())))?;
+        match v.unmarked() {
+            Val::Bool(true) => Ok(Health::Healthy),
+            Val::Bool(false) | Val::Null => Ok(Health::Unhealthy(format!(
+                "`healthy_when` is false for the result: {}",
+                brief(&result)
+            ))),
+            other => Err(ResultError::Unusable(format!(
+                "{}: `healthy_when` is {}, not a bool",
+                self.what(),
+                other.kind_name()
+            ))),
+        }
     }
 }

@@ -127,6 +127,15 @@ pub enum Reading {
     Done,
 }
 
+/// What a resource's health check says (`mcpoc watch`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// The check passed.
+    Healthy,
+    /// The check failed, and why (what the result said, shortened).
+    Unhealthy(String),
+}
+
 /// Why a result cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResultError {
@@ -283,6 +292,20 @@ pub trait Driver: Send + Sync + fmt::Debug {
     /// messages ("not found", "does not exist", "no such").
     fn gone_on_error(&self, _op: Op, _target: &Target<'_>, _message: &str) -> Option<bool> {
         None
+    }
+
+    /// The call that tells whether the resource is healthy (`mcpoc watch`): an adapter's
+    /// `health` call, else its `read` when it declares `healthy_when`; `None` when the
+    /// type declares no health check.
+    fn health_call(&self, _target: &Target<'_>) -> Result<Option<Call>, String> {
+        Ok(None)
+    }
+
+    /// What the result of [`Driver::health_call`] says: `healthy_when` judged on it (a
+    /// `failed_when` that is true, or no `healthy_when` and a call that failed, is
+    /// unhealthy too).
+    fn health_of(&self, _target: &Target<'_>, _result: Value) -> Result<Health, ResultError> {
+        Ok(Health::Healthy)
     }
 }
 

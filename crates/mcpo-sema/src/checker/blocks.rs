@@ -49,8 +49,8 @@ impl<'db> Cx<'db> {
             match it {
                 BodyItem::Attribute(a) => match a.name.name.as_str() {
                     "inputs" => {}
-                    "failed_when" | "gone_when" => self.condition(&a.value),
-                    op @ ("create" | "read" | "update" | "delete" | "list") => {
+                    "failed_when" | "gone_when" | "healthy_when" => self.condition(&a.value),
+                    op @ ("create" | "read" | "update" | "delete" | "list" | "health") => {
                         self.infer(&a.value);
                         self.one_tool_call(&a.value, op);
                     }
@@ -113,7 +113,7 @@ impl<'db> Cx<'db> {
                             Ty::Object(o) => o,
                             _ => continue,
                         };
-                        let origin = Origin::new("the attributes of an `adapter` block");
+                        let origin = Origin::new("the attributes of an `adapter` block").language();
                         self.unknown_attribute(other, a.name.span, &o, &origin, &[]);
                         self.infer(&a.value);
                     }
@@ -554,7 +554,7 @@ impl<'db> Cx<'db> {
             .label(format!("not in {}", origin.text));
         if hint.is_some() {
             b = b.suggest(hint, span);
-        } else if !own.is_empty() && own.len() <= 12 {
+        } else if !own.is_empty() && (own.len() <= 12 || origin.language) {
             b = b.help(format!("the attributes are {}", list_names(&own)));
         }
         b.emit();
@@ -846,7 +846,7 @@ impl<'db> Cx<'db> {
         // instantiate, so no params.
         if readable
             && pattern.is_empty()
-            && let Some(mws) = crate::adapter_module(self.db, self.ws, &link)
+            && let Some(mws) = crate::package_module(self.db, self.ws, &link)
         {
             self.adapter_use(b, mws, &mapping);
             self.body_against(

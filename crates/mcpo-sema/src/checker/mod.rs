@@ -52,6 +52,8 @@ pub const ADAPTER_ATTRS: &[&str] = &[
     "outputs",
     "items",
     "forget_on_delete",
+    "health",
+    "healthy_when",
 ];
 
 /// Attributes and blocks every resource may have besides its schema's.
@@ -133,6 +135,9 @@ struct Origin {
     subject: Option<String>,
     /// What the subject's names are: attributes, or a tool's arguments.
     noun: &'static str,
+    /// The names are the language's own (a block's attributes), always worth listing;
+    /// a schema's are listed only when they are few.
+    language: bool,
 }
 
 impl Origin {
@@ -141,7 +146,14 @@ impl Origin {
             text: text.into(),
             subject: None,
             noun: "attribute",
+            language: false,
         }
+    }
+
+    /// The same origin, for names the language defines (listed however many they are).
+    fn language(mut self) -> Self {
+        self.language = true;
+        self
     }
 
     /// The same origin, naming a tool whose arguments are being checked.

@@ -134,11 +134,21 @@ async fn finish(
 /// Starts an HTTP twin on a free port and returns the process and its MCP URL, read from
 /// the line it prints on stderr.
 pub async fn spawn_http(kind: &str, args: &[&str]) -> (tokio::process::Child, String) {
+    spawn_http_env(kind, args, &[]).await
+}
+
+/// [`spawn_http`] with `env` added to the twin's environment (its fault switches).
+pub async fn spawn_http_env(
+    kind: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (tokio::process::Child, String) {
     let mut child = tokio::process::Command::new(MCPOC)
         .arg("twin")
         .arg(kind)
         .args(args)
         .args(["--http", "127.0.0.1:0"])
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
