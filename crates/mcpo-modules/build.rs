@@ -1,5 +1,6 @@
-//! Embeds the standard library (`stdlib/<module>/`, and the adapter packages
-//! `stdlib/adapters/<package>/`: their `.mcpo` files, `mcpo.toml` and `README.md`) into
+//! Embeds the standard library (`stdlib/<module>/`, the adapter packages
+//! `stdlib/adapters/<package>/` and the runbook packages `stdlib/runbooks/<name>/`: their
+//! `.mcpo` files, `mcpo.toml` and `README.md`) into
 //! the crate, so that `source = "stdlib/<name>"` works wherever the binary is installed.
 
 use std::fmt::Write as _;
@@ -7,7 +8,7 @@ use std::path::Path;
 
 /// The module files under `dir` (a module's path relative to `stdlib/` is `prefix`):
 /// each directory's `.mcpo` files, `mcpo.toml` and `README.md`, and its subdirectories'
-/// (`adapters/<package>/` is a module of its own).
+/// (`adapters/<package>/` and `runbooks/<name>/` are modules of their own).
 fn collect(dir: &Path, prefix: &str, files: &mut Vec<(String, String)>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;

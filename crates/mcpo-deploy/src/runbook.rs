@@ -1152,6 +1152,50 @@ pub fn runbooks(checked: &crate::Checked) -> BTreeMap<String, Runbook> {
     mcpo_plan::runbook::runbooks(&checked.db, checked.workspace)
 }
 
+/// `mcpoc run` without a name: the workspace at `root`'s runbooks as text, a few lines
+/// each: the name that always runs it (and the short one, for a module's runbook that has
+/// it), where it comes from, its description, params and steps.
+pub fn listing(root: &std::path::Path) -> Result<String, DeployError> {
+    let books = runbooks(&crate::load::load(root)?);
+    if books.is_empty() {
+        return Ok("The workspace has no runbooks: declare one with a `runbook \"NAME\"` block, or bring one with a `use` of a module that has runbooks.\n".to_string());
+    }
+    let short = mcpo_plan::runbook::names(&books);
+    let mut out = Vec::new();
+    for b in books.values() {
+        let mut head = b.name.clone();
+        if let Some(m) = &b.module {
+            let also = if short.contains(&m.name) {
+                format!("also `{}`; ", m.name)
+            } else {
+                String::new()
+            };
+            head.push_str(&format!(
+                " ({also}from `{}` by `use \"{}\"`)",
+                m.origin, m.via
+            ));
+        }
+        out.push(head);
+        if let Some(d) = &b.description {
+            out.push(format!("  {d}"));
+        }
+        let params: Vec<String> = b
+            .params
+            .iter()
+            .map(|p| match p.default {
+                Some(_) => format!("{} ({}, has a default)", p.name, p.ty),
+                None => format!("{} ({})", p.name, p.ty),
+            })
+            .collect();
+        if !params.is_empty() {
+            out.push(format!("  params: {}", params.join(", ")));
+        }
+        let steps: Vec<&str> = b.steps.iter().map(|s| s.name.as_str()).collect();
+        out.push(format!("  steps: {}", steps.join(", ")));
+    }
+    Ok(out.iter().map(|l| format!("{l}\n")).collect())
+}
+
 impl Session {
     /// Runs the runbook `name` (see the module docs): parameters are parsed and checked
     /// before anything is called; steps run on the executor's scheduler, with progress on
@@ -1166,21 +1210,34 @@ impl Session {
         cancel: CancellationToken,
     ) -> Result<RunReport, DeployError> {
         let books = runbooks(self.checked());
-        let Some(book) = books.get(name) else {
-            let known: Vec<&str> = books.keys().map(String::as_str).collect();
-            let mut p = Problem::new(
-                codes::E0660,
-                format!("the workspace declares no runbook `{name}`"),
-            );
-            p = match mcpo_sema::suggest::best(name, known.iter().copied()) {
-                Some(s) => p.help(format!("did you mean `{s}`?")),
-                None if known.is_empty() => {
-                    p.help("declare one with a `runbook \"NAME\" { step ... }` block")
-                }
-                None => p.help(format!("the runbooks are: {}", known.join(", "))),
-            };
-            return Err(p.into());
+        let book = match mcpo_plan::runbook::find(&books, name) {
+            Ok(b) => b,
+            Err(mcpo_plan::runbook::NotFound::Ambiguous(names)) => {
+                let shown: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+                return Err(Problem::new(
+                    codes::E0660,
+                    format!("`{name}` names several runbooks that `use` blocks bring"),
+                )
+                .help(format!("name one of them: {}", shown.join(", ")))
+                .into());
+            }
+            Err(mcpo_plan::runbook::NotFound::Unknown(known)) => {
+                let mut p = Problem::new(
+                    codes::E0660,
+                    format!("the workspace declares no runbook `{name}`"),
+                );
+                p = match mcpo_sema::suggest::best(name, known.iter().map(String::as_str)) {
+                    Some(s) => p.help(format!("did you mean `{s}`?")),
+                    None if known.is_empty() => p.help(
+                        "declare one with a `runbook \"NAME\" { step ... }` block, or bring one with a `use` of a module that has runbooks",
+                    ),
+                    None => p.help(format!("the runbooks are: {}", known.join(", "))),
+                };
+                return Err(p.into());
+            }
         };
+        // The journal and every message name the runbook by the name that always runs it.
+        let name = book.name.as_str();
         let program = crate::session::program(self.checked(), self.vars().clone())?;
         let values = values_of(self.state());
         // What to continue, and with which params.

@@ -2,7 +2,8 @@
 //! pattern its description (the comment above it), how to use it, its params (type,
 //! default, description), its rules, its outputs and its resources; for each adapter the
 //! resource type it defines, its inputs, operations and what is readable (a package of
-//! adapters also gets its files' top comments and how to import it). The standard
+//! adapters also gets its files' top comments and how to import it); for each runbook how
+//! to bring it and run it, its params and its steps. The standard
 //! library's READMEs and book pages are this text.
 
 use crate::Manifest;
@@ -64,6 +65,10 @@ pub fn render(source: &str, manifest: Option<&Manifest>, files: &[(String, Strin
     }
     for (text, b) in blocks("adapter") {
         adapter(&mut out, b, text);
+    }
+    for (text, b) in blocks("runbook") {
+        let servers = manifest.map(|m| m.servers.as_slice()).unwrap_or_default();
+        runbook(&mut out, source, b, text, servers);
     }
     while out.ends_with("\n\n") {
         out.pop();
@@ -127,6 +132,32 @@ fn comment_above(text: &str, b: &Block) -> String {
     }
     lines.reverse();
     lines.join(" ").trim().to_string()
+}
+
+/// The `#` comment lines right above a block as Markdown: lines joined into paragraphs,
+/// except that a line starting with `- ` starts an item of a list.
+fn comment_above_with_lists(text: &str, b: &Block) -> String {
+    let before = text.get(..b.ty.span.start as usize).unwrap_or("");
+    let mut lines: Vec<&str> = Vec::new();
+    for line in before.lines().rev() {
+        match line.trim().strip_prefix('#') {
+            Some(c) => lines.push(c.trim()),
+            None => break,
+        }
+    }
+    lines.reverse();
+    let mut out = String::new();
+    let mut in_list = false;
+    for line in lines.iter().filter(|l| !l.is_empty()) {
+        if line.starts_with("- ") {
+            out.push_str(if in_list { "\n" } else { "\n\n" });
+            in_list = true;
+        } else if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(line);
+    }
+    out.trim().to_string()
 }
 
 /// One adapter: the resource type it defines, its inputs, operations and outputs.
@@ -199,6 +230,103 @@ fn adapter(out: &mut String, b: &Block, text: &str) {
             format!(", and {}", outputs.join(", "))
         }
     );
+}
+
+/// One runbook: the comment above it, how a `use` brings it and `mcpoc run` runs it, its
+/// params and its steps.
+fn runbook(out: &mut String, source: &str, b: &Block, text: &str, servers: &[String]) {
+    let Some(name) = b.labels.first().map(|l| l.value().to_string()) else {
+        return;
+    };
+    let _ = writeln!(out, "## Runbook `{name}`\n");
+    let intro = comment_above_with_lists(text, b);
+    if !intro.is_empty() {
+        let _ = writeln!(out, "{intro}\n");
+    }
+    let via = source.rsplit('/').next().unwrap_or(source);
+    let _ = writeln!(
+        out,
+        "```hcl,fragment\nuse \"{via}\" {{\n  source = \"{source}\""
+    );
+    if let Some(server) = servers.first() {
+        let _ = writeln!(
+            out,
+            "  # servers = {{ {server} = <yours> }}   when yours is not named `{server}`"
+        );
+    }
+    out.push_str("}\n```\n\n");
+    let blocks = |kind: &'static str| {
+        b.body.items.iter().filter_map(move |i| match i {
+            BodyItem::Block(p) if p.ty.name == kind && !p.labels.is_empty() => Some(p),
+            _ => None,
+        })
+    };
+    let label = |p: &Block| {
+        p.labels
+            .first()
+            .map(|l| l.value().to_string())
+            .unwrap_or_default()
+    };
+    let mut run = format!("mcpoc run {name}");
+    for p in blocks("param").filter(|p| attr(p, "default").is_none()) {
+        let _ = write!(run, " --param {}=...", label(p));
+    }
+    let _ = writeln!(
+        out,
+        "It runs as `{run}` (or `mcpoc run {via}.{name}`, which always names it).\n"
+    );
+    if blocks("param").next().is_some() {
+        out.push_str(
+            "### Parameters\n\n| name | type | default | description |\n|---|---|---|---|\n",
+        );
+        for p in blocks("param") {
+            let ty = attr(p, "type").map_or("any".to_string(), |e| text_of(text, e));
+            let default = attr(p, "default").map_or("required".to_string(), |e| {
+                format!("`{}`", text_of(text, e))
+            });
+            let _ = writeln!(
+                out,
+                "| `{}` | `{}` | {} | {} |",
+                label(p),
+                cell(&ty),
+                cell(&default),
+                cell(&literal(attr(p, "description")))
+            );
+        }
+        out.push('\n');
+    }
+    out.push_str("### Steps\n\n| step | does | notes |\n|---|---|---|\n");
+    for step in blocks("step") {
+        let does = match (attr(step, "run"), attr(step, "approve")) {
+            (Some(e), _) => match &e.kind {
+                ExprKind::FunctionCall(c) if c.namespace.len() == 1 => {
+                    let server = c.namespace.first().map_or("", |n| n.name.as_str());
+                    format!("calls `{server}::{}`", c.name.name)
+                }
+                _ => "computes a value".to_string(),
+            },
+            (None, Some(_)) => "asks for approval".to_string(),
+            (None, None) => String::new(),
+        };
+        let mut notes = Vec::new();
+        if let Some(e) = attr(step, "for_each") {
+            notes.push(format!("for each of `{}`", text_of(text, e)));
+        }
+        if let Some(e) = attr(step, "when") {
+            notes.push(format!("when `{}`", text_of(text, e)));
+        }
+        if let Some(e) = attr(step, "on_failure") {
+            notes.push(format!("on failure: `{}`", text_of(text, e)));
+        }
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} |",
+            label(step),
+            cell(&does),
+            cell(&notes.join("; "))
+        );
+    }
+    out.push('\n');
 }
 
 /// The `#` comment lines at the top of a file, as a paragraph.

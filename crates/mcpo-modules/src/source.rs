@@ -30,16 +30,17 @@ impl Source {
         }
         if let Some(name) = s.strip_prefix("stdlib/") {
             let name = name.trim_end_matches('/');
-            // A pattern is `stdlib/<name>`; an adapter package `stdlib/adapters/<package>`.
+            // A pattern is `stdlib/<name>`; an adapter package `stdlib/adapters/<package>`;
+            // a package of runbooks `stdlib/runbooks/<name>`.
             let parts: Vec<&str> = name.split('/').collect();
             let well_formed = match parts.as_slice() {
                 [one] => !one.is_empty(),
-                ["adapters", package] => !package.is_empty(),
+                ["adapters" | "runbooks", package] => !package.is_empty(),
                 _ => false,
             };
             if !well_formed {
                 return Err(format!(
-                    "`{s}`: a standard library module is named `stdlib/<name>`, or `stdlib/adapters/<package>` for a package of adapters"
+                    "`{s}`: a standard library module is named `stdlib/<name>`, `stdlib/adapters/<package>` for a package of adapters, or `stdlib/runbooks/<name>` for a package of runbooks"
                 ));
             }
             return Ok(Source::Stdlib(name.to_string()));

@@ -1,6 +1,7 @@
-//! The standard library: the patterns under `stdlib/` in the repository and the adapter
-//! packages under `stdlib/adapters/`, embedded at build time so that
-//! `source = "stdlib/<name>"` (and `"stdlib/adapters/<package>"`) works in any directory.
+//! The standard library: the patterns under `stdlib/` in the repository, the adapter
+//! packages under `stdlib/adapters/` and the runbook packages under `stdlib/runbooks/`,
+//! embedded at build time so that `source = "stdlib/<name>"` (and
+//! `"stdlib/adapters/<package>"`, `"stdlib/runbooks/<name>"`) works in any directory.
 
 include!(concat!(env!("OUT_DIR"), "/stdlib.rs"));
 

@@ -38,6 +38,7 @@ pub mod functions;
 mod inputs;
 mod modules;
 mod names;
+mod runbooks;
 mod server_blocks;
 mod server_catalog;
 pub mod suggest;
@@ -58,12 +59,16 @@ pub use checker::{
 pub use eval::Io;
 pub use modules::{
     AdapterClash, AdapterImports, AdapterOrigin, ImportedAdapter, UseProblem, adapter_imports,
-    adapter_module, imported_adapters, is_adapter_module, link_servers, module_for,
-    module_workspaces, resolve_use,
+    imported_adapters, is_package_module, link_servers, module_for, module_workspaces,
+    package_module, resolve_use,
 };
 pub use names::{
     Decl, DeclKind, FileSignature, Index, Repeat, index, local_source_dir, reference, signature,
     use_link, use_servers, walk,
+};
+pub use runbooks::{
+    ImportedRunbook, RunbookClash, RunbookImports, module_runbook_reads, runbook_block,
+    runbook_imports, runbook_servers,
 };
 pub use server_blocks::{
     FileServers, ServerDecl, ServerTransport, Setting, file_servers, read_only_tools,
@@ -133,7 +138,8 @@ pub fn check_semantics(db: &dyn salsa::Database, ws: Workspace) -> Vec<Diagnosti
 }
 
 /// The diagnostics of the files of every module `ws` loads: syntax, names and types,
-/// duplicate declarations and resource types with two adapters. A server the module needs and the workspace lacks is reported
+/// duplicate declarations, resource types with two adapters, runbook names brought twice
+/// and what a module's runbook may not read. A server the module needs and the workspace lacks is reported
 /// at the `use`, not inside the module.
 pub fn module_diagnostics(db: &dyn salsa::Database, ws: Workspace) -> Vec<Diagnostic> {
     let mut out = Vec::new();
@@ -153,9 +159,22 @@ pub fn module_diagnostics(db: &dyn salsa::Database, ws: Workspace) -> Vec<Diagno
                 .filter(|d| {
                     d.code == mcpo_diagnostics::codes::E0108
                         || d.code == mcpo_diagnostics::codes::E0119
+                        || d.code == mcpo_diagnostics::codes::E0120
                 })
                 .cloned(),
         );
+        for (file, span, key) in module_runbook_reads(db, mws) {
+            out.push(
+                Diagnostic::error(
+                    mcpo_diagnostics::codes::E0115,
+                    file.id(db),
+                    span,
+                    format!("`{key}` in a module's runbook"),
+                )
+                .with_primary_label("a module's runbook runs in the workspace that uses the module, where this name is not the module's")
+                .with_help("give the value to the runbook as a `param`, or read it from a step's result"),
+            );
+        }
     }
     out
 }

@@ -128,20 +128,21 @@ pub fn module_workspaces(db: &dyn salsa::Database, ws: Workspace) -> Vec<(Module
     out
 }
 
-/// Whether module workspace `mws` is a package of adapters: it declares `adapter` blocks
+/// Whether module workspace `mws` is a package: it declares `adapter` or `runbook` blocks
 /// and no pattern. A `use` of such a module instantiates nothing; it imports its adapters
-/// (see [`imported_adapters`]).
-pub fn is_adapter_module(db: &dyn salsa::Database, mws: Workspace) -> bool {
+/// (see [`imported_adapters`]) and its runbooks (see [`crate::runbook_imports`]).
+pub fn is_package_module(db: &dyn salsa::Database, mws: Workspace) -> bool {
     let idx = index(db, mws);
     idx.names_with_prefix("pattern.").next().is_none()
-        && idx.names_with_prefix("adapter.").next().is_some()
+        && (idx.names_with_prefix("adapter.").next().is_some()
+            || idx.names_with_prefix("runbook.").next().is_some())
 }
 
-/// The module workspace of the package of adapters that `link` names in `ws`, when the
-/// front end loaded one there.
-pub fn adapter_module(db: &dyn salsa::Database, ws: Workspace, link: &str) -> Option<Workspace> {
+/// The module workspace of the package (of adapters, of runbooks) that `link` names in
+/// `ws`, when the front end loaded one there.
+pub fn package_module(db: &dyn salsa::Database, ws: Workspace, link: &str) -> Option<Workspace> {
     let mws = module_for(db, ws, link)?.workspace(db)?;
-    is_adapter_module(db, mws).then_some(mws)
+    is_package_module(db, mws).then_some(mws)
 }
 
 /// The server mapping recorded in a link (` [docker=engine,aws=aws_eu]`): the module's
@@ -292,7 +293,7 @@ pub fn adapter_imports(db: &dyn salsa::Database, ws: Workspace) -> AdapterImport
             let renamed = |server: &str| m.get(server).map_or(server, String::as_str).to_string();
             // What this `use` brings: (address in the workspace, the adapter).
             let mut brought: Vec<(String, ImportedAdapter)> = Vec::new();
-            let package = is_adapter_module(db, mws);
+            let package = is_package_module(db, mws);
             let own = index(db, mws);
             let pattern_module = !package
                 && resolve_use(db, ws, &d.type_name, &d.module).is_ok_and(|(_, _, m)| m.is_some());

@@ -15,6 +15,7 @@ pub fn workspace_diagnostics(db: &dyn salsa::Database, ws: Workspace) -> Vec<Dia
     let mut out = Vec::new();
     duplicates(db, idx, &mut out);
     adapter_clashes(db, ws, &mut out);
+    runbook_clashes(db, ws, &mut out);
     cycles(db, idx, &mut out);
     unused(db, idx, &mut out);
     schemas(db, ws, idx, &mut out);
@@ -134,6 +135,44 @@ fn adapter_clashes(db: &dyn salsa::Database, ws: Workspace, out: &mut Vec<Diagno
                 ),
         };
         out.push(d);
+    }
+}
+
+/// The `use` blocks that bring a runbook named like one of the workspace's own: E0120 at
+/// the `use`'s `source`, pointing at the workspace's runbook.
+fn runbook_clashes(db: &dyn salsa::Database, ws: Workspace, out: &mut Vec<Diagnostic>) {
+    for c in &crate::runbook_imports(db, ws).clashes {
+        let r = &c.imported;
+        let at = match signature(db, r.use_file).decls.get(r.use_decl) {
+            Some(d) => match parse(db, r.use_file).file.body.items.get(d.item) {
+                Some(BodyItem::Block(b)) => crate::names::attr(b, "source")
+                    .map_or_else(|| decl_span(db, r.use_file, r.use_decl), |e| e.span),
+                _ => decl_span(db, r.use_file, r.use_decl),
+            },
+            None => Span::default(),
+        };
+        let (file, i) = c.own;
+        out.push(
+            Diagnostic::error(
+                codes::E0120,
+                r.use_file.id(db),
+                at,
+                format!("runbook `{}` is already defined", r.name),
+            )
+            .with_primary_label(format!(
+                "`module.{}` brings runbook `{}` from `{}`",
+                r.via, r.name, r.origin
+            ))
+            .with_label_in(
+                file.id(db),
+                decl_span(db, file, i),
+                "the workspace's own runbook of that name",
+            )
+            .with_help(format!(
+                "`mcpoc run {}` would mean two runbooks: rename the workspace's runbook, or drop it if the module's does the same",
+                r.name
+            )),
+        );
     }
 }
 

@@ -1,6 +1,7 @@
 //! Every example under `examples/` checks clean against the twins' pulled schemas
 //! (`tests/check/.mcpo/schemas/`), warnings included, as after `mcpoc schema pull`: each
-//! twin's schema is recorded with the example's `server` block, as a pull would record it.
+//! twin's schema is recorded with the example's `server` block, as a pull would record it,
+//! and the modules its `use` blocks name are loaded as `mcpoc check` loads them.
 //! The examples named `real-*` run on real third-party servers, not on the twins: they are
 //! checked against those servers' own schemas by the tests that start them
 //! (`crates/mcpoc/tests/real_full_stack.rs`).
@@ -77,15 +78,23 @@ fn examples_check_clean() {
         let mut db = Database::default();
         let mut sources = Sources::new();
         let mut files = Vec::new();
+        let mut texts = Vec::new();
         for (i, p) in list(&dir, "mcpo").iter().enumerate() {
             let text = std::fs::read_to_string(p).unwrap_or_default();
             let name = p.strip_prefix(&root).unwrap_or(p).display().to_string();
             sources.add(name.clone(), text.clone());
-            files.push(SourceFile::new(&db, FileId(i as u32), name, text));
+            files.push(SourceFile::new(&db, FileId(i as u32), name, text.clone()));
+            texts.push(text);
         }
         assert!(!files.is_empty(), "no .mcpo in {}", dir.display());
         let ws = Workspace::new(&db, files, Vec::new());
         pull(&mut db, ws, &twins);
+        // The modules its `use` blocks name, as `mcpoc check` loads them.
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let mut loaded = mcpo_modules::load_modules(&dir, &texts);
+        mcpo_modules::register(&mut loaded, &mut sources);
+        let modules = mcpo_modules::inputs(&db, &loaded, &ws.schemas(&db).clone());
+        ws.set_modules(&mut db).to(modules);
         let mut diags = mcpo_sema::check(&db, ws);
         if !diags.is_empty() {
             mcpo_diagnostics::sort(&mut diags);

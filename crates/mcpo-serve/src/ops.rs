@@ -705,6 +705,7 @@ impl Workspace {
             .into_values()
             .map(|b| RunbookInfo {
                 name: b.name,
+                module: b.module.map(|m| m.origin),
                 description: b.description,
                 params: b
                     .params

@@ -365,8 +365,12 @@ pub struct RunbooksOut {
 /// A runbook of the workspace.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct RunbookInfo {
-    /// Its name: `run_runbook` takes it.
+    /// Its name: `run_runbook` takes it (`USE.NAME` for a runbook a `use` brings from a
+    /// module).
     pub name: String,
+    /// For a runbook a `use` brings: the module it comes from (`stdlib/runbooks/...`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
     /// Its `description`, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,

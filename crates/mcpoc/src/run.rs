@@ -12,9 +12,10 @@ use mcpo_state::RunStatus;
 /// Arguments of `mcpoc run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The runbook's name (its `runbook "NAME"` block).
+    /// The runbook's name (`USE.NAME` for one a `use` brings from a module, or `NAME` alone
+    /// when no other runbook has it). Without it, lists the runbooks.
     #[arg(value_name = "NAME")]
-    pub name: String,
+    pub name: Option<String>,
     /// A parameter: `--param name=value`, parsed like `--var` values (strings, numbers,
     /// bools, lists, objects). Repeatable.
     #[arg(long = "param", value_name = "NAME=VALUE")]
@@ -41,6 +42,10 @@ pub struct RunArgs {
 
 /// `mcpoc run`.
 pub fn run(args: RunArgs) -> u8 {
+    let Some(name) = args.name.clone() else {
+        let listed = mcpo_deploy::runbook::listing(&args.ws.root());
+        return listed.map_or_else(report::deploy_error, |t| (print!("{t}"), crate::EXIT_OK).1);
+    };
     let params = match mcpo_deploy::runbook::param_pairs(&args.params) {
         Ok(p) => p,
         Err(p) => return report::problem(&p),
@@ -60,7 +65,7 @@ pub fn run(args: RunArgs) -> u8 {
     let cancel = CancellationToken::new();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<RunEvent>();
     let running = s.run_runbook(
-        &args.name,
+        &name,
         &opts,
         approver(args.auto_approve),
         Some(tx),
@@ -73,7 +78,7 @@ pub fn run(args: RunArgs) -> u8 {
             "interrupted: no new step starts; waiting for the steps in flight (Ctrl-C again to stop at once)"
         ),
         Seen::InterruptedAgain => {
-            eprintln!("interrupted again: stopping now; `mcpoc run {} --resume` continues", args.name);
+            eprintln!("interrupted again: stopping now; `mcpoc run {name} --resume` continues");
             std::process::exit(130);
         }
     }));
@@ -82,12 +87,8 @@ pub fn run(args: RunArgs) -> u8 {
         Ok(r) => r,
         Err(e) => return report::deploy_error(e),
     };
-    for e in &report.errors {
-        eprintln!("{e}");
-    }
-    for line in report.lines() {
-        println!("{line}");
-    }
+    report.errors.iter().for_each(|e| eprintln!("{e}"));
+    report.lines().iter().for_each(|l| println!("{l}"));
     match report.status {
         RunStatus::Succeeded => crate::EXIT_OK,
         RunStatus::Cancelled => 130,

@@ -462,15 +462,27 @@ fn doc_renders_a_package_of_adapters() {
 #[test]
 fn stdlib_pages_are_what_doc_says() {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let mut names: Vec<String> = std::fs::read_dir(repo.join("stdlib"))
-        .expect("stdlib")
-        .flatten()
-        // A module is a directory with its `mcpo.toml` (`stdlib/adapters/` holds adapters).
-        .filter(|e| e.path().join("mcpo.toml").is_file())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
+    // A module is a directory with its `mcpo.toml` (`stdlib/adapters/` holds adapters,
+    // `stdlib/runbooks/` packages of runbooks).
+    let modules_in = |dir: &str| -> Vec<String> {
+        std::fs::read_dir(repo.join("stdlib").join(dir))
+            .expect("stdlib")
+            .flatten()
+            .filter(|e| e.path().join("mcpo.toml").is_file())
+            .map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if dir.is_empty() {
+                    name
+                } else {
+                    format!("{dir}/{name}")
+                }
+            })
+            .collect()
+    };
+    let mut names = modules_in("");
+    names.extend(modules_in("runbooks"));
     names.sort();
-    assert_eq!(names.len(), 5, "{names:?}");
+    assert_eq!(names.len(), 6, "{names:?}");
     let mut stale = Vec::new();
     for name in names {
         let run = mcpoc_in(&repo, &["doc", &format!("stdlib/{name}")]);

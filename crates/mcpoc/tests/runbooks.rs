@@ -137,6 +137,65 @@ fn bad_params_are_refused_before_any_call() {
     assert!(s.names().is_empty(), "nothing was called");
 }
 
+/// A module's runbook, brought by `use "ops" { source = "./modules/trace", servers = {
+/// tracer = steps } }`: listed, run by its short and its qualified name on the server the
+/// `use` binds it to, journalled under the qualified name; a second `use` of the module
+/// makes the short name ambiguous.
+#[test]
+fn a_module_runbook_runs_by_its_short_and_qualified_names_on_the_mapped_server() {
+    let s = Steps::new();
+    let list = s.run(&["run"]);
+    list.expect_code(0);
+    assert!(
+        list.stdout.contains(
+            "ops.trace (also `trace`; from `modules/trace` by `use \"ops\"`)\n  params: label (string, has a default)\n  steps: one, two\n"
+        ),
+        "{}",
+        list.both()
+    );
+    assert!(list.stdout.contains("order\n"), "{}", list.both());
+
+    let run = s.run(&["run", "trace", "--param", "label=a"]);
+    run.expect_code(0);
+    assert!(
+        run.stdout.contains("Runbook ops.trace succeeded: 2 done"),
+        "{}",
+        run.both()
+    );
+    s.run(&["run", "ops.trace"]).expect_code(0);
+    // The module's `tracer` is the workspace's `steps`: its log holds the calls.
+    assert_eq!(
+        s.names(),
+        ["module-a", "module-two-1", "module-m", "module-two-3"]
+    );
+    let runs = s.runs();
+    assert_eq!(runs.len(), 2);
+    assert!(runs.iter().all(|r| r["runbook"] == "ops.trace"), "{runs:?}");
+    assert_eq!(runs[0]["params"]["label"], "a");
+
+    // A second `use` of the module: `trace` could mean either.
+    std::fs::write(
+        s.ws.path().join("more.mcpo"),
+        "use \"ops2\" {\n  source  = \"./modules/trace\"\n  servers = { tracer = steps }\n}\n",
+    )
+    .expect("write more.mcpo");
+    let run = s.run(&["run", "trace"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr
+            .contains("`trace` names several runbooks that `use` blocks bring"),
+        "{}",
+        run.both()
+    );
+    assert!(
+        run.stderr.contains("`ops.trace`, `ops2.trace`"),
+        "{}",
+        run.both()
+    );
+    s.run(&["run", "ops2.trace"]).expect_code(0);
+    assert_eq!(s.names().len(), 6);
+}
+
 #[test]
 fn independent_steps_run_at_once_and_a_later_step_waits_for_both() {
     let s = Steps::new();

@@ -217,9 +217,9 @@ impl<'a> Builder<'a> {
             return;
         }
         let db = self.db;
-        // A package of adapters makes nothing: its adapters are drivers
-        // (`driver::workspace_drivers`).
-        if pattern.is_empty() && mcpo_sema::adapter_module(db, self.within.ws, &link).is_some() {
+        // A package makes nothing: its adapters are drivers (`driver::workspace_drivers`),
+        // its runbooks are run by `mcpoc run` (`runbook::runbooks`).
+        if pattern.is_empty() && mcpo_sema::package_module(db, self.within.ws, &link).is_some() {
             return;
         }
         let Ok((tws, pname, module)) = mcpo_sema::resolve_use(db, self.within.ws, &pattern, &link)

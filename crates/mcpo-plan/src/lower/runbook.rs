@@ -12,17 +12,31 @@ use super::vars::{conform_param, text_value};
 use super::*;
 use mcpo_schema::Ty;
 
-/// A runbook of the workspace.
+/// A runbook of the workspace: its own, or one a `use` brings from a module.
 #[derive(Debug, Clone)]
 pub struct Runbook {
-    /// Its name.
+    /// The name that always runs it: its label, or `<use>.<label>` for a module's.
     pub name: String,
+    /// Where a module's runbook comes from; `None` for the workspace's own.
+    pub module: Option<RunbookModule>,
     /// Its `description`, if any.
     pub description: Option<String>,
     /// Its params, in declaration order.
     pub params: Vec<RunParam>,
     /// Its steps, in declaration order.
     pub steps: Vec<RunStep>,
+}
+
+/// The module a runbook comes from, through which `use`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunbookModule {
+    /// The `use` block's name (`dr`).
+    pub via: String,
+    /// The runbook's name in the module (`disaster_recovery`): it also runs by this name
+    /// when nothing else has it.
+    pub name: String,
+    /// Where the module came from (`stdlib/runbooks/disaster_recovery`).
+    pub origin: String,
 }
 
 /// A runbook's `param`.
@@ -282,6 +296,7 @@ impl Runbook {
         }
         Some(Runbook {
             name,
+            module: None,
             description: string_attr(block, "description"),
             params,
             steps,
@@ -292,9 +307,30 @@ impl Runbook {
     pub fn step(&self, name: &str) -> Option<&RunStep> {
         self.steps.iter().find(|s| s.name == name)
     }
+
+    /// The runbook with the module's server names mapped to the workspace's (`servers`:
+    /// only those that change), as a `use` with `servers = { ... }` binds it.
+    fn rename_servers(&mut self, servers: &BTreeMap<String, String>) {
+        let renamed = |s: &mut String| {
+            if let Some(to) = servers.get(s.as_str()) {
+                *s = to.clone();
+            }
+        };
+        for step in &mut self.steps {
+            if let StepAction::Call { server, .. } = &mut step.action {
+                renamed(server);
+            }
+            if let Some((server, _, _)) = step.wait_for.as_mut().and_then(|w| w.call.as_mut()) {
+                renamed(server);
+            }
+        }
+    }
 }
 
-/// The runbooks the workspace's files declare, by name.
+/// The runbooks of the workspace, by the name that always runs them: its own `runbook`
+/// blocks by label, and those its `use` blocks bring from modules as `<use>.<label>`
+/// (bound to the servers the `use` maps the module's to). [`find`] also takes a module
+/// runbook's label alone when nothing else has it.
 pub fn runbooks(db: &dyn salsa::Database, ws: Workspace) -> BTreeMap<String, Runbook> {
     let mut out = BTreeMap::new();
     for f in ws.files(db) {
@@ -308,7 +344,71 @@ pub fn runbooks(db: &dyn salsa::Database, ws: Workspace) -> BTreeMap<String, Run
             }
         }
     }
+    for imported in &mcpo_sema::runbook_imports(db, ws).runbooks {
+        let Some(block) = mcpo_sema::runbook_block(db, imported.file, imported.decl) else {
+            continue;
+        };
+        let Some(mut r) = Runbook::from_block(block) else {
+            continue;
+        };
+        r.rename_servers(&imported.servers);
+        r.name = imported.qualified();
+        r.module = Some(RunbookModule {
+            via: imported.via.clone(),
+            name: imported.name.clone(),
+            origin: imported.origin.clone(),
+        });
+        out.insert(r.name.clone(), r);
+    }
     out
+}
+
+/// Why [`find`] found no runbook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotFound {
+    /// Nothing has this name; the names there are, sorted (the short names of module
+    /// runbooks that have one included).
+    Unknown(Vec<String>),
+    /// Several `use` blocks bring a runbook of this name: their qualified names.
+    Ambiguous(Vec<String>),
+}
+
+/// The runbook `name` names: a runbook of the workspace, `<use>.<label>`, or the label of
+/// the one module runbook that has it when the workspace has no runbook of that name.
+pub fn find<'a>(books: &'a BTreeMap<String, Runbook>, name: &str) -> Result<&'a Runbook, NotFound> {
+    if let Some(b) = books.get(name) {
+        return Ok(b);
+    }
+    let by_label: Vec<&Runbook> = books
+        .values()
+        .filter(|b| b.module.as_ref().is_some_and(|m| m.name == name))
+        .collect();
+    match by_label.as_slice() {
+        [one] => Ok(one),
+        [] => Err(NotFound::Unknown(names(books))),
+        several => Err(NotFound::Ambiguous(
+            several.iter().map(|b| b.name.clone()).collect(),
+        )),
+    }
+}
+
+/// Every name [`find`] takes, sorted: each runbook's own, and the label of each module
+/// runbook that no other runbook has.
+pub fn names(books: &BTreeMap<String, Runbook>) -> Vec<String> {
+    let mut out: BTreeSet<String> = books.keys().cloned().collect();
+    for b in books.values() {
+        if let Some(m) = &b.module
+            && !books.contains_key(&m.name)
+            && books
+                .values()
+                .filter(|o| o.module.as_ref().is_some_and(|om| om.name == m.name))
+                .count()
+                == 1
+        {
+            out.insert(m.name.clone());
+        }
+    }
+    out.into_iter().collect()
 }
 
 /// The value of a runbook param given as text on the command line (parsed like a

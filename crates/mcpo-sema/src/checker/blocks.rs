@@ -846,7 +846,7 @@ impl<'db> Cx<'db> {
         // instantiate, so no params.
         if readable
             && pattern.is_empty()
-            && let Some(mws) = crate::adapter_module(self.db, self.ws, &link)
+            && let Some(mws) = crate::package_module(self.db, self.ws, &link)
         {
             self.adapter_use(b, mws, &mapping);
             self.body_against(

@@ -173,9 +173,9 @@ impl Cx<'_> {
         }
     }
 
-    /// A `use` of a package of adapters (module workspace `mws`): it takes no params, and
-    /// every server its adapters define types on or call must exist here, under the name
-    /// `mapping` gives it.
+    /// A `use` of a package (module workspace `mws`: adapters, runbooks): it takes no
+    /// params, and every server its adapters define types on or call, and its runbooks
+    /// call, must exist here, under the name `mapping` gives it.
     pub(super) fn adapter_use(
         &mut self,
         b: &Block,
@@ -183,30 +183,49 @@ impl Cx<'_> {
         mapping: &BTreeMap<String, String>,
     ) {
         let at = b.labels.first().map_or(b.ty.span, |l| l.span());
-        let needed = adapter_package_servers(self.db, mws);
+        let for_adapters = adapter_package_servers(self.db, mws);
+        let mut for_runbooks = BTreeSet::new();
+        for file in mws.files(self.db) {
+            for it in &parse(self.db, *file).file.body.items {
+                if let BodyItem::Block(r) = it
+                    && r.ty.name == "runbook"
+                {
+                    for_runbooks.extend(crate::runbook_servers(r));
+                }
+            }
+        }
+        let needed: BTreeSet<String> = for_adapters.union(&for_runbooks).cloned().collect();
         for server in &needed {
             let mine = mapping.get(server).unwrap_or(server).clone();
             if self.server_known(&mine) {
                 continue;
             }
+            let what = if for_adapters.contains(server) {
+                "these adapters"
+            } else {
+                "these runbooks"
+            };
             let span = mapping_entry(b, server).map_or(at, |(_, value)| value);
             let (message, label) = if &mine == server {
                 (
-                    format!(
-                        "these adapters need server `{server}`, which this workspace does not have"
-                    ),
-                    format!("their types and tool calls are on `{server}`"),
+                    format!("{what} need server `{server}`, which this workspace does not have"),
+                    if for_adapters.contains(server) {
+                        format!("their types and tool calls are on `{server}`")
+                    } else {
+                        format!("their steps call tools of `{server}`")
+                    },
                 )
             } else {
                 (
                     format!("unknown server `{mine}`"),
-                    format!("`servers` maps the adapters' `{server}` to it"),
+                    format!("`servers` maps the {}' `{server}` to it", &what[6..]),
                 )
             };
             self.error(codes::E0101, span, message)
                 .label(label)
                 .help(format!(
-                    "declare `server \"{mine}\"` (and run `mcpoc schema pull`), or map the adapters' `{server}` to one of yours: `servers = {{ {server} = <server> }}`"
+                    "declare `server \"{mine}\"` (and run `mcpoc schema pull`), or map the {}' `{server}` to one of yours: `servers = {{ {server} = <server> }}`",
+                    &what[6..]
                 ))
                 .emit();
         }
@@ -214,14 +233,17 @@ impl Cx<'_> {
             if !needed.contains(from) {
                 let span = mapping_entry(b, from).map_or(at, |(key, _)| key);
                 let shown: Vec<&str> = needed.iter().map(String::as_str).collect();
-                self.error(
-                    codes::E0101,
-                    span,
-                    format!("these adapters use no server `{from}`"),
-                )
-                .label("not a server of the package")
-                .help(format!("its servers are {}", super::list_names(&shown)))
-                .emit();
+                let what = if for_runbooks.is_empty() {
+                    "these adapters use"
+                } else if for_adapters.is_empty() {
+                    "these runbooks use"
+                } else {
+                    "this package uses"
+                };
+                self.error(codes::E0101, span, format!("{what} no server `{from}`"))
+                    .label("not a server of the package")
+                    .help(format!("its servers are {}", super::list_names(&shown)))
+                    .emit();
             }
         }
     }
