@@ -239,6 +239,53 @@ fn a_dry_run_shows_the_apply_steps_plan_and_changes_nothing() {
     assert!(before == after, "a dry run wrote the state");
 }
 
+#[test]
+fn an_apply_step_fails_with_the_errors_of_its_plan_or_of_its_apply() {
+    let ws = applied(None);
+    // A value the variable's validation refuses: nothing is planned, nothing changes.
+    let run = ws.run(&["run", "scale", "--param", "caches=9", "--auto-approve"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr
+            .contains("error[E0404]: step.resize: the workspace cannot be planned with the step's variables: main.mcpo:"),
+        "{}",
+        run.both()
+    );
+    assert!(run.stderr.contains("at most 5 caches"), "{}", run.both());
+    assert_eq!(volumes(&ws), ["cache-blue-0"]);
+
+    // A name the twin refuses: the apply's own errors, then the step's.
+    let run = ws.run(&[
+        "run",
+        "scale",
+        "--param",
+        "caches=2",
+        "--param",
+        "label=bad name!",
+        "--auto-approve",
+    ]);
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains(
+            "error[E0600]: docker.volume.cache[1]: server `docker`, tool `volume.create`"
+        ),
+        "{}",
+        run.both()
+    );
+    assert!(
+        run.stderr
+            .contains("error[E0600]: step.resize: the apply failed: 2 changes failed"),
+        "{}",
+        run.both()
+    );
+    assert!(
+        run.stdout.contains("Not started: settle, report"),
+        "{}",
+        run.both()
+    );
+    assert_eq!(last_run(&ws)["steps"]["resize"]["status"], "failed");
+}
+
 /// Starts the run and SIGKILLs it once `ready` holds for the state file and the Docker
 /// twin's own file (read as they are on disk, without a client).
 fn kill_when(ws: &Ws, extra: &[&str], ready: impl Fn(&Value, &Value) -> bool) {
@@ -284,8 +331,9 @@ fn an_interrupted_apply_step_is_applied_again_on_resume_and_a_finished_one_is_no
     // killed halfway through.
     let ws = applied(Some(300));
     let extra = ["--auto-approve", "--parallelism", "1"];
-    kill_when(&ws, &extra, |_, twin| {
+    kill_when(&ws, &extra, |s, twin| {
         twin["resources"]["volume"]["cache-green-1"].is_object()
+            && step_status(s, "resize").as_deref() == Some("running")
     });
     let journal = last_run(&ws);
     assert_eq!(journal["status"], "running", "{journal}");

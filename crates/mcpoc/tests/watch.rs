@@ -311,6 +311,7 @@ fn a_change_outside_mcpo_is_reported_within_a_second_when_subscribed() {
     s.rename_vpc("renamed by hand");
     let drift = w.next_matching(Duration::from_secs(10), drift_of("aws.vpc.main", "name"));
     let took = changed.elapsed();
+    eprintln!("watch latency, subscribed drift: {took:?}");
     assert!(took < Duration::from_secs(1), "reported after {took:?}");
     assert_eq!(drift.get("recorded"), Some(&json!("\"app\"")), "{drift}");
     assert_eq!(
@@ -366,6 +367,7 @@ fn a_change_outside_mcpo_is_reported_within_the_interval_when_polled() {
     s.rename_vpc("renamed by hand");
     w.next_matching(Duration::from_secs(10), drift_of("aws.vpc.main", "name"));
     let took = changed.elapsed();
+    eprintln!("watch latency, polled drift: {took:?}");
     assert!(took < Duration::from_secs(2), "reported after {took:?}");
     let (code, _) = w.interrupt();
     assert_eq!(code, Some(0));
@@ -465,6 +467,7 @@ fn resource_health_is_reported_as_it_changes() {
         health_of("aws.route53_health_check.west", false),
     );
     let took = failed.elapsed();
+    eprintln!("watch latency, polled health: failed: {took:?}");
     assert!(took < Duration::from_secs(2), "reported after {took:?}");
     let reason = down
         .get("reason")
@@ -482,6 +485,7 @@ fn resource_health_is_reported_as_it_changes() {
         health_of("aws.route53_health_check.west", true),
     );
     let took = recovered.elapsed();
+    eprintln!("watch latency, polled health: recovered: {took:?}");
     assert!(took < Duration::from_secs(2), "reported after {took:?}");
 
     let (code, rest) = w.signal("TERM");

@@ -749,3 +749,92 @@ impl Driver for Adapter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The adapter the first `adapter` block of `src` defines.
+    fn adapter(src: &str) -> Adapter {
+        let parsed = mcpo_syntax::parse(src, mcpo_diagnostics::FileId(0));
+        let block = parsed
+            .file
+            .body
+            .items
+            .iter()
+            .find_map(|i| match i {
+                BodyItem::Block(b) if b.ty.name == "adapter" => Some(b.clone()),
+                _ => None,
+            })
+            .expect("an adapter block");
+        Adapter::from_block("svc", "thing", &block, None, AdapterEnv::default())
+    }
+
+    const BASE: &str = r#"
+  create = svc::make({ name = self.name })
+  read   = svc::get({ id = self.id })
+  id     = self.name
+"#;
+
+    #[test]
+    fn a_health_call_is_judged_by_healthy_when() {
+        let a = adapter(&format!(
+            "adapter \"svc\" \"thing\" {{{BASE}  health = svc::probe({{ id = self.id, deep = true }})\n  healthy_when = result.status == \"ok\"\n}}"
+        ));
+        let inputs = json!({"name": "a"});
+        let target = Target::existing(&inputs, "a");
+        let call = a.health_call(&target).expect("computed").expect("a call");
+        assert_eq!(call.tool, "probe");
+        assert_eq!(call.args, json!({"id": "a", "deep": true}));
+        assert_eq!(
+            a.health_of(&target, json!({"status": "ok"})),
+            Ok(Health::Healthy)
+        );
+        assert_eq!(
+            a.health_of(&target, json!({"status": "down"})),
+            Ok(Health::Unhealthy(
+                "`healthy_when` is false for the result: {\"status\":\"down\"}".into()
+            ))
+        );
+        assert!(matches!(
+            a.health_of(&target, json!({"other": 1})),
+            Err(ResultError::Unusable(_))
+        ));
+    }
+
+    #[test]
+    fn healthy_when_alone_judges_the_read_and_neither_means_no_check() {
+        let a = adapter(&format!(
+            "adapter \"svc\" \"thing\" {{{BASE}  healthy_when = result.state == \"running\"\n}}"
+        ));
+        let inputs = json!({"name": "a"});
+        let target = Target::existing(&inputs, "a");
+        let call = a.health_call(&target).expect("computed").expect("a call");
+        assert_eq!((call.tool.as_str(), call.args), ("get", json!({"id": "a"})));
+        assert_eq!(
+            a.health_of(&target, json!({"state": "running"})),
+            Ok(Health::Healthy)
+        );
+
+        let none = adapter(&format!("adapter \"svc\" \"thing\" {{{BASE}}}"));
+        assert_eq!(none.health_call(&target), Ok(None));
+    }
+
+    #[test]
+    fn a_health_call_without_healthy_when_is_healthy_unless_it_failed() {
+        let a = adapter(&format!(
+            "adapter \"svc\" \"thing\" {{{BASE}  health = svc::ping({{}})\n  failed_when = result.error != null\n}}"
+        ));
+        let inputs = json!({"name": "a"});
+        let target = Target::existing(&inputs, "a");
+        assert_eq!(
+            a.health_of(&target, json!({"error": null})),
+            Ok(Health::Healthy)
+        );
+        assert!(matches!(
+            a.health_of(&target, json!({"error": "refused"})),
+            Ok(Health::Unhealthy(why)) if why.contains("refused")
+        ));
+    }
+}
