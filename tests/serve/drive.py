@@ -3,7 +3,7 @@ the twins. Each scenario asserts what a person relies on: the model only propose
 type-checks, and nothing runs without a person's approval of that exact plan.
 
 Usage: python3 drive.py SCENARIO PATH/TO/mcpoc WORKSPACE
-Scenarios: stdio, mrtr, terminal, seed, fault, http, config, runbook
+Scenarios: stdio, mrtr, terminal, seed, fault, http, config, runbook, runbook_mrtr
 Needs: pip install "mcp==2.3.0". The workspace has its schemas pulled; `mcpoc` is on PATH
 (the twins' `server` blocks start `mcpoc twin ...`).
 """
@@ -99,8 +99,8 @@ def code_of(result):
 
 
 @asynccontextmanager
-async def stdio_session(binary, ws, person=None, discover=False):
-    params = StdioServerParameters(command=binary, args=["serve", "--dir", ws], env={"PATH": os.environ["PATH"]})
+async def stdio_session(binary, ws, person=None, discover=False, extra=()):
+    params = StdioServerParameters(command=binary, args=["serve", "--dir", ws, *extra], env={"PATH": os.environ["PATH"]})
     async with stdio_client(params) as (read, write):
         async with ClientSession(read, write, elicitation_callback=person) as session:
             if discover:
@@ -482,8 +482,140 @@ async def scenario_runbook(binary, ws):
               "without an approval dialog the error gives the terminal command (E0634)")
 
 
+YES = {"action": "accept", "content": {"approve": True}}
+NO = {"action": "decline"}
+
+
+def volumes(ws):
+    """The volume names the Docker twin holds (its state file, as the twin saves it)."""
+    path = os.path.join(ws, ".mcpo/twins/docker/docker.json")
+    if not os.path.exists(path):
+        return []
+    with open(path) as fh:
+        state = json.load(fh)
+    return sorted(r["inputs"]["name"] for r in state["resources"].get("volume", {}).values())
+
+
+def runs(ws):
+    with open(os.path.join(ws, ".mcpo/state/state.json")) as fh:
+        return json.load(fh)["runs"]
+
+
+async def scenario_runbook_mrtr(binary, ws):
+    """run_runbook for a 2026-07-28 client: the run and each approval step are one round
+    trip of input_required each, and the same run goes on after each answer; a declined
+    step compensates; a question left unanswered past --approval-timeout interrupts the run
+    (the lock is released) and `mcpoc run --resume` finishes it from a terminal."""
+    person = Person()
+    async with stdio_session(binary, ws, person, discover=True) as s:
+        books = {b["name"] for b in sc(await call(s, "list_runbooks"))["runbooks"]}
+        check("keep" in books, f"list_runbooks lists `keep`: {books}")
+        args = {"name": "keep", "params": {"name": "kept"}}
+
+        def answer(r, reply):
+            return s.call_tool("run_runbook", args, input_responses={key(r): reply},
+                               request_state=r.request_state, allow_input_required=True)
+
+        def key(r):
+            (k, _), = r.input_requests.items()
+            return k
+
+        def question(r):
+            (_, req), = r.input_requests.items()
+            return req.params.message
+
+        first = await s.call_tool("run_runbook", args, allow_input_required=True)
+        check(isinstance(first, types.InputRequiredResult) and first.request_state,
+              f"the run is asked for with input_required: {type(first).__name__}")
+        check("Run runbook `keep`?" in question(first) and 'name = "kept"' in question(first),
+              f"the question shows the runbook and its params: {question(first)}")
+        forged = await s.call_tool("run_runbook", args, input_responses={key(first): YES},
+                                   request_state="made-up", allow_input_required=True)
+        check(forged.is_error and code_of(forged) == "E0642", f"a made-up request state is E0642: {text_of(forged)}")
+        other = await s.call_tool("run_runbook", {"name": "keep", "params": {"name": "other"}},
+                                  input_responses={key(first): YES}, request_state=first.request_state,
+                                  allow_input_required=True)
+        check(other.is_error and code_of(other) == "E0642" and "another call" in text_of(other),
+              "a request state of another call is refused (E0642)")
+        check(volumes(ws) == [], "nothing was called before the run was approved")
+
+        step = await answer(first, YES)
+        check(isinstance(step, types.InputRequiredResult), "approved, the run goes on to its approval step")
+        check(step.request_state != first.request_state, "each question has its own request state")
+        text = question(step)
+        check("Keep volume kept?" in text and "No removes the volume" in text, f"the step's question and description: {text}")
+        check("copy_ok (another approval), copy (docker::volume.create)" in text, f"and what approving it lets run: {text}")
+        check(volumes(ws) == ["kept"], f"the steps before the approval ran: {volumes(ws)}")
+        replay = await answer(first, YES)
+        check(replay.is_error and code_of(replay) == "E0642", "an answered request state does not work twice (E0642)")
+
+        held = cli(binary, ws, "run", "keep", "--param", "name=x", "--auto-approve")
+        check(held.returncode != 0 and "lock" in (held.stderr + held.stdout).lower(),
+              f"the waiting run holds the state lock: {held.stderr.strip()}")
+
+        missing = await s.call_tool("run_runbook", args, input_responses={}, request_state=step.request_state,
+                                    allow_input_required=True)
+        check(isinstance(missing, types.InputRequiredResult) and "Keep volume kept?" in question(missing),
+              "a retry without the answer is asked the same question again")
+
+        copy = await answer(missing, YES)
+        check(isinstance(copy, types.InputRequiredResult) and "Also make kept-copy?" in question(copy),
+              "a second approval step is a second round trip")
+        done = await answer(copy, YES)
+        out = sc(done)
+        check(not done.is_error and out["outcome"] == "succeeded" and out["approved_by"] == "elicitation",
+              f"the run completes: {out['headline']}")
+        check([st["name"] for st in out["steps"]] == ["make", "confirm", "copy_ok", "copy"],
+              f"every step ran once, in one run: {[st['name'] for st in out['steps']]}")
+        check(volumes(ws) == ["kept", "kept-copy"], f"the twin holds what the run made: {volumes(ws)}")
+        run = runs(ws)[-1]
+        check(run["id"] == out["run_id"] and run["status"] == "succeeded" and len(runs(ws)) == 1,
+              f"one run in the journal: {[(r['id'], r['status']) for r in runs(ws)]}")
+
+        args = {"name": "keep", "params": {"name": "gone"}}
+        step = await answer(await s.call_tool("run_runbook", args, allow_input_required=True), YES)
+        check("gone" in volumes(ws), "a second run made its volume")
+        declined = await answer(step, NO)
+        out = sc(declined)
+        steps = {st["name"]: st for st in out["steps"]}
+        check(out["outcome"] == "declined" and steps["confirm"]["status"] == "failed",
+              f"declined: the approval step fails: {out['headline']}")
+        check(steps["remove"]["status"] == "done" and "gone" not in volumes(ws),
+              f"and its compensating step removed the volume: {volumes(ws)}")
+        check(any(f["code"] == "E0639" for f in out["failed"]) and "copy" in out["not_started"],
+              f"the decline is E0639 and nothing after it ran: {out['failed']}")
+
+    async with stdio_session(binary, ws, person, discover=True, extra=("--approval-timeout", "2s")) as s:
+        args = {"name": "keep", "params": {"name": "late"}}
+        first = await s.call_tool("run_runbook", args, allow_input_required=True)
+        (k, _), = first.input_requests.items()
+        step = await s.call_tool("run_runbook", args, input_responses={k: YES}, request_state=first.request_state,
+                                 allow_input_required=True)
+        check(isinstance(step, types.InputRequiredResult), "the run waits on its approval step")
+        await asyncio.sleep(4)
+        late = await s.call_tool("run_runbook", args, input_responses={k: YES}, request_state=step.request_state,
+                                 allow_input_required=True)
+        check(late.is_error and code_of(late) == "E0642" and "mcpoc run keep --resume" in text_of(late),
+              f"an answer after the timeout is E0642 and names the terminal command: {text_of(late)}")
+        run = runs(ws)[-1]
+        interrupted = run["id"]
+        check(run["status"] == "cancelled" and run["steps"]["make"]["status"] == "done"
+              and run["steps"]["confirm"]["status"] == "running",
+              f"the run is journalled as interrupted at its approval step: {run['status']} {run['steps']}")
+
+    resumed = cli(binary, ws, "run", "keep", "--resume", "--auto-approve")
+    check(resumed.returncode == 0, f"the lock was released and --resume finishes the run: {resumed.stdout}{resumed.stderr}")
+    check("step make: done in the interrupted run, not called again" in resumed.stdout,
+          f"the step done before is not called again: {resumed.stdout}")
+    check([v for v in volumes(ws) if v.startswith("late")] == ["late", "late-copy"],
+          f"the twin holds the resumed run's volumes: {volumes(ws)}")
+    check(runs(ws)[-1]["id"] == interrupted and runs(ws)[-1]["status"] == "succeeded",
+          f"the same run is journalled as succeeded: {[(r['id'], r['status']) for r in runs(ws)]}")
+
+
 SCENARIOS = {
     "runbook": scenario_runbook,
+    "runbook_mrtr": scenario_runbook_mrtr,
     "config": scenario_config,
     "stdio": scenario_stdio,
     "mrtr": scenario_mrtr,

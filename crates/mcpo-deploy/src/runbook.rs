@@ -7,8 +7,11 @@
 //! - **Each step**: `when`; `retries` with a `backoff` that doubles; a `timeout` per
 //!   attempt; `wait_for`, a condition polled on a read-only tool; `on_failure`: stop (the
 //!   default), continue, or run named compensating steps and stop.
-//! - **Approval steps** ask the session's [`Approver`] (the terminal prompt,
-//!   `--auto-approve`).
+//! - **Approval steps** ask the run's [`Approver`] (the terminal prompt,
+//!   `--auto-approve`, an MCP client through `mcpoc serve`), which may take its time: a
+//!   client of the 2026-07-28 protocol answers in a later tool call. A no fails the step
+//!   with its `on_failure`. When the run is interrupted (`cancel`) before the answer came,
+//!   the step is left unfinished (journalled as running) and `--resume` asks again.
 //! - **Apply steps** (`apply = { variable = value }`) plan the whole workspace again with
 //!   those variables changed over the run's own, against the state as it is then
 //!   (refreshed), show the plan, ask the approver, and apply it with the session's own
@@ -124,6 +127,12 @@ pub enum RunEvent {
         /// The arguments it would get, as text (`(known after the steps before it)` parts).
         args: String,
     },
+    /// The run was interrupted while an approval step waited for its answer; the step is
+    /// unfinished, and `--resume` asks again.
+    Unanswered {
+        /// The approval step.
+        step: String,
+    },
     /// An apply step planned the workspace: the plan it applies once approved (or, in a
     /// dry run, would apply). A front end shows it unless its approver does.
     Planned {
@@ -175,6 +184,8 @@ pub struct RunReport {
 struct StepFailure {
     error: ExecError,
     declined: bool,
+    /// The run was interrupted while the step waited (for a person's answer, or an apply
+    /// stopped by Ctrl-C): it is unfinished, journalled as running, run again by `--resume`.
     interrupted: bool,
 }
 
@@ -204,6 +215,44 @@ fn approval_plan(state: &State, notes: Vec<String>) -> mcpo_plan::Plan {
         changes: Vec::new(),
         outputs: Vec::new(),
         notes,
+    }
+}
+
+/// What an approval of `step` lets happen, for the person asked: the steps that wait for
+/// it (through `depends_on`, what they read, or their order), each with what it calls.
+fn what_follows(book: &Runbook, step: &RunStep) -> Vec<String> {
+    let mut after: BTreeSet<&str> = BTreeSet::from([step.name.as_str()]);
+    // Edges may point either way in declaration order: grow the set until it holds.
+    loop {
+        let before = after.len();
+        for s in book.steps.iter().filter(|s| !s.compensation) {
+            if s.deps
+                .iter()
+                .chain(&s.reads)
+                .any(|d| after.contains(d.as_str()))
+            {
+                after.insert(s.name.as_str());
+            }
+        }
+        if after.len() == before {
+            break;
+        }
+    }
+    let then: Vec<String> = book
+        .steps
+        .iter()
+        .filter(|s| s.name != step.name && after.contains(s.name.as_str()))
+        .map(|s| match &s.action {
+            StepAction::Call { server, tool, .. } => format!("{} ({server}::{tool})", s.name),
+            StepAction::Approve(_) => format!("{} (another approval)", s.name),
+            StepAction::Apply(_) => format!("{} (plans and applies the workspace)", s.name),
+            StepAction::Value(_) => s.name.clone(),
+        })
+        .collect();
+    if then.is_empty() {
+        Vec::new()
+    } else {
+        vec![format!("once approved, then: {}", then.join(", "))]
     }
 }
 
@@ -237,13 +286,17 @@ struct Run<'a> {
     dry_run: bool,
     /// Cancelled when a step stops the run (or the caller cancels).
     stop: CancellationToken,
+    /// The caller's token: cancelled, the run is interrupted (Ctrl-C, an approval that
+    /// was never answered), and can be resumed.
+    interrupt: CancellationToken,
+    /// A step was interrupted (an approval left unanswered, an apply stopped): the run
+    /// ends cancelled, to be resumed.
+    interrupted: Mutex<bool>,
     params: BTreeMap<String, Val>,
     results: Mutex<BTreeMap<String, Val>>,
     failed: Mutex<BTreeSet<String>>,
     declined: Mutex<bool>,
     stopped_by_failure: Mutex<bool>,
-    /// An apply step was interrupted: the run ends cancelled, to be resumed.
-    interrupted: Mutex<bool>,
     /// Every failure of the run, in the order they happened.
     errors: Mutex<Vec<ExecError>>,
     /// The journal: the state (its `runs` holds this run's record) and where it is written.
@@ -463,8 +516,19 @@ impl Run<'_> {
     }
 
     /// A step failed: journal it, then stop, go on, or compensate and stop.
+    /// A declined approval is a failure like any other: its `on_failure` says what follows
+    /// (the run ends as declined unless that is `continue`).
     async fn failed_step(&self, step: &RunStep, f: StepFailure) -> Result<(), ExecError> {
         let name = step.name.as_str();
+        if f.interrupted && matches!(step.action, StepAction::Approve(_)) {
+            // Unfinished, not failed: the journal keeps it running, so `--resume` asks again.
+            *self.interrupted.lock().unwrap_or_else(|p| p.into_inner()) = true;
+            self.emit(RunEvent::Unanswered {
+                step: name.to_string(),
+            });
+            self.stop.cancel();
+            return Err(f.error);
+        }
         self.failed
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -484,10 +548,8 @@ impl Run<'_> {
             return Err(f.error);
         }
         self.record_failure(name, &f.error)?;
-        if f.declined {
+        if f.declined && !matches!(step.on_failure, OnFailure::Continue) {
             *self.declined.lock().unwrap_or_else(|p| p.into_inner()) = true;
-            self.stop.cancel();
-            return Err(f.error);
         }
         match &step.on_failure {
             OnFailure::Continue => return Ok(()),
@@ -659,27 +721,59 @@ impl Run<'_> {
         if let Some(d) = &step.description {
             notes.push(d.clone());
         }
+        notes.extend(what_follows(self.book, step));
         let plan = approval_plan(&state, notes);
-        match self
-            .approver
-            .approve(ApprovalRequest {
-                plan: &plan,
-                question: &question,
-            })
-            .await
-        {
-            Approval::Approved => Ok(Val::Bool(true)),
-            Approval::Declined => Err(StepFailure {
+        let declined_note = match &step.on_failure {
+            OnFailure::Stop => "the run stops here".to_string(),
+            OnFailure::Continue => "the run goes on (`on_failure = \"continue\"`)".to_string(),
+            OnFailure::Compensate(c) => format!(
+                "the compensating steps run ({}), then the run stops",
+                c.join(", ")
+            ),
+        };
+        match self.ask(&plan, &question).await {
+            None => Err(StepFailure {
+                error: fail(
+                    codes::E0634,
+                    name,
+                    "the run was interrupted before the approval was answered",
+                )
+                .with_help(format!(
+                    "`mcpoc run {} --resume` asks again and continues the run",
+                    self.book.name
+                )),
+                declined: false,
+                interrupted: true,
+            }),
+            Some(Approval::Approved) => Ok(Val::Bool(true)),
+            Some(Approval::Declined) => Err(StepFailure {
                 error: fail(
                     codes::E0639,
                     name,
-                    "the approval was declined; the run stops here",
+                    format!("the approval was declined; {declined_note}"),
                 ),
                 declined: true,
                 interrupted: false,
             }),
-            Approval::Unavailable(p) => Err(unavailable(name, &p).into()),
+            Some(Approval::Unavailable(p)) => Err(unavailable(name, &p).into()),
         }
+    }
+
+    /// Asks the run's approver to approve `plan`; `None` when the run is interrupted
+    /// (`cancel` of [`Session::run_runbook`]) before the answer came. An answer other than
+    /// yes given once the run is interrupted is no answer either: an approver that stops
+    /// waiting (a person who never answered) cancels the run, then gives up. Every
+    /// question a run asks (approval steps, plans applied by steps) goes through here.
+    async fn ask(&self, plan: &mcpo_plan::Plan, question: &str) -> Option<Approval> {
+        let asked = self.approver.approve(ApprovalRequest { plan, question });
+        let answer = tokio::select! {
+            answer = asked => answer,
+            () = self.interrupt.cancelled() => return None,
+        };
+        if answer != Approval::Approved && self.interrupt.is_cancelled() {
+            return None;
+        }
+        Some(answer)
     }
 
     /// An apply step (see the module docs): plan with the step's variables, show, approve,
@@ -785,16 +879,24 @@ impl Run<'_> {
             "Do you want to perform these actions (step `{name}` of runbook `{}`)?",
             self.book.name
         );
-        match self
-            .approver
-            .approve(ApprovalRequest {
-                plan: &planned.plan,
-                question: &question,
-            })
-            .await
-        {
-            Approval::Approved => {}
-            Approval::Declined => {
+        match self.ask(&planned.plan, &question).await {
+            None => {
+                return Err(StepFailure {
+                    error: fail(
+                        codes::E0634,
+                        name,
+                        "the run was interrupted before its plan was approved; nothing was changed",
+                    )
+                    .with_help(format!(
+                        "`mcpoc run {} --resume` plans again and asks again",
+                        self.book.name
+                    )),
+                    declined: false,
+                    interrupted: true,
+                });
+            }
+            Some(Approval::Approved) => {}
+            Some(Approval::Declined) => {
                 return Err(fail(
                     codes::E0639,
                     name,
@@ -802,7 +904,7 @@ impl Run<'_> {
                 )
                 .into());
             }
-            Approval::Unavailable(p) => return Err(unavailable(name, &p).into()),
+            Some(Approval::Unavailable(p)) => return Err(unavailable(name, &p).into()),
         }
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<mcpo_exec::Event>();
         let how = Execution {
@@ -1374,12 +1476,13 @@ impl Session {
             events,
             dry_run: opts.dry_run,
             stop: stop.clone(),
+            interrupt: cancel.clone(),
+            interrupted: Mutex::new(false),
             params,
             results: Mutex::new(BTreeMap::new()),
             failed: Mutex::new(BTreeSet::new()),
             declined: Mutex::new(false),
             stopped_by_failure: Mutex::new(false),
-            interrupted: Mutex::new(false),
             errors: Mutex::new(Vec::new()),
             state: Arc::new(Mutex::new(state)),
             backend: Arc::clone(self.backend()),
@@ -1632,6 +1735,10 @@ impl std::fmt::Display for RunEvent {
             RunEvent::Compensating { step, failed } => {
                 write!(f, "step {step}: compensating for {failed}")
             }
+            RunEvent::Unanswered { step } => write!(
+                f,
+                "step {step}: interrupted while waiting for approval; `--resume` asks again"
+            ),
         }
     }
 }

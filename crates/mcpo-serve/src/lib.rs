@@ -8,6 +8,8 @@
 //!   `mcpo://` resources;
 //! - [`ops`]: what each tool does, over the deployment session of `mcpo-deploy` (nothing
 //!   about deploying is decided here);
+//! - [`parked`]: runbook runs waiting for a 2026-07-28 client's answer (`input_required`
+//!   round trips), and their expiry;
 //! - [`store`]: plans, approvals and the audit journal under `.mcpo/serve/`;
 //! - [`source`]: `use` blocks written and edited from JSON params;
 //! - [`http`]: streamable HTTP with a bearer token and Host/Origin checks.
@@ -21,6 +23,7 @@
 pub mod describe;
 pub mod http;
 pub mod ops;
+pub mod parked;
 pub mod server;
 pub mod source;
 pub mod store;
@@ -57,6 +60,11 @@ pub struct ServeArgs {
     /// Print the snippet that registers this workspace's mcpo with a client, and exit.
     #[arg(long, value_enum, value_name = "CLIENT")]
     pub print_config: Option<ClientKind>,
+    /// How long a person has to answer an approval dialog. A runbook run waiting for an
+    /// answer from a 2026-07-28 client holds the state lock; unanswered after this long,
+    /// it stops, journalled as interrupted (`mcpoc run NAME --resume` continues it).
+    #[arg(long, value_name = "DURATION", value_parser = mcpo_deploy::backend::lock_timeout, default_value = "15m")]
+    pub approval_timeout: std::time::Duration,
 }
 
 /// Arguments of `mcpoc approve`.
@@ -183,7 +191,10 @@ pub fn run(args: ServeArgs) -> u8 {
             return 2;
         }
     };
-    let shared = server::Shared::new(ops::Workspace::new(PathBuf::from(".")));
+    let shared = server::Shared::new(
+        ops::Workspace::new(PathBuf::from(".")),
+        args.approval_timeout,
+    );
     let result = runtime.block_on(async move {
         match &args.http {
             None => {

@@ -28,6 +28,21 @@ use std::path::{Component, Path, PathBuf};
 /// The holder named on the state lock while `serve` plans or applies.
 const LOCK_HOLDER: &str = "mcpoc serve";
 
+/// A `run_runbook` call: what to run, and for whom.
+#[derive(Debug, Clone)]
+pub struct RunbookCall {
+    /// The runbook.
+    pub name: String,
+    /// Its params, as the client gave them.
+    pub params: Map<String, Value>,
+    /// Call only read-only tools.
+    pub dry_run: bool,
+    /// Who approved the run (none for a dry run), for the audit journal.
+    pub approved_by: Option<String>,
+    /// The client, for the audit journal.
+    pub client: String,
+}
+
 /// A tool's failure: the error result's `structuredContent` and its text.
 #[derive(Debug)]
 pub struct Fail {
@@ -724,19 +739,23 @@ impl Workspace {
     }
 
     /// `run_runbook`: runs the runbook `name` (approved by `approved_by` unless it is a dry
-    /// run); its approval steps ask `approver`. Journalled in the state like `mcpoc run`,
-    /// and in the audit journal.
+    /// run); its approval steps ask `approver`; after `cancel` no step starts and an
+    /// unanswered approval is left for `--resume`. Journalled in the state like `mcpoc
+    /// run`, and in the audit journal.
     pub async fn run_runbook(
         &self,
-        name: String,
-        params: Map<String, Value>,
-        dry_run: bool,
+        call: RunbookCall,
         approver: std::sync::Arc<dyn mcpo_deploy::Approver>,
-        approved_by: Option<String>,
-        client: &str,
+        cancel: CancellationToken,
     ) -> Result<RunbookOut, Fail> {
         let this = self.clone();
-        let client = client.to_string();
+        let RunbookCall {
+            name,
+            params,
+            dry_run,
+            approved_by,
+            client,
+        } = call;
         on_own_thread(move || async move {
             let checked = mcpo_deploy::load::load_with(&this.root, &BTreeMap::new())?;
             let vars = variables()?;
@@ -753,13 +772,7 @@ impl Workspace {
             };
             // The run connects to the servers its steps call.
             let ran = s
-                .run_runbook(
-                    &name,
-                    &opts,
-                    approver.as_ref(),
-                    None,
-                    CancellationToken::new(),
-                )
+                .run_runbook(&name, &opts, approver.as_ref(), None, cancel)
                 .await;
             s.close().await;
             let report = ran?;

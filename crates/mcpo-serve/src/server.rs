@@ -14,7 +14,8 @@
 //!
 //! Nothing the model sees or sends counts as approval: no token appears in any result.
 
-use crate::ops::{Fail, Prepared, Workspace, plan_out};
+use crate::ops::{Fail, Prepared, RunbookCall, Workspace, plan_out};
+use crate::parked::{Parked, Relay, Runs, Turn};
 use crate::store::StoredPlan;
 use crate::tools::{
     ApplyArgs, ApplyOut, CheckArgs, CheckOut, DescribePatternArgs, DescribeTypeArgs,
@@ -46,8 +47,8 @@ use std::time::Duration;
 
 /// The key of the approval question in an `input_required` result.
 const APPROVAL_KEY: &str = "mcpo_approval";
-/// How long a person has to answer an approval dialog.
-const APPROVAL_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// How long a person has to answer an approval dialog unless `--approval-timeout` says.
+pub const APPROVAL_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 /// What every session of one `serve` process shares.
 #[derive(Debug)]
@@ -55,15 +56,24 @@ pub struct Shared {
     ws: Workspace,
     /// Approval questions asked through `input_required` results: request state -> plan id.
     asked: Mutex<BTreeMap<String, String>>,
+    /// Runbook runs waiting for an answer through `input_required` results.
+    runs: Arc<Runs>,
 }
 
 impl Shared {
-    /// The shared part of a server of the workspace `ws`.
-    pub fn new(ws: Workspace) -> Arc<Shared> {
+    /// The shared part of a server of the workspace `ws`; a person has `approval_timeout`
+    /// to answer an approval dialog.
+    pub fn new(ws: Workspace, approval_timeout: Duration) -> Arc<Shared> {
         Arc::new(Shared {
             ws,
             asked: Mutex::new(BTreeMap::new()),
+            runs: Arc::new(Runs::new(approval_timeout)),
         })
+    }
+
+    /// The runbook runs waiting for an answer.
+    pub fn runs(&self) -> &Runs {
+        &self.runs
     }
 }
 
@@ -372,7 +382,7 @@ impl McpoServer {
         };
         match ctx
             .peer
-            .create_elicitation_with_timeout(params, Some(APPROVAL_TIMEOUT))
+            .create_elicitation_with_timeout(params, Some(self.shared.runs.timeout))
             .await
         {
             Ok(result) => judge(&result.action, result.content.as_ref()),
@@ -450,40 +460,162 @@ impl McpoServer {
     }
 
     /// `run_runbook`: the person approves the run (unless it is a dry run), then it runs;
-    /// its approval steps are asked in the same dialog.
+    /// its approval steps are asked in the same dialog. A 2026-07-28 client is asked
+    /// through `input_required` results: the run waits in the server for each answer (see
+    /// [`crate::parked`]).
     async fn run_runbook(
         &self,
         a: RunRunbookArgs,
+        request: &CallToolRequestParams,
         ctx: &RequestContext<RoleServer>,
     ) -> CallToolResponse {
         let client = client_name(ctx);
         let params = a.params.unwrap_or_default();
-        // Approval steps are asked while the run goes on, so only a client that answers
-        // the server's own approval dialog mid-call can approve them.
-        let can_ask = ctx
-            .peer
-            .supported_elicitation_modes()
-            .contains(&ElicitationMode::Form)
-            && ctx
-                .protocol_version()
-                .is_none_or(|v| v.as_str() < "2026-07-28");
-        let elicit = Arc::new(Elicit {
-            peer: can_ask.then(|| ctx.peer.clone()),
-            command: run_command(&a.name, &params),
-        });
+        let call = serde_json::to_string(&json!({
+            "name": a.name,
+            "params": params,
+            "dry_run": a.dry_run,
+        }))
+        .unwrap_or_default();
+        // The retry of a call answered with a question: the answer goes to the run.
+        if let Some(state) = &request.request_state {
+            let parked = match self.shared.runs.take(state, &call) {
+                Ok(p) => p,
+                Err(f) => return failed(f).into(),
+            };
+            let Some(answer) = request
+                .input_responses
+                .as_ref()
+                .and_then(|r| r.get(APPROVAL_KEY))
+            else {
+                // No answer to the question: it is asked again.
+                return self.park(state.clone(), parked);
+            };
+            let action = answer
+                .get("action")
+                .and_then(|a| serde_json::from_value::<ElicitationAction>(a.clone()).ok());
+            let approval = match action.map(|act| judge(&act, answer.get("content"))) {
+                Some(Answer::Approved(_)) => Approval::Approved,
+                _ => Approval::Declined,
+            };
+            if parked.answer.send(approval).is_err() {
+                return failed(Fail::problem(
+                    &Problem::new(
+                        codes::E0642,
+                        "the question asked with this request state was not answered in time; the run stopped before the answer came",
+                    )
+                    .help(format!(
+                        "a person continues it in a terminal: `mcpoc run {} --resume`",
+                        a.name
+                    )),
+                ))
+                .into();
+            }
+            return self.next_turn(parked.call, parked.turns).await;
+        }
+        let command = run_command(&a.name, &params);
+        let modern = ctx
+            .protocol_version()
+            .is_some_and(|v| v.as_str() >= "2026-07-28");
+        let elicits = ctx
+            .client_capabilities()
+            .is_some_and(|c| c.elicitation.is_some());
         // The run itself is approved in the session, once its params check.
         let approved_by = (!a.dry_run).then(|| "elicitation".to_string());
-        match self
-            .ws()
-            .run_runbook(a.name, params, a.dry_run, elicit, approved_by, &client)
-            .await
-        {
-            Ok(out) => {
-                let text = format!("{}\n{}", out.headline, json_text(&out.steps));
-                done(&out, text).into()
-            }
-            Err(f) => failed(f).into(),
+        if modern && elicits && !a.dry_run {
+            let (turns, rx) = tokio::sync::mpsc::unbounded_channel();
+            let cancel = mcpo_exec::CancellationToken::new();
+            let relay = Arc::new(Relay {
+                runs: Arc::clone(&self.shared.runs),
+                turns: turns.clone(),
+                cancel: cancel.clone(),
+                runbook: a.name.clone(),
+                command,
+                asked: std::sync::atomic::AtomicUsize::new(0),
+            });
+            let ws = self.ws().clone();
+            tokio::spawn(async move {
+                let run = RunbookCall {
+                    name: a.name,
+                    params,
+                    dry_run: false,
+                    approved_by,
+                    client,
+                };
+                let out = ws.run_runbook(run, relay, cancel).await;
+                let _ = turns.send(Turn::Done(out));
+            });
+            return self.next_turn(call, rx).await;
         }
+        // Older clients answer the server's own approval dialog during the call.
+        let can_ask = !modern
+            && ctx
+                .peer
+                .supported_elicitation_modes()
+                .contains(&ElicitationMode::Form);
+        let elicit = Arc::new(Elicit {
+            peer: can_ask.then(|| ctx.peer.clone()),
+            timeout: self.shared.runs.timeout,
+            command,
+        });
+        let cancel = mcpo_exec::CancellationToken::new();
+        let run = RunbookCall {
+            name: a.name,
+            params,
+            dry_run: a.dry_run,
+            approved_by,
+            client,
+        };
+        let out = self.ws().run_runbook(run, elicit, cancel).await;
+        runbook_result(out)
+    }
+
+    /// Waits for what the run does next: a question (parked, and asked through an
+    /// `input_required` result), or its end.
+    async fn next_turn(
+        &self,
+        call: String,
+        mut turns: tokio::sync::mpsc::UnboundedReceiver<Turn>,
+    ) -> CallToolResponse {
+        match turns.recv().await {
+            Some(Turn::Ask {
+                state,
+                question,
+                answer,
+            }) => self.park(
+                state,
+                Parked {
+                    call,
+                    question,
+                    answer,
+                    turns,
+                },
+            ),
+            Some(Turn::Done(out)) => runbook_result(out),
+            None => failed(Fail::problem(&Problem::uncoded(
+                "the run stopped without a report; `mcpoc state show` and the audit journal say how far it went",
+            )))
+            .into(),
+        }
+    }
+
+    /// Parks the run on its question under `state` and asks it.
+    fn park(&self, state: String, parked: Parked) -> CallToolResponse {
+        let Some(params) = elicitation(parked.question.clone()) else {
+            return failed(Fail::problem(&Problem::uncoded(
+                "the approval question could not be made",
+            )))
+            .into();
+        };
+        if let Err(f) = self.shared.runs.park(&state, parked) {
+            return failed(f).into();
+        }
+        let mut requests = InputRequests::new();
+        requests.insert(
+            APPROVAL_KEY.to_string(),
+            InputRequest::Elicitation(ElicitRequest::new(params)),
+        );
+        InputRequiredResult::new(Some(requests), Some(state)).into()
     }
 
     async fn dispatch(
@@ -604,7 +736,7 @@ impl McpoServer {
             }
             "run_runbook" => {
                 let a: RunRunbookArgs = args(name, request)?;
-                return Ok(self.run_runbook(a, ctx).await);
+                return Ok(self.run_runbook(a, request, ctx).await);
             }
             "troubleshoot" => {
                 args::<NoArgs>(name, request)?;
@@ -921,6 +1053,8 @@ impl ServerHandler for McpoServer {
 /// The approval dialog of a runbook run: the client's form elicitation, when it has one.
 struct Elicit {
     peer: Option<rmcp::Peer<RoleServer>>,
+    /// How long the person has to answer.
+    timeout: Duration,
     /// The `mcpoc run` command that runs the same in a terminal.
     command: String,
 }
@@ -943,7 +1077,7 @@ impl Elicit {
             return Approval::Declined;
         };
         match peer
-            .create_elicitation_with_timeout(params, Some(APPROVAL_TIMEOUT))
+            .create_elicitation_with_timeout(params, Some(self.timeout))
             .await
         {
             Ok(result) => match judge(&result.action, result.content.as_ref()) {
@@ -965,6 +1099,17 @@ impl Approver for Elicit {
             message.push_str(&format!("\n{note}"));
         }
         Box::pin(self.ask(message))
+    }
+}
+
+/// The result of `run_runbook`.
+fn runbook_result(out: Result<RunbookOut, Fail>) -> CallToolResponse {
+    match out {
+        Ok(out) => {
+            let text = format!("{}\n{}", out.headline, json_text(&out.steps));
+            done(&out, text).into()
+        }
+        Err(f) => failed(f).into(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! What `serve` refuses, as a person reads it: an unknown plan id (E0638), a declined
 //! approval (E0639), a plan made before the workspace changed (E0640), a stale state
-//! (E0631). The workspace here needs no server: planning outputs calls nothing.
+//! (E0631), a request state no runbook run waits on (E0642). The workspace here needs no
+//! server: planning outputs calls nothing.
 
 use mcpo_deploy::approve::BoxFuture;
 use mcpo_deploy::{Approval, ApprovalRequest, Approver};
@@ -211,4 +212,128 @@ fn a_proposed_source_that_changes_the_servers_is_e0641_and_starts_nothing() {
         "nothing was planned, so no server started"
     );
     assert!(ws.store().pending().is_empty(), "no plan was kept");
+}
+
+/// A run parked on its question for a 2026-07-28 client: answered, it goes on; unanswered
+/// past the approval timeout, it is cancelled and its request state is E0642, saying what
+/// happened and how to go on in a terminal; a request state no run waits on is E0642.
+#[test]
+fn an_unanswered_question_expires_and_its_request_state_is_e0642() {
+    use mcpo_serve::parked::{Parked, Relay, Runs, Turn};
+    use std::sync::Arc;
+    use std::time::Duration;
+    let rt = runtime();
+    rt.block_on(async {
+        let runs = Arc::new(Runs::new(Duration::from_millis(300)));
+        let (tx, mut turns) = tokio::sync::mpsc::unbounded_channel();
+        let cancel = mcpo_exec::CancellationToken::new();
+        let relay = Arc::new(Relay {
+            runs: Arc::clone(&runs),
+            turns: tx,
+            cancel: cancel.clone(),
+            runbook: "failover".into(),
+            command: "mcpoc run failover --param 'region=us-west-2'".into(),
+            asked: Default::default(),
+        });
+        let plan = mcpo_plan::Plan {
+            format_version: mcpo_plan::plan::PLAN_FORMAT_VERSION,
+            mode: mcpo_plan::PlanMode::Normal,
+            lineage: String::new(),
+            serial: 0,
+            sources: Vec::new(),
+            variables: Default::default(),
+            changes: Vec::new(),
+            outputs: Vec::new(),
+            notes: vec!["runbook `failover`, step `dns`".into()],
+        };
+        let asking = {
+            let relay = Arc::clone(&relay);
+            let plan = plan.clone();
+            tokio::spawn(async move {
+                let first = relay
+                    .approve(ApprovalRequest {
+                        plan: &plan,
+                        question: "Run runbook `failover`?",
+                    })
+                    .await;
+                let second = relay
+                    .approve(ApprovalRequest {
+                        plan: &plan,
+                        question: "Switch DNS?",
+                    })
+                    .await;
+                (first, second)
+            })
+        };
+        // The first question is answered through the registry, as a retry answers it.
+        let Some(Turn::Ask {
+            state,
+            question,
+            answer,
+        }) = turns.recv().await
+        else {
+            panic!("the run asks")
+        };
+        assert!(
+            question.starts_with("Run runbook `failover`?"),
+            "{question}"
+        );
+        let call = "the call".to_string();
+        let (_keep, rx) = tokio::sync::mpsc::unbounded_channel::<Turn>();
+        runs.park(
+            &state,
+            Parked {
+                call: call.clone(),
+                question,
+                answer,
+                turns: rx,
+            },
+        )
+        .expect("parked");
+        assert_eq!(runs.waiting(), 1);
+        let other = runs
+            .take(&state, "another call")
+            .expect_err("not this call");
+        assert_eq!(other.error.error.code.as_deref(), Some("E0642"));
+        let parked = runs.take(&state, &call).expect("waiting");
+        parked
+            .answer
+            .send(Approval::Approved)
+            .expect("the run waits");
+        // The second is never answered.
+        let Some(Turn::Ask {
+            state: second_state,
+            question,
+            answer,
+        }) = turns.recv().await
+        else {
+            panic!("the run asks again")
+        };
+        let (_keep2, rx2) = tokio::sync::mpsc::unbounded_channel::<Turn>();
+        runs.park(
+            &second_state,
+            Parked {
+                call: call.clone(),
+                question,
+                answer,
+                turns: rx2,
+            },
+        )
+        .expect("parked");
+        let (first, second) = asking.await.expect("the asking task");
+        assert_eq!(first, Approval::Approved);
+        let Approval::Unavailable(p) = second else {
+            panic!("expired: {second:?}")
+        };
+        assert_eq!(p.code.map(|c| c.as_str()), Some("E0642"));
+        assert!(cancel.is_cancelled(), "the run is cancelled");
+        assert_eq!(runs.waiting(), 0, "the expired run is forgotten");
+        let late = runs.take(&second_state, &call).expect_err("expired");
+        let unknown = runs.take("made-up", &call).expect_err("unknown");
+        let answered = runs.take(&state, &call).expect_err("answered already");
+        insta::assert_snapshot!(format!(
+            "{}\n\n{}\n\n{}",
+            late.text, unknown.text, answered.text
+        ));
+    });
 }

@@ -138,8 +138,6 @@ fn http_with_a_bearer_token() {
     scenario("http", false);
 }
 
-/// `--print-config` for Claude Desktop, VS Code and Cursor; the Claude Desktop snippet, run
-/// as the client would run it, serves the workspace.
 /// list_runbooks; run_runbook dry, declined, stopped by a declined approval step, run;
 /// refused with the terminal command when the client has no approval dialog.
 #[test]
@@ -147,6 +145,17 @@ fn runbooks_are_listed_and_run_with_approval() {
     scenario("runbook", false);
 }
 
+/// run_runbook for a 2026-07-28 client: the run and each approval step one `input_required`
+/// round trip, resuming the same run; a declined step compensates; made-up, replayed and
+/// expired request states are E0642; an expired question interrupts the run, releases the
+/// lock, and `mcpoc run --resume` finishes it.
+#[test]
+fn runbooks_for_multi_round_trip_clients() {
+    scenario("runbook_mrtr", false);
+}
+
+/// `--print-config` for Claude Desktop, VS Code and Cursor; the Claude Desktop snippet, run
+/// as the client would run it, serves the workspace.
 #[test]
 fn print_config_registers_a_working_server() {
     scenario("config", false);
