@@ -14,6 +14,7 @@ use mcpo_state::crypt::{Encryption, Secret};
 use mcpo_state::{Backend, LocalBackend, State, StateError};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The local state of the workspace at `root` (`.mcpo/state/`), whatever its block says.
 pub fn local(root: &Path) -> Arc<dyn Backend> {
@@ -322,8 +323,9 @@ impl std::fmt::Display for Migrated {
 
 /// Copies the state, with its history, between the local file and the database the
 /// workspace's `backend "postgres"` block names. Both are locked for the copy. The target
-/// must hold no state (E0513); the source is left as it is.
-pub fn migrate(root: &Path, to: MigrateTo, command: &str) -> Result<Migrated, DeployError> {
+/// must hold no state (E0513); the source is left as it is. Waits up to `wait` for another
+/// holder of either lock.
+pub fn migrate(root: &Path, to: MigrateTo, wait: Duration) -> Result<Migrated, DeployError> {
     let (decl, sources) = workspace_decl(root)?;
     let Some(decl) = decl.filter(|d| matches!(d.kind, BackendKind::Postgres { .. })) else {
         return Err(Problem::new(
@@ -342,18 +344,25 @@ pub fn migrate(root: &Path, to: MigrateTo, command: &str) -> Result<Migrated, De
         MigrateTo::Postgres => (local, database),
         MigrateTo::Local => (database, local),
     };
-    copy_state(source.as_ref(), target.as_ref(), command)
+    copy_state(
+        source.as_ref(),
+        target.as_ref(),
+        "mcpoc state migrate",
+        wait,
+    )
 }
 
-/// Copies `source`'s state and history into `target`, which must hold none.
+/// Copies `source`'s state and history into `target`, which must hold none; both locked,
+/// waiting up to `wait` for another holder.
 pub fn copy_state(
     source: &dyn Backend,
     target: &dyn Backend,
     command: &str,
+    wait: Duration,
 ) -> Result<Migrated, DeployError> {
     let info = mcpo_state::LockInfo::current(command);
-    let _source_lock = source.lock(info.clone())?;
-    let _target_lock = target.lock(info)?;
+    let _source_lock = source.lock_wait(info.clone(), wait)?;
+    let _target_lock = target.lock_wait(info, wait)?;
     let there = target.read()?;
     if there.serial != 0 || !there.resources.is_empty() {
         return Err(StateError::TargetNotEmpty {
@@ -439,9 +448,9 @@ impl OldKey {
 
 /// Seals every version of the workspace's state (the current one and the history) with
 /// the key its `encryption` block configures now, opening them with `old` (or the new key,
-/// or as plaintext). Under the lock. A version that opens with neither key is E0515 and
-/// nothing was written.
-pub fn rekey(root: &Path, old: &OldKey, command: &str) -> Result<Rekeyed, DeployError> {
+/// or as plaintext). Under the lock, waiting up to `wait` for another holder. A version that
+/// opens with neither key is E0515 and nothing was written.
+pub fn rekey(root: &Path, old: &OldKey, wait: Duration) -> Result<Rekeyed, DeployError> {
     let (decl, sources) = workspace_decl(root)?;
     let decl = decl.filter(|d| d.encryption.is_some()).ok_or_else(|| {
         Problem::new(
@@ -493,7 +502,7 @@ pub fn rekey(root: &Path, old: &OldKey, command: &str) -> Result<Rekeyed, Deploy
         })
     });
     let backend = open_with(&decl, root, &sources, keys)?;
-    let _lock = backend.lock(mcpo_state::LockInfo::current(command))?;
+    let _lock = backend.lock_wait(mcpo_state::LockInfo::current("mcpoc state rekey"), wait)?;
     let versions = backend.reseal()?;
     Ok(Rekeyed {
         location: backend.location(),

@@ -4,6 +4,7 @@
 use crate::error::{DeployError, Problem};
 use mcpo_diagnostics::codes;
 use mcpo_state::{Backend, LockInfo, OutputState, ResourceState, State};
+use std::time::Duration;
 
 /// `address` is not in `state`: E0635, with the nearest addresses as a suggestion.
 pub fn not_in_state(address: &str, state: &State) -> Problem {
@@ -53,12 +54,14 @@ pub fn output<'s>(state: &'s State, name: &str) -> Result<&'s OutputState, Probl
 
 /// Forgets what `addresses` select (an address without a key selects all its instances,
 /// `module.x` everything inside the module), under the lock; nothing is removed unless
-/// every address selects something. Returns what was removed.
+/// every address selects something. Returns what was removed. Waits up to `wait` for
+/// another holder of the lock.
 pub fn forget(
     backend: &dyn Backend,
     addresses: &[String],
+    wait: Duration,
 ) -> Result<Vec<(String, ResourceState)>, DeployError> {
-    let _lock = backend.lock(LockInfo::current("mcpoc state rm"))?;
+    let _lock = backend.lock_wait(LockInfo::current("mcpoc state rm"), wait)?;
     let mut state = backend.read()?;
     let mut removed = Vec::new();
     for address in addresses {
@@ -94,9 +97,13 @@ pub enum Restored {
 
 /// Brings back a missing or damaged state: the kept version `serial` becomes current
 /// again, or with `None` a new, empty state starts (the old versions set aside). Under the
-/// lock.
-pub fn restore(backend: &dyn Backend, serial: Option<u64>) -> Result<Restored, DeployError> {
-    let _lock = backend.lock(LockInfo::current("mcpoc state restore"))?;
+/// lock, waiting up to `wait` for another holder.
+pub fn restore(
+    backend: &dyn Backend,
+    serial: Option<u64>,
+    wait: Duration,
+) -> Result<Restored, DeployError> {
+    let _lock = backend.lock_wait(LockInfo::current("mcpoc state restore"), wait)?;
     match serial {
         Some(serial) => Ok(Restored::Version {
             serial,

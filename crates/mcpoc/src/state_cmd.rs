@@ -2,10 +2,11 @@
 //! `mcpo-deploy`'s queries), rendered. Sensitive values are redacted everywhere except an
 //! output asked for by name.
 
-use crate::deploy::{PlanFormat, WorkspaceArg};
+use crate::deploy::{DirArg, PlanFormat, WorkspaceArg};
 use crate::report;
 use crate::{EXIT_ERRORS, EXIT_OK};
 use clap::{Args, Subcommand};
+use mcpo_deploy::backend::{OldKey, migrate, rekey};
 use mcpo_deploy::{query, render};
 use mcpo_state::{State, StateError};
 use serde_json::Value;
@@ -16,7 +17,7 @@ pub enum StateCommand {
     /// List the addresses of everything in the state, one per line.
     List {
         #[command(flatten)]
-        ws: WorkspaceArg,
+        ws: DirArg,
     },
     /// Show one resource: its server, type, id, inputs and outputs (sensitive values
     /// redacted).
@@ -25,7 +26,7 @@ pub enum StateCommand {
         #[arg(value_name = "ADDR")]
         address: String,
         #[command(flatten)]
-        ws: WorkspaceArg,
+        ws: DirArg,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: PlanFormat,
@@ -78,7 +79,7 @@ pub enum StateCommand {
     /// `mcpoc serve`'s audit journal: AI clients' plans and applies, approvals, outcomes.
     Audit {
         #[command(flatten)]
-        ws: WorkspaceArg,
+        ws: DirArg,
     },
 }
 
@@ -90,7 +91,7 @@ pub struct OutputArgs {
     #[arg(value_name = "NAME")]
     pub name: Option<String>,
     #[command(flatten)]
-    pub ws: WorkspaceArg,
+    pub ws: DirArg,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: PlanFormat,
@@ -103,11 +104,11 @@ pub fn state_error(e: &StateError) -> u8 {
 }
 
 /// The workspace's state backend (its `backend` block, else the local file).
-fn backend(ws: &WorkspaceArg) -> Result<std::sync::Arc<dyn mcpo_state::Backend>, u8> {
+fn backend(ws: &DirArg) -> Result<std::sync::Arc<dyn mcpo_state::Backend>, u8> {
     mcpo_deploy::backend::for_workspace(&ws.root()).map_err(report::deploy_error)
 }
 
-fn read(ws: &WorkspaceArg) -> Result<State, u8> {
+fn read(ws: &DirArg) -> Result<State, u8> {
     let backend = backend(ws)?;
     let state = backend.read().map_err(|e| state_error(&e))?;
     if let Some(notice) = backend.notice() {
@@ -162,42 +163,38 @@ pub fn state(command: StateCommand) -> u8 {
             EXIT_OK
         }
         StateCommand::Rm { addresses, ws } => state_rm(&addresses, &ws),
-        StateCommand::Restore { serial, fresh, ws } => {
-            let serial = serial.filter(|_| !fresh);
-            let b = match backend(&ws) {
-                Ok(b) => b,
-                Err(code) => return code,
-            };
-            match query::restore(b.as_ref(), serial) {
-                Ok(restored) => println!("{}", render::restored(&restored)),
-                Err(e) => return report::deploy_error(e),
-            }
-            EXIT_OK
-        }
+        StateCommand::Restore { serial, fresh, ws } => match backend(&ws.dir) {
+            Ok(b) => printed(
+                query::restore(b.as_ref(), serial.filter(|_| !fresh), ws.lock_timeout)
+                    .map(|r| render::restored(&r)),
+            ),
+            Err(code) => code,
+        },
         StateCommand::Rekey {
             old_passphrase_env,
             old_key_file,
             ws,
         } => {
-            let old = mcpo_deploy::backend::OldKey::given(old_passphrase_env, old_key_file);
-            match mcpo_deploy::backend::rekey(&ws.root(), &old, "mcpoc state rekey") {
-                Ok(r) => println!("{r}"),
-                Err(e) => return report::deploy_error(e),
-            }
+            let old = OldKey::given(old_passphrase_env, old_key_file);
+            printed(rekey(&ws.root(), &old, ws.lock_timeout))
+        }
+        StateCommand::Migrate { to, ws } => printed(migrate(&ws.root(), to, ws.lock_timeout)),
+    }
+}
+
+/// Prints what a state command did, or its error.
+fn printed(done: Result<impl std::fmt::Display, mcpo_deploy::DeployError>) -> u8 {
+    match done {
+        Ok(d) => {
+            println!("{d}");
             EXIT_OK
         }
-        StateCommand::Migrate { to, ws } => {
-            match mcpo_deploy::backend::migrate(&ws.root(), to, "mcpoc state migrate") {
-                Ok(m) => println!("{m}"),
-                Err(e) => return report::deploy_error(e),
-            }
-            EXIT_OK
-        }
+        Err(e) => report::deploy_error(e),
     }
 }
 
 fn state_rm(addresses: &[String], ws: &WorkspaceArg) -> u8 {
-    let forgot = backend(ws).map(|b| query::forget(b.as_ref(), addresses));
+    let forgot = backend(&ws.dir).map(|b| query::forget(b.as_ref(), addresses, ws.lock_timeout));
     let removed = match forgot {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => return report::deploy_error(e),

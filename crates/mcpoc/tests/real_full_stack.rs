@@ -12,7 +12,9 @@ mod real_services;
 mod twins_support;
 
 use deploy_support::{Run, Ws};
-use real_services::{Service, cache_dir, free_port, http_body, ping, real_script, venv_bin};
+use real_services::{
+    Service, cache_dir, engine_turn, free_port, http_body, ping, real_script, venv_bin,
+};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -186,11 +188,13 @@ print(json.dumps({
 }
 
 /// Removes, when dropped (the test passed or failed), the containers and networks named
-/// with the test's prefix, then stops the podman API service.
+/// with the test's prefix, then stops the podman API service. Holds the engine for the
+/// test until then.
 struct Sweep<'p> {
     programs: &'p Programs,
     prefix: String,
     service: Option<Child>,
+    _turn: std::fs::File,
 }
 
 impl Drop for Sweep<'_> {
@@ -235,6 +239,7 @@ fn real_full_stack_applies_across_four_servers_and_destroys_everything() {
         programs: &p,
         prefix: prefix.clone(),
         service: None,
+        _turn: engine_turn(),
     };
     let ws = Ws::copy_of("examples/real-full-stack");
 

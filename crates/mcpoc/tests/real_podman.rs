@@ -14,11 +14,10 @@ mod real_services;
 mod twins_support;
 
 use deploy_support::Ws;
-use real_services::{cache_dir, free_port, http_body, ping};
+use real_services::{cache_dir, engine_turn, free_port, http_body, ping};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 /// The image `scripts/install-podman.sh` builds from busybox-static.
@@ -180,13 +179,6 @@ impl Podman {
     }
 }
 
-/// One test at a time on the engine. `mcp-server-docker`'s `list_containers` lists the
-/// engine's containers and then inspects each one; a container another test removes in
-/// between makes the whole call fail ("Error executing tool list_containers"), which mcpoc
-/// rightly reports as a refresh that could not be done. The tests share one engine, so
-/// they take turns rather than race each other's containers.
-static ENGINE: Mutex<()> = Mutex::new(());
-
 /// Removes, when dropped (a test that passed or failed), what a test made under its
 /// prefix or from its image, and stops the API service it started. Holds the engine
 /// for its test until then.
@@ -195,13 +187,13 @@ struct Sweep<'p> {
     prefix: String,
     image: Option<String>,
     service: Option<Child>,
-    _turn: MutexGuard<'static, ()>,
+    _turn: std::fs::File,
 }
 
 impl<'p> Sweep<'p> {
     fn new(podman: &'p Podman, test: &str) -> Sweep<'p> {
-        // A test that panicked still swept up after itself: its turn is over.
-        let turn = ENGINE.lock().unwrap_or_else(PoisonError::into_inner);
+        // Released when the file closes: after the sweep, even when the test panicked.
+        let turn = engine_turn();
         Sweep {
             podman,
             prefix: format!("mcpo-e2e-{}-{test}", std::process::id()),

@@ -204,3 +204,21 @@ pub fn http_body(port: u16) -> String {
     }
     panic!("nothing answers 200 on 127.0.0.1:{port}; last answer: {last:?}");
 }
+
+/// One test at a time on the podman engine, across test processes too (the engine is
+/// the machine's). `mcp-server-docker`'s `list_containers` lists the engine's containers and
+/// then inspects each one; a container another test removes in between makes the whole
+/// call fail ("Error executing tool list_containers"), which mcpoc rightly reports as a
+/// refresh that could not be done. So the tests take turns rather than race each other's
+/// containers: each holds an exclusive lock on one file while it runs.
+pub fn engine_turn() -> std::fs::File {
+    let path = std::env::temp_dir().join("mcpo-podman-engine.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .expect("the engine's lock file opens");
+    file.lock().expect("the engine's lock is taken");
+    file
+}
