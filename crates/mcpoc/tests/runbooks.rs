@@ -316,6 +316,17 @@ fn independent_steps_run_at_once_and_a_later_step_waits_for_both() {
 }
 
 #[test]
+fn depends_on_orders_a_step_after_one_it_does_not_read() {
+    let s = Steps::new();
+    s.run(&["run", "ordered"]).expect_code(0);
+    let log = s.log();
+    let at = |n: &str| log.iter().find(|(name, _, _)| name == n).cloned().expect(n);
+    let (slow, after) = (at("slow-1"), at("after-1"));
+    // `after` reads only `root`: without its `depends_on` it would run beside `slow`.
+    assert!(after.1 >= slow.2, "{log:?}");
+}
+
+#[test]
 fn a_failing_step_is_retried_with_backoff_until_it_succeeds() {
     let s = Steps::new();
     let run = s.run(&["run", "retry"]);

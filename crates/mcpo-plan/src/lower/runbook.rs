@@ -256,6 +256,8 @@ impl Runbook {
                         reads.extend(eval::members_of(e, "step"));
                     }
                     reads.remove(&label);
+                    let after: Vec<String> =
+                        attr(b, "depends_on").map(names_in).unwrap_or_default();
                     let number = |n: &str| match attr(b, n).map(|e| &e.kind) {
                         Some(ExprKind::Number(t)) => t.parse::<f64>().ok(),
                         _ => None,
@@ -275,7 +277,7 @@ impl Runbook {
                         },
                         on_failure,
                         wait_for,
-                        deps: Vec::new(),
+                        deps: after,
                         reads: reads.into_iter().collect(),
                         compensation: false,
                         description: string_attr(b, "description"),
@@ -284,18 +286,21 @@ impl Runbook {
                 _ => {}
             }
         }
-        // Order: what a step reads, else every ordinary step declared before it.
+        // Order: what a step reads and names in `depends_on` (which `deps` holds so
+        // far), else every ordinary step declared before it.
         let mut before: Vec<String> = Vec::new();
         for s in &mut steps {
             s.compensation = compensating.contains(&s.name);
             if s.compensation {
                 continue;
             }
-            s.deps = if s.reads.is_empty() {
-                before.clone()
+            if s.reads.is_empty() && s.deps.is_empty() {
+                s.deps = before.clone();
             } else {
-                s.reads.clone()
-            };
+                let named = std::mem::take(&mut s.deps);
+                let all: BTreeSet<String> = s.reads.iter().cloned().chain(named).collect();
+                s.deps = all.into_iter().collect();
+            }
             before.push(s.name.clone());
         }
         Some(Runbook {

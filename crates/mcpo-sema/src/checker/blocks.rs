@@ -1384,6 +1384,46 @@ impl<'db> Cx<'db> {
                 _ => bad(self, f.span, "a string or a list of step names".into()),
             }
         }
+        if let Some(d) = names::attr(blk, "depends_on") {
+            let own = labels(blk).first().map(|l| l.to_string());
+            let earlier: Vec<String> = steps
+                .iter()
+                .take_while(|s| Some(*s) != own.as_ref())
+                .cloned()
+                .collect();
+            let bad = |this: &mut Self, span: Span, label: String| {
+                this.error(codes::E0118, span, "invalid runbook step")
+                    .label(label)
+                    .help("`depends_on` names the steps of this runbook that must finish first, e.g. `[\"promote_database\"]`")
+                    .emit();
+            };
+            match &d.kind {
+                ExprKind::Tuple(items) => {
+                    for item in items {
+                        match static_string(item) {
+                            Some(name) if own.as_ref() == Some(&name) => {
+                                bad(self, item.span, "a step cannot wait for itself".into())
+                            }
+                            // Like `step.<name>`, only an earlier step: so steps never
+                            // wait for each other in a circle.
+                            Some(name) if earlier.contains(&name) => {}
+                            Some(name) if steps.contains(&name) => bad(
+                                self,
+                                item.span,
+                                format!(
+                                    "`{name}` is declared after this step, which can wait only for earlier ones"
+                                ),
+                            ),
+                            Some(name) => {
+                                bad(self, item.span, format!("no step `{name}` in this runbook"))
+                            }
+                            None => bad(self, item.span, "a step's name, as a string".into()),
+                        }
+                    }
+                }
+                _ => bad(self, d.span, "a list of step names".into()),
+            }
+        }
         let duration = |this: &mut Self, e: &Expr| {
             if let Some(text) = static_string(e)
                 && crate::value::parse_duration(&text).is_none()
