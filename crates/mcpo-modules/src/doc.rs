@@ -275,26 +275,7 @@ fn runbook(out: &mut String, source: &str, b: &Block, text: &str, servers: &[Str
         out,
         "It runs as `{run}` (or `mcpoc run {via}.{name}`, which always names it).\n"
     );
-    if blocks("param").next().is_some() {
-        out.push_str(
-            "### Parameters\n\n| name | type | default | description |\n|---|---|---|---|\n",
-        );
-        for p in blocks("param") {
-            let ty = attr(p, "type").map_or("any".to_string(), |e| text_of(text, e));
-            let default = attr(p, "default").map_or("required".to_string(), |e| {
-                format!("`{}`", text_of(text, e))
-            });
-            let _ = writeln!(
-                out,
-                "| `{}` | `{}` | {} | {} |",
-                label(p),
-                cell(&ty),
-                cell(&default),
-                cell(&literal(attr(p, "description")))
-            );
-        }
-        out.push('\n');
-    }
+    params_table(out, text, &blocks("param").collect::<Vec<_>>());
     out.push_str("### Steps\n\n| step | does | notes |\n|---|---|---|\n");
     for step in blocks("step") {
         let does = match (attr(step, "run"), attr(step, "approve")) {
@@ -420,26 +401,7 @@ fn pattern(out: &mut String, source: &str, name: &str, b: &Block, text: &str, in
         let _ = writeln!(out, "  {r:width$} = ...");
     }
     out.push_str("}\n```\n\n");
-    if !params.is_empty() {
-        out.push_str(
-            "### Parameters\n\n| name | type | default | description |\n|---|---|---|---|\n",
-        );
-        for p in &params {
-            let ty = attr(p, "type").map_or("any".to_string(), |e| text_of(text, e));
-            let default = attr(p, "default").map_or("required".to_string(), |e| {
-                format!("`{}`", text_of(text, e))
-            });
-            let _ = writeln!(
-                out,
-                "| `{}` | `{}` | {} | {} |",
-                label(p),
-                cell(&ty),
-                cell(&default),
-                cell(&literal(attr(p, "description")))
-            );
-        }
-        out.push('\n');
-    }
+    params_table(out, text, &params);
     let mut rules = Vec::new();
     for p in &params {
         for it in &p.body.items {
@@ -559,4 +521,32 @@ pub fn page(module: &str, cwd: &std::path::Path) -> Result<String, String> {
         .as_ref()
         .map_or(module.to_string(), |m| m.name.clone());
     Ok(render(&shown, manifest.as_ref(), &sources))
+}
+
+/// The "Parameters" table of a pattern's or a runbook's `param` blocks (nothing when there
+/// are none): name, type, default ("required" without one) and description.
+fn params_table(out: &mut String, text: &str, params: &[&Block]) {
+    if params.is_empty() {
+        return;
+    }
+    out.push_str("### Parameters\n\n| name | type | default | description |\n|---|---|---|---|\n");
+    for p in params {
+        let name = p
+            .labels
+            .first()
+            .map(|l| l.value().to_string())
+            .unwrap_or_default();
+        let ty = attr(p, "type").map_or("any".to_string(), |e| text_of(text, e));
+        let default = attr(p, "default").map_or("required".to_string(), |e| {
+            format!("`{}`", text_of(text, e))
+        });
+        let _ = writeln!(
+            out,
+            "| `{name}` | `{}` | {} | {} |",
+            cell(&ty),
+            cell(&default),
+            cell(&literal(attr(p, "description")))
+        );
+    }
+    out.push('\n');
 }
